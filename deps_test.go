@@ -1,0 +1,31 @@
+package tend_test
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// TestImportRules keeps the layout's dependency rules true: the engine knows
+// nothing of Lua or the REPL, and only vm and stdlib import gopher-lua.
+func TestImportRules(t *testing.T) {
+	deps := func(pkg string) []string {
+		out, err := exec.Command("go", "list", "-deps", pkg).Output()
+		if err != nil {
+			t.Fatalf("go list -deps %s: %v", pkg, err)
+		}
+		return strings.Fields(string(out))
+	}
+	for _, pkg := range []string{"./supervisor/...", "./repl/..."} {
+		for _, d := range deps(pkg) {
+			if strings.Contains(d, "gopher-lua") && !strings.HasSuffix(d, "gopher-lua/parse") && !strings.HasSuffix(d, "gopher-lua/ast") || strings.Contains(d, "tend/vm") || strings.Contains(d, "tend/stdlib") {
+				t.Errorf("%s depends on %s", pkg, d)
+			}
+		}
+	}
+	for _, d := range deps("./supervisor/...") {
+		if strings.Contains(d, "peterh/liner") || strings.Contains(d, "tend/repl") || strings.Contains(d, "tend/cmd") {
+			t.Errorf("supervisor depends on %s", d)
+		}
+	}
+}

@@ -1,0 +1,257 @@
+package supervisor
+
+import (
+	"cmp"
+	"context"
+	"log/slog"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Config configures an Engine.
+type Config struct {
+	// Logger receives the daemon log lines in supervisord's wording
+	// ("spawned: 'web' with pid 42"). nil discards them.
+	Logger *slog.Logger
+	// ChildLogDir is where AUTO log files go; "" means os.TempDir().
+	ChildLogDir string
+	// ServerURL is the default SUPERVISOR_SERVER_URL given to children.
+	ServerURL string
+	// Environ is the base environment of every child; nil means os.Environ().
+	Environ []string
+	// Subreaper makes the engine reap every child of this process, orphaned
+	// grandchildren included (set it when running as PID 1 or with
+	// PR_SET_CHILD_SUBREAPER). Nothing else in the process may then wait for
+	// its own children (os/exec), since the engine reaps them first.
+	Subreaper bool
+	// Trampoline is the argv prefix that runs a child with a umask: the
+	// engine runs Trampoline + [umask, path, argv...]. The binary must call
+	// RunTrampoline first thing in main. nil makes umask specs fail to spawn.
+	Trampoline []string
+}
+
+// Result is the outcome of an operation on one process within a group or
+// all-process operation, as supervisord's startProcessGroup returns it.
+type Result struct {
+	Name        string
+	Group       string
+	Fault       Fault // FaultSuccess on success
+	Description string
+}
+
+// Engine runs and supervises processes. Create it with New, feed it specs
+// with Update, and stop it with Shutdown. All methods are safe for
+// concurrent use.
+type Engine struct {
+	cfg     Config
+	log     *slog.Logger
+	bus     Bus
+	environ []string
+
+	mu           sync.Mutex
+	procs        map[string]*process // by namespec
+	groups       map[string]*group
+	byPid        map[int]*process
+	shuttingDown bool
+	closed       chan struct{}
+	reaperDone   chan struct{}
+	stopReaper   func()
+}
+
+type group struct {
+	name     string
+	priority int
+	procs    []*process // sorted by (priority, name)
+}
+
+// New returns an engine with no processes and starts its reaper.
+func New(cfg Config) *Engine {
+	e := &Engine{
+		cfg:    cfg,
+		log:    cfg.Logger,
+		procs:  make(map[string]*process),
+		groups: make(map[string]*group),
+		byPid:  make(map[int]*process),
+		closed: make(chan struct{}),
+	}
+	if e.log == nil {
+		e.log = slog.New(slog.DiscardHandler)
+	}
+	e.environ = cfg.Environ
+	if e.environ == nil {
+		e.environ = os.Environ()
+	}
+	e.startReaper()
+	return e
+}
+
+// Subscribe returns a subscription to the engine's events buffering up to n.
+func (e *Engine) Subscribe(n int) *Subscription { return e.bus.Subscribe(n) }
+
+// Publish sends an event to the engine's subscribers (for events that other
+// parts of the daemon originate, such as SUPERVISOR_STATE_CHANGE_RUNNING).
+func (e *Engine) Publish(ev Event) {
+	if ev.Time.IsZero() {
+		ev.Time = time.Now()
+	}
+	e.bus.Publish(ev)
+}
+
+// ShuttingDown reports whether Shutdown has begun.
+func (e *Engine) ShuttingDown() bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.shuttingDown
+}
+
+// lookupLocked resolves a supervisord name: "group:name", "group:*" and
+// "group:" (the whole group: p is nil), or "name" meaning "name:name".
+func (e *Engine) lookupLocked(name string) (*group, *process, error) {
+	gname, pname, hasColon := strings.Cut(name, ":")
+	if !hasColon {
+		pname = gname
+	}
+	g := e.groups[gname]
+	if g == nil {
+		return nil, nil, fault(FaultBadName, name)
+	}
+	if pname == "" || pname == "*" {
+		return g, nil, nil
+	}
+	for _, p := range g.procs {
+		if p.spec.Name == pname {
+			return g, p, nil
+		}
+	}
+	return nil, nil, fault(FaultBadName, name)
+}
+
+func (e *Engine) processLocked(name string) (*process, error) {
+	_, p, err := e.lookupLocked(name)
+	if err != nil {
+		return nil, err
+	}
+	if p == nil {
+		return nil, fault(FaultBadName, name)
+	}
+	return p, nil
+}
+
+// orderedLocked returns every process in start order: ascending group
+// priority, group name, process priority, process name.
+func (e *Engine) orderedLocked() []*process {
+	gs := make([]*group, 0, len(e.groups))
+	for _, g := range e.groups {
+		gs = append(gs, g)
+	}
+	slices.SortFunc(gs, func(a, b *group) int {
+		return cmp.Or(cmp.Compare(a.priority, b.priority), cmp.Compare(a.name, b.name))
+	})
+	var out []*process
+	for _, g := range gs {
+		out = append(out, g.procs...)
+	}
+	return out
+}
+
+// Resolve returns the namespecs a name designates: one process, a group
+// ("g:*", "g:") or, for "all", every process. Unknown names give BAD_NAME.
+func (e *Engine) Resolve(name string) ([]string, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if name == "all" {
+		var out []string
+		for _, p := range e.orderedLocked() {
+			out = append(out, p.spec.Namespec())
+		}
+		return out, nil
+	}
+	g, p, err := e.lookupLocked(name)
+	if err != nil {
+		return nil, err
+	}
+	if p != nil {
+		return []string{p.spec.Namespec()}, nil
+	}
+	out := make([]string, 0, len(g.procs))
+	for _, p := range g.procs {
+		out = append(out, p.spec.Namespec())
+	}
+	return out, nil
+}
+
+// Groups returns the names of the groups in use, in start order.
+func (e *Engine) Groups() []string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var out []string
+	for _, p := range e.orderedLocked() {
+		if len(out) == 0 || out[len(out)-1] != p.spec.Group {
+			out = append(out, p.spec.Group)
+		}
+	}
+	return out
+}
+
+// Status returns a snapshot of every process, sorted by group then name as
+// supervisorctl lists them.
+func (e *Engine) Status() []Info {
+	e.mu.Lock()
+	now := time.Now()
+	out := make([]Info, 0, len(e.procs))
+	for _, p := range e.procs {
+		out = append(out, p.infoLocked(now))
+	}
+	e.mu.Unlock()
+	slices.SortFunc(out, func(a, b Info) int {
+		return cmp.Or(cmp.Compare(a.Group, b.Group), cmp.Compare(a.Name, b.Name))
+	})
+	return out
+}
+
+// Info returns a snapshot of one process.
+func (e *Engine) Info(name string) (Info, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	p, err := e.processLocked(name)
+	if err != nil {
+		return Info{}, err
+	}
+	return p.infoLocked(time.Now()), nil
+}
+
+// Specs returns the spec of every process in start order.
+func (e *Engine) Specs() []Spec {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var out []Spec
+	for _, p := range e.orderedLocked() {
+		out = append(out, p.spec)
+	}
+	return out
+}
+
+// waitFor blocks until done(state) holds for p, or ctx ends.
+func (e *Engine) waitFor(ctx context.Context, p *process, done func(State) bool) State {
+	for {
+		e.mu.Lock()
+		st := p.state
+		if done(st) || p.removed {
+			e.mu.Unlock()
+			return st
+		}
+		if p.changed == nil {
+			p.changed = make(chan struct{})
+		}
+		ch := p.changed
+		e.mu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return st
+		}
+	}
+}

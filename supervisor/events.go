@@ -1,0 +1,114 @@
+package supervisor
+
+import (
+	"sync"
+	"time"
+)
+
+// EventType names an event with supervisord's event names.
+type EventType string
+
+// Event types published on the bus.
+const (
+	EventProcessState       EventType = "PROCESS_STATE" // Name is PROCESS_STATE_<TO>
+	EventProcessLogStdout   EventType = "PROCESS_LOG_STDOUT"
+	EventProcessLogStderr   EventType = "PROCESS_LOG_STDERR"
+	EventProcessGroupAdded  EventType = "PROCESS_GROUP_ADDED"
+	EventProcessGroupRemove EventType = "PROCESS_GROUP_REMOVED"
+	EventSupervisorRunning  EventType = "SUPERVISOR_STATE_CHANGE_RUNNING"
+	EventSupervisorStopping EventType = "SUPERVISOR_STATE_CHANGE_STOPPING"
+)
+
+// Event is one thing that happened in the engine, with the fields of
+// supervisord's event payloads.
+type Event struct {
+	Type     EventType
+	Time     time.Time
+	Process  string // process name
+	Group    string
+	From     State // PROCESS_STATE: the state left
+	To       State // PROCESS_STATE: the state entered
+	Tries    int   // STARTING/BACKOFF: failed starts so far
+	Pid      int
+	Expected bool   // EXITED: whether the exit code was expected
+	Data     []byte // PROCESS_LOG_*: the output chunk
+}
+
+// Name returns the supervisord event name, such as PROCESS_STATE_RUNNING.
+func (e Event) Name() string {
+	if e.Type == EventProcessState {
+		return "PROCESS_STATE_" + e.To.String()
+	}
+	return string(e.Type)
+}
+
+// Bus fans events out to subscribers. Publishing never blocks: a subscriber
+// whose buffer is full loses its oldest event and its Dropped count grows.
+type Bus struct {
+	mu   sync.Mutex
+	subs map[*Subscription]struct{}
+}
+
+// Subscription receives events from a Bus on C until Close.
+type Subscription struct {
+	C       chan Event
+	bus     *Bus
+	mu      sync.Mutex
+	dropped int
+}
+
+// Subscribe returns a subscription buffering up to n events (at least 1).
+func (b *Bus) Subscribe(n int) *Subscription {
+	if n < 1 {
+		n = 1
+	}
+	s := &Subscription{C: make(chan Event, n), bus: b}
+	b.mu.Lock()
+	if b.subs == nil {
+		b.subs = make(map[*Subscription]struct{})
+	}
+	b.subs[s] = struct{}{}
+	b.mu.Unlock()
+	return s
+}
+
+// Close stops delivery to s. C is not closed, so a reader selecting on it
+// must also watch its own context.
+func (s *Subscription) Close() {
+	s.bus.mu.Lock()
+	delete(s.bus.subs, s)
+	s.bus.mu.Unlock()
+}
+
+// Dropped returns how many events were discarded because C was full.
+func (s *Subscription) Dropped() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.dropped
+}
+
+// Publish delivers e to every subscriber without blocking.
+func (b *Bus) Publish(e Event) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for s := range b.subs {
+		s.deliver(e)
+	}
+}
+
+func (s *Subscription) deliver(e Event) {
+	for {
+		select {
+		case s.C <- e:
+			return
+		default:
+		}
+		select {
+		case <-s.C:
+			s.mu.Lock()
+			s.dropped++
+			s.mu.Unlock()
+		default:
+		}
+	}
+}

@@ -1,0 +1,80 @@
+package supervisor
+
+import (
+	"fmt"
+	"time"
+)
+
+// Info is a snapshot of one process, with every field of supervisord's
+// getProcessInfo.
+type Info struct {
+	Name          string
+	Group         string
+	Program       string
+	Num           int
+	State         State
+	Pid           int       // 0 when not running
+	Start         time.Time // last spawn; zero if never started
+	Stop          time.Time // last stop or exit; zero if never stopped
+	Now           time.Time
+	ExitStatus    int    // last exit status; 0 when unknown
+	SpawnErr      string // why the last start failed, if it did
+	StdoutLogfile string // "" when none
+	StderrLogfile string
+	Restarts      int // restarts since the daemon loaded the process
+	Priority      int
+	GroupPriority int
+	AutoStart     bool
+	InUse         bool // false for a process that is configured but being removed
+}
+
+// Namespec returns "group:name", or "name" when both are equal.
+func (i Info) Namespec() string { return Namespec(i.Group, i.Name) }
+
+// Uptime returns how long a running process has been up.
+func (i Info) Uptime() time.Duration {
+	if i.Pid == 0 || i.Start.IsZero() {
+		return 0
+	}
+	return i.Now.Sub(i.Start)
+}
+
+// Description returns supervisord's description of the process state:
+// "pid 13199, uptime 0:00:15" for running processes, the spawn error for
+// BACKOFF and FATAL, the stop time for stopped ones.
+func (i Info) Description() string {
+	switch i.State {
+	case Running:
+		return fmt.Sprintf("pid %d, uptime %s", i.Pid, FormatUptime(i.Now.Sub(i.Start)))
+	case Backoff, Fatal:
+		if i.SpawnErr == "" {
+			return `unknown error (try "tail ` + i.Namespec() + `")`
+		}
+		return i.SpawnErr
+	case Stopped, Exited:
+		if i.Start.IsZero() {
+			return "Not started"
+		}
+		return i.Stop.Local().Format("Jan 02 03:04 PM")
+	}
+	return ""
+}
+
+// FormatUptime formats d as Python's timedelta does ("0:00:05",
+// "1 day, 0:00:03", "3 days, 2:03:04"), which is what supervisorctl prints.
+func FormatUptime(d time.Duration) string {
+	if d < 0 {
+		d = 0
+	}
+	secs := int64(d / time.Second)
+	days := secs / 86400
+	secs %= 86400
+	hms := fmt.Sprintf("%d:%02d:%02d", secs/3600, secs%3600/60, secs%60)
+	switch days {
+	case 0:
+		return hms
+	case 1:
+		return "1 day, " + hms
+	}
+	return fmt.Sprintf("%d days, %s", days, hms)
+}

@@ -1,0 +1,100 @@
+package supervisor
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/tend-sh/tend/supervisor/logfile"
+)
+
+// timeNow is time.Now; a variable only so that the engine reads the clock
+// in one place.
+var timeNow = time.Now
+
+// pipes are the three standard streams of one child.
+type pipes struct {
+	stdinR, stdinW   *os.File
+	stdoutR, stdoutW *os.File
+	stderrR, stderrW *os.File // nil with redirect_stderr
+}
+
+func newPipes(redirect bool) (*pipes, error) {
+	pp := &pipes{}
+	var err error
+	if pp.stdinR, pp.stdinW, err = os.Pipe(); err != nil {
+		return nil, err
+	}
+	if pp.stdoutR, pp.stdoutW, err = os.Pipe(); err != nil {
+		pp.closeParentEnds()
+		pp.closeChildEnds()
+		return nil, err
+	}
+	if !redirect {
+		if pp.stderrR, pp.stderrW, err = os.Pipe(); err != nil {
+			pp.closeParentEnds()
+			pp.closeChildEnds()
+			return nil, err
+		}
+	}
+	return pp, nil
+}
+
+func (pp *pipes) childFiles() []uintptr {
+	errW := pp.stderrW
+	if errW == nil {
+		errW = pp.stdoutW
+	}
+	return []uintptr{pp.stdinR.Fd(), pp.stdoutW.Fd(), errW.Fd()}
+}
+
+func (pp *pipes) closeChildEnds() {
+	for _, f := range []*os.File{pp.stdinR, pp.stdoutW, pp.stderrW} {
+		if f != nil {
+			f.Close()
+		}
+	}
+}
+
+func (pp *pipes) closeParentEnds() {
+	for _, f := range []*os.File{pp.stdinW, pp.stdoutR, pp.stderrR} {
+		if f != nil {
+			f.Close()
+		}
+	}
+}
+
+// captureLocked starts copying the child's output to its logs.
+func (p *process) captureLocked(pp *pipes) {
+	src := Event{Process: p.spec.Name, Group: p.spec.Group, Pid: p.pid}
+	go p.e.capture(src, pp.stdoutR, p.stdout, EventProcessLogStdout, p.spec.Stdout.EventsEnabled, "stdout")
+	if pp.stderrR != nil {
+		go p.e.capture(src, pp.stderrR, p.stderr, EventProcessLogStderr, p.spec.Stderr.EventsEnabled, "stderr")
+	}
+}
+
+// capture runs until the pipe's write ends are all closed (the child and any
+// grandchild holding it have exited). It never takes Engine.mu.
+func (e *Engine) capture(src Event, r *os.File, dst *logfile.File, typ EventType, events bool, channel string) {
+	defer r.Close()
+	name, group, pid := src.Process, src.Group, src.Pid
+	debug := e.log.Enabled(context.Background(), slog.LevelDebug)
+	err := logfile.Capture(r, func(chunk []byte) {
+		if dst != nil {
+			if _, err := dst.Write(chunk); err != nil {
+				e.log.Error("write " + channel + " log of " + name + ": " + err.Error())
+			}
+		}
+		if debug {
+			e.log.Debug("'" + name + "' " + channel + " output:\n" + string(chunk))
+		}
+		if events {
+			e.bus.Publish(Event{Type: typ, Time: time.Now(), Process: name, Group: group, Pid: pid,
+				Data: append([]byte(nil), chunk...)})
+		}
+	})
+	if err != nil {
+		e.log.Error("read " + channel + " of " + name + ": " + err.Error())
+	}
+}

@@ -1,0 +1,419 @@
+package supervisor
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"syscall"
+	"time"
+
+	"github.com/tend-sh/tend/supervisor/logfile"
+)
+
+const tooQuick = "Exited too quickly (process log may have details)"
+
+// process is one supervised process. Every field is guarded by Engine.mu.
+type process struct {
+	e    *Engine
+	spec Spec
+	env  []string // final child environment, computed from spec once
+
+	state      State
+	pid        int
+	start      time.Time // last spawn
+	stop       time.Time // last exit
+	exitStatus int
+	spawnErr   string
+	backoff    int // failed starts in a row (supervisord's "tries")
+	restarts   int
+	removed    bool
+	everStart  bool
+	// userStopped is set by a stop request and cleared by a start: a reload
+	// leaves such a process stopped.
+	userStopped bool
+	killSent    bool
+	stopAt      time.Time // when the current stop request began
+	// spawnErrIsExit marks a spawn failure supervisord would report as the
+	// child exiting 127 (bad directory) rather than as a spawn error.
+	spawnErrIsExit bool
+
+	// gen invalidates timers and policy answers: every transition bumps it,
+	// and a callback carrying an older gen does nothing.
+	gen   uint64
+	timer *time.Timer
+	// changed is closed (and replaced) at every state change when someone
+	// waits on it; nil when nobody does.
+	changed chan struct{}
+
+	stdout, stderr *logfile.File
+	stdin          *os.File
+	onRemoved      func() // run once the process has stopped after removal
+}
+
+func (p *process) infoLocked(now time.Time) Info {
+	i := Info{
+		Name: p.spec.Name, Group: p.spec.Group, Program: p.spec.Program, Num: p.spec.Num,
+		State: p.state, Pid: p.pid, Start: p.start, Stop: p.stop, Now: now,
+		ExitStatus: p.exitStatus, SpawnErr: p.spawnErr, Restarts: p.restarts,
+		Priority: p.spec.Priority, GroupPriority: p.spec.GroupPriority,
+		AutoStart: p.spec.AutoStart, InUse: !p.removed,
+	}
+	if p.stdout != nil {
+		i.StdoutLogfile = p.stdout.Path()
+	}
+	if p.stderr != nil {
+		i.StderrLogfile = p.stderr.Path()
+	}
+	return i
+}
+
+// setStateLocked moves p to state to, publishes the PROCESS_STATE event and
+// wakes waiters. Every pending timer or policy answer becomes stale.
+func (p *process) setStateLocked(to State, expected bool) {
+	from := p.state
+	p.state = to
+	p.bumpLocked()
+	ev := Event{
+		Type: EventProcessState, Time: time.Now(), Process: p.spec.Name, Group: p.spec.Group,
+		From: from, To: to, Tries: p.backoff, Pid: p.pid, Expected: expected,
+	}
+	p.e.bus.Publish(ev)
+	if p.changed != nil {
+		close(p.changed)
+		p.changed = nil
+	}
+}
+
+// bumpLocked cancels the pending timer and invalidates pending callbacks.
+func (p *process) bumpLocked() {
+	p.gen++
+	if p.timer != nil {
+		p.timer.Stop()
+		p.timer = nil
+	}
+}
+
+// afterLocked runs f (with Engine.mu held) after d unless p changes first.
+func (p *process) afterLocked(d time.Duration, f func()) {
+	gen := p.gen
+	if p.timer != nil {
+		p.timer.Stop()
+	}
+	p.timer = time.AfterFunc(d, func() {
+		p.e.mu.Lock()
+		defer p.e.mu.Unlock()
+		if p.gen == gen {
+			p.timer = nil
+			f()
+		}
+	})
+}
+
+func (p *process) logf(level slog.Level, format string, args ...any) {
+	p.e.log.Log(context.Background(), level, fmt.Sprintf(format, args...))
+}
+
+// startLocked spawns p and handles a spawn failure as supervisord does:
+// BACKOFF with the error as description.
+func (p *process) startLocked() error {
+	p.bumpLocked()
+	p.everStart = true
+	p.setStateLocked(Starting, false)
+	err := p.spawnLocked()
+	if err != nil && p.spawnErrIsExit {
+		// The failure happened "in the child" as supervisord sees it.
+		p.spawnErrIsExit = false
+		p.exitStatus, p.stop = 127, timeNow()
+		p.logf(slog.LevelWarn, "exited: %s (exit status 127; not expected)", p.spec.Name)
+		p.spawnErr = tooQuick
+		p.failedStartLocked(ExitInfo{Code: 127, StartRetries: p.spec.StartRetries})
+		return fault(FaultSpawnError, p.spec.Namespec())
+	}
+	if err != nil {
+		p.spawnErr = err.Error()
+		p.logf(slog.LevelInfo, "spawnerr: %s", p.spawnErr)
+		p.failedStartLocked(ExitInfo{Code: -1, StartRetries: p.spec.StartRetries})
+		return fault(FaultSpawnError, p.spec.Namespec())
+	}
+	p.spawnErr = ""
+	if p.spec.StartSecs <= 0 {
+		p.enterRunningLocked()
+		return nil
+	}
+	p.afterLocked(p.spec.StartSecs, p.enterRunningLocked)
+	return nil
+}
+
+func (p *process) enterRunningLocked() {
+	if p.state != Starting {
+		return
+	}
+	p.backoff = 0
+	p.setStateLocked(Running, false)
+	p.logf(slog.LevelInfo, "success: %s entered RUNNING state, process has stayed up for > than %s seconds (startsecs)",
+		p.spec.Name, formatSecs(p.spec.StartSecs))
+}
+
+func formatSecs(d time.Duration) string {
+	return fmt.Sprint(d.Seconds())
+}
+
+// exitedLocked handles the reaped exit of p's child.
+func (p *process) exitedLocked(ws syscall.WaitStatus) {
+	now := timeNow()
+	pid := p.pid
+	delete(p.e.byPid, pid)
+	p.pid = 0
+	p.stop = now
+	if p.stdin != nil {
+		p.stdin.Close()
+		p.stdin = nil
+	}
+	ei := ExitInfo{Pid: pid, Code: ws.ExitStatus(), Uptime: now.Sub(p.start), StartRetries: p.spec.StartRetries}
+	how := fmt.Sprintf("exit status %d", ei.Code)
+	if ws.Signaled() {
+		ei.Signal = ws.Signal()
+		ei.Code = -1
+		how = "terminated by SIG" + SignalName(ei.Signal)
+	}
+	p.exitStatus = max(ei.Code, 0)
+	if p.state == Stopping {
+		level := slog.LevelWarn
+		if !ws.Signaled() && p.spec.expectedExit(ei.Code) {
+			level = slog.LevelInfo
+		}
+		p.logf(level, "stopped: %s (%s)", p.spec.Name, how)
+		p.lingeringGroupKillLocked(pid)
+		p.setStateLocked(Stopped, false)
+		p.afterStopLocked()
+		return
+	}
+	tooFast := p.state == Starting
+	ei.Expected = !tooFast && !ws.Signaled() && p.spec.expectedExit(ei.Code)
+	level, word := slog.LevelWarn, "not expected"
+	if ei.Expected {
+		level, word = slog.LevelInfo, "expected"
+	}
+	p.logf(level, "exited: %s (%s; %s)", p.spec.Name, how, word)
+	if tooFast {
+		p.spawnErr = tooQuick
+		p.failedStartLocked(ei)
+		return
+	}
+	p.backoff = 0
+	p.setStateLocked(Exited, ei.Expected)
+	p.decideExitLocked(ei)
+}
+
+// lingeringGroupKillLocked keeps the promise of killasgroup when the leader
+// exits before stopwaitsecs while other members of its group ignore the stop
+// signal: the group still gets SIGKILL at the deadline.
+func (p *process) lingeringGroupKillLocked(pgid int) {
+	if !p.spec.KillAsGroup || p.killSent || syscall.Kill(-pgid, 0) != nil {
+		return
+	}
+	deadline := time.Until(p.stopAt.Add(p.spec.StopWaitSecs))
+	name := p.spec.Name
+	log := p.e.log
+	time.AfterFunc(max(deadline, 0), func() {
+		if syscall.Kill(-pgid, 0) == nil {
+			log.Warn(fmt.Sprintf("killing '%s' process group %d with SIGKILL", name, pgid))
+			syscall.Kill(-pgid, syscall.SIGKILL)
+		}
+	})
+}
+
+// failedStartLocked handles a start that failed (exit within startsecs or
+// spawn error): BACKOFF, then another try after a delay, or FATAL.
+func (p *process) failedStartLocked(ei ExitInfo) {
+	p.backoff++
+	ei.Attempt = p.backoff
+	ei.StartRetries = p.spec.StartRetries
+	p.setStateLocked(Backoff, false)
+	if p.backoff > p.spec.StartRetries {
+		p.giveUpLocked()
+		return
+	}
+	def := time.Duration(p.backoff) * time.Second
+	if p.spec.Policy == nil {
+		p.afterLocked(def, p.retryLocked)
+		return
+	}
+	pol, info := p.spec.Policy, p.infoLocked(time.Now())
+	p.askLocked(func(ctx context.Context) (func(), error) {
+		d, err := pol.OnBackoff(ctx, info, ei)
+		if err != nil {
+			return nil, err
+		}
+		return func() {
+			switch {
+			case d.GiveUp:
+				p.giveUpLocked()
+			case d.Default:
+				p.afterLocked(def, p.retryLocked)
+			default:
+				p.afterLocked(max(d.Delay, 0), p.retryLocked)
+			}
+		}, nil
+	}, func() { p.afterLocked(def, p.retryLocked) })
+}
+
+func (p *process) retryLocked() {
+	if p.state == Backoff {
+		p.startLocked()
+	}
+}
+
+func (p *process) giveUpLocked() {
+	p.setStateLocked(Fatal, false)
+	p.logf(slog.LevelInfo, "gave up: %s entered FATAL state, too many start retries too quickly", p.spec.Name)
+}
+
+// decideExitLocked applies the restart rule after a RUNNING process exited.
+func (p *process) decideExitLocked(ei ExitInfo) {
+	if p.spec.Policy == nil {
+		p.defaultExitLocked(ei)
+		return
+	}
+	pol, info := p.spec.Policy, p.infoLocked(time.Now())
+	p.askLocked(func(ctx context.Context) (func(), error) {
+		d, err := pol.OnExit(ctx, info, ei)
+		if err != nil {
+			return nil, err
+		}
+		return func() {
+			switch d.Action {
+			case ActionStop:
+			case ActionRestart:
+				if d.Delay <= 0 {
+					p.restartLocked()
+				} else {
+					p.afterLocked(d.Delay, p.restartLocked)
+				}
+			default:
+				p.defaultExitLocked(ei)
+			}
+		}, nil
+	}, func() { p.defaultExitLocked(ei) })
+}
+
+func (p *process) defaultExitLocked(ei ExitInfo) {
+	switch p.spec.AutoRestart {
+	case RestartAlways:
+		p.restartLocked()
+	case RestartUnexpected:
+		if !ei.Expected {
+			p.restartLocked()
+		}
+	}
+}
+
+func (p *process) restartLocked() {
+	if p.state != Exited || p.e.shuttingDown || p.removed {
+		return
+	}
+	p.restarts++
+	p.startLocked()
+}
+
+// askLocked runs a policy call on its own goroutine under the spec's hook
+// timeout. Its answer is applied with Engine.mu held if p has not changed
+// meanwhile; on error or when the deadline passes first, fallback runs. A
+// timer covers the deadline even if the policy ignores its context.
+func (p *process) askLocked(call func(context.Context) (func(), error), fallback func()) {
+	gen := p.gen
+	timeout := p.spec.HookTimeout
+	if timeout <= 0 {
+		timeout = DefaultHookTimeout
+	}
+	name, source := p.spec.Name, p.spec.Source
+	settled := false
+	settle := func(apply func(), err error) {
+		p.e.mu.Lock()
+		defer p.e.mu.Unlock()
+		if settled || p.gen != gen {
+			return
+		}
+		settled = true
+		if err != nil {
+			p.e.log.Error(fmt.Sprintf("hook for %s failed (%s), applying the default rule: %v", name, source, err))
+			fallback()
+			return
+		}
+		apply()
+	}
+	time.AfterFunc(timeout+50*time.Millisecond, func() {
+		settle(nil, fmt.Errorf("no answer within %s", timeout))
+	})
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		defer cancel()
+		apply, err := safeCall(ctx, call)
+		settle(apply, err)
+	}()
+}
+
+// safeCall runs call and turns a panic into an error: a policy can never
+// crash the daemon.
+func safeCall(ctx context.Context, call func(context.Context) (func(), error)) (apply func(), err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			apply, err = nil, fmt.Errorf("panic: %v", r)
+		}
+	}()
+	return call(ctx)
+}
+
+// requestStopLocked begins stopping p as a stop request does.
+func (p *process) requestStopLocked() error {
+	switch p.state {
+	case Backoff:
+		p.setStateLocked(Stopped, false)
+		p.afterStopLocked()
+		return nil
+	case Running, Starting:
+	default:
+		p.bumpLocked() // cancel a delayed restart a policy may have scheduled
+		return fault(FaultNotRunning, p.spec.Namespec())
+	}
+	p.stopAt = time.Now()
+	p.killSent = false
+	sig := p.spec.StopSignal
+	if sig == 0 {
+		sig = syscall.SIGTERM
+	}
+	if p.spec.StopAsGroup {
+		p.logf(slog.LevelDebug, "killing %s (pid %d) process group with signal SIG%s", p.spec.Name, p.pid, SignalName(sig))
+		syscall.Kill(-p.pid, sig)
+	} else {
+		p.logf(slog.LevelDebug, "killing %s (pid %d) with signal SIG%s", p.spec.Name, p.pid, SignalName(sig))
+		syscall.Kill(p.pid, sig)
+	}
+	p.setStateLocked(Stopping, false)
+	p.afterLocked(p.spec.StopWaitSecs, p.killLocked)
+	return nil
+}
+
+// killLocked escalates a stop that outlived stopwaitsecs.
+func (p *process) killLocked() {
+	if p.state != Stopping || p.pid == 0 {
+		return
+	}
+	p.killSent = true
+	p.logf(slog.LevelWarn, "killing '%s' (%d) with SIGKILL", p.spec.Name, p.pid)
+	if p.spec.KillAsGroup {
+		syscall.Kill(-p.pid, syscall.SIGKILL)
+	} else {
+		syscall.Kill(p.pid, syscall.SIGKILL)
+	}
+}
+
+// afterStopLocked finishes a stop: a removed process leaves the table.
+func (p *process) afterStopLocked() {
+	if p.removed && p.onRemoved != nil {
+		f := p.onRemoved
+		p.onRemoved = nil
+		f()
+	}
+}

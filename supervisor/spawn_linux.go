@@ -1,0 +1,319 @@
+package supervisor
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"github.com/tend-sh/tend/supervisor/logfile"
+)
+
+// TrampolineArg is the hidden first argument that makes a tend binary act as
+// the umask trampoline (see RunTrampoline).
+const TrampolineArg = "__tend_exec"
+
+// RunTrampoline must be called first thing in main by any binary named in
+// Config.Trampoline. When the process was started as the trampoline
+// (os.Args[1] == TrampolineArg) it sets the umask and execs the real
+// program, never returning; otherwise it returns at once.
+//
+// umask is process-wide, so setting it in the daemon around fork would race
+// with every goroutine creating files; a re-exec costs a few milliseconds
+// and is paid only by programs that set umask.
+func RunTrampoline() {
+	if len(os.Args) < 4 || os.Args[1] != TrampolineArg {
+		return
+	}
+	mask, err := strconv.ParseUint(os.Args[2], 8, 32)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "supervisor: bad umask %q\n", os.Args[2])
+		os.Exit(127)
+	}
+	syscall.Umask(int(mask))
+	path := os.Args[3]
+	err = syscall.Exec(path, os.Args[4:], os.Environ())
+	fmt.Fprintf(os.Stderr, "supervisor: couldn't exec %s: %s\n", path, errnoName(err))
+	fmt.Fprintln(os.Stderr, "supervisor: child process was not spawned")
+	os.Exit(127)
+}
+
+// buildEnv returns the child environment: the daemon's, the SUPERVISOR_*
+// variables, then the program's environment, later entries winning.
+func (e *Engine) buildEnv(s *Spec) []string {
+	url := s.ServerURL
+	if url == "" {
+		url = e.cfg.ServerURL
+	}
+	extra := map[string]string{
+		"SUPERVISOR_ENABLED":      "1",
+		"SUPERVISOR_PROCESS_NAME": s.Name,
+		"SUPERVISOR_GROUP_NAME":   s.Group,
+	}
+	if url != "" {
+		extra["SUPERVISOR_SERVER_URL"] = url
+	}
+	for k, v := range s.Environment {
+		extra[k] = v
+	}
+	env := make([]string, 0, len(e.environ)+len(extra))
+	for _, kv := range e.environ {
+		k, _, _ := strings.Cut(kv, "=")
+		if _, over := extra[k]; !over {
+			env = append(env, kv)
+		}
+	}
+	for k, v := range extra {
+		env = append(env, k+"="+v)
+	}
+	return env
+}
+
+func envLookup(env []string, key string) string {
+	for i := len(env) - 1; i >= 0; i-- {
+		if k, v, ok := strings.Cut(env[i], "="); ok && k == key {
+			return v
+		}
+	}
+	return ""
+}
+
+// resolveCommand finds the program to execute with supervisord's errors.
+func resolveCommand(argv0 string, env []string) (string, *Error) {
+	if argv0 == "" {
+		return "", fault(FaultNoFile, "no command given")
+	}
+	candidates := []string{argv0}
+	if !strings.Contains(argv0, "/") {
+		candidates = nil
+		path := envLookup(env, "PATH")
+		if path == "" {
+			path = os.Getenv("PATH")
+		}
+		for _, dir := range filepath.SplitList(path) {
+			if dir == "" {
+				dir = "."
+			}
+			candidates = append(candidates, filepath.Join(dir, argv0))
+		}
+	}
+	var found string
+	for _, c := range candidates {
+		st, err := os.Stat(c)
+		if err != nil || st.IsDir() {
+			continue
+		}
+		if st.Mode()&0o111 != 0 {
+			return c, nil
+		}
+		if found == "" {
+			found = c
+		}
+	}
+	if found != "" {
+		return "", fault(FaultNotExecutable, fmt.Sprintf("command at '%s' is not executable", found))
+	}
+	return "", fault(FaultNoFile, fmt.Sprintf("can't find command '%s'", argv0))
+}
+
+// CheckCommand reports whether the process's command can be executed,
+// failing with NO_FILE or NOT_EXECUTABLE as supervisord's startProcess does.
+func (p *process) checkCommandLocked() error {
+	if len(p.spec.Command) == 0 {
+		return fault(FaultNoFile, "no command given")
+	}
+	if _, err := resolveCommand(p.spec.Command[0], p.env); err != nil {
+		return err
+	}
+	return nil
+}
+
+// openLogsLocked opens the process's log files on first use.
+func (p *process) openLogsLocked() error {
+	var err error
+	if p.stdout == nil {
+		p.stdout, err = p.e.openLog(&p.spec, p.spec.Stdout, "stdout")
+		if err != nil {
+			return err
+		}
+	}
+	if p.stderr == nil && !p.spec.RedirectStderr {
+		p.stderr, err = p.e.openLog(&p.spec, p.spec.Stderr, "stderr")
+	}
+	return err
+}
+
+func (e *Engine) openLog(s *Spec, ls LogSpec, channel string) (*logfile.File, error) {
+	switch ls.Path {
+	case LogNone:
+		return nil, nil
+	case "", LogAuto:
+		name, err := logfile.AutoName(e.cfg.ChildLogDir, s.Name, channel)
+		if err != nil {
+			return nil, fmt.Errorf("%s log of %s: %w", channel, s.Name, err)
+		}
+		return logfile.OpenMode(name, ls.MaxBytes, ls.Backups, 0o600)
+	}
+	f, err := logfile.Open(ls.Path, ls.MaxBytes, ls.Backups)
+	if err != nil {
+		return nil, fmt.Errorf("%s log of %s: %w", channel, s.Name, err)
+	}
+	return f, nil
+}
+
+// spawnLocked forks and execs the child. On success p.pid is set and the
+// child is registered for reaping before Engine.mu is released, so even an
+// instant exit is attributed correctly.
+func (p *process) spawnLocked() error {
+	s := &p.spec
+	if len(s.Command) == 0 {
+		return errors.New("no command given")
+	}
+	path, ferr := resolveCommand(s.Command[0], p.env)
+	if ferr != nil {
+		return errors.New(ferr.Detail)
+	}
+	cred, err := p.credentialLocked()
+	if err != nil {
+		return err
+	}
+	if err := p.openLogsLocked(); err != nil {
+		return err
+	}
+	if s.Directory != "" {
+		if st, err := os.Stat(s.Directory); err != nil || !st.IsDir() {
+			return p.childSideFailureLocked(fmt.Sprintf("couldn't chdir to %s: %s", s.Directory, errnoName(err)))
+		}
+	}
+	argv0, argv := path, s.Command
+	if s.Umask >= 0 {
+		if len(p.e.cfg.Trampoline) == 0 {
+			return errors.New("umask is set but this engine has no trampoline to apply it")
+		}
+		argv0 = p.e.cfg.Trampoline[0]
+		argv = append(append(append([]string{}, p.e.cfg.Trampoline...), strconv.FormatUint(uint64(s.Umask), 8), path), s.Command...)
+		if !filepath.IsAbs(argv0) {
+			argv0, _ = filepath.Abs(argv0)
+		}
+	}
+	pp, err := newPipes(s.RedirectStderr)
+	if err != nil {
+		return fmt.Errorf("make pipes for %s: %w", s.Name, err)
+	}
+	attr := &syscall.ProcAttr{
+		Dir:   s.Directory,
+		Env:   p.env,
+		Files: pp.childFiles(),
+		Sys:   &syscall.SysProcAttr{Setpgid: true, Credential: cred},
+	}
+	pid, err := syscall.ForkExec(argv0, argv, attr)
+	pp.closeChildEnds()
+	if err != nil {
+		pp.closeParentEnds()
+		return fmt.Errorf("couldn't exec %s: %s", s.Command[0], errnoName(err))
+	}
+	p.pid = pid
+	p.start = timeNow()
+	p.e.byPid[pid] = p
+	p.stdin = pp.stdinW
+	p.captureLocked(pp)
+	p.logf(slog.LevelInfo, "spawned: '%s' with pid %d", s.Name, pid)
+	return nil
+}
+
+// childSideFailureLocked reproduces supervisord for errors its forked child
+// reports (bad directory): the message goes to the process's stderr log and
+// the start counts as an exit within startsecs.
+func (p *process) childSideFailureLocked(msg string) error {
+	text := "supervisor: " + msg + "\nsupervisor: child process was not spawned\n"
+	if w := p.stderrSink(); w != nil {
+		w.Write([]byte(text))
+	}
+	p.spawnErrIsExit = true
+	return errors.New(tooQuick)
+}
+
+func (p *process) stderrSink() *logfile.File {
+	if p.spec.RedirectStderr || p.stderr == nil {
+		return p.stdout
+	}
+	return p.stderr
+}
+
+// credentialLocked returns the uid, gid and supplementary groups for the
+// spec's user, resolving a name if the loader did not.
+func (p *process) credentialLocked() (*syscall.Credential, error) {
+	if p.spec.Credential != nil {
+		return p.spec.Credential, nil
+	}
+	if p.spec.User == "" {
+		return nil, nil
+	}
+	c, err := LookupCredential(p.spec.User)
+	if err != nil {
+		return nil, err
+	}
+	p.spec.Credential = c
+	return c, nil
+}
+
+// LookupCredential resolves a user name or numeric uid to its uid, primary
+// gid and every group listing it, as supervisord's drop_privileges does.
+func LookupCredential(name string) (*syscall.Credential, error) {
+	u, err := user.Lookup(name)
+	if err != nil {
+		if _, nerr := strconv.Atoi(name); nerr == nil {
+			u, err = user.LookupId(name)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("Invalid user name %s", name)
+		}
+	}
+	uid, _ := strconv.ParseUint(u.Uid, 10, 32)
+	gid, _ := strconv.ParseUint(u.Gid, 10, 32)
+	c := &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}
+	ids, err := u.GroupIds()
+	if err == nil {
+		c.Groups = make([]uint32, 0, len(ids))
+		for _, id := range ids {
+			if g, err := strconv.ParseUint(id, 10, 32); err == nil {
+				c.Groups = append(c.Groups, uint32(g))
+			}
+		}
+	}
+	if len(c.Groups) == 0 {
+		c.Groups = []uint32{c.Gid}
+	}
+	return c, nil
+}
+
+// errnoName names an errno as Python does (ENOENT), or returns err's text.
+func errnoName(err error) string {
+	var en syscall.Errno
+	if errors.As(err, &en) {
+		if n, ok := errnoNames[en]; ok {
+			return n
+		}
+		return en.Error()
+	}
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return errnoName(pe.Err)
+	}
+	if err == nil {
+		return "ENOTDIR"
+	}
+	return err.Error()
+}
+
+var errnoNames = map[syscall.Errno]string{
+	syscall.ENOENT: "ENOENT", syscall.EACCES: "EACCES", syscall.ENOTDIR: "ENOTDIR",
+	syscall.EPERM: "EPERM", syscall.ENOEXEC: "ENOEXEC", syscall.E2BIG: "E2BIG",
+	syscall.EAGAIN: "EAGAIN", syscall.ENOMEM: "ENOMEM", syscall.EMFILE: "EMFILE",
+}

@@ -1,0 +1,392 @@
+package supervisor
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"reflect"
+	"slices"
+	"strings"
+)
+
+// Change describes what an update does to one group.
+type Change struct {
+	Group   string
+	Kind    string   // "added", "changed" or "removed"
+	Added   []string // process names that appear
+	Removed []string // process names that disappear
+	Changed []string // process names whose configuration differs
+	Fields  []string // options that differ, for Changed processes
+}
+
+// Scaled reports whether the change only adds or removes instances.
+func (c Change) Scaled() bool {
+	return c.Kind == "changed" && len(c.Changed) == 0 && (len(c.Added) > 0 || len(c.Removed) > 0)
+}
+
+// Plan returns what Update(specs) would do, without doing it.
+func (e *Engine) Plan(specs []Spec) ([]Change, error) {
+	if err := validateSpecs(specs); err != nil {
+		return nil, err
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.planLocked(specs, nil), nil
+}
+
+// Update makes the running set match specs, touching only what differs:
+// new processes are added (and started if autostart), vanished ones are
+// stopped and dropped, changed ones are stopped and started again with
+// their new configuration, and unchanged ones keep running (picking up new
+// hooks). A process stopped by the user stays stopped. Changing numprocs
+// adds or removes only the extra instances. Update blocks until the
+// processes it stops have stopped.
+func (e *Engine) Update(ctx context.Context, specs []Spec) ([]Change, error) {
+	return e.update(ctx, specs, nil)
+}
+
+// UpdateGroups is Update restricted to the named groups: specs of other
+// groups are ignored and their processes left alone. An unknown name (in
+// neither the running set nor specs) gives BAD_NAME.
+func (e *Engine) UpdateGroups(ctx context.Context, specs []Spec, groups []string) ([]Change, error) {
+	known := map[string]bool{}
+	for _, s := range specs {
+		known[s.Group] = true
+	}
+	e.mu.Lock()
+	for g := range e.groups {
+		known[g] = true
+	}
+	e.mu.Unlock()
+	for _, g := range groups {
+		if !known[g] {
+			return nil, fault(FaultBadName, g)
+		}
+	}
+	return e.update(ctx, specs, func(g string) bool { return slices.Contains(groups, g) })
+}
+
+// UpdateProgram replaces the instances of one program (scaling it, for
+// example) and leaves every other process alone.
+func (e *Engine) UpdateProgram(ctx context.Context, program string, specs []Spec) ([]Change, error) {
+	for _, s := range specs {
+		if s.Program != program {
+			return nil, fmt.Errorf("update %s: spec %s belongs to program %s", program, s.Name, s.Program)
+		}
+	}
+	var all []Spec
+	for _, s := range e.Specs() {
+		if s.Program != program {
+			all = append(all, s)
+		}
+	}
+	return e.update(ctx, append(all, specs...), nil)
+}
+
+func validateSpecs(specs []Spec) error {
+	seen := map[string]bool{}
+	for _, s := range specs {
+		if s.Name == "" || s.Group == "" {
+			return fmt.Errorf("spec %q: name and group are required", s.Namespec())
+		}
+		if strings.ContainsAny(s.Name, ":") || strings.ContainsAny(s.Group, ":") {
+			return fmt.Errorf("spec %q: names may not contain ':'", s.Namespec())
+		}
+		if seen[s.Namespec()] {
+			return fmt.Errorf("duplicate process name %q", s.Namespec())
+		}
+		seen[s.Namespec()] = true
+	}
+	return nil
+}
+
+func (e *Engine) planLocked(specs []Spec, scope func(string) bool) []Change {
+	in := func(g string) bool { return scope == nil || scope(g) }
+	byGroup := map[string]map[string]Spec{}
+	for _, s := range specs {
+		if !in(s.Group) {
+			continue
+		}
+		if byGroup[s.Group] == nil {
+			byGroup[s.Group] = map[string]Spec{}
+		}
+		byGroup[s.Group][s.Name] = s
+	}
+	var out []Change
+	for name, g := range e.groups {
+		if !in(name) {
+			continue
+		}
+		next, ok := byGroup[name]
+		if !ok {
+			c := Change{Group: name, Kind: "removed"}
+			for _, p := range g.procs {
+				c.Removed = append(c.Removed, p.spec.Name)
+			}
+			out = append(out, c)
+			continue
+		}
+		c := Change{Group: name, Kind: "changed"}
+		fields := map[string]bool{}
+		for _, p := range g.procs {
+			s, ok := next[p.spec.Name]
+			switch {
+			case !ok:
+				c.Removed = append(c.Removed, p.spec.Name)
+			case !p.spec.Equal(s):
+				c.Changed = append(c.Changed, p.spec.Name)
+				for _, f := range specDiff(p.spec, s) {
+					fields[f] = true
+				}
+			}
+		}
+		for pname := range next {
+			if !slices.ContainsFunc(g.procs, func(p *process) bool { return p.spec.Name == pname }) {
+				c.Added = append(c.Added, pname)
+			}
+		}
+		if len(c.Added)+len(c.Removed)+len(c.Changed) > 0 {
+			slices.Sort(c.Added)
+			c.Fields = slices.Sorted(mapKeys(fields))
+			out = append(out, c)
+		}
+	}
+	for name, procs := range byGroup {
+		if e.groups[name] == nil {
+			c := Change{Group: name, Kind: "added"}
+			for pname := range procs {
+				c.Added = append(c.Added, pname)
+			}
+			slices.Sort(c.Added)
+			out = append(out, c)
+		}
+	}
+	slices.SortFunc(out, func(a, b Change) int { return cmp.Compare(a.Group, b.Group) })
+	return out
+}
+
+func mapKeys(m map[string]bool) func(func(string) bool) {
+	return func(yield func(string) bool) {
+		for k := range m {
+			if !yield(k) {
+				return
+			}
+		}
+	}
+}
+
+// optionNames maps Spec fields to the config option they come from, where
+// the lower-cased field name is not already the option.
+var optionNames = map[string]string{
+	"RedirectStderr": "redirect_stderr", "Stdout": "stdout_logfile", "Stderr": "stderr_logfile",
+	"Credential": "user", "CommandLine": "", "Program": "", "Group": "group", "Num": "",
+	"Policy": "", "Source": "", "HookTimeout": "", "NumProcs": "", "GroupPriority": "",
+}
+
+// specDiff names the options that differ between two specs.
+func specDiff(a, b Spec) []string {
+	va, vb := reflect.ValueOf(a), reflect.ValueOf(b)
+	var out []string
+	for i := range va.NumField() {
+		f := va.Type().Field(i)
+		name, special := optionNames[f.Name]
+		if !special {
+			name = strings.ToLower(f.Name)
+		}
+		if name == "" || reflect.DeepEqual(va.Field(i).Interface(), vb.Field(i).Interface()) {
+			continue
+		}
+		if f.Name == "Environment" && len(a.Environment) == 0 && len(b.Environment) == 0 {
+			continue
+		}
+		if !slices.Contains(out, name) {
+			out = append(out, name)
+		}
+	}
+	return out
+}
+
+func (e *Engine) update(ctx context.Context, specs []Spec, scope func(string) bool) ([]Change, error) {
+	if err := validateSpecs(specs); err != nil {
+		return nil, err
+	}
+	in := func(g string) bool { return scope == nil || scope(g) }
+	next := map[string]Spec{}
+	for _, s := range specs {
+		if in(s.Group) {
+			next[s.Namespec()] = s
+		}
+	}
+
+	// Phase 1: stop what goes away or changes.
+	e.mu.Lock()
+	if e.shuttingDown {
+		e.mu.Unlock()
+		return nil, fault(FaultShutdownState, "")
+	}
+	changes := e.planLocked(specs, scope)
+	var waiting []*process
+	wasRunning := map[*process]bool{}
+	for key, p := range e.procs {
+		if !in(p.spec.Group) {
+			continue
+		}
+		s, ok := next[key]
+		if ok && p.spec.Equal(s) {
+			continue
+		}
+		wasRunning[p] = p.state.IsRunning() || p.state == Stopping
+		p.requestStopLocked()
+		waiting = append(waiting, p)
+	}
+	e.mu.Unlock()
+	for _, p := range waiting {
+		e.waitFor(ctx, p, State.IsStopped)
+	}
+
+	// Phase 2: swap configurations and start what should run.
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var toStart []*process
+	for key, p := range e.procs {
+		if !in(p.spec.Group) {
+			continue
+		}
+		s, ok := next[key]
+		switch {
+		case !ok:
+			e.removeLocked(p)
+		case p.spec.Equal(s):
+			p.spec.Policy, p.spec.Source, p.spec.HookTimeout = s.Policy, s.Source, s.HookTimeout
+			p.spec.NumProcs, p.spec.GroupPriority = s.NumProcs, s.GroupPriority
+		default:
+			if p.spec.Stdout != s.Stdout || p.spec.Stderr != s.Stderr || p.spec.RedirectStderr != s.RedirectStderr {
+				p.closeLogsLocked()
+			}
+			p.spec = s
+			p.env = e.buildEnv(&p.spec)
+			if !p.userStopped && (wasRunning[p] || s.AutoStart) {
+				toStart = append(toStart, p)
+			}
+		}
+	}
+	for key, s := range next {
+		if e.procs[key] == nil {
+			p := &process{e: e, spec: s}
+			p.env = e.buildEnv(&p.spec)
+			e.procs[key] = p
+			if s.AutoStart {
+				toStart = append(toStart, p)
+			}
+		}
+	}
+	e.rebuildGroupsLocked()
+	slices.SortFunc(toStart, startOrder)
+	for _, p := range toStart {
+		if !p.state.IsRunning() && p.state != Stopping {
+			p.startLocked()
+		}
+	}
+	return changes, nil
+}
+
+func startOrder(a, b *process) int {
+	return cmp.Or(cmp.Compare(a.spec.GroupPriority, b.spec.GroupPriority), cmp.Compare(a.spec.Group, b.spec.Group),
+		cmp.Compare(a.spec.Priority, b.spec.Priority), cmp.Compare(a.spec.Name, b.spec.Name))
+}
+
+// removeLocked drops a stopped process from the tables. If it is somehow
+// still running (a stop that outlived ctx) it is dropped once stopped.
+func (e *Engine) removeLocked(p *process) {
+	p.removed = true
+	if !p.state.IsStopped() {
+		p.onRemoved = func() { e.forgetLocked(p) }
+		return
+	}
+	e.forgetLocked(p)
+}
+
+func (e *Engine) forgetLocked(p *process) {
+	key := p.spec.Namespec()
+	if e.procs[key] == p {
+		delete(e.procs, key)
+	}
+	p.bumpLocked()
+	p.closeLogsLocked()
+	if p.changed != nil {
+		close(p.changed)
+		p.changed = nil
+	}
+	e.rebuildGroupsLocked()
+}
+
+// rebuildGroupsLocked recomputes the group table from the processes and
+// publishes PROCESS_GROUP_ADDED/REMOVED for groups that appear or vanish.
+func (e *Engine) rebuildGroupsLocked() {
+	groups := map[string]*group{}
+	for _, p := range e.procs {
+		g := groups[p.spec.Group]
+		if g == nil {
+			g = &group{name: p.spec.Group, priority: p.spec.GroupPriority}
+			groups[p.spec.Group] = g
+		}
+		g.priority = min(g.priority, p.spec.GroupPriority)
+		g.procs = append(g.procs, p)
+	}
+	for name, g := range groups {
+		slices.SortFunc(g.procs, startOrder)
+		if e.groups[name] == nil {
+			e.bus.Publish(Event{Type: EventProcessGroupAdded, Time: timeNow(), Group: name})
+		}
+	}
+	for name := range e.groups {
+		if groups[name] == nil {
+			e.bus.Publish(Event{Type: EventProcessGroupRemove, Time: timeNow(), Group: name})
+		}
+	}
+	e.groups = groups
+}
+
+// RemoveGroup drops a group whose processes are all stopped, as
+// supervisord's removeProcessGroup (STILL_RUNNING otherwise).
+func (e *Engine) RemoveGroup(name string) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	g := e.groups[name]
+	if g == nil {
+		return fault(FaultBadName, name)
+	}
+	for _, p := range g.procs {
+		if !p.state.IsStopped() {
+			return fault(FaultStillRunning, name)
+		}
+	}
+	for _, p := range slices.Clone(g.procs) {
+		p.removed = true
+		e.forgetLocked(p)
+	}
+	return nil
+}
+
+// AddGroup adds the processes of one group from specs (ALREADY_ADDED if
+// the group is in use, BAD_NAME if specs have no such group) and starts the
+// autostart ones.
+func (e *Engine) AddGroup(ctx context.Context, specs []Spec, name string) error {
+	var mine []Spec
+	for _, s := range specs {
+		if s.Group == name {
+			mine = append(mine, s)
+		}
+	}
+	if len(mine) == 0 {
+		return fault(FaultBadName, name)
+	}
+	e.mu.Lock()
+	inUse := e.groups[name] != nil
+	e.mu.Unlock()
+	if inUse {
+		return fault(FaultAlreadyAdded, name)
+	}
+	_, err := e.update(ctx, mine, func(g string) bool { return g == name })
+	return err
+}
