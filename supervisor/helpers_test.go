@@ -98,7 +98,7 @@ func (h *harness) states(name string) []State {
 	defer h.mu.Unlock()
 	var out []State
 	for _, ev := range h.events {
-		if ev.Type == EventProcessState && ev.Process == name {
+		if ev.Type == EventProcessState && (ev.Process == name || Namespec(ev.Group, ev.Process) == name) {
 			out = append(out, ev.To)
 		}
 	}
@@ -210,4 +210,9 @@ func writeFile(t *testing.T, path, content string, mode os.FileMode) {
 	if err := os.WriteFile(path, []byte(content), mode); err != nil {
 		t.Fatal(err)
 	}
+}
+
+func readFileMaybe(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	return string(b), err
 }

@@ -1,0 +1,100 @@
+package supervisor
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+)
+
+// fakePolicy answers with fixed decisions, optionally stalling.
+type fakePolicy struct {
+	exit    Decision
+	backoff BackoffDecision
+	err     error
+	stall   bool // ignore the context and never answer
+}
+
+func (f *fakePolicy) OnExit(ctx context.Context, p Info, e ExitInfo) (Decision, error) {
+	if f.stall {
+		select {}
+	}
+	return f.exit, f.err
+}
+
+func (f *fakePolicy) OnBackoff(ctx context.Context, p Info, e ExitInfo) (BackoffDecision, error) {
+	if f.stall {
+		select {}
+	}
+	return f.backoff, f.err
+}
+
+func TestPolicyDecisions(t *testing.T) {
+	h := newHarness(t)
+	mk := func(name, script string, pol Policy, ar AutoRestart) Spec {
+		s := h.spec(name, sh(script)...)
+		s.StartSecs = 100 * time.Millisecond
+		s.StartRetries = 2
+		s.AutoRestart = ar
+		s.Policy = pol
+		s.HookTimeout = 300 * time.Millisecond
+		return s
+	}
+	h.update(
+		// on_exit "stop" overrides autorestart=true.
+		mk("stopper", "sleep 0.3; exit 1", &fakePolicy{exit: Decision{Action: ActionStop}}, RestartAlways),
+		// on_exit "restart" after a delay overrides autorestart=false.
+		mk("delayed", "sleep 0.3; exit 0", &fakePolicy{exit: Decision{Action: ActionRestart, Delay: 400 * time.Millisecond}}, RestartNever),
+		// on_backoff false gives up at the first failure despite retries left.
+		mk("giveup", "exit 1", &fakePolicy{backoff: BackoffDecision{GiveUp: true}}, RestartUnexpected),
+		// on_backoff with a short custom delay.
+		mk("quickretry", "exit 1", &fakePolicy{backoff: BackoffDecision{Delay: 50 * time.Millisecond}}, RestartUnexpected),
+		// an erroring hook falls back to the supervisord rule.
+		mk("broken", "sleep 0.3; exit 0", &fakePolicy{err: errors.New("hook.lua:3: boom")}, RestartNever),
+	)
+	h.waitState("stopper", Exited, 5*time.Second)
+	time.Sleep(300 * time.Millisecond)
+	if got := h.states("stopper"); len(got) != 3 {
+		t.Errorf("stopper restarted despite on_exit stop: %v", got)
+	}
+	h.waitSeq("delayed", 5*time.Second, Exited, Starting)
+	evs := h.stateEvents("delayed")
+	for i := 1; i < len(evs); i++ {
+		if evs[i-1].To == Exited && evs[i].To == Starting {
+			if gap := evs[i].Time.Sub(evs[i-1].Time); gap < 400*time.Millisecond {
+				t.Errorf("delayed restart after %s, want ≥ 400ms", gap)
+			}
+		}
+	}
+	h.waitState("giveup", Fatal, 5*time.Second)
+	if got, want := h.states("giveup"), []State{Starting, Backoff, Fatal}; !equalStates(got, want) {
+		t.Errorf("giveup states %v, want %v", got, want)
+	}
+	h.waitState("quickretry", Fatal, 3*time.Second) // 3 tries with 50 ms waits: far below linear 1+2 s
+	evs = h.stateEvents("quickretry")
+	if total := evs[len(evs)-1].Time.Sub(evs[0].Time); total > 1500*time.Millisecond {
+		t.Errorf("custom backoff ignored: FATAL after %s", total)
+	}
+	h.waitState("broken", Exited, 5*time.Second)
+	time.Sleep(300 * time.Millisecond)
+	if got := h.states("broken"); len(got) != 3 {
+		t.Errorf("erroring hook: states %v, want the default rule (no restart)", got)
+	}
+}
+
+// A policy that never answers cannot hold a process hostage: the timer
+// covering the deadline applies the supervisord rule, and other processes
+// are supervised meanwhile.
+func TestStalledPolicyFallsBack(t *testing.T) {
+	h := newHarness(t)
+	stuck := h.spec("stuck", sh("sleep 0.2; exit 1")...)
+	stuck.StartSecs = 100 * time.Millisecond
+	stuck.Policy = &fakePolicy{stall: true}
+	stuck.HookTimeout = 200 * time.Millisecond
+	other := h.spec("other", sh("sleep 0.2; exit 1")...)
+	other.StartSecs = 100 * time.Millisecond
+	h.update(stuck, other)
+	// Default for exit 1 with autorestart=unexpected: restart.
+	h.waitSeq("stuck", 5*time.Second, Exited, Starting, Running, Exited, Starting)
+	h.waitSeq("other", 5*time.Second, Exited, Starting, Running, Exited, Starting)
+}

@@ -1,0 +1,236 @@
+package supervisor
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// Section 2 of the reference: stop signals, escalation, process groups.
+func TestStopSignalAndEscalation(t *testing.T) {
+	h := newHarness(t)
+	term := h.spec("term_ok", "sleep", "1000")
+	sigint := h.spec("sigint", sh(`trap 'echo got INT; exit 0' INT; while :; do sleep 0.05; done`)...)
+	sigint.StopSignal = syscall.SIGINT
+	sigint.Stdout.Path = h.file("sigint.log")
+	ign := h.spec("ign", sh(`trap "" TERM; while :; do sleep 0.05; done`)...)
+	ign.StopWaitSecs = 700 * time.Millisecond
+	for _, s := range []*Spec{&term, &sigint, &ign} {
+		s.StartSecs = 0
+	}
+	h.update(term, sigint, ign)
+	for _, n := range []string{"term_ok", "sigint", "ign"} {
+		h.waitState(n, Running, 5*time.Second)
+	}
+	ctx := context.Background()
+	for _, c := range []struct {
+		name    string
+		minWait time.Duration
+		maxWait time.Duration
+	}{
+		{"term_ok", 0, 600 * time.Millisecond},
+		{"sigint", 0, 600 * time.Millisecond},
+		{"ign", 700 * time.Millisecond, 1500 * time.Millisecond},
+	} {
+		t0 := time.Now()
+		if err := h.e.StopProcess(ctx, c.name, true); err != nil {
+			t.Fatalf("stop %s: %v", c.name, err)
+		}
+		el := time.Since(t0)
+		if el < c.minWait || el > c.maxWait {
+			t.Errorf("stop %s took %s, want between %s and %s", c.name, el, c.minWait, c.maxWait)
+		}
+		h.waitState(c.name, Stopped, time.Second)
+	}
+	h.waitFile(h.file("sigint.log"), "got INT", 2*time.Second)
+	if got, want := h.states("ign"), []State{Starting, Running, Stopping, Stopped}; !equalStates(got, want) {
+		t.Errorf("ign states %v, want %v", got, want)
+	}
+}
+
+// grandchildPids reads the pids a test child printed ("sleep 1001 & echo $!").
+func grandchildPids(t *testing.T, h *harness, path string, n int) []int {
+	t.Helper()
+	var pids []int
+	h.waitFor("grandchild pids in "+path, 5*time.Second, func() bool {
+		b, _ := readFileMaybe(path)
+		pids = nil
+		for _, f := range strings.Fields(b) {
+			if p, err := strconv.Atoi(f); err == nil {
+				pids = append(pids, p)
+			}
+		}
+		return len(pids) >= n
+	})
+	return pids
+}
+
+func TestStopGrandchildren(t *testing.T) {
+	cases := []struct {
+		name        string
+		stopAsGroup bool
+		killAsGroup bool
+		ignoreTerm  bool
+		survive     bool
+	}{
+		{"plain", false, false, false, true},
+		{"stopasgroup", true, true, false, false},
+		{"killasgroup_only", false, true, true, false},
+		{"neither_ignored", false, false, true, true},
+	}
+	h := newHarness(t)
+	var specs []Spec
+	for _, c := range cases {
+		trap := ""
+		if c.ignoreTerm {
+			trap = `trap "" TERM; `
+		}
+		s := h.spec(c.name, sh(trap+`sleep 1001 & echo $!; sleep 1011 & echo $!; wait`)...)
+		s.StartSecs = 0
+		s.StopAsGroup, s.KillAsGroup = c.stopAsGroup, c.killAsGroup
+		s.StopWaitSecs = 500 * time.Millisecond
+		s.Stdout.Path = h.file(c.name + ".pids")
+		specs = append(specs, s)
+	}
+	h.update(specs...)
+	for _, c := range cases {
+		pids := grandchildPids(t, h, h.file(c.name+".pids"), 2)
+		if err := h.e.StopProcess(context.Background(), c.name, true); err != nil {
+			t.Fatalf("%s: stop: %v", c.name, err)
+		}
+		if c.survive {
+			time.Sleep(200 * time.Millisecond)
+			for _, p := range pids {
+				if !alive(p) {
+					t.Errorf("%s: grandchild %d died, supervisord leaves it running", c.name, p)
+				}
+				syscall.Kill(p, syscall.SIGKILL)
+			}
+			continue
+		}
+		h.waitFor(c.name+": grandchildren gone", 3*time.Second, func() bool {
+			for _, p := range pids {
+				if alive(p) {
+					return false
+				}
+			}
+			return true
+		})
+	}
+}
+
+// The leader exits on TERM at once but the rest of its group ignores it:
+// killasgroup still SIGKILLs the group at the stopwaitsecs deadline.
+func TestKillAsGroupAfterLeaderExits(t *testing.T) {
+	h := newHarness(t)
+	s := h.spec("leader", sh(`(trap "" TERM; sleep 1001) & echo $!; trap 'exit 0' TERM; while :; do sleep 0.05; done`)...)
+	s.StartSecs = 0
+	s.StopAsGroup, s.KillAsGroup = true, true
+	s.StopWaitSecs = 600 * time.Millisecond
+	s.Stdout.Path = h.file("leader.pids")
+	h.update(s)
+	pids := grandchildPids(t, h, h.file("leader.pids"), 1)
+	if err := h.e.StopProcess(context.Background(), "leader", true); err != nil {
+		t.Fatal(err)
+	}
+	if !alive(pids[0]) {
+		t.Fatalf("the TERM-ignoring group member died before the deadline")
+	}
+	h.waitFor("group member killed at the deadline", 3*time.Second, func() bool { return !alive(pids[0]) })
+}
+
+func TestShutdownOrderDescendingPriority(t *testing.T) {
+	h := newHarness(t)
+	var specs []Spec
+	for _, c := range []struct {
+		name string
+		prio int
+	}{{"low", 100}, {"mid", 200}, {"high", 300}} {
+		s := h.spec(c.name, "sleep", "1000")
+		s.StartSecs = 0
+		s.Priority, s.GroupPriority = c.prio, c.prio
+		specs = append(specs, s)
+	}
+	h.update(specs...)
+	for _, n := range []string{"low", "mid", "high"} {
+		h.waitState(n, Running, 5*time.Second)
+	}
+	startOrder := h.order(Starting)
+	if got, want := strings.Join(startOrder, ","), "low,mid,high"; got != want {
+		t.Errorf("start order %s, want %s", got, want)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	h.e.Shutdown(ctx)
+	h.waitFor("all stopped events", 2*time.Second, func() bool { return len(h.order(Stopped)) == 3 })
+	if got, want := strings.Join(h.order(Stopping), ","), "high,mid,low"; got != want {
+		t.Errorf("shutdown order %s, want %s", got, want)
+	}
+	// Each group is fully stopped before the next is signalled.
+	evs := h.eventsOf(Stopping, Stopped)
+	var seq []string
+	for _, ev := range evs {
+		seq = append(seq, ev.Process+":"+ev.To.String())
+	}
+	want := "high:STOPPING,high:STOPPED,mid:STOPPING,mid:STOPPED,low:STOPPING,low:STOPPED"
+	if got := strings.Join(seq, ","); got != want {
+		t.Errorf("shutdown sequence %s, want %s", got, want)
+	}
+	if err := h.e.StartProcess(ctx, "low", false); FaultOf(err) != FaultShutdownState {
+		t.Errorf("start after shutdown: %v, want SHUTDOWN_STATE", err)
+	}
+}
+
+func TestStopAllAscendingAtOnce(t *testing.T) {
+	h := newHarness(t)
+	var specs []Spec
+	for i, name := range []string{"c", "a", "b"} {
+		s := h.spec(name, sh(`trap "" TERM; while :; do sleep 0.05; done`)...)
+		s.StartSecs = 0
+		s.StopWaitSecs = 300 * time.Millisecond
+		s.Priority, s.GroupPriority = 100*(i+1), 100*(i+1)
+		specs = append(specs, s)
+	}
+	h.update(specs...)
+	for _, n := range []string{"a", "b", "c"} {
+		h.waitState(n, Running, 5*time.Second)
+	}
+	t0 := time.Now()
+	res := h.e.StopAll(context.Background(), true)
+	if len(res) != 3 {
+		t.Fatalf("StopAll results %v", res)
+	}
+	// All three were signalled together: the whole stop takes one stopwaitsecs, not three.
+	if el := time.Since(t0); el > 900*time.Millisecond {
+		t.Errorf("StopAll took %s: processes were stopped one after another", el)
+	}
+	if got, want := strings.Join(h.order(Stopping), ","), "c,a,b"; got != want {
+		t.Errorf("StopAll signal order %s, want ascending priority %s", got, want)
+	}
+}
+
+func (h *harness) eventsOf(states ...State) []Event {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var out []Event
+	for _, ev := range h.events {
+		for _, s := range states {
+			if ev.Type == EventProcessState && ev.To == s {
+				out = append(out, ev)
+			}
+		}
+	}
+	return out
+}
+
+// order lists the processes in the order they entered st.
+func (h *harness) order(st State) []string {
+	var out []string
+	for _, ev := range h.eventsOf(st) {
+		out = append(out, ev.Process)
+	}
+	return out
+}
