@@ -13,6 +13,8 @@ const (
 	EventProcessState       EventType = "PROCESS_STATE" // Name is PROCESS_STATE_<TO>
 	EventProcessLogStdout   EventType = "PROCESS_LOG_STDOUT"
 	EventProcessLogStderr   EventType = "PROCESS_LOG_STDERR"
+	EventProcessCommStdout  EventType = "PROCESS_COMMUNICATION_STDOUT"
+	EventProcessCommStderr  EventType = "PROCESS_COMMUNICATION_STDERR"
 	EventProcessGroupAdded  EventType = "PROCESS_GROUP_ADDED"
 	EventProcessGroupRemove EventType = "PROCESS_GROUP_REMOVED"
 	EventSupervisorRunning  EventType = "SUPERVISOR_STATE_CHANGE_RUNNING"

@@ -68,19 +68,38 @@ func (pp *pipes) closeParentEnds() {
 // captureLocked starts copying the child's output to its logs.
 func (p *process) captureLocked(pp *pipes) {
 	src := Event{Process: p.spec.Name, Group: p.spec.Group, Pid: p.pid}
-	go p.e.capture(src, pp.stdoutR, p.stdout, EventProcessLogStdout, p.spec.Stdout.EventsEnabled, "stdout")
+	go p.e.capture(src, pp.stdoutR, p.stdout, p.spec.Stdout, "stdout")
 	if pp.stderrR != nil {
-		go p.e.capture(src, pp.stderrR, p.stderr, EventProcessLogStderr, p.spec.Stderr.EventsEnabled, "stderr")
+		go p.e.capture(src, pp.stderrR, p.stderr, p.spec.Stderr, "stderr")
 	}
 }
 
 // capture runs until the pipe's write ends are all closed (the child and any
 // grandchild holding it have exited). It never takes Engine.mu.
-func (e *Engine) capture(src Event, r *os.File, dst *logfile.File, typ EventType, events bool, channel string) {
+func (e *Engine) capture(src Event, r *os.File, dst *logfile.File, ls LogSpec, channel string) {
 	defer r.Close()
 	name, group, pid := src.Process, src.Group, src.Pid
 	debug := e.log.Enabled(context.Background(), slog.LevelDebug)
+	typ, commTyp := EventProcessLogStdout, EventProcessCommStdout
+	if channel == "stderr" {
+		typ, commTyp = EventProcessLogStderr, EventProcessCommStderr
+	}
+	events := ls.EventsEnabled
+	var comm *commScanner
+	if ls.CaptureMaxBytes > 0 {
+		comm = &commScanner{max: int(ls.CaptureMaxBytes)}
+	}
 	err := logfile.Capture(r, func(chunk []byte) {
+		if comm != nil {
+			var payloads [][]byte
+			chunk, payloads = comm.feed(chunk)
+			for _, data := range payloads {
+				e.bus.Publish(Event{Type: commTyp, Time: time.Now(), Process: name, Group: group, Pid: pid, Data: data})
+			}
+			if len(chunk) == 0 {
+				return
+			}
+		}
 		if dst != nil {
 			if _, err := dst.Write(chunk); err != nil {
 				e.log.Error("write " + channel + " log of " + name + ": " + err.Error())

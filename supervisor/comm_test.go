@@ -1,0 +1,66 @@
+package supervisor
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestCommScannerAcrossChunks(t *testing.T) {
+	in := "before <!--XSUPERVISOR:BEGIN-->payload one<!--XSUPERVISOR:END--> middle <!--XSUPERVISOR:BEGIN-->two<!--XSUPERVISOR:END-->after\n"
+	for _, size := range []int{1, 3, 7, 24, len(in)} {
+		c := &commScanner{max: 1 << 20}
+		var logged strings.Builder
+		var payloads []string
+		for i := 0; i < len(in); i += size {
+			l, p := c.feed([]byte(in[i:min(i+size, len(in))]))
+			logged.Write(l)
+			for _, x := range p {
+				payloads = append(payloads, string(x))
+			}
+		}
+		l, _ := c.feed(nil)
+		logged.Write(l)
+		if got, want := logged.String()+string(c.held), "before  middle after\n"; got != want {
+			t.Errorf("chunk %d: logged %q, want %q", size, got, want)
+		}
+		if strings.Join(payloads, "|") != "payload one|two" {
+			t.Errorf("chunk %d: payloads %q", size, payloads)
+		}
+	}
+}
+
+func TestCaptureModePublishesCommunication(t *testing.T) {
+	h := newHarness(t)
+	s := h.spec("talker", sh(`printf 'hello-log\n<!--XSUPERVISOR:BEGIN-->comm-data<!--XSUPERVISOR:END-->\n'; sleep 1000`)...)
+	s.StartSecs = 0
+	s.Stdout.Path = h.file("talker.log")
+	s.Stdout.CaptureMaxBytes = 1024
+	s.Stdout.EventsEnabled = true
+	h.update(s)
+	h.waitFor("PROCESS_COMMUNICATION_STDOUT", 5*time.Second, func() bool {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		for _, ev := range h.events {
+			if ev.Type == EventProcessCommStdout && string(ev.Data) == "comm-data" && ev.Process == "talker" {
+				return true
+			}
+		}
+		return false
+	})
+	got := h.waitFile(h.file("talker.log"), "hello-log", 2*time.Second)
+	if strings.Contains(got, "comm-data") {
+		t.Errorf("captured text also logged: %q", got)
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var logEvents int
+	for _, ev := range h.events {
+		if ev.Type == EventProcessLogStdout && strings.Contains(string(ev.Data), "hello-log") {
+			logEvents++
+		}
+	}
+	if logEvents == 0 {
+		t.Errorf("no PROCESS_LOG_STDOUT event with stdout_events_enabled")
+	}
+}
