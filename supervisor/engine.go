@@ -51,6 +51,8 @@ type Engine struct {
 	bus     Bus
 	environ []string
 
+	updateMu sync.Mutex // serializes Update and friends
+
 	mu           sync.Mutex
 	procs        map[string]*process // by namespec
 	groups       map[string]*group

@@ -210,6 +210,10 @@ func (e *Engine) update(ctx context.Context, specs []Spec, scope func(string) bo
 	if err := validateSpecs(specs); err != nil {
 		return nil, err
 	}
+	// Updates run one at a time: each one waits for its stops outside mu,
+	// and a second update must see the first one's result, not its middle.
+	e.updateMu.Lock()
+	defer e.updateMu.Unlock()
 	in := func(g string) bool { return scope == nil || scope(g) }
 	next := map[string]Spec{}
 	for _, s := range specs {

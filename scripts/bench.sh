@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Reproduces the side-by-side performance table: tend against Debian's
+# supervisord on the same work, in one run (scripts/bench/compare.py), plus
+# the Go benchmarks of the engine's hot paths.
+#
+#   scripts/bench.sh            # -n 200 and -n 1000
+#   scripts/bench.sh 200        # one size
+#
+# Needs: Go, python3, and Debian's supervisor package (installed if missing
+# when run as root).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if ! command -v supervisord >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+  printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq supervisor >&2
+  rm -f /usr/sbin/policy-rc.d
+fi
+
+out=tmp/bench
+mkdir -p "$out"
+go build -o "$out/tend" ./cmd/tend
+
+sizes=("$@")
+[ ${#sizes[@]} -gt 0 ] || sizes=(200 1000)
+for n in "${sizes[@]}"; do
+  echo "== compare.py -n $n ($(nproc) cores, $(uname -r))"
+  only="spawn,restart,logs"
+  [ "$n" -gt 200 ] && only="spawn"
+  python3 scripts/bench/compare.py --tend "$out/tend" -n "$n" --only "$only" --json "$out/compare-$n.json" | tail -n +1
+done
+
+echo "== Go benchmarks (engine hot paths)"
+go test -run '^$' -bench 'Spawn200|BareForkExec200|Respawn' -benchtime 5x ./supervisor/
+go test -run '^$' -bench . -benchtime 3x ./supervisor/logfile/
