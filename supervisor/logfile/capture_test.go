@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"testing"
 )
@@ -154,5 +155,51 @@ func TestCaptureGrandchild(t *testing.T) {
 	cmd.Wait()
 	if got.String() != "one\ntwo\n" {
 		t.Errorf("got %q", got.String())
+	}
+}
+
+// Idle captures hold no buffer: 200 of them, each having read once, keep
+// far less than 200 x 64 KiB alive.
+func TestCaptureIdleHoldsNoBuffer(t *testing.T) {
+	const n = 200
+	var ws []*os.File
+	done := make(chan error, n)
+	got := make(chan struct{}, n)
+	heap := func() uint64 {
+		runtime.GC()
+		runtime.GC() // the pool's victim cache goes in the second cycle
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		return ms.HeapAlloc
+	}
+	before := heap()
+	for range n {
+		r, w, err := os.Pipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		ws = append(ws, w)
+		go func() {
+			defer r.Close()
+			done <- Capture(r, func([]byte) { got <- struct{}{} })
+		}()
+		w.Write([]byte("x"))
+	}
+	for range n {
+		<-got
+	}
+	after := heap()
+	for _, w := range ws {
+		w.Close()
+	}
+	for range n {
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}
+	if grew := int64(after) - int64(before); grew > n*CaptureBufSize/4 {
+		t.Errorf("heap grew by %d bytes for %d idle captures", grew, n)
+	} else {
+		t.Logf("heap grew by %d bytes for %d idle captures", grew, n)
 	}
 }

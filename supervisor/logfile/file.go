@@ -44,6 +44,11 @@ type File struct {
 	readable bool        // fp was opened O_RDWR, so reads can use it
 	closed   bool
 	changed  chan struct{} // nil until someone calls Changed
+
+	// gen counts the files f has written to (rotation, Clear and Reopen
+	// start a new one); renamedGen is the gen that began with the previous
+	// file renamed to .1, for ReadSince.
+	gen, renamedGen uint64
 }
 
 // Open opens (creating, mode 0644, append) path. maxBytes 0 = never rotate;
@@ -65,7 +70,7 @@ func Open(path string, maxBytes int64, backups int) (*File, error) {
 // The mode (less the umask) applies when the file is created, including
 // the fresh file created by each rotation.
 func OpenMode(path string, maxBytes int64, backups int, mode os.FileMode) (*File, error) {
-	f := &File{path: path, maxBytes: max(maxBytes, 0), backups: max(backups, 0), mode: mode.Perm()}
+	f := &File{path: path, maxBytes: max(maxBytes, 0), backups: max(backups, 0), mode: mode.Perm(), gen: 1}
 	switch path {
 	case "/dev/stdout", "/dev/stderr":
 		fd := 1
@@ -158,7 +163,7 @@ func (f *File) Size() int64 {
 
 // Write appends p as one chunk, THEN, if the size has reached maxBytes,
 // rotates: close, rename .N-1->.N ... file->.1 (the oldest beyond backups
-// is overwritten), reopen empty. With backups=0 the file is truncated in
+// is dropped), reopen empty. With backups=0 the file is truncated in
 // place instead. Rotated files therefore exceed maxBytes by up to one chunk,
 // as in supervisord. Bytes are never lost, duplicated or reordered by a
 // rotation.
@@ -213,14 +218,19 @@ func (f *File) rotateLocked() error {
 		return f.truncateLocked("rotate")
 	}
 	for i := f.backups - 1; i > 0; i-- {
-		if err := shift(f.path+"."+strconv.Itoa(i), f.path+"."+strconv.Itoa(i+1)); err != nil {
+		if _, err := shift(f.path+"."+strconv.Itoa(i), f.path+"."+strconv.Itoa(i+1)); err != nil {
 			return fmt.Errorf("rotate %s: %w", f.path, err)
 		}
 	}
 	// A missing current file (removed by a clean-up script) is not an
 	// error, as in supervisord.
-	if err := shift(f.path, f.path+".1"); err != nil {
+	renamed, err := shift(f.path, f.path+".1")
+	if err != nil {
 		return fmt.Errorf("rotate %s: %w", f.path, err)
+	}
+	f.gen++
+	if renamed {
+		f.renamedGen = f.gen
 	}
 	var cerr error
 	if f.fp != nil {
@@ -239,20 +249,24 @@ func (f *File) rotateLocked() error {
 }
 
 // shift renames src to dst if src exists, removing dst first as
-// supervisord does. Removing first also matters for speed: ext4 flushes a
-// file synchronously when a rename replaces another file (auto_da_alloc),
-// which halves write throughput for 100 MB logs.
-func shift(src, dst string) error {
+// supervisord does, and reports whether it renamed. Removing first also
+// matters for speed: ext4 flushes a file synchronously when a rename
+// replaces another file (auto_da_alloc), which halves write throughput for
+// 100 MB logs.
+func shift(src, dst string) (bool, error) {
 	if _, err := os.Lstat(src); errors.Is(err, fs.ErrNotExist) {
-		return nil
+		return false, nil
 	}
 	if err := os.Remove(dst); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return err
+		return false, err
 	}
-	if err := os.Rename(src, dst); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return err
+	if err := os.Rename(src, dst); err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return false, nil
+		}
+		return false, err
 	}
-	return nil
+	return true, nil
 }
 
 // truncateLocked empties the file at f.path: in place through the open
@@ -261,6 +275,7 @@ func shift(src, dst string) error {
 // with O_TRUNC, which creates it if it was moved away.
 func (f *File) truncateLocked(op string) error {
 	f.notifyLocked()
+	f.gen++
 	if f.fp != nil {
 		fst, err1 := f.fp.Stat()
 		pst, err2 := os.Stat(f.path)
@@ -297,12 +312,24 @@ func (f *File) Reopen() error {
 		return nil
 	}
 	var cerr error
+	var old os.FileInfo
 	if f.fp != nil {
+		old, _ = f.fp.Stat()
 		cerr = f.fp.Close()
 		f.fp = nil
 	}
 	f.notifyLocked()
-	if err := f.openLocked(0); err != nil {
+	err := f.openLocked(0)
+	if err == nil && old != nil {
+		if cur, err := f.fp.Stat(); err == nil && os.SameFile(old, cur) {
+			// The same file: followers go on where they were.
+		} else {
+			f.gen++
+		}
+	} else {
+		f.gen++
+	}
+	if err != nil {
 		return fmt.Errorf("reopen %s: %w", f.path, err)
 	}
 	if cerr != nil {

@@ -557,3 +557,83 @@ func TestChanged(t *testing.T) {
 		t.Errorf("Write after Close: %v", err)
 	}
 }
+
+// A rotation that cannot rename keeps every byte in the current file and
+// reports the error; the next Write retries.
+func TestRotateFailureKeepsData(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "f.log")
+	// A non-empty directory where .1 should go makes the rotation fail.
+	if err := os.MkdirAll(filepath.Join(path+".1", "x"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	f, err := Open(path, 10, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	n, err := f.Write([]byte("0123456789ab"))
+	if n != 12 || err == nil || !strings.Contains(err.Error(), "rotate "+path) {
+		t.Fatalf("Write = %d, %v; want 12 and a rotate error", n, err)
+	}
+	if got := readString(t, path); got != "0123456789ab" {
+		t.Fatalf("current = %q", got)
+	}
+	if err := os.RemoveAll(path + ".1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Write([]byte("cd")); err != nil {
+		t.Fatalf("retry: %v", err)
+	}
+	if got := readString(t, path+".1"); got != "0123456789abcd" {
+		t.Errorf(".1 = %q", got)
+	}
+	if got := readString(t, path); got != "" {
+		t.Errorf("current = %q", got)
+	}
+}
+
+// Reads running alongside writes and rotations see whole chunks only.
+func TestConcurrentReadDuringRotation(t *testing.T) {
+	for _, backups := range []int{0, 2} {
+		t.Run(strconv.Itoa(backups), func(t *testing.T) {
+			f, err := Open(filepath.Join(t.TempDir(), "c.log"), 2048, backups)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			done := make(chan struct{})
+			var wg sync.WaitGroup
+			wg.Go(func() {
+				defer close(done)
+				for i := range 2000 {
+					f.Write([]byte(line(i)))
+				}
+			})
+			wg.Go(func() {
+				for {
+					select {
+					case <-done:
+						return
+					default:
+					}
+					b, err := f.Read(-200, 0)
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					if len(b) > 0 && b[len(b)-1] != '\n' || len(b)%85 != 0 && len(b) != 200 {
+						t.Errorf("torn read %q", b)
+						return
+					}
+					d, off, _, err := f.Tail(0, 170)
+					if err != nil || len(d)%85 != 0 || off%85 != 0 {
+						t.Errorf("torn tail %q %d %v", d, off, err)
+						return
+					}
+				}
+			})
+			wg.Wait()
+		})
+	}
+}

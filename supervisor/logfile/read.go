@@ -173,3 +173,88 @@ func readAt(fp *os.File, pos, n int64) ([]byte, error) {
 	}
 	return buf[:m], nil
 }
+
+// Cursor marks how far a follower (tail -f) has read a File; see
+// ReadSince. The zero Cursor means nothing has been read yet.
+type Cursor struct {
+	gen uint64
+	off int64
+}
+
+// ReadSince returns the bytes written to f after cursor c and the cursor
+// for the next call, atomically with respect to writes, rotations and
+// Clear, so that a follower woken by Changed neither skips nor repeats
+// bytes:
+//
+//   - the zero Cursor gives the current file's last max bytes (its first
+//     screen);
+//   - after exactly one rotation since c (backups > 0), the rest of the
+//     rotated file (now .1) followed by the new file;
+//   - after more rotations, a Clear, a Reopen, or a shrunken file, the
+//     current file from its start.
+//
+// At most the last max bytes are returned (max <= 0: no limit); skipped
+// bytes are simply not returned. After Close the file is read through its
+// path. A pass-through returns ErrNoFile.
+func (f *File) ReadSince(c Cursor, max int64) ([]byte, Cursor, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.pass {
+		return nil, c, fmt.Errorf("read %s: %w", f.path, ErrNoFile)
+	}
+	fp := f.fp
+	if fp == nil || !f.readable {
+		var err error
+		if fp, err = openRegular(f.path); err != nil {
+			return nil, c, fmt.Errorf("read %s: %w", f.path, err)
+		}
+		defer fp.Close()
+	}
+	st, err := fp.Stat()
+	if err != nil {
+		return nil, c, fmt.Errorf("read %s: %w", f.path, err)
+	}
+	sz := st.Size()
+	next := Cursor{gen: f.gen, off: sz}
+	limit := func(avail int64) int64 { // bytes to skip
+		if max > 0 && avail > max {
+			return avail - max
+		}
+		return 0
+	}
+	switch {
+	case c.gen == f.gen && c.off <= sz:
+		start := c.off + limit(sz-c.off)
+		data, err := readAt(fp, start, sz-start)
+		return data, next, err
+	case c.gen != 0 && c.gen+1 == f.gen && f.renamedGen == f.gen:
+		// The file c points into is now .1.
+		var old []byte
+		if skip := limit(sz); skip == 0 {
+			if ofp, err := openRegular(f.path + ".1"); err == nil {
+				ost, err := ofp.Stat()
+				if err == nil && c.off < ost.Size() {
+					start := c.off + limit(ost.Size()-c.off+sz)
+					old, err = readAt(ofp, start, ost.Size()-start)
+				}
+				ofp.Close()
+				if err != nil {
+					return nil, c, err
+				}
+			}
+		}
+		start := limit(sz)
+		data, err := readAt(fp, start, sz-start)
+		if err != nil {
+			return nil, c, err
+		}
+		if len(old) > 0 {
+			data = append(old, data...)
+		}
+		return data, next, nil
+	default:
+		start := limit(sz)
+		data, err := readAt(fp, start, sz-start)
+		return data, next, err
+	}
+}

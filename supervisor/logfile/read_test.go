@@ -160,3 +160,170 @@ func TestReadAfterRotation(t *testing.T) {
 		t.Errorf("Tail = %q, %d, %v", d, off, err)
 	}
 }
+
+func TestReadSince(t *testing.T) {
+	type step struct {
+		op   string // "w" write, "clear", "reopen", "close", "r" ReadSince
+		arg  string // data for "w"
+		max  int64  // for "r"
+		want string // for "r"
+	}
+	tests := []struct {
+		name     string
+		maxBytes int64
+		backups  int
+		steps    []step
+	}{
+		{"first screen and appends", 0, 0, []step{
+			{op: "w", arg: "0123456789"},
+			{op: "r", max: 4, want: "6789"},
+			{op: "r", want: ""},
+			{op: "w", arg: "ab"}, {op: "w", arg: "cd"},
+			{op: "r", want: "abcd"},
+			{op: "w", arg: "efghij"},
+			{op: "r", max: 3, want: "hij"},
+		}},
+		{"zero cursor, no limit", 0, 0, []step{
+			{op: "w", arg: "abc"},
+			{op: "r", want: "abc"},
+		}},
+		{"one rotation: rest of .1 then new file", 10, 2, []step{
+			{op: "w", arg: "0123"},
+			{op: "r", want: "0123"},
+			{op: "w", arg: "456"}, {op: "w", arg: "789"}, // rotates after 789
+			{op: "w", arg: "ab"},
+			{op: "r", want: "456789ab"},
+			{op: "r", want: ""},
+		}},
+		{"one rotation with limit", 10, 2, []step{
+			{op: "r", want: ""},
+			{op: "w", arg: "0123456789"}, // rotates
+			{op: "w", arg: "ab"},
+			{op: "r", max: 5, want: "789ab"},
+		}},
+		{"two rotations: new file from start", 4, 3, []step{
+			{op: "r", want: ""},
+			{op: "w", arg: "0123"}, {op: "w", arg: "4567"}, {op: "w", arg: "89"},
+			{op: "r", want: "89"},
+		}},
+		{"truncating rotation: new file from start", 4, 0, []step{
+			{op: "w", arg: "01"},
+			{op: "r", want: "01"},
+			{op: "w", arg: "23"}, {op: "w", arg: "45"},
+			{op: "r", want: "45"},
+		}},
+		{"clear", 0, 0, []step{
+			{op: "w", arg: "0123"},
+			{op: "r", want: "0123"},
+			{op: "clear"},
+			{op: "w", arg: "ab"},
+			{op: "r", want: "ab"},
+		}},
+		{"reopen", 0, 0, []step{
+			{op: "w", arg: "0123"},
+			{op: "r", want: "0123"},
+			{op: "reopen"},
+			{op: "w", arg: "ab"},
+			{op: "r", want: "ab"}, // the same file: go on
+		}},
+		{"reopen after move", 0, 0, []step{
+			{op: "w", arg: "0123"},
+			{op: "r", want: "0123"},
+			{op: "move"},
+			{op: "reopen"},
+			{op: "w", arg: "ab"},
+			{op: "r", want: "ab"}, // a new file from its start
+		}},
+		{"close", 0, 0, []step{
+			{op: "r", want: ""},
+			{op: "w", arg: "ab"},
+			{op: "close"},
+			{op: "r", want: "ab"},
+			{op: "r", want: ""},
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f, err := Open(filepath.Join(t.TempDir(), "s.log"), tt.maxBytes, tt.backups)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			var c Cursor
+			for i, s := range tt.steps {
+				var err error
+				switch s.op {
+				case "w":
+					_, err = f.Write([]byte(s.arg))
+				case "clear":
+					err = f.Clear()
+				case "reopen":
+					err = f.Reopen()
+				case "close":
+					err = f.Close()
+				case "move":
+					err = os.Rename(f.Path(), f.Path()+".old")
+				case "r":
+					var data []byte
+					data, c, err = f.ReadSince(c, s.max)
+					if string(data) != s.want {
+						t.Errorf("step %d: ReadSince = %q, want %q", i, data, s.want)
+					}
+				}
+				if err != nil {
+					t.Fatalf("step %d (%s): %v", i, s.op, err)
+				}
+			}
+		})
+	}
+}
+
+// A follower using Changed and ReadSince sees the whole stream when it
+// keeps up (here: the writer waits for it after every chunk).
+func TestReadSinceFollower(t *testing.T) {
+	f, err := Open(filepath.Join(t.TempDir(), "fol.log"), 1000, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want, got []byte
+	ack := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		var c Cursor
+		for {
+			ch := f.Changed()
+			data, next, err := f.ReadSince(c, 0)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			c = next
+			got = append(got, data...)
+			if len(data) > 0 {
+				ack <- struct{}{}
+			}
+			<-ch
+			if isClosed(f) {
+				return
+			}
+		}
+	}()
+	for i := range 200 {
+		b := []byte(line(i))
+		want = append(want, b...)
+		f.Write(b)
+		<-ack
+	}
+	f.Close()
+	<-done
+	if string(got) != string(want) {
+		t.Errorf("follower got %d bytes, want %d", len(got), len(want))
+	}
+}
+
+func isClosed(f *File) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.closed
+}
