@@ -27,7 +27,7 @@ for n in "${sizes[@]}"; do
   echo "== compare.py -n $n ($(nproc) cores, $(uname -r))"
   only="spawn,restart,logs"
   [ "$n" -gt 200 ] && only="spawn"
-  python3 scripts/bench/compare.py --tend "$out/tend" -n "$n" --only "$only" --json "$out/compare-$n.json" | tail -n +1
+  python3 scripts/bench/compare.py --tend "$PWD/$out/tend" -n "$n" --only "$only" --json "$out/compare-$n.json" | tail -n +1
 done
 
 echo "== Go benchmarks (engine hot paths)"

@@ -1,0 +1,60 @@
+package stdlib
+
+import (
+	"log/slog"
+	"slices"
+
+	lua "github.com/yuin/gopher-lua"
+)
+
+// Options are what the modules need from their host.
+type Options struct {
+	// Logger receives log.* calls; nil discards them.
+	Logger *slog.Logger
+	// Control is the running daemon for sv; nil makes sv functions raise
+	// "not attached to a running daemon".
+	Control Control
+	// Dir is the configuration's folder: relative paths given to fs
+	// functions are resolved against it. "" means the working directory.
+	Dir string
+}
+
+// loaders maps each module name to its loader.
+func loaders(o Options) map[string]lua.LGFunction {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	return map[string]lua.LGFunction{
+		"sys":    loadSys(defaultSysRoot),
+		"env":    loadEnv,
+		"shell":  loadShell,
+		"fs":     loadFS(o.Dir),
+		"bytes":  loadBytes,
+		"log":    loadLog(o.Logger),
+		"json":   loadJSON,
+		"policy": loadPolicy,
+		"sv":     loadSV(o.Control),
+	}
+}
+
+// Preload registers every module with L so that require "name" finds it.
+func Preload(L *lua.LState, o Options) {
+	for name, fn := range loaders(o) {
+		L.PreloadModule(name, fn)
+	}
+}
+
+// Modules returns the names of the modules Preload registers, sorted.
+func Modules() []string {
+	var names []string
+	for name := range loaders(Options{}) {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	return names
+}
+
+// newModule builds a module table from functions.
+func newModule(L *lua.LState, funcs map[string]lua.LGFunction) *lua.LTable {
+	return L.SetFuncs(L.NewTable(), funcs)
+}

@@ -1,0 +1,255 @@
+package stdlib
+
+import (
+	"bytes"
+	"errors"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	lua "github.com/yuin/gopher-lua"
+
+	"github.com/tend-sh/tend/supervisor"
+)
+
+// newState returns a state with the base libraries and every module.
+func newState(t *testing.T, o Options) *lua.LState {
+	t.Helper()
+	L := lua.NewState()
+	t.Cleanup(L.Close)
+	Preload(L, o)
+	return L
+}
+
+// run executes src and returns its first result as a string.
+func run(t *testing.T, L *lua.LState, src string) string {
+	t.Helper()
+	if err := L.DoString(src); err != nil {
+		t.Fatalf("%s: %v", src, err)
+	}
+	defer L.SetTop(0)
+	return L.ToStringMeta(L.Get(-1)).String()
+}
+
+// fails executes src and returns its error message.
+func fails(t *testing.T, L *lua.LState, src string) string {
+	t.Helper()
+	err := L.DoString(src)
+	if err == nil {
+		t.Fatalf("%s: succeeded, want an error", src)
+	}
+	var ae *lua.ApiError
+	if errors.As(err, &ae) {
+		return ae.Object.String()
+	}
+	return err.Error()
+}
+
+func TestModules(t *testing.T) {
+	want := []string{"bytes", "env", "fs", "json", "log", "policy", "shell", "sv", "sys"}
+	if got := Modules(); !reflect.DeepEqual(got, want) {
+		t.Errorf("Modules() = %v", got)
+	}
+}
+
+func TestSplit(t *testing.T) {
+	tests := []struct {
+		in   string
+		want []string
+	}{
+		{`nginx -g 'daemon off;'`, []string{"nginx", "-g", "daemon off;"}},
+		{`a"b c"d`, []string{"ab cd"}},
+		{"nginx \\\n  -g x \\\n  -c y", []string{"nginx", "-g", "x", "-c", "y"}},
+		{`python app.py # start app`, []string{"python", "app.py"}},
+		{`a;b|c&d $HOME *.log`, []string{"a;b|c&d", "$HOME", "*.log"}},
+		{`'a\'b'`, nil},
+		{`echo don't`, nil},
+		{`   `, nil},
+		{`# only a comment`, nil},
+	}
+	for _, tt := range tests {
+		got, err := Split(tt.in)
+		if tt.want == nil {
+			if err == nil {
+				t.Errorf("Split(%q) = %q, want an error", tt.in, got)
+			}
+			continue
+		}
+		if err != nil || !reflect.DeepEqual(got, tt.want) {
+			t.Errorf("Split(%q) = %q, %v; want %q", tt.in, got, err, tt.want)
+		}
+	}
+	for _, w := range [][]string{{"a b", "it's", "", "plain", "$x"}} {
+		if got, err := Split(Join(w)); err != nil || !reflect.DeepEqual(got, w) {
+			t.Errorf("Split(Join(%q)) = %q, %v", w, got, err)
+		}
+	}
+	L := newState(t, Options{})
+	if got := run(t, L, `local s = require "shell"; return table.concat(s.split("a 'b c'"), "|") .. " " .. s.quote({"x y", "z"})`); got != "a|b c 'x y' z" {
+		t.Errorf("lua shell: %q", got)
+	}
+}
+
+func TestBytes(t *testing.T) {
+	tests := []struct {
+		in   string
+		want int64
+	}{
+		{"50MB", 50 << 20}, {"1kb", 1024}, {"1GB", 1 << 30}, {"123", 123}, {"10KiB", 10240}, {"1.5GB", 1500000000},
+	}
+	for _, tt := range tests {
+		if got, err := ParseBytes(tt.in); err != nil || got != tt.want {
+			t.Errorf("ParseBytes(%q) = %d, %v; want %d", tt.in, got, err, tt.want)
+		}
+	}
+	if _, err := ParseBytes("lots"); err == nil {
+		t.Error("ParseBytes(lots) succeeded")
+	}
+	L := newState(t, Options{})
+	if got := run(t, L, `local b = require "bytes"; return b.format(b.parse("50MB")) .. "/" .. b.format(52428800, "si")`); got != "50 MiB/52 MB" {
+		t.Errorf("lua bytes: %q", got)
+	}
+	if msg := fails(t, L, `require("bytes").parse("x")`); !strings.Contains(msg, `bytes.parse: invalid size "x"`) {
+		t.Errorf("error: %s", msg)
+	}
+}
+
+func TestJSON(t *testing.T) {
+	L := newState(t, Options{})
+	got := run(t, L, `local json = require "json"
+local s = json.encode({ b = { 1, 2.5, "x" }, a = true, e = {}, n = 3 })
+local back = json.decode(s)
+return s .. " " .. back.b[3] .. " " .. tostring(back.a) .. " " .. json.encode(json.decode('[1,null,"z"]'))`)
+	if got != `{"a":true,"b":[1,2.5,"x"],"e":{},"n":3} x true {"1":1,"3":"z"}` {
+		t.Errorf("json: %q", got)
+	}
+	if msg := fails(t, L, `local t = {}; t.t = t; require("json").encode(t)`); !strings.Contains(msg, "json.encode: nesting deeper than") {
+		t.Errorf("cycle: %s", msg)
+	}
+	if msg := fails(t, L, `require("json").decode("{")`); !strings.Contains(msg, "json.decode:") {
+		t.Errorf("bad json: %s", msg)
+	}
+}
+
+func TestFSAndEnv(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "a.txt"), []byte("hello"), 0o644)
+	os.WriteFile(filepath.Join(dir, "b.txt"), []byte("x"), 0o644)
+	t.Setenv("TEND_STDLIB_TEST", "yes")
+	L := newState(t, Options{Dir: dir})
+	got := run(t, L, `local fs, env = require "fs", require "env"
+return table.concat({ tostring(fs.exists("a.txt")), tostring(fs.exists("nope")), fs.read("a.txt"),
+  #fs.glob("*.txt"), fs.basename(fs.join("x", "y.lua")), fs.dirname("/a/b"), select(2, fs.read("nope")) and "err" or "?",
+  env.get("TEND_STDLIB_TEST"), env.get("TEND_NOPE_X", "dflt"), env.all().TEND_STDLIB_TEST }, " ")`)
+	if got != "true false hello 2 y.lua /a err yes dflt yes" {
+		t.Errorf("fs/env: %q", got)
+	}
+}
+
+func TestLog(t *testing.T) {
+	var buf bytes.Buffer
+	L := newState(t, Options{Logger: slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	if err := L.DoString("local log = require 'log'\nlog.warn('disk', 90, 'full')\nlog.debug('d')"); err != nil {
+		t.Fatal(err)
+	}
+	out := buf.String()
+	if !strings.Contains(out, `level=WARN msg="<string>:2: disk 90 full"`) || !strings.Contains(out, `level=DEBUG msg="<string>:3: d"`) {
+		t.Errorf("log output:\n%s", out)
+	}
+}
+
+func TestSys(t *testing.T) {
+	root := t.TempDir()
+	write := func(p, s string) {
+		full := filepath.Join(root, p)
+		os.MkdirAll(filepath.Dir(full), 0o755)
+		os.WriteFile(full, []byte(s), 0o644)
+	}
+	write("proc/meminfo", "MemTotal:       8000000 kB\nMemFree: 1 kB\n")
+	write("proc/self/cgroup", "0::/app\n")
+	write("sys/fs/cgroup/app/cpu.max", "150000 100000\n")
+	write("sys/fs/cgroup/app/memory.max", "1073741824\n")
+	write("sys/devices/system/cpu/online", "0-3,6\n")
+	if n, want := CPUs(root), min(2, CPUs("/nonexistent")); n != want {
+		t.Errorf("CPUs with a 1.5 CPU quota = %d, want %d", n, want)
+	}
+	if n := onlineCPUs(root); n != 5 {
+		t.Errorf("online CPUs = %d, want 5", n)
+	}
+	if n, err := memTotal(root); err != nil || n != 8000000*1024 {
+		t.Errorf("memTotal = %d, %v", n, err)
+	}
+	if n, ok := memLimit(root); !ok || n != 1<<30 {
+		t.Errorf("memLimit = %d, %v", n, ok)
+	}
+	// cgroup v1 and "max" (no limit).
+	write("proc/self/cgroup", "4:cpu,cpuacct:/\n5:memory:/\n")
+	write("sys/fs/cgroup/cpu,cpuacct/cpu.cfs_quota_us", "-1\n")
+	write("sys/fs/cgroup/cpu,cpuacct/cpu.cfs_period_us", "100000\n")
+	if n := CPUs(root); n != CPUs("/nonexistent") {
+		t.Errorf("CPUs without a quota = %d", n)
+	}
+	if _, ok := memLimit(root); ok {
+		t.Error("memLimit found a limit where there is none")
+	}
+	write("sys/fs/cgroup/cpu,cpuacct/cpu.cfs_quota_us", "50000\n")
+	if n := CPUs(root); n != 1 {
+		t.Errorf("CPUs with a v1 0.5 quota = %d, want 1", n)
+	}
+	L := newState(t, Options{})
+	got := run(t, L, `local sys = require "sys"
+local a, b, c = sys.loadavg()
+return table.concat({ type(sys.cpus()), type(sys.cpus_online()), type(sys.memory()), type(sys.hostname()), type(a), type(c) }, " ")`)
+	if got != "number number number string number number" {
+		t.Errorf("lua sys: %q", got)
+	}
+}
+
+// fakeControl records calls.
+type fakeControl struct{ calls []string }
+
+func (f *fakeControl) Status(p string) ([]supervisor.Info, error) {
+	f.calls = append(f.calls, "status "+p)
+	if p == "bad" {
+		return nil, &supervisor.Error{Fault: supervisor.FaultBadName, Detail: p}
+	}
+	return []supervisor.Info{{Name: "web", Group: "web", Program: "web", State: supervisor.Running, Pid: 42}}, nil
+}
+func (f *fakeControl) Start(n string) error   { f.calls = append(f.calls, "start "+n); return nil }
+func (f *fakeControl) Stop(n string) error    { f.calls = append(f.calls, "stop "+n); return nil }
+func (f *fakeControl) Restart(n string) error { f.calls = append(f.calls, "restart "+n); return nil }
+func (f *fakeControl) Signal(n, s string) error {
+	f.calls = append(f.calls, "signal "+n+" "+s)
+	return nil
+}
+func (f *fakeControl) Scale(p string, n int) error {
+	f.calls = append(f.calls, "scale "+p+" "+string(rune('0'+n)))
+	return nil
+}
+func (f *fakeControl) Reload() error { f.calls = append(f.calls, "reload"); return nil }
+
+func TestSV(t *testing.T) {
+	fc := &fakeControl{}
+	L := newState(t, Options{Control: fc})
+	got := run(t, L, `local sv = require "sv"
+local st = sv.status("web")
+sv.start("web"); sv.stop("g:*"); sv.restart("all"); sv.signal("web", "HUP"); sv.scale("web", 3); sv.reload()
+return st[1].name .. " " .. st[1].state .. " " .. st[1].pid`)
+	if got != "web RUNNING 42" {
+		t.Errorf("status: %q", got)
+	}
+	want := []string{"status web", "start web", "stop g:*", "restart all", "signal web HUP", "scale web 3", "reload"}
+	if !reflect.DeepEqual(fc.calls, want) {
+		t.Errorf("calls = %q", fc.calls)
+	}
+	if msg := fails(t, L, `require("sv").status("bad")`); !strings.Contains(msg, "sv.status: BAD_NAME: bad") {
+		t.Errorf("fault: %s", msg)
+	}
+	L2 := newState(t, Options{})
+	if msg := fails(t, L2, `require("sv").start("web")`); !strings.Contains(msg, "sv.start: not attached to a running daemon") {
+		t.Errorf("detached: %s", msg)
+	}
+}

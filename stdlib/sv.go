@@ -1,0 +1,91 @@
+package stdlib
+
+import (
+	"strings"
+
+	lua "github.com/yuin/gopher-lua"
+
+	"github.com/tend-sh/tend/supervisor"
+)
+
+// loadSV returns the loader of the sv module, bound to c (which may be nil).
+func loadSV(c Control) lua.LGFunction {
+	attached := func(L *lua.LState, fn string) {
+		if c == nil {
+			L.RaiseError("sv.%s: not attached to a running daemon", fn)
+		}
+	}
+	check := func(L *lua.LState, fn string, err error) int {
+		if err != nil {
+			L.RaiseError("sv.%s: %v", fn, err)
+		}
+		L.Push(lua.LTrue)
+		return 1
+	}
+	named := func(fn string, call func(string) error) lua.LGFunction {
+		return func(L *lua.LState) int {
+			name := L.CheckString(1)
+			attached(L, fn)
+			return check(L, fn, call(name))
+		}
+	}
+	return func(L *lua.LState) int {
+		L.Push(newModule(L, map[string]lua.LGFunction{
+			"status": func(L *lua.LState) int {
+				pattern := L.OptString(1, "")
+				attached(L, "status")
+				infos, err := c.Status(pattern)
+				if err != nil {
+					L.RaiseError("sv.status: %v", err)
+				}
+				t := L.CreateTable(len(infos), 0)
+				for _, in := range infos {
+					t.Append(InfoTable(L, in))
+				}
+				L.Push(t)
+				return 1
+			},
+			"start":   named("start", func(n string) error { return c.Start(n) }),
+			"stop":    named("stop", func(n string) error { return c.Stop(n) }),
+			"restart": named("restart", func(n string) error { return c.Restart(n) }),
+			"signal": func(L *lua.LState) int {
+				name, sig := L.CheckString(1), L.CheckString(2)
+				attached(L, "signal")
+				return check(L, "signal", c.Signal(name, sig))
+			},
+			"scale": func(L *lua.LState) int {
+				prog, n := L.CheckString(1), L.CheckInt(2)
+				if n < 0 {
+					L.ArgError(2, "numprocs must be >= 0")
+				}
+				attached(L, "scale")
+				return check(L, "scale", c.Scale(prog, n))
+			},
+			"reload": func(L *lua.LState) int {
+				attached(L, "reload")
+				return check(L, "reload", c.Reload())
+			},
+		}))
+		return 1
+	}
+}
+
+// InfoTable renders a process snapshot as the table sv.status returns and
+// hooks receive as p: name, namespec, program, group, num, state, pid,
+// uptime (seconds), restarts, exitstatus, description, spawnerr.
+func InfoTable(L *lua.LState, in supervisor.Info) *lua.LTable {
+	t := L.CreateTable(0, 12)
+	t.RawSetString("name", lua.LString(in.Name))
+	t.RawSetString("namespec", lua.LString(in.Namespec()))
+	t.RawSetString("program", lua.LString(in.Program))
+	t.RawSetString("group", lua.LString(in.Group))
+	t.RawSetString("num", lua.LNumber(in.Num))
+	t.RawSetString("state", lua.LString(in.State.String()))
+	t.RawSetString("pid", lua.LNumber(in.Pid))
+	t.RawSetString("uptime", lua.LNumber(in.Uptime().Seconds()))
+	t.RawSetString("restarts", lua.LNumber(in.Restarts))
+	t.RawSetString("exitstatus", lua.LNumber(in.ExitStatus))
+	t.RawSetString("description", lua.LString(strings.TrimSpace(in.Description())))
+	t.RawSetString("spawnerr", lua.LString(in.SpawnErr))
+	return t
+}

@@ -1,0 +1,191 @@
+package vm
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"time"
+
+	lua "github.com/yuin/gopher-lua"
+
+	"github.com/tend-sh/tend/supervisor"
+)
+
+// loadTimeout bounds a config run when Load's context has no deadline.
+const loadTimeout = 30 * time.Second
+
+// Load evaluates the config at path in a new VM (its own LState and owner
+// goroutine) and returns the VM with the resolved configuration. Every
+// mistake found is reported, joined in one error; on error the VM is
+// closed and nil returned, so nothing starts from a bad config. If ctx has
+// no deadline the run is bounded by 30 seconds.
+func Load(ctx context.Context, path string, opts Options) (*VM, *Config, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("load %s: %w", path, err)
+	}
+	v := newVM(path, filepath.Dir(abs), opts)
+	ctx, cancel := withTimeout(ctx, loadTimeout)
+	defer cancel()
+	var cfg *Config
+	err = v.run(ctx, func(L *lua.LState) error {
+		var err error
+		cfg, err = v.load(L, abs)
+		return err
+	})
+	if err != nil {
+		v.Close()
+		if ctx.Err() != nil && !isConfigError(err) {
+			return nil, nil, fmt.Errorf("load %s: stopped: %w (a runaway loop in the config?)", path, ctx.Err())
+		}
+		return nil, nil, err
+	}
+	return v, cfg, nil
+}
+
+func isConfigError(err error) bool {
+	var ce *ConfigError
+	return errors.As(err, &ce)
+}
+
+// load runs the config file and resolves what it declared. It runs on the
+// owner goroutine.
+func (v *VM) load(L *lua.LState, abs string) (*Config, error) {
+	s := newLoadState()
+	v.installDeclarations(L, s)
+	fn, err := compileFile(L, abs, v.path)
+	if err != nil {
+		return nil, errors.New(luaMessage(err))
+	}
+	s.running = []string{abs}
+	L.Push(fn)
+	if err := L.PCall(0, 0, nil); err != nil {
+		return nil, errors.Join(append(s.errs, errors.New(luaMessage(err)))...)
+	}
+	for name, pos := range s.pending {
+		s.errorf(pos, fmt.Sprintf("program %q", name), `has no option table: write program %q { command = "..." }`, name)
+	}
+	d := defaultDaemon(v.opts)
+	if s.daemon != nil {
+		s.errs = append(s.errs, decodeDaemon(s.daemon, &d)...)
+	}
+	v.hookTimeout = d.HookTimeout
+	r := newResolver(L, s, &d)
+	groups := r.groups()
+	cfg := &Config{Path: v.path, Daemon: d, Groups: groups, hooks: map[string][]string{}}
+	observers := map[string]*hooks{}
+	owner := map[string]*programDecl{}
+	for _, pd := range s.programs {
+		specs, h, errs := r.program(pd, -1)
+		s.errs = append(s.errs, errs...)
+		for _, sp := range specs {
+			ns := sp.Namespec()
+			if prev, ok := owner[ns]; ok {
+				s.errorf(pd.pos, fmt.Sprintf("program %q", pd.name), "process %q is also declared by program %q at %s", ns, prev.name, prev.pos)
+				continue
+			}
+			owner[ns] = pd
+			if names := h.names(); len(names) > 0 {
+				cfg.hooks[ns] = names
+			}
+			if h.onStart != nil || h.onState != nil {
+				observers[ns] = h
+			}
+			if pol, ok := sp.Policy.(*policy); ok {
+				pol.v = v
+			}
+			cfg.Specs = append(cfg.Specs, sp)
+		}
+	}
+	if len(s.errs) > 0 {
+		return nil, errors.Join(s.errs...)
+	}
+	v.state = s
+	v.resolver = r
+	v.mu.Lock()
+	v.observers = observers
+	v.mu.Unlock()
+	return cfg, nil
+}
+
+// groups decodes the group{} declarations and records each member's group.
+func (r *resolver) groups() []supervisor.GroupSpec {
+	var out []supervisor.GroupSpec
+	for _, g := range r.s.groups {
+		el := &errorList{pos: g.pos, what: fmt.Sprintf("group %q", g.name)}
+		gs := supervisor.GroupSpec{Name: g.name, Priority: supervisor.DefaultPriority}
+		for _, k := range tableKeys(g.opts) {
+			v := g.opts.RawGet(k)
+			switch k.String() {
+			case "name":
+			case "priority":
+				n, err := decodeInt("priority", v, 0)
+				if err != nil {
+					el.add(err)
+				}
+				gs.Priority = n
+			case "programs":
+				gs.Programs = r.groupPrograms(v, el)
+			default:
+				el.add(errors.New(unknownOption(k.String(), []string{"name", "priority", "programs"})))
+			}
+		}
+		if g.opts.RawGetString("programs") == lua.LNil {
+			el.add(errors.New(`programs is required: a list of program names such as { "web", "worker" }`))
+		}
+		if p, ok := r.s.byName[g.name]; ok && !containsString(gs.Programs, g.name) {
+			el.add(fmt.Errorf("name already used by program %q at %s (as its own group)", g.name, p.pos))
+		}
+		for _, name := range gs.Programs {
+			if prev, ok := r.groupOf[name]; ok {
+				el.add(fmt.Errorf("program %q is already in group %q", name, prev.name))
+				continue
+			}
+			r.groupOf[name] = membership{name: g.name, priority: gs.Priority, declared: true}
+		}
+		r.s.errs = append(r.s.errs, el.errs...)
+		out = append(out, gs)
+	}
+	return out
+}
+
+// groupPrograms decodes a group's programs list; each must be declared.
+func (r *resolver) groupPrograms(v lua.LValue, el *errorList) []string {
+	t, ok := v.(*lua.LTable)
+	if !ok {
+		el.add(fmt.Errorf("programs must be a list of program names, got %s", describe(v)))
+		return nil
+	}
+	known := make([]string, 0, len(r.s.programs))
+	for _, p := range r.s.programs {
+		known = append(known, p.name)
+	}
+	var names []string
+	for i := 1; i <= t.Len(); i++ {
+		s, ok := t.RawGetInt(i).(lua.LString)
+		if !ok {
+			el.add(fmt.Errorf("programs must be a list of program names, got %s in it", describe(t.RawGetInt(i))))
+			continue
+		}
+		if _, ok := r.s.byName[string(s)]; !ok {
+			msg := fmt.Sprintf("unknown program %q", string(s))
+			if sug := suggest(string(s), known); sug != "" {
+				msg += fmt.Sprintf(" (did you mean %q?)", sug)
+			}
+			el.add(errors.New(msg))
+			continue
+		}
+		names = append(names, string(s))
+	}
+	return names
+}
+
+func containsString(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
