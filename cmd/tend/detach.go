@@ -1,0 +1,80 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strings"
+	"syscall"
+)
+
+// detachedEnv marks the re-executed daemon of --detach; its value is the
+// descriptor number of the pipe on which it reports readiness.
+const detachedEnv = "TEND_DETACHED_READY_FD"
+
+// detach re-executes this binary as a session leader with its standard
+// streams on /dev/null and waits until it reports that it is serving (or
+// why it failed). It returns the exit code for the parent.
+func detach(args []string, stderr io.Writer) int {
+	exe, err := os.Executable()
+	if err != nil {
+		fmt.Fprintf(stderr, "Error: daemonize: %v\n", err)
+		return 1
+	}
+	r, w, err := os.Pipe()
+	if err != nil {
+		fmt.Fprintf(stderr, "Error: daemonize: %v\n", err)
+		return 1
+	}
+	null, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
+	if err != nil {
+		fmt.Fprintf(stderr, "Error: daemonize: %v\n", err)
+		return 1
+	}
+	defer null.Close()
+	cmd := exec.Command(exe, args...)
+	cmd.Env = append(os.Environ(), detachedEnv+"=3")
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = null, null, null
+	cmd.ExtraFiles = []*os.File{w}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		fmt.Fprintf(stderr, "Error: daemonize: %v\n", err)
+		return 1
+	}
+	w.Close()
+	line, _ := bufio.NewReader(r).ReadString('\n')
+	r.Close()
+	cmd.Process.Release()
+	if msg, ok := strings.CutPrefix(line, "ok"); ok && strings.TrimSpace(msg) == "" {
+		return 0
+	}
+	if line == "" {
+		line = "the daemon exited before it was ready\n"
+	}
+	fmt.Fprint(stderr, line)
+	return 1
+}
+
+// readyPipe returns the readiness pipe of a detached daemon, or nil.
+func readyPipe() *os.File {
+	if os.Getenv(detachedEnv) != "3" {
+		return nil
+	}
+	os.Unsetenv(detachedEnv)
+	return os.NewFile(3, "ready")
+}
+
+// report tells the waiting parent how start-up went and closes the pipe.
+func report(p *os.File, err error) {
+	if p == nil {
+		return
+	}
+	if err != nil {
+		fmt.Fprintf(p, "Error: %v\n", err)
+	} else {
+		fmt.Fprintln(p, "ok")
+	}
+	p.Close()
+}

@@ -1,0 +1,86 @@
+// Command tend is a process supervisor configured in Lua: the daemon
+// (tend daemon), its control commands (tend status, start, stop, ...), the
+// interactive REPL (tend repl) and config tools (tend check, tend init).
+//
+// This package only wires the pieces together: the engine (supervisor),
+// the control plane (supervisor/control), the Lua host (vm) and the client
+// side (repl).
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+
+	"github.com/tend-sh/tend/supervisor"
+)
+
+func main() {
+	supervisor.RunTrampoline()
+	os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// usage is what tend prints for -h and for a missing command.
+const usage = `usage: tend [-c FILE] [-s URL] [-u USER] [-p PASS] COMMAND [ARGS]
+
+commands:
+  daemon [--detach]          run the daemon (foreground unless --detach)
+  init                       print a commented sample config
+  check                      load the config and print every resolved process
+  status|start|stop|restart [NAME|GROUP:*|all ...]
+  signal SIG NAME...   pid [NAME|all]   clear NAME...   avail
+  tail [-f] [-N] NAME [stdout|stderr]   maintail [-f] [-N]
+  reread | update [GROUP...] | reload | shutdown | version
+  scale PROGRAM N            change the number of instances of a program
+  eval 'LUA'                 run one chunk in the daemon
+  repl                       interactive: ctl commands and Lua
+
+options (before or after the command):
+  -c FILE    config file (default ./tend.lua, then /etc/tend/tend.lua)
+  -s URL     daemon to talk to: unix:///path or http://host:port
+  -u USER    username for HTTP authentication
+  -p PASS    password for HTTP authentication
+`
+
+// run dispatches a command line and returns the exit code.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	g, rest, err := parseGlobals(args)
+	if err != nil {
+		fmt.Fprintf(stderr, "Error: %v\n%s", err, usage)
+		return 2
+	}
+	if g.help || len(rest) == 0 {
+		fmt.Fprint(stdout, usage)
+		if g.help {
+			return 0
+		}
+		return 2
+	}
+	switch rest[0] {
+	case "daemon":
+		return runDaemon(ctx, g, rest[1:], stderr)
+	case "check":
+		return runCheck(ctx, g, rest[1:], stdout, stderr)
+	case "init":
+		return runInit(rest[1:], stdout, stderr)
+	case "import":
+		fmt.Fprintln(stderr, "tend import: not implemented yet")
+		return 1
+	case "repl":
+		c, code := newClient(ctx, g, stderr)
+		if c == nil {
+			return code
+		}
+		return runREPL(ctx, c, rest[1:])
+	}
+	c, code := newClient(ctx, g, stderr)
+	if c == nil {
+		return code
+	}
+	// Ctrl-C ends a tail -f (or a long wait) cleanly, as in supervisorctl.
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt)
+	defer stop()
+	return c.Run(ctx, rest, stdout, stderr)
+}

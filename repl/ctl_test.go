@@ -1,0 +1,178 @@
+package repl
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tend-sh/tend/supervisor"
+	"github.com/tend-sh/tend/supervisor/control"
+)
+
+// serveEngine runs an engine with specs behind a control server on a unix
+// socket and returns the socket URL.
+func serveEngine(tb testing.TB, opts control.Options, specs ...supervisor.Spec) (*supervisor.Engine, string) {
+	tb.Helper()
+	dir := tb.TempDir()
+	eng := supervisor.New(supervisor.Config{ChildLogDir: dir})
+	tb.Cleanup(func() { eng.Shutdown(context.Background()) })
+	if _, err := eng.Update(context.Background(), specs); err != nil {
+		tb.Fatal(err)
+	}
+	sock := filepath.Join(dir, "tend.sock")
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	opts.Engine = eng
+	srv := &http.Server{Handler: control.New(opts)}
+	go srv.Serve(ln)
+	tb.Cleanup(func() { srv.Close() })
+	deadline := time.Now().Add(30 * time.Second)
+	for _, s := range specs {
+		for {
+			i, err := eng.Info(s.Namespec())
+			if err == nil && (i.State == supervisor.Running || !s.AutoStart) {
+				break
+			}
+			if time.Now().After(deadline) {
+				tb.Fatalf("%s did not reach RUNNING", s.Namespec())
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	return eng, "unix://" + sock
+}
+
+func sleeper(name string) supervisor.Spec {
+	s := supervisor.NewSpec(name, "sleep", "100")
+	s.StartSecs = 0
+	return s
+}
+
+func runCtl(t *testing.T, c *Client, args ...string) (string, int) {
+	t.Helper()
+	var out bytes.Buffer
+	rc := c.Run(context.Background(), args, &out, &out)
+	return out.String(), rc
+}
+
+func TestRun_StatusFormat(t *testing.T) {
+	long := sleeper("a_really_long_program_name_exceeding_thirty")
+	long.AutoStart = false
+	_, url := serveEngine(t, control.Options{}, sleeper("app"), long)
+	c, err := NewClient(url, "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, rc := runCtl(t, c, "status")
+	want := regexp.MustCompile(`^a_really_long_program_name_exceeding_thirty   STOPPED   Not started\n` +
+		`app {43}RUNNING   pid \d+, uptime 0:00:0\d\n$`)
+	if !want.MatchString(out) || rc != 3 {
+		t.Fatalf("status rc %d:\n%s", rc, out)
+	}
+	out, rc = runCtl(t, c, "status", "app")
+	if !regexp.MustCompile(`^app {30}RUNNING   pid \d+, uptime `).MatchString(out) || rc != 0 {
+		t.Fatalf("status app rc %d:\n%q", rc, out)
+	}
+}
+
+func TestRun_ServerDown(t *testing.T) {
+	dir := t.TempDir()
+	missing := "unix://" + filepath.Join(dir, "none.sock")
+	refused := filepath.Join(dir, "refused.sock")
+	ln, err := net.Listen("unix", refused)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln.(*net.UnixListener).SetUnlinkOnClose(false)
+	ln.Close() // the file stays; nothing listens: ECONNREFUSED
+	tests := []struct {
+		url    string
+		args   []string
+		want   string
+		wantRC int
+	}{
+		{missing, []string{"status"}, missing + " no such file\n", 4},
+		{missing, []string{"start", "x"}, missing + " no such file\n", 7},
+		{missing, []string{"shutdown"}, "ERROR: " + missing + " no such file (already shut down?)\n", 1},
+		{"unix://" + refused, []string{"status"}, "unix://" + refused + " refused connection\n", 4},
+		{"unix://" + refused, []string{"stop", "x"}, "unix://" + refused + " refused connection\n", 4},
+		{missing, []string{"bogus", "arg"}, "*** Unknown syntax: bogus arg\n", 1},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			c, err := NewClient(tt.url, "", "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			out, rc := runCtl(t, c, tt.args...)
+			if out != tt.want || rc != tt.wantRC {
+				t.Fatalf("got rc %d %q, want rc %d %q", rc, out, tt.wantRC, tt.want)
+			}
+		})
+	}
+}
+
+func TestRun_Auth(t *testing.T) {
+	_, url := serveEngine(t, control.Options{Username: "user", Password: "{SHA}40bd001563085fc35165329ea1ff5c5ecbdbbeef"})
+	for _, tt := range []struct {
+		user, pass string
+		want       string
+		rc         int
+	}{
+		{"", "", "Server requires authentication\n", 1},
+		{"user", "wrong", "Server requires authentication\n", 1},
+		{"user", "123", "4.2.5\n", 0},
+	} {
+		c, _ := NewClient(url, tt.user, tt.pass)
+		if out, rc := runCtl(t, c, "version"); out != tt.want || rc != tt.rc {
+			t.Errorf("%s/%s: rc %d %q, want rc %d %q", tt.user, tt.pass, rc, out, tt.rc, tt.want)
+		}
+	}
+}
+
+func TestNewClient_BadURL(t *testing.T) {
+	for _, u := range []string{"ftp://x", "unix://", "http://", "/tmp/x.sock"} {
+		if _, err := NewClient(u, "", ""); err == nil {
+			t.Errorf("NewClient(%q) succeeded", u)
+		}
+	}
+}
+
+// BenchmarkStatus1000 measures `tend status` round trips (request, JSON,
+// formatting) against an in-process daemon running 1000 processes.
+func BenchmarkStatus1000(b *testing.B) {
+	if testing.Short() {
+		b.Skip("spawns 1000 processes")
+	}
+	specs := make([]supervisor.Spec, 1000)
+	for i := range specs {
+		specs[i] = sleeper(fmt.Sprintf("prog_%04d", i))
+		specs[i].Stdout.Path, specs[i].Stderr.Path = supervisor.LogNone, supervisor.LogNone
+	}
+	_, url := serveEngine(b, control.Options{}, specs...)
+	c, err := NewClient(url, "", "")
+	if err != nil {
+		b.Fatal(err)
+	}
+	var out bytes.Buffer
+	if rc := c.Run(context.Background(), []string{"status"}, &out, os.Stderr); rc != 0 || strings.Count(out.String(), "RUNNING") != 1000 {
+		b.Fatalf("status rc %d, %d RUNNING lines", rc, strings.Count(out.String(), "RUNNING"))
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		if rc := c.Run(context.Background(), []string{"status"}, io.Discard, os.Stderr); rc != 0 {
+			b.Fatalf("status rc %d", rc)
+		}
+	}
+}

@@ -1,0 +1,313 @@
+package control
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/tend-sh/tend/supervisor"
+)
+
+// The JSON API under /v1/ used by the tend CLI and REPL. Every reply is
+// JSON (tail and maintail stream plain text); every error is an
+// ErrorReply carrying the supervisord fault, so the client prints
+// supervisorctl's texts.
+//
+//	GET  /v1/status                      StatusReply
+//	POST /v1/start|stop|signal|pid|clear NamesRequest → NamesReply
+//	POST /v1/restart                     NamesRequest → RestartReply
+//	GET  /v1/avail                       AvailReply
+//	GET  /v1/tail?name=&channel=&bytes=&follow=1   text (chunked when following)
+//	GET  /v1/maintail?bytes=&follow=1    text
+//	POST /v1/reread                      ChangesReply
+//	POST /v1/update                      UpdateRequest → ChangesReply
+//	POST /v1/reload, /v1/shutdown        OKReply
+//	GET  /v1/version                     VersionReply
+//	POST /v1/scale                       ScaleRequest → ChangesReply
+//	POST /v1/eval                        EvalRequest → EvalReply
+//	GET  /v1/complete                    CompleteReply
+
+// maxRequestBody bounds a JSON request (an eval chunk is the largest).
+const maxRequestBody = 4 << 20
+
+// routesAPI registers the JSON API.
+func (s *Server) routesAPI() {
+	s.mux.HandleFunc("GET /v1/status", s.apiStatus)
+	s.mux.HandleFunc("POST /v1/start", s.apiNames(s.startName))
+	s.mux.HandleFunc("POST /v1/stop", s.apiNames(s.stopName))
+	s.mux.HandleFunc("POST /v1/signal", s.apiNames(s.signalName))
+	s.mux.HandleFunc("POST /v1/pid", s.apiPid)
+	s.mux.HandleFunc("POST /v1/clear", s.apiNames(s.clearName))
+	s.mux.HandleFunc("POST /v1/restart", s.apiRestart)
+	s.mux.HandleFunc("GET /v1/avail", s.apiAvail)
+	s.mux.HandleFunc("GET /v1/tail", s.apiTail)
+	s.mux.HandleFunc("GET /v1/maintail", s.apiMainTail)
+	s.mux.HandleFunc("POST /v1/reread", s.apiReread)
+	s.mux.HandleFunc("POST /v1/update", s.apiUpdate)
+	s.mux.HandleFunc("POST /v1/reload", s.apiReload)
+	s.mux.HandleFunc("POST /v1/shutdown", s.apiShutdown)
+	s.mux.HandleFunc("GET /v1/version", s.apiVersion)
+	s.mux.HandleFunc("POST /v1/scale", s.apiScale)
+	s.mux.HandleFunc("POST /v1/eval", s.apiEval)
+	s.mux.HandleFunc("GET /v1/complete", s.apiComplete)
+	s.mux.HandleFunc("/v1/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, &APIError{Code: int(supervisor.FaultUnknownMethod),
+			Name: supervisor.FaultUnknownMethod.String(), Message: "no such endpoint: " + r.Method + " " + r.URL.Path})
+	})
+}
+
+// writeJSON writes v with the given status.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	data, err := json.Marshal(v)
+	if err != nil {
+		status = http.StatusInternalServerError
+		data, _ = json.Marshal(ErrorReply{Error: &APIError{Code: int(supervisor.FaultFailed),
+			Name: supervisor.FaultFailed.String(), Message: "encode reply: " + err.Error()}})
+	}
+	data = append(data, '\n')
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(data)))
+	w.WriteHeader(status)
+	w.Write(data)
+}
+
+// writeError writes an ErrorReply.
+func writeError(w http.ResponseWriter, status int, e *APIError) {
+	writeJSON(w, status, ErrorReply{Error: e})
+}
+
+// writeFault writes err as an ErrorReply with the HTTP status its fault
+// suggests.
+func writeFault(w http.ResponseWriter, err error) {
+	e := NewAPIError(err)
+	writeError(w, httpStatus(e.Fault()), e)
+}
+
+// httpStatus maps a fault to an HTTP status (informative only: clients go
+// by the fault code).
+func httpStatus(f supervisor.Fault) int {
+	switch f {
+	case supervisor.FaultBadName, supervisor.FaultNoFile:
+		return http.StatusNotFound
+	case supervisor.FaultIncorrectParameters, supervisor.FaultBadArguments, supervisor.FaultBadSignal:
+		return http.StatusBadRequest
+	case supervisor.FaultShutdownState:
+		return http.StatusServiceUnavailable
+	case supervisor.FaultAlreadyStarted, supervisor.FaultNotRunning, supervisor.FaultAlreadyAdded,
+		supervisor.FaultStillRunning:
+		return http.StatusConflict
+	case supervisor.FaultCantReread:
+		return http.StatusUnprocessableEntity
+	}
+	return http.StatusInternalServerError
+}
+
+// badRequest answers a request the server cannot parse.
+func badRequest(w http.ResponseWriter, format string, args ...any) {
+	writeError(w, http.StatusBadRequest, &APIError{Code: int(supervisor.FaultIncorrectParameters),
+		Name: supervisor.FaultIncorrectParameters.String(), Message: fmt.Sprintf(format, args...)})
+}
+
+// decode reads a JSON request body into v. An empty body leaves v as is.
+// On failure it answers 400 and returns false.
+func decode(w http.ResponseWriter, r *http.Request, v any) bool {
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxRequestBody))
+	dec.DisallowUnknownFields()
+	err := dec.Decode(v)
+	if err == nil && dec.More() {
+		err = errors.New("trailing data after the JSON value")
+	}
+	if err != nil && !errors.Is(err, io.EOF) {
+		badRequest(w, "malformed JSON request to %s: %v", r.URL.Path, err)
+		return false
+	}
+	return true
+}
+
+// daemon returns the Daemon, or answers FAILED when the server has none.
+func (s *Server) daemon(w http.ResponseWriter) Daemon {
+	if s.opts.Daemon == nil {
+		writeFault(w, &supervisor.Error{Fault: supervisor.FaultFailed, Detail: "no daemon attached"})
+	}
+	return s.opts.Daemon
+}
+
+func (s *Server) apiStatus(w http.ResponseWriter, r *http.Request) {
+	infos := s.eng.Status()
+	out := StatusReply{Processes: make([]ProcessInfo, 0, len(infos))}
+	for _, i := range infos {
+		out.Processes = append(out.Processes, NewProcessInfo(i))
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Server) apiVersion(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, VersionReply{Version: Version, APIVersion: APIVersion})
+}
+
+func (s *Server) apiAvail(w http.ResponseWriter, r *http.Request) {
+	d := s.daemon(w)
+	if d == nil {
+		return
+	}
+	specs, err := d.Available(r.Context())
+	if err != nil {
+		writeFault(w, err)
+		return
+	}
+	inUse := map[string]bool{}
+	for _, sp := range s.eng.Specs() {
+		inUse[sp.Namespec()] = true
+	}
+	out := AvailReply{Processes: make([]ConfigInfo, 0, len(specs))}
+	for _, sp := range specs {
+		out.Processes = append(out.Processes, ConfigInfo{Name: sp.Name, Group: sp.Group,
+			InUse: inUse[sp.Namespec()], AutoStart: sp.AutoStart, Priority: sp.Priority, GroupPriority: sp.GroupPriority})
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Server) apiComplete(w http.ResponseWriter, r *http.Request) {
+	out := CompleteReply{Commands: CtlCommands(), Processes: []string{}, Globals: []string{}}
+	seen := map[string]bool{}
+	var groups []string
+	for _, i := range s.eng.Status() {
+		out.Processes = append(out.Processes, i.Namespec())
+		if !seen[i.Group] {
+			seen[i.Group] = true
+			groups = append(groups, i.Group+":*")
+		}
+	}
+	out.Processes = append(out.Processes, groups...)
+	if g, ok := s.opts.Daemon.(interface{ Globals() []string }); ok {
+		out.Globals = append(out.Globals, g.Globals()...)
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Server) apiReread(w http.ResponseWriter, r *http.Request) {
+	d := s.daemon(w)
+	if d == nil {
+		return
+	}
+	changes, err := d.Reread(r.Context())
+	if err != nil {
+		writeFault(w, configError(err))
+		return
+	}
+	writeJSON(w, http.StatusOK, ChangesReply{Changes: NewChanges(changes)})
+}
+
+func (s *Server) apiUpdate(w http.ResponseWriter, r *http.Request) {
+	var req UpdateRequest
+	if !decode(w, r, &req) {
+		return
+	}
+	d := s.daemon(w)
+	if d == nil {
+		return
+	}
+	changes, err := d.Update(r.Context(), req.Groups)
+	if err != nil {
+		writeFault(w, configError(err))
+		return
+	}
+	writeJSON(w, http.StatusOK, ChangesReply{Changes: NewChanges(changes)})
+}
+
+// configError turns an error that is not a fault (a config that does not
+// load) into CANT_REREAD, as supervisord's reloadConfig reports it.
+func configError(err error) error {
+	var se *supervisor.Error
+	if errors.As(err, &se) {
+		return err
+	}
+	return &supervisor.Error{Fault: supervisor.FaultCantReread, Detail: err.Error()}
+}
+
+func (s *Server) apiScale(w http.ResponseWriter, r *http.Request) {
+	var req ScaleRequest
+	if !decode(w, r, &req) {
+		return
+	}
+	if req.Program == "" || req.N < 0 {
+		writeFault(w, &supervisor.Error{Fault: supervisor.FaultBadArguments,
+			Detail: fmt.Sprintf("scale needs a program name and a count >= 0, got %q %d", req.Program, req.N)})
+		return
+	}
+	d := s.daemon(w)
+	if d == nil {
+		return
+	}
+	changes, err := d.Scale(r.Context(), req.Program, req.N)
+	if err != nil {
+		writeFault(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, ChangesReply{Changes: NewChanges(changes)})
+}
+
+func (s *Server) apiEval(w http.ResponseWriter, r *http.Request) {
+	var req EvalRequest
+	if !decode(w, r, &req) {
+		return
+	}
+	d := s.daemon(w)
+	if d == nil {
+		return
+	}
+	// r.Context() ends when the client goes away, which cancels the chunk.
+	out, err := d.Eval(r.Context(), req.Chunk)
+	if err != nil {
+		writeFault(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, EvalReply{Output: out})
+}
+
+func (s *Server) apiReload(w http.ResponseWriter, r *http.Request) {
+	d := s.daemon(w)
+	if d == nil {
+		return
+	}
+	if s.eng.ShuttingDown() {
+		writeFault(w, &supervisor.Error{Fault: supervisor.FaultShutdownState})
+		return
+	}
+	if err := d.Restart(); err != nil {
+		writeFault(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, OKReply{OK: true})
+}
+
+func (s *Server) apiShutdown(w http.ResponseWriter, r *http.Request) {
+	d := s.daemon(w)
+	if d == nil {
+		return
+	}
+	if s.eng.ShuttingDown() {
+		writeFault(w, &supervisor.Error{Fault: supervisor.FaultShutdownState})
+		return
+	}
+	d.Shutdown()
+	writeJSON(w, http.StatusOK, OKReply{OK: true})
+}
+
+// SplitNamespec splits a name as supervisorctl does: "g:p" is group g,
+// process p; "g:*" and "g:" are the whole group g (process ""); "p" is
+// process p of group p.
+func SplitNamespec(name string) (group, process string) {
+	g, p, ok := strings.Cut(name, ":")
+	if !ok {
+		return name, name
+	}
+	if p == "*" {
+		p = ""
+	}
+	return g, p
+}

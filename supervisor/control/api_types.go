@@ -1,0 +1,218 @@
+package control
+
+import (
+	"errors"
+	"time"
+
+	"github.com/tend-sh/tend/supervisor"
+)
+
+// The JSON API's wire types. The tend CLI (package repl) decodes the same
+// types, so they are the contract between the two sides.
+
+// APIError is the error body of every failed /v1/ request. Code and Name
+// are the supervisord fault (BAD_NAME is 10) so the client can print
+// supervisorctl's texts; Message is the fault string ("BAD_NAME: web") or,
+// for errors that are not faults (a Lua error from eval, a config error
+// from reread), the error text.
+type APIError struct {
+	Code    int    `json:"code"`
+	Name    string `json:"name"`
+	Message string `json:"message"`
+}
+
+// Error returns the message.
+func (e *APIError) Error() string { return e.Message }
+
+// Fault returns the supervisor fault of the error.
+func (e *APIError) Fault() supervisor.Fault { return supervisor.Fault(e.Code) }
+
+// ErrorReply wraps an APIError as the JSON body {"error": {...}}.
+type ErrorReply struct {
+	Error *APIError `json:"error"`
+}
+
+// NewAPIError converts err to its wire form. A *supervisor.Error keeps its
+// fault; anything else is FAILED with the error's text as message.
+func NewAPIError(err error) *APIError {
+	var se *supervisor.Error
+	if errors.As(err, &se) {
+		return &APIError{Code: int(se.Fault), Name: se.Fault.String(), Message: se.Error()}
+	}
+	return &APIError{Code: int(supervisor.FaultFailed), Name: supervisor.FaultFailed.String(), Message: err.Error()}
+}
+
+// ProcessInfo is one process as /v1/status reports it, with the fields of
+// supervisord's getProcessInfo (times in epoch seconds, 0 when unset).
+type ProcessInfo struct {
+	Name          string `json:"name"`
+	Group         string `json:"group"`
+	State         int    `json:"state"`
+	StateName     string `json:"statename"`
+	Description   string `json:"description"`
+	Pid           int    `json:"pid"`
+	Start         int64  `json:"start"`
+	Stop          int64  `json:"stop"`
+	Now           int64  `json:"now"`
+	ExitStatus    int    `json:"exitstatus"`
+	SpawnErr      string `json:"spawnerr"`
+	StdoutLogfile string `json:"stdout_logfile"`
+	StderrLogfile string `json:"stderr_logfile"`
+}
+
+// NewProcessInfo converts an engine snapshot to its wire form.
+func NewProcessInfo(i supervisor.Info) ProcessInfo {
+	return ProcessInfo{
+		Name: i.Name, Group: i.Group, State: int(i.State), StateName: i.State.String(),
+		Description: i.Description(), Pid: i.Pid, Start: epoch(i.Start), Stop: epoch(i.Stop),
+		Now: epoch(i.Now), ExitStatus: i.ExitStatus, SpawnErr: i.SpawnErr,
+		StdoutLogfile: i.StdoutLogfile, StderrLogfile: i.StderrLogfile,
+	}
+}
+
+func epoch(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.Unix()
+}
+
+// StatusReply is the body of GET /v1/status: every process, sorted by
+// group then name. Filtering by name is the client's job, as in
+// supervisorctl.
+type StatusReply struct {
+	Processes []ProcessInfo `json:"processes"`
+}
+
+// NamesRequest is the body of start, stop, restart, signal, pid and clear:
+// the names as the user typed them ("web", "web:web_00", "web:*", "web:",
+// "all"), and for signal the signal.
+type NamesRequest struct {
+	Names  []string `json:"names"`
+	Signal string   `json:"signal,omitempty"`
+	// NoWait makes start and stop return once requested instead of once
+	// the process is running or stopped.
+	NoWait bool `json:"nowait,omitempty"`
+}
+
+// Result is the outcome for one process of a group or all-process
+// operation (supervisord's {name, group, status, description}).
+type Result struct {
+	Name        string `json:"name"`
+	Group       string `json:"group"`
+	Code        int    `json:"status"`
+	Description string `json:"description"`
+	Pid         int    `json:"pid,omitempty"` // for pid
+}
+
+// NameResult is the outcome for one requested name: the per-process
+// results, or the error that made the whole name fail (BAD_NAME for an
+// unknown process or group, for example).
+type NameResult struct {
+	Name    string    `json:"name"`
+	Results []Result  `json:"results,omitempty"`
+	Error   *APIError `json:"error,omitempty"`
+}
+
+// NamesReply is the reply of start, stop, signal, pid and clear: one entry
+// per requested name, in request order.
+type NamesReply struct {
+	Results []NameResult `json:"results"`
+	// Pid is the daemon's pid, for pid with no names.
+	Pid int `json:"pid,omitempty"`
+}
+
+// RestartReply is the reply of restart: what stop did, then what start did.
+type RestartReply struct {
+	Stopped []NameResult `json:"stopped"`
+	Started []NameResult `json:"started"`
+}
+
+// ConfigInfo is one configured process as avail lists it.
+type ConfigInfo struct {
+	Name          string `json:"name"`
+	Group         string `json:"group"`
+	InUse         bool   `json:"inuse"`
+	AutoStart     bool   `json:"autostart"`
+	Priority      int    `json:"process_prio"`
+	GroupPriority int    `json:"group_prio"`
+}
+
+// AvailReply is the body of GET /v1/avail.
+type AvailReply struct {
+	Processes []ConfigInfo `json:"processes"`
+}
+
+// Change is one group's part of a reread/update/scale plan.
+type Change struct {
+	Group   string   `json:"group"`
+	Kind    string   `json:"kind"` // "added", "changed" or "removed"
+	Added   []string `json:"added,omitempty"`
+	Removed []string `json:"removed,omitempty"`
+	Changed []string `json:"changed,omitempty"`
+	Fields  []string `json:"fields,omitempty"`
+	Scaled  bool     `json:"scaled,omitempty"` // only instances added or removed
+}
+
+// NewChanges converts engine changes to their wire form.
+func NewChanges(cs []supervisor.Change) []Change {
+	out := make([]Change, 0, len(cs))
+	for _, c := range cs {
+		out = append(out, Change{Group: c.Group, Kind: c.Kind, Added: c.Added, Removed: c.Removed,
+			Changed: c.Changed, Fields: c.Fields, Scaled: c.Scaled()})
+	}
+	return out
+}
+
+// ChangesReply is the reply of reread, update and scale.
+type ChangesReply struct {
+	Changes []Change `json:"changes"`
+}
+
+// UpdateRequest is the body of POST /v1/update: the groups to update, none
+// meaning all.
+type UpdateRequest struct {
+	Groups []string `json:"groups,omitempty"`
+}
+
+// ScaleRequest is the body of POST /v1/scale.
+type ScaleRequest struct {
+	Program string `json:"program"`
+	N       int    `json:"n"`
+}
+
+// EvalRequest is the body of POST /v1/eval.
+type EvalRequest struct {
+	Chunk string `json:"chunk"`
+}
+
+// EvalReply is the reply of eval: what the chunk printed and returned.
+type EvalReply struct {
+	Output string `json:"output"`
+}
+
+// VersionReply is the body of GET /v1/version.
+type VersionReply struct {
+	Version    string `json:"version"`
+	APIVersion string `json:"api_version"`
+}
+
+// CompleteReply is the body of GET /v1/complete: words for REPL completion.
+type CompleteReply struct {
+	Commands  []string `json:"commands"`
+	Processes []string `json:"processes"` // namespecs, then "group:*" for each group
+	Globals   []string `json:"globals"`
+}
+
+// OKReply is the body of requests that only succeed or fail (reload,
+// shutdown).
+type OKReply struct {
+	OK bool `json:"ok"`
+}
+
+// CtlCommands returns the names of the tend CLI's control commands, as
+// /v1/complete reports them.
+func CtlCommands() []string {
+	return []string{"avail", "clear", "eval", "maintail", "pid", "reload", "reread", "restart",
+		"scale", "shutdown", "signal", "start", "status", "stop", "tail", "update", "version"}
+}

@@ -1,0 +1,217 @@
+package control
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tend-sh/tend/supervisor"
+)
+
+// wdSession is a WebDriver session with chromedriver, spoken over plain
+// HTTP and JSON.
+type wdSession struct {
+	t    *testing.T
+	base string // http://127.0.0.1:PORT/session/ID
+}
+
+// wdDo sends one WebDriver command and returns its "value".
+func wdDo(t *testing.T, method, url string, body any) (json.RawMessage, error) {
+	t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequest(method, url, rd)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	var out struct {
+		Value json.RawMessage `json:"value"`
+	}
+	data, _ := io.ReadAll(resp.Body)
+	if err := json.Unmarshal(data, &out); err != nil {
+		return nil, fmt.Errorf("%s %s: %s: %s", method, url, resp.Status, data)
+	}
+	if resp.StatusCode != 200 {
+		return nil, fmt.Errorf("%s %s: %s: %s", method, url, resp.Status, out.Value)
+	}
+	return out.Value, nil
+}
+
+// exec runs a script in the page and decodes its result into out.
+func (s *wdSession) exec(script string, out any) error {
+	v, err := wdDo(s.t, "POST", s.base+"/execute/sync", map[string]any{"script": script, "args": []any{}})
+	if err != nil {
+		return err
+	}
+	if out == nil {
+		return nil
+	}
+	return json.Unmarshal(v, out)
+}
+
+// click finds an element by CSS selector and clicks it through WebDriver,
+// retrying while the live table re-renders under it.
+func (s *wdSession) click(selector string) {
+	s.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		v, err := wdDo(s.t, "POST", s.base+"/element", map[string]any{"using": "css selector", "value": selector})
+		if err == nil {
+			var el map[string]string
+			json.Unmarshal(v, &el)
+			for _, id := range el {
+				if _, err = wdDo(s.t, "POST", s.base+"/element/"+id+"/click", map[string]any{}); err == nil {
+					return
+				}
+			}
+		}
+		if time.Now().After(deadline) {
+			s.t.Fatalf("click %s: %v", selector, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// waitJS polls a script returning a boolean until it is true.
+func (s *wdSession) waitJS(what, script string) {
+	s.t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		var ok bool
+		err := s.exec(script, &ok)
+		if err == nil && ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			var html string
+			s.exec("return document.body.innerText", &html)
+			s.t.Fatalf("timed out waiting for %s (last error %v); page text:\n%s", what, err, html)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// freePort returns a TCP port that was free a moment ago.
+func freePort(t *testing.T) int {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// TestWebPageChromium loads the page in headless Chromium driven through
+// chromedriver: the programs are listed, Stop changes the state live, the
+// log view follows output, the group filter filters; a screenshot is saved.
+func TestWebPageChromium(t *testing.T) {
+	driver := xrtRequireTool(t, "chromedriver")
+	browser := xrtRequireTool(t, "chromium")
+	inUse, avail := xrtSpecs()
+	env := xrtStart(t, inUse, avail, "user", "s3cret")
+	env.waitState(t, "talker", supervisor.Running)
+
+	port := freePort(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	cd := exec.CommandContext(ctx, driver, fmt.Sprintf("--port=%d", port))
+	if err := cd.Start(); err != nil {
+		t.Fatalf("start chromedriver: %v", err)
+	}
+	defer cd.Wait()
+	defer cd.Process.Kill()
+	wd := fmt.Sprintf("http://127.0.0.1:%d", port)
+	xrtWaitFor(t, "chromedriver", func() bool {
+		_, err := wdDo(t, "GET", wd+"/status", nil)
+		return err == nil
+	})
+	profile := t.TempDir()
+	v, err := wdDo(t, "POST", wd+"/session", map[string]any{"capabilities": map[string]any{"alwaysMatch": map[string]any{
+		"goog:chromeOptions": map[string]any{
+			"binary": browser,
+			"args": []string{"--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+				"--disable-background-networking", "--disable-component-update", "--disable-sync",
+				"--window-size=1200,800", "--user-data-dir=" + profile},
+		},
+	}}})
+	if err != nil {
+		t.Fatalf("new session: %v", err)
+	}
+	var sess struct {
+		SessionID string `json:"sessionId"`
+	}
+	json.Unmarshal(v, &sess)
+	s := &wdSession{t: t, base: wd + "/session/" + sess.SessionID}
+	defer wdDo(t, "DELETE", s.base, nil)
+
+	page := fmt.Sprintf("http://%s:%s@%s/", env.user, env.pass, env.tcp)
+	if _, err := wdDo(t, "POST", s.base+"/url", map[string]any{"url": page}); err != nil {
+		t.Fatalf("open page: %v", err)
+	}
+	s.waitJS("the live table", `return document.getElementById("live").textContent === "live" &&
+		document.querySelectorAll("#rows tr").length === 5`)
+	var names []string
+	s.exec(`return [...document.querySelectorAll("#rows tr")].map(r => r.dataset.name)`, &names)
+	if strings.Join(names, ",") != "grp:w1,grp:w2,idle,sleeper,talker" {
+		t.Errorf("listed programs %v", names)
+	}
+
+	s.click(`tr[data-name="sleeper"] button[data-action="stop"]`)
+	s.waitJS("sleeper shown stopped", `return document.querySelector('tr[data-name="sleeper"] td.state').textContent === "stopped"`)
+	if info, _ := env.eng.Info("sleeper"); info.State != supervisor.Stopped {
+		t.Errorf("engine has sleeper %v after Stop", info.State)
+	}
+	s.waitJS("the status message", `return document.getElementById("msg").textContent === "Process sleeper stopped"`)
+
+	s.click(`tr[data-name="talker"] button[data-action="tail"]`)
+	s.waitJS("the log view", `return document.getElementById("log").textContent.includes("hello")`)
+	// New output reaches the open log view.
+	if _, err := env.mustCallRestart(t, "talker"); err != nil {
+		t.Fatal(err)
+	}
+	s.waitJS("followed output", `return document.getElementById("log").textContent.split("hello").length > 2`)
+
+	s.exec(`const g = document.getElementById("group"); g.value = "grp"; g.dispatchEvent(new Event("change")); return true`, nil)
+	s.waitJS("group filter", `return [...document.querySelectorAll("#rows tr")].every(r => r.dataset.group === "grp")`)
+	s.exec(`const g = document.getElementById("group"); g.value = ""; g.dispatchEvent(new Event("change")); return true`, nil)
+
+	v, err = wdDo(t, "GET", s.base+"/screenshot", nil)
+	if err != nil {
+		t.Fatalf("screenshot: %v", err)
+	}
+	var b64 string
+	json.Unmarshal(v, &b64)
+	png, err := base64.StdEncoding.DecodeString(b64)
+	if err != nil || !bytes.HasPrefix(png, []byte("\x89PNG")) {
+		t.Fatalf("screenshot is not a PNG: %v", err)
+	}
+	dir := os.Getenv("TEND_SCREENSHOT_DIR")
+	if dir == "" {
+		dir = t.TempDir()
+	}
+	path := filepath.Join(dir, "tend-web.png")
+	if err := os.WriteFile(path, png, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("screenshot saved to %s (%d bytes)", path, len(png))
+}

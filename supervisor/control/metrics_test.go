@@ -1,0 +1,222 @@
+package control
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// promSample is one parsed sample.
+type promSample struct {
+	name   string
+	labels map[string]string
+	value  float64
+}
+
+var (
+	promName  = regexp.MustCompile(`^[a-zA-Z_:][a-zA-Z0-9_:]*$`)
+	promLabel = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*$`)
+)
+
+// parseProm is a small parser of the Prometheus text format (0.0.4): it
+// validates HELP/TYPE lines (TYPE before samples, one per family), metric
+// and label names, label value escapes, and that values are floats.
+func parseProm(r io.Reader) ([]promSample, map[string]string, error) {
+	types := map[string]string{}
+	helped := map[string]bool{}
+	var out []promSample
+	sc := bufio.NewScanner(r)
+	for n := 1; sc.Scan(); n++ {
+		line := sc.Text()
+		fail := func(msg string) error { return fmt.Errorf("line %d %q: %s", n, line, msg) }
+		if line == "" {
+			continue
+		}
+		if rest, ok := strings.CutPrefix(line, "# "); ok {
+			f := strings.SplitN(rest, " ", 3)
+			if len(f) < 3 || (f[0] != "HELP" && f[0] != "TYPE") {
+				continue // a comment
+			}
+			if !promName.MatchString(f[1]) {
+				return nil, nil, fail("bad metric name")
+			}
+			if f[0] == "HELP" {
+				if helped[f[1]] {
+					return nil, nil, fail("second HELP")
+				}
+				helped[f[1]] = true
+				continue
+			}
+			switch f[2] {
+			case "counter", "gauge", "histogram", "summary", "untyped":
+			default:
+				return nil, nil, fail("bad type")
+			}
+			if _, dup := types[f[1]]; dup {
+				return nil, nil, fail("second TYPE")
+			}
+			types[f[1]] = f[2]
+			continue
+		}
+		s := promSample{labels: map[string]string{}}
+		i := strings.IndexAny(line, "{ ")
+		if i < 0 {
+			return nil, nil, fail("no value")
+		}
+		s.name = line[:i]
+		if !promName.MatchString(s.name) {
+			return nil, nil, fail("bad metric name")
+		}
+		if _, ok := types[s.name]; !ok {
+			return nil, nil, fail("sample before its TYPE")
+		}
+		rest := line[i:]
+		if rest[0] == '{' {
+			rest = rest[1:]
+			for !strings.HasPrefix(rest, "}") {
+				eq := strings.Index(rest, `="`)
+				if eq < 0 {
+					return nil, nil, fail("bad label")
+				}
+				lname := rest[:eq]
+				if !promLabel.MatchString(lname) {
+					return nil, nil, fail("bad label name")
+				}
+				rest = rest[eq+2:]
+				var val strings.Builder
+				for {
+					if rest == "" {
+						return nil, nil, fail("unterminated label value")
+					}
+					c := rest[0]
+					rest = rest[1:]
+					if c == '"' {
+						break
+					}
+					if c == '\\' {
+						if rest == "" {
+							return nil, nil, fail("bad escape")
+						}
+						switch rest[0] {
+						case '\\', '"':
+							val.WriteByte(rest[0])
+						case 'n':
+							val.WriteByte('\n')
+						default:
+							return nil, nil, fail("bad escape")
+						}
+						rest = rest[1:]
+						continue
+					}
+					val.WriteByte(c)
+				}
+				s.labels[lname] = val.String()
+				rest = strings.TrimPrefix(rest, ",")
+			}
+			rest = rest[1:]
+		}
+		f := strings.Fields(rest)
+		if len(f) < 1 || len(f) > 2 {
+			return nil, nil, fail("bad value field count")
+		}
+		v, err := strconv.ParseFloat(f[0], 64)
+		if err != nil {
+			return nil, nil, fail("value is not a float")
+		}
+		s.value = v
+		out = append(out, s)
+	}
+	return out, types, sc.Err()
+}
+
+func TestParsePromRejects(t *testing.T) {
+	for _, bad := range []string{
+		"x 1\n",
+		"# TYPE x gauge\nx{a=\"1} 2\n",
+		"# TYPE x gauge\nx one\n",
+		"# TYPE x wat\n",
+		"# TYPE 1x gauge\n",
+		"# TYPE x gauge\nx{1a=\"b\"} 1\n",
+	} {
+		if _, _, err := parseProm(strings.NewReader(bad)); err == nil {
+			t.Errorf("parser accepted %q", bad)
+		}
+	}
+}
+
+func TestMetrics(t *testing.T) {
+	inUse, avail := xrtSpecs()
+	env := xrtStart(t, inUse, avail, "", "")
+	env.daemon.hooks = HookStats{Calls: 7, Errors: 2, Timeouts: 1, Seconds: 0.25}
+	xrtWaitFor(t, "talker output", func() bool {
+		b, _ := env.eng.ReadLog("talker", "stdout", 0, 0)
+		return len(b) > 0
+	})
+	resp, err := http.Get("http://" + env.tcp + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/plain; version=0.0.4") {
+		t.Errorf("content type %q", ct)
+	}
+	samples, types, err := parseProm(resp.Body)
+	if err != nil {
+		t.Fatalf("scrape does not parse: %v", err)
+	}
+	get := func(name string, labels ...string) (float64, bool) {
+		for _, s := range samples {
+			if s.name != name {
+				continue
+			}
+			match := true
+			for i := 0; i+1 < len(labels); i += 2 {
+				match = match && s.labels[labels[i]] == labels[i+1]
+			}
+			if match {
+				return s.value, true
+			}
+		}
+		return 0, false
+	}
+	checks := []struct {
+		name   string
+		labels []string
+		want   func(float64) bool
+	}{
+		{"tend_process_state", []string{"name", "sleeper", "group", "sleeper"}, func(v float64) bool { return v == 20 }},
+		{"tend_process_state", []string{"name", "idle"}, func(v float64) bool { return v == 0 }},
+		{"tend_process_state_info", []string{"name", "sleeper", "state", "RUNNING"}, func(v float64) bool { return v == 1 }},
+		{"tend_process_state_info", []string{"name", "sleeper", "state", "STOPPED"}, func(v float64) bool { return v == 0 }},
+		{"tend_process_up", []string{"name", "w1", "group", "grp"}, func(v float64) bool { return v == 1 }},
+		{"tend_process_restarts_total", []string{"name", "sleeper"}, func(v float64) bool { return v == 0 }},
+		{"tend_process_exit_status", []string{"name", "idle"}, func(v float64) bool { return v == 0 }},
+		{"tend_process_uptime_seconds", []string{"name", "sleeper"}, func(v float64) bool { return v >= 0 }},
+		{"tend_process_log_bytes", []string{"name", "talker", "channel", "stdout"}, func(v float64) bool { return v == 6 }},
+		{"tend_process_log_bytes", []string{"name", "talker", "channel", "stderr"}, func(v float64) bool { return v == 5 }},
+		{"tend_up", nil, func(v float64) bool { return v == 1 }},
+		{"tend_resident_memory_bytes", nil, func(v float64) bool { return v > 1<<20 }},
+		{"tend_goroutines", nil, func(v float64) bool { return v > 1 }},
+		{"tend_hook_calls_total", nil, func(v float64) bool { return v == 7 }},
+		{"tend_hook_errors_total", nil, func(v float64) bool { return v == 2 }},
+		{"tend_hook_timeouts_total", nil, func(v float64) bool { return v == 1 }},
+		{"tend_hook_duration_seconds_total", nil, func(v float64) bool { return v == 0.25 }},
+	}
+	for _, c := range checks {
+		v, ok := get(c.name, c.labels...)
+		if !ok || !c.want(v) {
+			t.Errorf("%s%v = %v (found %v)", c.name, c.labels, v, ok)
+		}
+	}
+	if types["tend_process_restarts_total"] != "counter" || types["tend_process_state"] != "gauge" {
+		t.Errorf("types %v", types)
+	}
+	if strings.Count(fmt.Sprint(samples), "tend_process_state_info") != 5*8 {
+		t.Errorf("one-hot state series: want 8 per process")
+	}
+}

@@ -1,0 +1,235 @@
+package control
+
+import (
+	"bytes"
+	"crypto/rand"
+	"embed"
+	"encoding/hex"
+	"encoding/json"
+	"html/template"
+	"net/http"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/tend-sh/tend/supervisor"
+)
+
+//go:embed webui/index.html webui/app.js webui/style.css
+var webAssets embed.FS
+
+// webPage serves the web page: supervisord's status page (same columns,
+// buttons and messages) made live, with a followed log view and group
+// filtering. Actions are POST only and need the per-server CSRF token
+// embedded in the page, plus a same-origin Origin or Referer when the
+// browser sends one: supervisord's GET actions could be triggered by any
+// page the operator visited.
+type webPage struct {
+	s     *Server
+	token string
+	tmpl  *template.Template
+	tail  *template.Template
+}
+
+// routesWeb registers the page (/ and /index.html), its assets, its JSON
+// status and event stream, its actions, and supervisord's tail.html.
+func (s *Server) routesWeb() {
+	var raw [32]byte
+	rand.Read(raw[:]) // crypto/rand.Read never fails (it aborts the program instead)
+	tmpl := template.Must(template.New("index.html").Funcs(template.FuncMap{
+		"odd": func(i int) bool { return i%2 == 1 },
+	}).ParseFS(webAssets, "webui/index.html"))
+	p := &webPage{s: s, token: hex.EncodeToString(raw[:]), tmpl: tmpl,
+		tail: template.Must(template.New("tail").Parse(webTailHTML))}
+	s.mux.HandleFunc("GET /{$}", p.serveIndex)
+	s.mux.HandleFunc("GET /index.html", p.serveIndex)
+	s.mux.HandleFunc("GET /ui/app.js", webAsset("webui/app.js", "text/javascript; charset=utf-8"))
+	s.mux.HandleFunc("GET /ui/style.css", webAsset("webui/style.css", "text/css; charset=utf-8"))
+	s.mux.HandleFunc("GET /stylesheets/supervisor.css", webAsset("webui/style.css", "text/css; charset=utf-8"))
+	s.mux.HandleFunc("GET /ui/status", p.serveStatus)
+	s.mux.HandleFunc("GET /ui/events", p.serveEvents)
+	s.mux.HandleFunc("POST /ui/action", p.serveAction)
+	s.mux.HandleFunc("GET /tail.html", p.serveTail)
+}
+
+// webNoCache sets supervisord's no-cache headers.
+func webNoCache(w http.ResponseWriter) {
+	h := w.Header()
+	h.Set("Pragma", "no-cache")
+	h.Set("Cache-Control", "no-cache")
+	h.Set("Expires", "Thu, 01 Jan 1970 00:00:00 GMT")
+}
+
+func webAsset(name, ctype string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		data, err := webAssets.ReadFile(name)
+		if err != nil {
+			http.Error(w, "asset "+name+" missing: "+err.Error(), http.StatusInternalServerError)
+			return
+		}
+		w.Header().Set("Content-Type", ctype)
+		w.Header().Set("Cache-Control", "no-cache")
+		w.Write(data)
+	}
+}
+
+// webRow is one process as the page shows it.
+type webRow struct {
+	Namespec    string `json:"namespec"`
+	Name        string `json:"name"`
+	Group       string `json:"group"`
+	State       string `json:"state"` // lower case, as supervisord's page
+	StateName   string `json:"statename"`
+	Class       string `json:"class"`
+	Description string `json:"description"`
+	Pid         int    `json:"pid"`
+	Start       int64  `json:"start"`
+}
+
+// webSnapshot is the body of /ui/status and of each status event.
+type webSnapshot struct {
+	Processes []webRow `json:"processes"`
+	Now       float64  `json:"now"`
+}
+
+// webStateClass is supervisord's CSS class for a state.
+func webStateClass(st supervisor.State) string {
+	switch st {
+	case supervisor.Running:
+		return "statusrunning"
+	case supervisor.Fatal, supervisor.Backoff:
+		return "statuserror"
+	}
+	return "statusnominal"
+}
+
+func (p *webPage) snapshot() webSnapshot {
+	infos := p.s.eng.Status()
+	out := webSnapshot{Processes: make([]webRow, 0, len(infos)), Now: float64(time.Now().UnixMilli()) / 1000}
+	for _, i := range infos {
+		name := i.State.String()
+		out.Processes = append(out.Processes, webRow{
+			Namespec: i.Namespec(), Name: i.Name, Group: i.Group,
+			State: webLower(name), StateName: name, Class: webStateClass(i.State),
+			Description: i.Description(), Pid: i.Pid, Start: xrEpoch(i.Start),
+		})
+	}
+	return out
+}
+
+func webLower(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if c >= 'A' && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b)
+}
+
+func (p *webPage) serveIndex(w http.ResponseWriter, r *http.Request) {
+	snap := p.snapshot()
+	var groups []string
+	for _, row := range snap.Processes {
+		if !slices.Contains(groups, row.Group) {
+			groups = append(groups, row.Group)
+		}
+	}
+	var b bytes.Buffer
+	err := p.tmpl.Execute(&b, map[string]any{
+		"Token": p.token, "Rows": snap.Processes, "Groups": groups, "Version": Version,
+		"Message": r.URL.Query().Get("message"),
+	})
+	if err != nil {
+		http.Error(w, "render page: "+err.Error(), http.StatusInternalServerError)
+		return
+	}
+	webNoCache(w)
+	w.Header().Set("Content-Type", "text/html;charset=utf-8")
+	w.Write(b.Bytes())
+}
+
+func (p *webPage) serveStatus(w http.ResponseWriter, r *http.Request) {
+	webNoCache(w)
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(p.snapshot())
+}
+
+// serveEvents is a server-sent event stream: a "status" event with the
+// whole table on connect and after every state change (bursts coalesced),
+// driven by the engine's event bus. A comment line every 25 s keeps
+// proxies from closing an idle stream.
+func (p *webPage) serveEvents(w http.ResponseWriter, r *http.Request) {
+	sub := p.s.eng.Subscribe(64)
+	defer sub.Close()
+	webNoCache(w)
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.Header().Set("X-Accel-Buffering", "no")
+	rc := http.NewResponseController(w)
+	send := func() bool {
+		data, err := json.Marshal(p.snapshot())
+		if err != nil {
+			return false
+		}
+		if _, err := w.Write(append(append([]byte("event: status\ndata: "), data...), "\n\n"...)); err != nil {
+			return false
+		}
+		return rc.Flush() == nil
+	}
+	if !send() {
+		return
+	}
+	keepalive := time.NewTicker(25 * time.Second)
+	defer keepalive.Stop()
+	for {
+		select {
+		case <-r.Context().Done():
+			return
+		case <-keepalive.C:
+			if _, err := w.Write([]byte(": keepalive\n\n")); err != nil || rc.Flush() != nil {
+				return
+			}
+		case ev := <-sub.C:
+			if ev.Type == supervisor.EventProcessLogStdout || ev.Type == supervisor.EventProcessLogStderr {
+				continue
+			}
+			// Coalesce a burst (stop all, a reload) into one update.
+			for drained := false; !drained; {
+				select {
+				case <-sub.C:
+				default:
+					drained = true
+				}
+			}
+			if !send() {
+				return
+			}
+		}
+	}
+}
+
+// serveTail is supervisord's tail.html: the last 1024 bytes of a log.
+func (p *webPage) serveTail(w http.ResponseWriter, r *http.Request) {
+	name := r.URL.Query().Get("processname")
+	limit := int64(1024)
+	if n, err := strconv.ParseInt(r.URL.Query().Get("limit"), 10, 64); err == nil && n > 0 {
+		limit = n
+	}
+	data, err := p.s.eng.ReadLog(name, "stdout", -limit, 0)
+	text := string(data)
+	if err != nil {
+		text = "ERROR: " + err.Error()
+	}
+	webNoCache(w)
+	w.Header().Set("Content-Type", "text/html;charset=utf-8")
+	p.tail.Execute(w, map[string]any{"Name": name, "Text": text, "Limit": limit})
+}
+
+// webTailHTML is the template of tail.html.
+const webTailHTML = `<!DOCTYPE html>
+<html><head><meta charset="utf-8"><title>Supervisor tail of process {{.Name}}</title>
+<link rel="stylesheet" href="ui/style.css"></head>
+<body><h1>Supervisor tail of process {{.Name}}</h1>
+<p><a href="tail.html?processname={{.Name}}&amp;limit={{.Limit}}">Refresh</a></p>
+<pre id="log">{{.Text}}</pre></body></html>
+`

@@ -1,0 +1,195 @@
+package control
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tend-sh/tend/supervisor"
+)
+
+// webGet fetches a path over TCP with the env's credentials.
+func (env *xrtEnv) webDo(t *testing.T, method, path string, body io.Reader, hdr map[string]string) (*http.Response, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, "http://"+env.tcp+path, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if env.user != "" {
+		req.SetBasicAuth(env.user, env.pass)
+	}
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	return resp, string(data)
+}
+
+// webToken extracts the CSRF token from the page.
+func webToken(t *testing.T, page string) string {
+	_, rest, ok := strings.Cut(page, `<meta name="csrf-token" content="`)
+	tok, _, ok2 := strings.Cut(rest, `"`)
+	if !ok || !ok2 || len(tok) != 64 {
+		t.Fatalf("no CSRF token in the page")
+	}
+	return tok
+}
+
+func TestWebPage(t *testing.T) {
+	inUse, avail := xrtSpecs()
+	env := xrtStart(t, inUse, avail, "user", "123")
+
+	// The auth gate covers the page.
+	req, _ := http.NewRequest("GET", "http://"+env.tcp+"/", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 401 {
+		t.Errorf("page without credentials: %s", resp.Status)
+	}
+
+	resp, page := env.webDo(t, "GET", "/?message=hi%20there", nil, nil)
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "text/html;charset=utf-8" || resp.Header.Get("Cache-Control") != "no-cache" {
+		t.Fatalf("GET /: %s %v", resp.Status, resp.Header)
+	}
+	for _, want := range []string{"<title>Supervisor Status</title>", `data-name="sleeper"`, `class="statusrunning"`,
+		`data-name="grp:w1"`, `tail.html?processname=grp%3aw1`, "Restart All", "Stop All", `<div class="status_msg" id="msg" role="status">hi there</div>`} {
+		if !strings.Contains(page, want) {
+			t.Errorf("page lacks %q", want)
+		}
+	}
+	tok := webToken(t, page)
+	for path, ctype := range map[string]string{"/ui/app.js": "text/javascript", "/ui/style.css": "text/css", "/stylesheets/supervisor.css": "text/css"} {
+		if resp, _ := env.webDo(t, "GET", path, nil, nil); resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), ctype) {
+			t.Errorf("GET %s: %s %s", path, resp.Status, resp.Header.Get("Content-Type"))
+		}
+	}
+	if resp, _ := env.webDo(t, "GET", "/nosuch.html", nil, nil); resp.StatusCode != 404 {
+		t.Errorf("unknown path: %s", resp.Status)
+	}
+
+	resp, body := env.webDo(t, "GET", "/ui/status", nil, nil)
+	var snap webSnapshot
+	if err := json.Unmarshal([]byte(body), &snap); err != nil || len(snap.Processes) != 5 {
+		t.Fatalf("/ui/status: %v %s", err, body)
+	}
+
+	form := func(action, name string) io.Reader {
+		return strings.NewReader(url.Values{"action": {action}, "name": {name}}.Encode())
+	}
+	formHdr := func(extra map[string]string) map[string]string {
+		h := map[string]string{"Content-Type": "application/x-www-form-urlencoded"}
+		for k, v := range extra {
+			h[k] = v
+		}
+		return h
+	}
+	actions := []struct {
+		name   string
+		action string
+		proc   string
+		hdr    map[string]string
+		code   int
+		msg    string
+	}{
+		{"no token", "stop", "sleeper", nil, 403, "forbidden"},
+		{"wrong token", "stop", "sleeper", map[string]string{"X-CSRF-Token": strings.Repeat("0", 64)}, 403, "forbidden"},
+		{"cross origin", "stop", "sleeper", map[string]string{"X-CSRF-Token": tok, "Origin": "http://evil.example"}, 403, "forbidden"},
+		{"cross referer", "stop", "sleeper", map[string]string{"X-CSRF-Token": tok, "Referer": "http://evil.example/x"}, 403, "forbidden"},
+		{"stop", "stop", "sleeper", map[string]string{"X-CSRF-Token": tok, "Origin": "http://" + env.tcp}, 200, "Process sleeper stopped"},
+		{"stop again", "stop", "sleeper", map[string]string{"X-CSRF-Token": tok}, 409, "ERROR: Process sleeper: not running"},
+		{"start", "start", "sleeper", map[string]string{"X-CSRF-Token": tok, "Referer": "http://" + env.tcp + "/"}, 200, "Process sleeper started"},
+		{"start again", "start", "sleeper", map[string]string{"X-CSRF-Token": tok}, 409, "ERROR: Process sleeper: already started"},
+		{"restart", "restart", "sleeper", map[string]string{"X-CSRF-Token": tok}, 200, "Process sleeper restarted"},
+		{"clear", "clear", "talker", map[string]string{"X-CSRF-Token": tok}, 200, "Log for talker cleared"},
+		{"nosuch", "start", "nosuch", map[string]string{"X-CSRF-Token": tok}, 409, "No such process named nosuch"},
+		{"bogus", "explode", "sleeper", map[string]string{"X-CSRF-Token": tok}, 409, `ERROR: unknown action "explode"`},
+		{"stopall", "stopall", "", map[string]string{"X-CSRF-Token": tok}, 200, "All stopped at "},
+		{"restartall", "restartall", "", map[string]string{"X-CSRF-Token": tok}, 200, "All restarted at "},
+	}
+	for _, a := range actions {
+		t.Run(a.name, func(t *testing.T) {
+			resp, body := env.webDo(t, "POST", "/ui/action", form(a.action, a.proc), formHdr(a.hdr))
+			var r struct {
+				OK      bool   `json:"ok"`
+				Message string `json:"message"`
+			}
+			json.Unmarshal([]byte(body), &r)
+			if resp.StatusCode != a.code || !strings.HasPrefix(r.Message, a.msg) {
+				t.Errorf("%s %s: %s %q, want %d %q", a.action, a.proc, resp.Status, r.Message, a.code, a.msg)
+			}
+		})
+	}
+	// A GET with supervisord's action query does nothing.
+	env.webDo(t, "GET", "/index.html?action=stopall", nil, nil)
+	env.waitState(t, "idle", supervisor.Running) // restartall started it, as supervisord does
+	if i, _ := env.eng.Info("sleeper"); i.State != supervisor.Running {
+		t.Errorf("GET ?action=stopall stopped sleeper")
+	}
+
+	resp, body = env.webDo(t, "GET", "/tail.html?processname=idle", nil, nil)
+	if resp.StatusCode != 200 || !strings.Contains(body, "Supervisor tail of process idle") || !strings.Contains(body, `<pre id="log">`) {
+		t.Errorf("tail.html: %s %s", resp.Status, body)
+	}
+}
+
+// TestWebEvents checks that the event stream pushes a new table when a
+// process changes state.
+func TestWebEvents(t *testing.T) {
+	inUse, avail := xrtSpecs()
+	env := xrtStart(t, inUse, avail, "", "")
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", "http://"+env.tcp+"/ui/events", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if ct := resp.Header.Get("Content-Type"); ct != "text/event-stream" {
+		t.Fatalf("content type %q", ct)
+	}
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	next := func() webSnapshot {
+		for sc.Scan() {
+			if data, ok := strings.CutPrefix(sc.Text(), "data: "); ok {
+				var s webSnapshot
+				if err := json.Unmarshal([]byte(data), &s); err != nil {
+					t.Fatal(err)
+				}
+				return s
+			}
+		}
+		t.Fatalf("stream ended: %v", sc.Err())
+		return webSnapshot{}
+	}
+	first := next()
+	if len(first.Processes) != 5 {
+		t.Fatalf("first snapshot %+v", first)
+	}
+	if err := env.eng.StopProcess(ctx, "sleeper", false); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		s := next()
+		for _, p := range s.Processes {
+			if p.Name == "sleeper" && (p.StateName == "STOPPING" || p.StateName == "STOPPED") {
+				return
+			}
+		}
+	}
+}

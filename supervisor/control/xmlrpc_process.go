@@ -1,0 +1,418 @@
+package control
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/tend-sh/tend/supervisor"
+)
+
+// xrGroupOf reports whether name designates a whole group ("g:*" or "g:"),
+// and which.
+func xrGroupOf(name string) (string, bool) {
+	g, p, ok := strings.Cut(name, ":")
+	return g, ok && (p == "" || p == "*")
+}
+
+// xrResultsArray converts group-operation results to supervisord's structs.
+func xrResultsArray(rs []supervisor.Result) []xrStruct {
+	out := make([]xrStruct, 0, len(rs))
+	for _, r := range rs {
+		out = append(out, xrStruct{{"name", r.Name}, {"group", r.Group}, {"status", int(r.Fault)}, {"description", r.Description}})
+	}
+	return out
+}
+
+func (s *Server) xrStartProcess(ctx context.Context, args []any) (any, error) {
+	name, err := xrArgString(args, 0, "")
+	if err != nil {
+		return nil, err
+	}
+	wait, err := xrArgBool(args, 1, true)
+	if err != nil {
+		return nil, err
+	}
+	if g, ok := xrGroupOf(name); ok {
+		return s.xrStartGroup(ctx, g, wait)
+	}
+	if err := s.eng.StartProcess(ctx, name, wait); err != nil {
+		return nil, err
+	}
+	return true, nil
+}
+
+func (s *Server) xrStartGroup(ctx context.Context, group string, wait bool) (any, error) {
+	rs, err := s.eng.StartGroup(ctx, group, wait)
+	if err != nil {
+		return nil, err
+	}
+	return xrResultsArray(rs), nil
+}
+
+func (s *Server) xrStartProcessGroup(ctx context.Context, args []any) (any, error) {
+	name, err := xrArgString(args, 0, "")
+	if err != nil {
+		return nil, err
+	}
+	wait, err := xrArgBool(args, 1, true)
+	if err != nil {
+		return nil, err
+	}
+	return s.xrStartGroup(ctx, name, wait)
+}
+
+func (s *Server) xrStartAllProcesses(ctx context.Context, args []any) (any, error) {
+	wait, err := xrArgBool(args, 0, true)
+	if err != nil {
+		return nil, err
+	}
+	return xrResultsArray(s.eng.StartAll(ctx, wait)), nil
+}
+
+func (s *Server) xrStopProcess(ctx context.Context, args []any) (any, error) {
+	name, err := xrArgString(args, 0, "")
+	if err != nil {
+		return nil, err
+	}
+	wait, err := xrArgBool(args, 1, true)
+	if err != nil {
+		return nil, err
+	}
+	if g, ok := xrGroupOf(name); ok {
+		return s.xrStopGroup(ctx, g, wait)
+	}
+	if err := s.eng.StopProcess(ctx, name, wait); err != nil {
+		return nil, err
+	}
+	return true, nil
+}
+
+func (s *Server) xrStopGroup(ctx context.Context, group string, wait bool) (any, error) {
+	rs, err := s.eng.StopGroup(ctx, group, wait)
+	if err != nil {
+		return nil, err
+	}
+	return xrResultsArray(rs), nil
+}
+
+func (s *Server) xrStopProcessGroup(ctx context.Context, args []any) (any, error) {
+	name, err := xrArgString(args, 0, "")
+	if err != nil {
+		return nil, err
+	}
+	wait, err := xrArgBool(args, 1, true)
+	if err != nil {
+		return nil, err
+	}
+	return s.xrStopGroup(ctx, name, wait)
+}
+
+func (s *Server) xrStopAllProcesses(ctx context.Context, args []any) (any, error) {
+	wait, err := xrArgBool(args, 0, true)
+	if err != nil {
+		return nil, err
+	}
+	return xrResultsArray(s.eng.StopAll(ctx, wait)), nil
+}
+
+// xrArgSignal reads a signal argument: a name ("HUP", "SIGHUP") or a number,
+// given as a string or an int. The raw text is returned for BAD_SIGNAL.
+func xrArgSignal(args []any, i int) (syscall.Signal, string, error) {
+	var raw string
+	switch v := args[i].(type) {
+	case string:
+		raw = v
+	case int64:
+		raw = fmt.Sprint(v)
+	default:
+		return 0, "", xrBadParam("signal must be a string or an integer")
+	}
+	sig, err := supervisor.ParseSignal(raw)
+	if err != nil {
+		return 0, raw, &supervisor.Error{Fault: supervisor.FaultBadSignal, Detail: raw}
+	}
+	return sig, raw, nil
+}
+
+func (s *Server) xrSignalProcess(_ context.Context, args []any) (any, error) {
+	name, err := xrArgString(args, 0, "")
+	if err != nil {
+		return nil, err
+	}
+	if g, ok := xrGroupOf(name); ok {
+		return s.xrSignalGroup(g, args[1])
+	}
+	sig, _, err := xrArgSignal(args, 1)
+	if err != nil {
+		// A bad name is reported before a bad signal, as supervisord does.
+		if _, ierr := s.eng.Info(name); ierr != nil {
+			return nil, ierr
+		}
+		return nil, err
+	}
+	if err := s.eng.SignalProcess(name, sig); err != nil {
+		return nil, err
+	}
+	return true, nil
+}
+
+// xrSignalGroup signals a group ("" = all). A bad signal gives a BAD_SIGNAL
+// result for every signallable process, as supervisord's per-process loop
+// does.
+func (s *Server) xrSignalGroup(group string, sigArg any) (any, error) {
+	sig, _, err := xrArgSignal([]any{sigArg}, 0)
+	if err != nil {
+		var out []supervisor.Result
+		found := group == ""
+		for _, i := range s.eng.Status() {
+			if group != "" && i.Group != group {
+				continue
+			}
+			found = true
+			if i.State.IsSignallable() {
+				code, msg := xrFaultOf(err)
+				out = append(out, supervisor.Result{Name: i.Name, Group: i.Group, Fault: code, Description: msg})
+			}
+		}
+		if !found {
+			return nil, &supervisor.Error{Fault: supervisor.FaultBadName, Detail: group}
+		}
+		return xrResultsArray(out), nil
+	}
+	rs, err := s.eng.SignalGroup(group, sig)
+	if err != nil {
+		return nil, err
+	}
+	return xrResultsArray(rs), nil
+}
+
+func (s *Server) xrSignalProcessGroup(_ context.Context, args []any) (any, error) {
+	name, err := xrArgString(args, 0, "")
+	if err != nil {
+		return nil, err
+	}
+	if name == "" {
+		return nil, &supervisor.Error{Fault: supervisor.FaultBadName, Detail: name}
+	}
+	return s.xrSignalGroup(name, args[1])
+}
+
+func (s *Server) xrSignalAllProcesses(_ context.Context, args []any) (any, error) {
+	return s.xrSignalGroup("", args[0])
+}
+
+// xrEpoch is a time as supervisord's integer epoch seconds (0 = never).
+func xrEpoch(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.Unix()
+}
+
+// xrNamedLogPath returns a configured log path that is a real file name
+// (not AUTO or NONE), for processes whose log is not open yet.
+func xrNamedLogPath(ls supervisor.LogSpec) string {
+	switch ls.Path {
+	case "", supervisor.LogAuto, supervisor.LogNone:
+		return ""
+	}
+	return ls.Path
+}
+
+// xrProcessStruct is getProcessInfo's struct, field for field.
+func xrProcessStruct(i supervisor.Info, spec *supervisor.Spec) xrStruct {
+	stdout, stderr := i.StdoutLogfile, i.StderrLogfile
+	if spec != nil {
+		if stdout == "" {
+			stdout = xrNamedLogPath(spec.Stdout)
+		}
+		if stderr == "" && !spec.RedirectStderr {
+			stderr = xrNamedLogPath(spec.Stderr)
+		}
+	}
+	return xrStruct{
+		{"name", i.Name}, {"group", i.Group},
+		{"start", xrEpoch(i.Start)}, {"stop", xrEpoch(i.Stop)}, {"now", xrEpoch(i.Now)},
+		{"state", int(i.State)}, {"statename", i.State.String()},
+		{"spawnerr", i.SpawnErr}, {"exitstatus", i.ExitStatus},
+		{"logfile", stdout}, {"stdout_logfile", stdout}, {"stderr_logfile", stderr},
+		{"pid", i.Pid}, {"description", i.Description()},
+	}
+}
+
+// xrSpecIndex maps namespecs to the specs of the processes in use.
+func (s *Server) xrSpecIndex() map[string]*supervisor.Spec {
+	specs := s.eng.Specs()
+	out := make(map[string]*supervisor.Spec, len(specs))
+	for i := range specs {
+		out[specs[i].Namespec()] = &specs[i]
+	}
+	return out
+}
+
+func (s *Server) xrGetProcessInfo(_ context.Context, args []any) (any, error) {
+	name, err := xrArgString(args, 0, "")
+	if err != nil {
+		return nil, err
+	}
+	info, err := s.eng.Info(name)
+	if err != nil {
+		return nil, err
+	}
+	return xrProcessStruct(info, s.xrSpecIndex()[info.Namespec()]), nil
+}
+
+func (s *Server) xrGetAllProcessInfo(context.Context, []any) (any, error) {
+	idx := s.xrSpecIndex()
+	infos := s.eng.Status()
+	out := make([]xrStruct, 0, len(infos))
+	for _, i := range infos {
+		out = append(out, xrProcessStruct(i, idx[i.Namespec()]))
+	}
+	return out, nil
+}
+
+// xrOrNone is supervisord's rendering of an unset option.
+func xrOrNone(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return s
+}
+
+// xrLogOption renders a log target as getAllConfigInfo does.
+func xrLogOption(p string) string {
+	switch p {
+	case "", supervisor.LogAuto:
+		return "auto"
+	case supervisor.LogNone:
+		return "none"
+	}
+	return p
+}
+
+// xrConfigStruct is getAllConfigInfo's struct for one process.
+func xrConfigStruct(sp supervisor.Spec, inUse bool) xrStruct {
+	var uid any = "none"
+	if sp.Credential != nil {
+		uid = int64(sp.Credential.Uid)
+	}
+	command := sp.CommandLine
+	if command == "" {
+		command = strings.Join(sp.Command, " ")
+	}
+	codes := make([]any, 0, len(sp.ExitCodes))
+	for _, c := range sp.ExitCodes {
+		codes = append(codes, c)
+	}
+	return xrStruct{
+		{"autostart", sp.AutoStart}, {"directory", xrOrNone(sp.Directory)}, {"uid", uid},
+		{"command", command}, {"exitcodes", codes}, {"group", sp.Group},
+		{"group_prio", sp.GroupPriority}, {"inuse", inUse}, {"killasgroup", sp.KillAsGroup},
+		{"name", sp.Name}, {"process_prio", sp.Priority}, {"redirect_stderr", sp.RedirectStderr},
+		{"startretries", sp.StartRetries}, {"startsecs", int64(sp.StartSecs / time.Second)},
+		{"stdout_capture_maxbytes", sp.Stdout.CaptureMaxBytes}, {"stdout_events_enabled", sp.Stdout.EventsEnabled},
+		{"stdout_logfile", xrLogOption(sp.Stdout.Path)}, {"stdout_logfile_backups", sp.Stdout.Backups},
+		{"stdout_logfile_maxbytes", sp.Stdout.MaxBytes}, {"stdout_syslog", sp.Stdout.Syslog},
+		{"stopsignal", int(sp.StopSignal)}, {"stopwaitsecs", int64(sp.StopWaitSecs / time.Second)},
+		{"stderr_capture_maxbytes", sp.Stderr.CaptureMaxBytes}, {"stderr_events_enabled", sp.Stderr.EventsEnabled},
+		{"stderr_logfile", xrLogOption(sp.Stderr.Path)}, {"stderr_logfile_backups", sp.Stderr.Backups},
+		{"stderr_logfile_maxbytes", sp.Stderr.MaxBytes}, {"stderr_syslog", sp.Stderr.Syslog},
+		{"serverurl", xrOrNone(sp.ServerURL)},
+	}
+}
+
+func (s *Server) xrGetAllConfigInfo(ctx context.Context, _ []any) (any, error) {
+	specs, err := s.xrAvailable(ctx)
+	if err != nil {
+		return nil, err
+	}
+	inUse := map[string]bool{}
+	for _, g := range s.eng.Groups() {
+		inUse[g] = true
+	}
+	specs = slices.Clone(specs)
+	slices.SortStableFunc(specs, func(a, b supervisor.Spec) int { return cmp.Compare(a.Name, b.Name) })
+	out := make([]xrStruct, 0, len(specs))
+	for _, sp := range specs {
+		out = append(out, xrConfigStruct(sp, inUse[sp.Group]))
+	}
+	return out, nil
+}
+
+// xrLogArgs reads the (name, offset, length) arguments of the log methods.
+func xrLogArgs(args []any) (string, int64, int64, error) {
+	name, err := xrArgString(args, 0, "")
+	if err != nil {
+		return "", 0, 0, err
+	}
+	off, err := xrArgInt(args, 1)
+	if err != nil {
+		return "", 0, 0, err
+	}
+	n, err := xrArgInt(args, 2)
+	return name, off, n, err
+}
+
+func (s *Server) xrReadProcessLog(channel string) func(context.Context, []any) (any, error) {
+	return func(_ context.Context, args []any) (any, error) {
+		name, off, n, err := xrLogArgs(args)
+		if err != nil {
+			return nil, err
+		}
+		data, err := s.eng.ReadLog(name, channel, off, n)
+		if err != nil {
+			return nil, err
+		}
+		return string(data), nil
+	}
+}
+
+func (s *Server) xrTailProcessLog(channel string) func(context.Context, []any) (any, error) {
+	return func(_ context.Context, args []any) (any, error) {
+		name, off, n, err := xrLogArgs(args)
+		if err != nil {
+			return nil, err
+		}
+		data, newOff, overflow, err := s.eng.TailLog(name, channel, off, n)
+		if err != nil {
+			return nil, err
+		}
+		return []any{string(data), newOff, overflow}, nil
+	}
+}
+
+func (s *Server) xrClearProcessLogs(_ context.Context, args []any) (any, error) {
+	name, err := xrArgString(args, 0, "")
+	if err != nil {
+		return nil, err
+	}
+	if err := s.eng.ClearLog(name); err != nil {
+		return nil, err
+	}
+	return true, nil
+}
+
+func (s *Server) xrClearAllProcessLogs(context.Context, []any) (any, error) {
+	return xrResultsArray(s.eng.ClearAllLogs()), nil
+}
+
+func (s *Server) xrSendProcessStdin(_ context.Context, args []any) (any, error) {
+	name, err := xrArgString(args, 0, "")
+	if err != nil {
+		return nil, err
+	}
+	chars, err := xrArgString(args, 1, "")
+	if err != nil {
+		return nil, xrBadParam("chars must be a string")
+	}
+	if err := s.eng.SendStdin(name, []byte(chars)); err != nil {
+		return nil, err
+	}
+	return true, nil
+}
