@@ -13,6 +13,7 @@ const (
 	EventProcessState       EventType = "PROCESS_STATE" // Name is PROCESS_STATE_<TO>
 	EventProcessLogStdout   EventType = "PROCESS_LOG_STDOUT"
 	EventProcessLogStderr   EventType = "PROCESS_LOG_STDERR"
+	EventRemoteComm         EventType = "REMOTE_COMMUNICATION"
 	EventProcessCommStdout  EventType = "PROCESS_COMMUNICATION_STDOUT"
 	EventProcessCommStderr  EventType = "PROCESS_COMMUNICATION_STDERR"
 	EventProcessGroupAdded  EventType = "PROCESS_GROUP_ADDED"

@@ -57,14 +57,10 @@ func (s *Server) apiTail(w http.ResponseWriter, r *http.Request) {
 		writeFault(w, err)
 		return
 	}
-	follower := func(old *logfile.File) *logfile.File {
-		nf, err := s.eng.LogFile(name, channel)
-		if err != nil || nf == old {
-			return nil
-		}
+	followLog(r.Context(), w, f, n, func() *logfile.File {
+		nf, _ := s.eng.LogFile(name, channel)
 		return nf
-	}
-	s.follow(w, r, f, n, follower)
+	})
 }
 
 func (s *Server) apiMainTail(w http.ResponseWriter, r *http.Request) {
@@ -86,7 +82,7 @@ func (s *Server) apiMainTail(w http.ResponseWriter, r *http.Request) {
 		writeText(w, data)
 		return
 	}
-	s.follow(w, r, f, n, func(*logfile.File) *logfile.File { return nil })
+	followLog(r.Context(), w, f, n, func() *logfile.File { return nil })
 }
 
 func writeText(w http.ResponseWriter, data []byte) {
@@ -94,72 +90,4 @@ func writeText(w http.ResponseWriter, data []byte) {
 	w.Header().Set("Content-Length", strconv.Itoa(len(data)))
 	w.WriteHeader(http.StatusOK)
 	w.Write(data)
-}
-
-// follow streams f with chunked transfer: its last n bytes, then every
-// byte appended, woken by File.Changed (no polling), until the client goes
-// away. When f is closed (the process was removed or reconfigured), next
-// supplies its replacement, or nil to end the stream.
-func (s *Server) follow(w http.ResponseWriter, r *http.Request, f *logfile.File, n int64,
-	next func(*logfile.File) *logfile.File) {
-	w.Header().Set("Content-Type", "text/plain;charset=utf-8")
-	w.Header().Set("X-Accel-Buffering", "no")
-	w.WriteHeader(http.StatusOK)
-	rc := http.NewResponseController(w)
-	changed := f.Changed()
-	data, err := f.Read(-n, 0)
-	if err != nil {
-		return
-	}
-	offset := f.Size()
-	if len(data) > 0 {
-		w.Write(data)
-	}
-	if rc.Flush() != nil {
-		return
-	}
-	for {
-		select {
-		case <-r.Context().Done():
-			return
-		case <-changed:
-		}
-		changed = f.Changed()
-		size := f.Size()
-		if size < offset { // rotated or cleared: start over on the new file
-			offset = 0
-		}
-		if size > offset {
-			data, err := f.Read(offset, size-offset)
-			if err != nil {
-				return
-			}
-			offset += int64(len(data))
-			if _, err := w.Write(data); err != nil {
-				return
-			}
-			if rc.Flush() != nil {
-				return
-			}
-			continue
-		}
-		if isClosed(changed) {
-			nf := next(f)
-			if nf == nil {
-				return
-			}
-			f, offset, changed = nf, 0, nf.Changed()
-		}
-	}
-}
-
-// isClosed reports whether ch is already closed (File.Changed after
-// Close returns a closed channel).
-func isClosed(ch <-chan struct{}) bool {
-	select {
-	case <-ch:
-		return true
-	default:
-		return false
-	}
 }

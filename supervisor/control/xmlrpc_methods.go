@@ -245,6 +245,6 @@ func (s *Server) xrSendRemoteCommEvent(_ context.Context, args []any) (any, erro
 		return nil, err
 	}
 	// The payload is supervisord's REMOTE_COMMUNICATION body.
-	s.eng.Publish(supervisor.Event{Type: "REMOTE_COMMUNICATION", Data: []byte("type:" + typ + "\n" + data)})
+	s.eng.Publish(supervisor.Event{Type: supervisor.EventRemoteComm, Data: []byte("type:" + typ + "\n" + data)})
 	return true, nil
 }
