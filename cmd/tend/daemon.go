@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"syscall"
@@ -148,6 +149,10 @@ func serve(ctx context.Context, path string, echo io.Writer, ready *os.File) (in
 	}
 	eng.Publish(supervisor.Event{Type: supervisor.EventSupervisorRunning})
 	report(ready, nil)
+	// Loading the config (parse trees, the first Lua state) is the daemon's
+	// biggest allocation burst; hand that memory back now rather than
+	// whenever the background scavenger gets to it.
+	debug.FreeOSMemory()
 
 	mainLoop(ctx, d, ml, log)
 	d.Shutdown() // ends observe, and makes later shutdown requests no-ops
