@@ -22,7 +22,9 @@ func TestChildEnvironment(t *testing.T) {
 	h.update(s)
 	h.waitState("grp:envdump", Exited, 5*time.Second)
 	got := map[string]string{}
-	for _, line := range strings.Split(strings.TrimSpace(readFile(t, h.file("env.log"))), "\n") {
+	// The exit can be reaped before the capture goroutine drains the pipe.
+	dump := h.waitFile(h.file("env.log"), "SUPERVISOR_PROCESS_NAME=", 2*time.Second)
+	for _, line := range strings.Split(strings.TrimSpace(dump), "\n") {
 		k, v, _ := strings.Cut(line, "=")
 		got[k] = v
 	}
@@ -107,7 +109,7 @@ func TestUserDropsPrivileges(t *testing.T) {
 	s.Stdout.Path = h.file("id.log")
 	h.update(s)
 	h.waitState("asnobody", Exited, 5*time.Second)
-	out := readFile(t, h.file("id.log"))
+	out := h.waitFile(h.file("id.log"), "uid=", 2*time.Second)
 	if !strings.Contains(out, "uid=65534") || !strings.Contains(out, "gid=65534") {
 		t.Errorf("id printed %q, want uid/gid 65534", out)
 	}
