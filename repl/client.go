@@ -152,6 +152,9 @@ func (c *Client) Eval(ctx context.Context, chunk string) (string, error) {
 	if err := c.call(ctx, "POST", "/v1/eval", control.EvalRequest{Chunk: chunk}, &r); err != nil {
 		return "", err
 	}
+	if r.LuaError != "" {
+		return r.Output, &LuaError{Message: r.LuaError}
+	}
 	return r.Output, nil
 }
 
@@ -176,3 +179,9 @@ func (c *Client) Status(ctx context.Context) ([]control.ProcessInfo, error) {
 
 // asConnError reports whether err is a *ConnError, setting *target.
 func asConnError(err error, target **ConnError) bool { return errors.As(err, target) }
+
+// LuaError is a chunk that failed in the daemon; Eval returns it with the
+// output the chunk printed before failing.
+type LuaError struct{ Message string }
+
+func (e *LuaError) Error() string { return e.Message }

@@ -2,6 +2,7 @@ package repl
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -264,6 +265,13 @@ func (x *ctl) eval(ctx context.Context, args []string) {
 		return
 	}
 	out, err := x.c.Eval(ctx, strings.Join(args, " "))
+	var le *LuaError
+	if errors.As(err, &le) {
+		fmt.Fprint(x.out, out)
+		x.rc = exitGeneric
+		x.errorf("%s", le.Message)
+		return
+	}
 	if ae := apiError(err); ae != nil {
 		x.rc = exitGeneric
 		x.errorf("%s", ae.Message)

@@ -2,6 +2,7 @@ package supervisor
 
 import (
 	"context"
+	"golang.org/x/sys/unix"
 	"log/slog"
 	"os"
 	"time"
@@ -31,12 +32,14 @@ func newPipes(redirect bool) (*pipes, error) {
 		pp.closeChildEnds()
 		return nil, err
 	}
+	growPipe(pp.stdoutW)
 	if !redirect {
 		if pp.stderrR, pp.stderrW, err = os.Pipe(); err != nil {
 			pp.closeParentEnds()
 			pp.closeChildEnds()
 			return nil, err
 		}
+		growPipe(pp.stderrW)
 	}
 	return pp, nil
 }
@@ -116,4 +119,17 @@ func (e *Engine) capture(src Event, r *os.File, dst *logfile.File, ls LogSpec, c
 	if err != nil {
 		e.log.Error("read " + channel + " of " + name + ": " + err.Error())
 	}
+}
+
+// outputPipeSize is the kernel buffer asked for a child's output pipes
+// (the default is 64 KiB). A chatty child then fills a bigger buffer per
+// wake-up of the capture goroutine, which is what lets logging keep pace
+// with a plain cat > file. The kernel allocates the pages only when they
+// fill, so idle children cost nothing extra.
+const outputPipeSize = 1 << 20
+
+// growPipe enlarges a pipe's buffer; failure (a per-user pipe memory limit)
+// only costs throughput, so it is ignored.
+func growPipe(f *os.File) {
+	unix.FcntlInt(f.Fd(), unix.F_SETPIPE_SZ, outputPipeSize)
 }

@@ -18,6 +18,8 @@ type process struct {
 	e    *Engine
 	spec Spec
 	env  []string // final child environment, computed from spec once
+	// cmdPath caches where Command[0] was found; reset with the spec.
+	cmdPath string
 
 	state      State
 	pid        int

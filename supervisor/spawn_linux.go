@@ -122,6 +122,20 @@ func resolveCommand(argv0 string, env []string) (string, *Error) {
 	return "", fault(FaultNoFile, fmt.Sprintf("can't find command '%s'", argv0))
 }
 
+// commandPathLocked resolves the command, reusing the last answer while
+// that file is still an executable: a crash-looping or respawning process
+// then costs one stat instead of one per PATH entry.
+func (p *process) commandPathLocked() (string, *Error) {
+	if p.cmdPath != "" {
+		if st, err := os.Stat(p.cmdPath); err == nil && st.Mode().IsRegular() && st.Mode()&0o111 != 0 {
+			return p.cmdPath, nil
+		}
+	}
+	path, err := resolveCommand(p.spec.Command[0], p.env)
+	p.cmdPath = path
+	return path, err
+}
+
 // CheckCommand reports whether the process's command can be executed,
 // failing with NO_FILE or NOT_EXECUTABLE as supervisord's startProcess does.
 func (p *process) checkCommandLocked() error {
@@ -175,7 +189,7 @@ func (p *process) spawnLocked() error {
 	if len(s.Command) == 0 {
 		return errors.New("no command given")
 	}
-	path, ferr := resolveCommand(s.Command[0], p.env)
+	path, ferr := p.commandPathLocked()
 	if ferr != nil {
 		return errors.New(ferr.Detail)
 	}

@@ -269,6 +269,7 @@ func (e *Engine) update(ctx context.Context, specs []Spec, scope func(string) bo
 			}
 			p.spec = s
 			p.env = e.buildEnv(&p.spec)
+			p.cmdPath = ""
 			if !p.userStopped && (wasRunning[p] || s.AutoStart) {
 				toStart = append(toStart, p)
 			}

@@ -40,6 +40,7 @@ func (v *VM) Eval(ctx context.Context, chunk string) (string, error) {
 		top := L.GetTop()
 		L.Push(fn)
 		if err := L.PCall(0, lua.MultRet, nil); err != nil {
+			out = buf.String() // what it printed before failing
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
@@ -57,7 +58,7 @@ func (v *VM) Eval(ctx context.Context, chunk string) (string, error) {
 		return nil
 	})
 	if err != nil && ctx.Err() != nil {
-		return "", fmt.Errorf("eval: cancelled: the chunk was still running after %s (a runaway loop?)", limit)
+		return out, fmt.Errorf("eval: cancelled: the chunk was still running after %s (a runaway loop?)", limit)
 	}
 	return out, err
 }

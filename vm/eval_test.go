@@ -59,8 +59,8 @@ func TestEvalErrors(t *testing.T) {
 		t.Errorf("after cancel: %q", out)
 	}
 	out, err := v.Eval(context.Background(), `print("kept") error("then failed")`)
-	if err == nil || out != "" {
-		t.Errorf("failing chunk: %q, %v", out, err)
+	if err == nil || out != "kept\n" {
+		t.Errorf("failing chunk: %q, %v; want the printed line kept with the error", out, err)
 	}
 }
 

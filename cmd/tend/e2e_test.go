@@ -82,6 +82,7 @@ func TestE2E_Commands(t *testing.T) {
 		{[]string{"bogus"}, "\\*\\*\\* Unknown syntax: bogus\n", 1},
 		{[]string{"eval", "1+1"}, "2\n", 0},
 		{[]string{"eval", "error('boom')"}, ".*boom.*", 1},
+		{[]string{"eval", "print('before') error('boom')"}, "before\n.*boom.*", 1},
 		{[]string{"reread"}, "No config updates to processes\n", 0},
 		{[]string{"status", "-s", sock, "app"}, `app {30}RUNNING   ` + running + "\n", 0},
 	}

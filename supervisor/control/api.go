@@ -262,11 +262,15 @@ func (s *Server) apiEval(w http.ResponseWriter, r *http.Request) {
 	}
 	// r.Context() ends when the client goes away, which cancels the chunk.
 	out, err := d.Eval(r.Context(), req.Chunk)
-	if err != nil {
-		writeFault(w, err)
+	if err != nil && supervisor.FaultOf(err) != supervisor.FaultFailed {
+		writeFault(w, err) // a daemon condition (shutting down ...), not the chunk's
 		return
 	}
-	writeJSON(w, http.StatusOK, EvalReply{Output: out})
+	reply := EvalReply{Output: out}
+	if err != nil {
+		reply.LuaError = err.Error()
+	}
+	writeJSON(w, http.StatusOK, reply)
 }
 
 func (s *Server) apiReload(w http.ResponseWriter, r *http.Request) {

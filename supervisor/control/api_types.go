@@ -189,6 +189,8 @@ type EvalRequest struct {
 // EvalReply is the reply of eval: what the chunk printed and returned.
 type EvalReply struct {
 	Output string `json:"output"`
+	// LuaError is set when the chunk failed (after printing Output).
+	LuaError string `json:"lua_error,omitempty"`
 }
 
 // VersionReply is the body of GET /v1/version.

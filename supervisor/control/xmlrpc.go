@@ -36,7 +36,7 @@ type xrMethod struct {
 	help     string
 	// shutdownOK marks methods that still answer while shutting down.
 	shutdownOK bool
-	fn         func(ctx context.Context, args []any) (any, error)
+	fn         xrMethodFunc
 }
 
 // xrMethods is the method table, keyed by full method name.
@@ -148,3 +148,6 @@ func xrArgBool(args []any, i int, def bool) (bool, error) {
 	}
 	return false, xrBadParam(fmt.Sprintf("parameter %d must be a boolean", i+1))
 }
+
+// xrMethodFunc implements one XML-RPC method on already-decoded arguments.
+type xrMethodFunc func(ctx context.Context, args []any) (any, error)

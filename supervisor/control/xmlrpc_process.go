@@ -28,96 +28,75 @@ func xrResultsArray(rs []supervisor.Result) []xrStruct {
 	return out
 }
 
-func (s *Server) xrStartProcess(ctx context.Context, args []any) (any, error) {
-	name, err := xrArgString(args, 0, "")
-	if err != nil {
-		return nil, err
-	}
-	wait, err := xrArgBool(args, 1, true)
-	if err != nil {
-		return nil, err
-	}
-	if g, ok := xrGroupOf(name); ok {
-		return s.xrStartGroup(ctx, g, wait)
-	}
-	if err := s.eng.StartProcess(ctx, name, wait); err != nil {
-		return nil, err
-	}
-	return true, nil
+// xrRunOps are the engine operations behind one verb (start or stop) at
+// the three scopes supervisord offers: a process, a group, everything.
+type xrRunOps struct {
+	one   func(ctx context.Context, name string, wait bool) error
+	group func(ctx context.Context, group string, wait bool) ([]supervisor.Result, error)
+	all   func(ctx context.Context, wait bool) []supervisor.Result
 }
 
-func (s *Server) xrStartGroup(ctx context.Context, group string, wait bool) (any, error) {
-	rs, err := s.eng.StartGroup(ctx, group, wait)
+func (s *Server) xrStartOps() xrRunOps {
+	return xrRunOps{one: s.eng.StartProcess, group: s.eng.StartGroup, all: s.eng.StartAll}
+}
+
+func (s *Server) xrStopOps() xrRunOps {
+	return xrRunOps{one: s.eng.StopProcess, group: s.eng.StopGroup, all: s.eng.StopAll}
+}
+
+// xrProcessCall implements startProcess/stopProcess(name, wait=True); a
+// "group:*" or "group:" name acts on the whole group, as in supervisord.
+func xrProcessCall(ops xrRunOps) xrMethodFunc {
+	return func(ctx context.Context, args []any) (any, error) {
+		name, err := xrArgString(args, 0, "")
+		if err != nil {
+			return nil, err
+		}
+		wait, err := xrArgBool(args, 1, true)
+		if err != nil {
+			return nil, err
+		}
+		if g, ok := xrGroupOf(name); ok {
+			return xrGroupResults(ops.group(ctx, g, wait))
+		}
+		if err := ops.one(ctx, name, wait); err != nil {
+			return nil, err
+		}
+		return true, nil
+	}
+}
+
+// xrGroupCall implements start/stopProcessGroup(name, wait=True).
+func xrGroupCall(ops xrRunOps) xrMethodFunc {
+	return func(ctx context.Context, args []any) (any, error) {
+		name, err := xrArgString(args, 0, "")
+		if err != nil {
+			return nil, err
+		}
+		wait, err := xrArgBool(args, 1, true)
+		if err != nil {
+			return nil, err
+		}
+		return xrGroupResults(ops.group(ctx, name, wait))
+	}
+}
+
+// xrAllCall implements start/stopAllProcesses(wait=True).
+func xrAllCall(ops xrRunOps) xrMethodFunc {
+	return func(ctx context.Context, args []any) (any, error) {
+		wait, err := xrArgBool(args, 0, true)
+		if err != nil {
+			return nil, err
+		}
+		return xrResultsArray(ops.all(ctx, wait)), nil
+	}
+}
+
+func xrGroupResults(rs []supervisor.Result, err error) (any, error) {
 	if err != nil {
 		return nil, err
 	}
 	return xrResultsArray(rs), nil
-}
-
-func (s *Server) xrStartProcessGroup(ctx context.Context, args []any) (any, error) {
-	name, err := xrArgString(args, 0, "")
-	if err != nil {
-		return nil, err
-	}
-	wait, err := xrArgBool(args, 1, true)
-	if err != nil {
-		return nil, err
-	}
-	return s.xrStartGroup(ctx, name, wait)
-}
-
-func (s *Server) xrStartAllProcesses(ctx context.Context, args []any) (any, error) {
-	wait, err := xrArgBool(args, 0, true)
-	if err != nil {
-		return nil, err
-	}
-	return xrResultsArray(s.eng.StartAll(ctx, wait)), nil
-}
-
-func (s *Server) xrStopProcess(ctx context.Context, args []any) (any, error) {
-	name, err := xrArgString(args, 0, "")
-	if err != nil {
-		return nil, err
-	}
-	wait, err := xrArgBool(args, 1, true)
-	if err != nil {
-		return nil, err
-	}
-	if g, ok := xrGroupOf(name); ok {
-		return s.xrStopGroup(ctx, g, wait)
-	}
-	if err := s.eng.StopProcess(ctx, name, wait); err != nil {
-		return nil, err
-	}
-	return true, nil
-}
-
-func (s *Server) xrStopGroup(ctx context.Context, group string, wait bool) (any, error) {
-	rs, err := s.eng.StopGroup(ctx, group, wait)
-	if err != nil {
-		return nil, err
-	}
-	return xrResultsArray(rs), nil
-}
-
-func (s *Server) xrStopProcessGroup(ctx context.Context, args []any) (any, error) {
-	name, err := xrArgString(args, 0, "")
-	if err != nil {
-		return nil, err
-	}
-	wait, err := xrArgBool(args, 1, true)
-	if err != nil {
-		return nil, err
-	}
-	return s.xrStopGroup(ctx, name, wait)
-}
-
-func (s *Server) xrStopAllProcesses(ctx context.Context, args []any) (any, error) {
-	wait, err := xrArgBool(args, 0, true)
-	if err != nil {
-		return nil, err
-	}
-	return xrResultsArray(s.eng.StopAll(ctx, wait)), nil
 }
 
 // xrArgSignal reads a signal argument: a name ("HUP", "SIGHUP") or a number,

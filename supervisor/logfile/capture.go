@@ -7,9 +7,11 @@ import (
 	"syscall"
 )
 
-// CaptureBufSize is the size of Capture's read buffers: a Linux pipe holds
-// 64 KiB by default, so one read drains it.
-const CaptureBufSize = 64 << 10
+// CaptureBufSize is the size of Capture's read buffers. The engine grows
+// its children's output pipes beyond the 64 KiB default, and a bigger read
+// drains a full pipe in fewer system calls; a buffer is only held while
+// data is being copied, so idle children cost nothing.
+const CaptureBufSize = 256 << 10
 
 // errFileClosing is the text of internal/poll.ErrFileClosing, which
 // RawConn.Read returns for a closed file instead of os.ErrClosed.
