@@ -40,11 +40,13 @@ func (v *VM) Eval(ctx context.Context, chunk string) (string, error) {
 		top := L.GetTop()
 		L.Push(fn)
 		if err := L.PCall(0, lua.MultRet, nil); err != nil {
-			out = buf.String() // what it printed before failing
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
-			return errors.New(luaMessage(err))
+			// Keep what it printed before failing. It travels inside the
+			// error: after a deadline the caller may already be gone, so
+			// this goroutine must not write the caller's variables.
+			return &printedError{printed: buf.String(), msg: luaMessage(err)}
 		}
 		if n := L.GetTop() - top; n > 0 {
 			vals := make([]string, n)
@@ -57,8 +59,12 @@ func (v *VM) Eval(ctx context.Context, chunk string) (string, error) {
 		out = buf.String()
 		return nil
 	})
+	var pe *printedError
+	if errors.As(err, &pe) {
+		return pe.printed, errors.New(pe.msg)
+	}
 	if err != nil && ctx.Err() != nil {
-		return out, fmt.Errorf("eval: cancelled: the chunk was still running after %s (a runaway loop?)", limit)
+		return "", fmt.Errorf("eval: cancelled: the chunk was still running after %s (a runaway loop?)", limit)
 	}
 	return out, err
 }
@@ -155,3 +161,8 @@ func (v *VM) Globals() []string {
 	slices.Sort(names)
 	return names
 }
+
+// printedError is a failed chunk together with what it printed first.
+type printedError struct{ printed, msg string }
+
+func (e *printedError) Error() string { return e.msg }

@@ -134,7 +134,8 @@ func serve(ctx context.Context, path string, echo io.Writer, ready *os.File) (in
 		Identification: dc.Identifier}), log)}
 	if tcp != nil {
 		servers = append(servers, serveOn(tcp, control.New(control.Options{Engine: eng, Daemon: d, MainLog: ml.file,
-			Username: dc.HTTP.Username, Password: dc.HTTP.Password, Identification: dc.Identifier}), log))
+			Username: dc.HTTP.Username, Password: dc.HTTP.Password, Identification: dc.Identifier,
+			NoEval: dc.HTTP.Username == ""}), log))
 	}
 	startupLog(log, dc, ready != nil)
 	if dc.Pidfile != "" {

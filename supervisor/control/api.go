@@ -252,6 +252,11 @@ func (s *Server) apiScale(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) apiEval(w http.ResponseWriter, r *http.Request) {
+	if s.opts.NoEval {
+		writeJSON(w, http.StatusForbidden, ErrorReply{Error: NewAPIError(&supervisor.Error{
+			Fault: supervisor.FaultFailed, Detail: "eval is disabled on a door without authentication"})})
+		return
+	}
 	var req EvalRequest
 	if !decode(w, r, &req) {
 		return

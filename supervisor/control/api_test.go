@@ -411,3 +411,16 @@ func TestAPI_Tail(t *testing.T) {
 		expect(l + "\n")
 	}
 }
+
+// A door without credentials never runs code: NoEval refuses eval before
+// the chunk reaches the daemon (whose fake would answer "got 1+1").
+func TestAPI_EvalRefusedWithoutAuth(t *testing.T) {
+	_, srv := newAPITest(t, Options{NoEval: true})
+	var er ErrorReply
+	if code := post(t, srv, "/v1/eval", `{"chunk":"1+1"}`, &er); code != http.StatusForbidden || er.Error == nil {
+		t.Fatalf("eval on a NoEval door: %d %+v", code, er.Error)
+	}
+	if !strings.Contains(er.Error.Message, "disabled") {
+		t.Errorf("message %q does not say why", er.Error.Message)
+	}
+}

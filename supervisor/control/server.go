@@ -63,6 +63,10 @@ type Options struct {
 	Username, Password string
 	// Identification is what getIdentification returns ("supervisor").
 	Identification string
+	// NoEval refuses /v1/eval (tend eval and the REPL's Lua). The daemon
+	// sets it on a TCP door without credentials: running code as the
+	// daemon's user is never offered to anyone who can reach a port.
+	NoEval bool
 }
 
 // Server serves the control plane. Create it with New and serve it with
