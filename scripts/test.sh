@@ -24,7 +24,7 @@ if ((${#missing[@]})); then
   if [ ! -e /usr/sbin/policy-rc.d ] && [ "$(id -u)" = 0 ]; then
     printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d && blocker=1
   fi
-  if ! { $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"; } >&2; then
+  if ! { $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}"; } >&2; then
     echo "test.sh: could not install ${missing[*]}; tests needing them will skip (or fail under CI=true)" >&2
   fi
   [ -n "$blocker" ] && rm -f /usr/sbin/policy-rc.d
