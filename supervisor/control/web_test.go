@@ -66,7 +66,7 @@ func TestWebPage(t *testing.T) {
 		t.Fatalf("GET /: %s %v", resp.Status, resp.Header)
 	}
 	for _, want := range []string{"<title>Supervisor Status</title>", `data-name="sleeper"`, `class="statusrunning"`,
-		`data-name="grp:w1"`, `tail.html?processname=grp%3aw1`, "Restart All", "Stop All", `<div class="status_msg" id="msg" role="status">hi there</div>`} {
+		`data-name="grp:w1"`, `tail.html?processname=grp%3Aw1` /* as supervisord: pool%3Apool_0 */, "Restart All", "Stop All", `<div class="status_msg" id="msg" role="status">hi there</div>`} {
 		if !strings.Contains(page, want) {
 			t.Errorf("page lacks %q", want)
 		}
