@@ -59,6 +59,7 @@ type Engine struct {
 	byPid        map[int]*process
 	shuttingDown bool
 	closed       chan struct{}
+	pump         *pump // nil if epoll was unavailable: one goroutine per pipe then
 	reaperDone   chan struct{}
 	stopReaper   func()
 }
@@ -85,6 +86,11 @@ func New(cfg Config) *Engine {
 	e.environ = cfg.Environ
 	if e.environ == nil {
 		e.environ = os.Environ()
+	}
+	if p, err := newPump(); err == nil {
+		e.pump = p
+	} else {
+		e.log.Warn("output pump unavailable, using a goroutine per pipe: " + err.Error())
 	}
 	e.startReaper()
 	return e

@@ -282,6 +282,9 @@ func (e *Engine) Shutdown(ctx context.Context) {
 	e.drain(200 * time.Millisecond)
 	e.stopReaper()
 	<-e.reaperDone
+	if e.pump != nil {
+		e.pump.close()
+	}
 	e.mu.Lock()
 	for _, p := range e.procs {
 		p.closeLogsLocked()

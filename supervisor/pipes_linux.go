@@ -71,16 +71,36 @@ func (pp *pipes) closeParentEnds() {
 // captureLocked starts copying the child's output to its logs.
 func (p *process) captureLocked(pp *pipes) {
 	src := Event{Process: p.spec.Name, Group: p.spec.Group, Pid: p.pid}
-	go p.e.capture(src, pp.stdoutR, p.stdout, p.spec.Stdout, "stdout")
+	p.e.capture(pp.stdoutR, p.e.outputSink(src, p.stdout, p.spec.Stdout, "stdout"), "stdout of "+src.Process)
 	if pp.stderrR != nil {
-		go p.e.capture(src, pp.stderrR, p.stderr, p.spec.Stderr, "stderr")
+		p.e.capture(pp.stderrR, p.e.outputSink(src, p.stderr, p.spec.Stderr, "stderr"), "stderr of "+src.Process)
 	}
 }
 
-// capture runs until the pipe's write ends are all closed (the child and any
-// grandchild holding it have exited). It never takes Engine.mu.
-func (e *Engine) capture(src Event, r *os.File, dst *logfile.File, ls LogSpec, channel string) {
-	defer r.Close()
+// capture hands a pipe's read end to the pump, or to a goroutine of its
+// own if the pump is unavailable. Either way it is closed at EOF, once the
+// child and any grandchild holding the pipe have exited; sinks never take
+// Engine.mu.
+func (e *Engine) capture(r *os.File, sink func([]byte), what string) {
+	if e.pump != nil {
+		if err := e.pump.add(r, sink, nil); err == nil {
+			return
+		} else {
+			e.log.Warn("pump " + what + ": " + err.Error())
+		}
+	}
+	go func() {
+		defer r.Close()
+		if err := logfile.Capture(r, sink); err != nil {
+			e.log.Error("read " + what + ": " + err.Error())
+		}
+	}()
+}
+
+// outputSink returns what happens to each chunk a child writes on one
+// channel: capture-mode scanning, the log file, the debug echo and the
+// PROCESS_LOG event.
+func (e *Engine) outputSink(src Event, dst *logfile.File, ls LogSpec, channel string) func([]byte) {
 	name, group, pid := src.Process, src.Group, src.Pid
 	debug := e.log.Enabled(context.Background(), slog.LevelDebug)
 	typ, commTyp := EventProcessLogStdout, EventProcessCommStdout
@@ -92,7 +112,7 @@ func (e *Engine) capture(src Event, r *os.File, dst *logfile.File, ls LogSpec, c
 	if ls.CaptureMaxBytes > 0 {
 		comm = &commScanner{max: int(ls.CaptureMaxBytes)}
 	}
-	err := logfile.Capture(r, func(chunk []byte) {
+	return func(chunk []byte) {
 		if comm != nil {
 			var payloads [][]byte
 			chunk, payloads = comm.feed(chunk)
@@ -115,9 +135,6 @@ func (e *Engine) capture(src Event, r *os.File, dst *logfile.File, ls LogSpec, c
 			e.bus.Publish(Event{Type: typ, Time: time.Now(), Process: name, Group: group, Pid: pid,
 				Data: append([]byte(nil), chunk...)})
 		}
-	})
-	if err != nil {
-		e.log.Error("read " + channel + " of " + name + ": " + err.Error())
 	}
 }
 

@@ -1,0 +1,169 @@
+package supervisor
+
+import (
+	"errors"
+	"os"
+	"sync"
+
+	"golang.org/x/sys/unix"
+)
+
+// pumpBufSize is how much the pump reads from one pipe per wake-up: big
+// enough to drain a full (grown) pipe in a few reads, small enough that one
+// chatty child cannot starve the others.
+const pumpBufSize = 256 << 10
+
+// pump copies the output of every child to its log from a single
+// goroutine blocked in epoll_wait, so a supervised process costs no
+// goroutine and no stack while it is quiet: with thousands of children
+// that is megabytes of daemon memory. Like supervisord's single loop, a
+// log write that blocks (a passed-through stdout nobody reads) holds up
+// the other children's output until it completes.
+type pump struct {
+	epfd int
+	wake int // eventfd: closing the pump
+
+	mu   sync.Mutex
+	srcs map[int32]*pumpSource
+	done chan struct{}
+}
+
+type pumpSource struct {
+	f    *os.File
+	sink func([]byte)
+	eof  func()
+}
+
+func newPump() (*pump, error) {
+	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	if err != nil {
+		return nil, err
+	}
+	wake, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
+	if err != nil {
+		unix.Close(epfd)
+		return nil, err
+	}
+	if err := unix.EpollCtl(epfd, unix.EPOLL_CTL_ADD, wake, &unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(wake)}); err != nil {
+		unix.Close(epfd)
+		unix.Close(wake)
+		return nil, err
+	}
+	p := &pump{epfd: epfd, wake: wake, srcs: make(map[int32]*pumpSource), done: make(chan struct{})}
+	go p.loop()
+	return p, nil
+}
+
+// add starts copying from f (a pipe's non-blocking read end, which the
+// pump now owns and closes at EOF) to sink; eof runs after the last chunk.
+func (p *pump) add(f *os.File, sink func([]byte), eof func()) error {
+	var fd int
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return err
+	}
+	if err := rc.Control(func(u uintptr) { fd = int(u) }); err != nil {
+		return err
+	}
+	p.mu.Lock()
+	p.srcs[int32(fd)] = &pumpSource{f: f, sink: sink, eof: eof}
+	p.mu.Unlock()
+	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLRDHUP, Fd: int32(fd)}
+	if err := unix.EpollCtl(p.epfd, unix.EPOLL_CTL_ADD, fd, &ev); err != nil {
+		p.mu.Lock()
+		delete(p.srcs, int32(fd))
+		p.mu.Unlock()
+		return err
+	}
+	return nil
+}
+
+func (p *pump) loop() {
+	defer close(p.done)
+	buf := make([]byte, pumpBufSize)
+	events := make([]unix.EpollEvent, 64)
+	for {
+		n, err := unix.EpollWait(p.epfd, events, -1)
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil {
+			return
+		}
+		for _, ev := range events[:n] {
+			if int(ev.Fd) == p.wake {
+				p.drainAll(buf)
+				return
+			}
+			p.service(ev.Fd, buf, false)
+		}
+	}
+}
+
+// service reads once from a ready source (or until it would block, when
+// draining) and retires it at EOF or on a read error.
+func (p *pump) service(fd int32, buf []byte, drain bool) {
+	p.mu.Lock()
+	src := p.srcs[fd]
+	p.mu.Unlock()
+	if src == nil {
+		return
+	}
+	// Draining at shutdown is bounded: a grandchild that outlives its
+	// parent may keep writing forever.
+	for reads := 0; reads < 64; {
+		n, err := unix.Read(int(fd), buf)
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		reads++
+		if n > 0 {
+			src.sink(buf[:n])
+			if drain {
+				continue
+			}
+			return
+		}
+		if errors.Is(err, unix.EAGAIN) {
+			return
+		}
+		// EOF: every writer (the child and anything it forked) is gone.
+		unix.EpollCtl(p.epfd, unix.EPOLL_CTL_DEL, int(fd), nil)
+		p.mu.Lock()
+		delete(p.srcs, fd)
+		p.mu.Unlock()
+		src.f.Close()
+		if src.eof != nil {
+			src.eof()
+		}
+		return
+	}
+}
+
+// drainAll copies what is left in every pipe and closes them all.
+func (p *pump) drainAll(buf []byte) {
+	p.mu.Lock()
+	fds := make([]int32, 0, len(p.srcs))
+	for fd := range p.srcs {
+		fds = append(fds, fd)
+	}
+	p.mu.Unlock()
+	for _, fd := range fds {
+		p.service(fd, buf, true)
+		p.mu.Lock()
+		src := p.srcs[fd]
+		delete(p.srcs, fd)
+		p.mu.Unlock()
+		if src != nil {
+			src.f.Close()
+		}
+	}
+}
+
+// close stops the pump after copying what the pipes still hold.
+func (p *pump) close() {
+	unix.Write(p.wake, []byte{1, 0, 0, 0, 0, 0, 0, 0})
+	<-p.done
+	unix.Close(p.epfd)
+	unix.Close(p.wake)
+}
