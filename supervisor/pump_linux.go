@@ -8,10 +8,13 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// pumpBufSize is how much the pump reads from one pipe per wake-up: big
-// enough to drain a full (grown) pipe in a few reads, small enough that one
-// chatty child cannot starve the others.
-const pumpBufSize = 256 << 10
+// pumpBufSize is the pump's read size, and pumpBurst how many reads one
+// ready pipe gets per wake-up: together a full (grown) pipe is drained per
+// epoll_wait, while one chatty child still cannot starve the others.
+const (
+	pumpBufSize = 256 << 10
+	pumpBurst   = 4
+)
 
 // pump copies the output of every child to its log from a single
 // goroutine blocked in epoll_wait, so a supervised process costs no
@@ -111,7 +114,11 @@ func (p *pump) service(fd int32, buf []byte, drain bool) {
 	}
 	// Draining at shutdown is bounded: a grandchild that outlives its
 	// parent may keep writing forever.
-	for reads := 0; reads < 64; {
+	budget := pumpBurst
+	if drain {
+		budget = 64
+	}
+	for reads := 0; reads < budget; {
 		n, err := unix.Read(int(fd), buf)
 		if errors.Is(err, unix.EINTR) {
 			continue
@@ -119,8 +126,8 @@ func (p *pump) service(fd int32, buf []byte, drain bool) {
 		reads++
 		if n > 0 {
 			src.sink(buf[:n])
-			if drain {
-				continue
+			if n == len(buf) || drain {
+				continue // the pipe may hold more
 			}
 			return
 		}
