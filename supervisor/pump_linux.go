@@ -8,12 +8,14 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// pumpBufSize is the pump's read size, and pumpBurst how many reads one
-// ready pipe gets per wake-up: together a full (grown) pipe is drained per
-// epoll_wait, while one chatty child still cannot starve the others.
+// pumpBufSize is the pump's read size (64 KiB read back-to-back measured
+// faster than 256 KiB reads: the copy stays in cache), and pumpBurst how
+// many bytes one ready pipe may give per wake-up: a child writing as fast as it can is
+// read until its pipe is empty, with no epoll_wait between reads (the
+// writer refills the pipe while we copy), yet it cannot starve the others.
 const (
-	pumpBufSize = 256 << 10
-	pumpBurst   = 4
+	pumpBufSize = 64 << 10
+	pumpBurst   = 4 << 20
 )
 
 // pump copies the output of every child to its log from a single
@@ -116,20 +118,17 @@ func (p *pump) service(fd int32, buf []byte, drain bool) {
 	// parent may keep writing forever.
 	budget := pumpBurst
 	if drain {
-		budget = 64
+		budget = 16 * pumpBurst
 	}
-	for reads := 0; reads < budget; {
+	for budget > 0 {
 		n, err := unix.Read(int(fd), buf)
 		if errors.Is(err, unix.EINTR) {
 			continue
 		}
-		reads++
 		if n > 0 {
 			src.sink(buf[:n])
-			if n == len(buf) || drain {
-				continue // the pipe may hold more
-			}
-			return
+			budget -= n
+			continue // read until the pipe is empty (EAGAIN) or the budget is spent
 		}
 		if errors.Is(err, unix.EAGAIN) {
 			return

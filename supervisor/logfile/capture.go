@@ -7,11 +7,10 @@ import (
 	"syscall"
 )
 
-// CaptureBufSize is the size of Capture's read buffers. The engine grows
-// its children's output pipes beyond the 64 KiB default, and a bigger read
-// drains a full pipe in fewer system calls; a buffer is only held while
-// data is being copied, so idle children cost nothing.
-const CaptureBufSize = 256 << 10
+// CaptureBufSize is the size of Capture's read buffers: 64 KiB, a default
+// pipe's capacity. Larger reads measured no faster (the copy falls out of
+// cache), and a buffer is only held while data is being copied.
+const CaptureBufSize = 64 << 10
 
 // errFileClosing is the text of internal/poll.ErrFileClosing, which
 // RawConn.Read returns for a closed file instead of os.ErrClosed.
