@@ -54,18 +54,23 @@ func (e *Engine) LogFile(name, channel string) (*logfile.File, error) {
 	return f, err
 }
 
+// logTarget finds a process's log: the open File, or the path of a named
+// log that is not open yet.
+func (e *Engine) logTarget(name, channel string) (*logfile.File, string, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	p, err := e.processLocked(name)
+	if err != nil {
+		return nil, "", err
+	}
+	return p.logLocked(channel)
+}
+
 // ReadLog reads a process's log as supervisord's readProcessStdoutLog:
 // offset >= 0 reads length bytes from offset (0 = to the end); a negative
 // offset with length 0 reads the last -offset bytes.
 func (e *Engine) ReadLog(name, channel string, offset, length int64) ([]byte, error) {
-	e.mu.Lock()
-	p, err := e.processLocked(name)
-	var f *logfile.File
-	var path string
-	if err == nil {
-		f, path, err = p.logLocked(channel)
-	}
-	e.mu.Unlock()
+	f, path, err := e.logTarget(name, channel)
 	if err != nil {
 		return nil, err
 	}
@@ -82,14 +87,7 @@ func (e *Engine) ReadLog(name, channel string, offset, length int64) ([]byte, er
 // tailProcessStdoutLog: up to length bytes from offset, the new offset, and
 // whether bytes were skipped.
 func (e *Engine) TailLog(name, channel string, offset, length int64) ([]byte, int64, bool, error) {
-	e.mu.Lock()
-	p, err := e.processLocked(name)
-	var f *logfile.File
-	var path string
-	if err == nil {
-		f, path, err = p.logLocked(channel)
-	}
-	e.mu.Unlock()
+	f, path, err := e.logTarget(name, channel)
 	if FaultOf(err) == FaultNoFile {
 		return nil, 0, false, nil
 	}

@@ -140,10 +140,7 @@ func (e *Engine) startMany(ctx context.Context, group string, wait bool) ([]Resu
 		if p.state.IsRunning() {
 			continue
 		}
-		if err := e.startLocked(p); err != nil && !wait {
-			out = append(out, result(p, err))
-			continue
-		} else if err != nil {
+		if err := e.startLocked(p); err != nil {
 			out = append(out, result(p, err))
 			continue
 		}
