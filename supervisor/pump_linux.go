@@ -37,6 +37,9 @@ type pumpSource struct {
 	f    *os.File
 	sink func([]byte)
 	eof  func()
+	// ready, for a watched descriptor (a child's pidfd), runs once when it
+	// becomes readable; it owns and closes the descriptor.
+	ready func()
 }
 
 func newPump() (*pump, error) {
@@ -83,6 +86,24 @@ func (p *pump) add(f *os.File, sink func([]byte), eof func()) error {
 	return nil
 }
 
+// watch runs ready (on the pump's goroutine) once fd becomes readable.
+// A pidfd becomes readable when its process exits, so the exit is handled
+// by the thread epoll wakes up, with no signal and no goroutine hand-off
+// in between.
+func (p *pump) watch(fd int, ready func()) error {
+	p.mu.Lock()
+	p.srcs[int32(fd)] = &pumpSource{ready: ready}
+	p.mu.Unlock()
+	ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(fd)}
+	if err := unix.EpollCtl(p.epfd, unix.EPOLL_CTL_ADD, fd, &ev); err != nil {
+		p.mu.Lock()
+		delete(p.srcs, int32(fd))
+		p.mu.Unlock()
+		return err
+	}
+	return nil
+}
+
 func (p *pump) loop() {
 	defer close(p.done)
 	buf := make([]byte, pumpBufSize)
@@ -112,6 +133,18 @@ func (p *pump) service(fd int32, buf []byte, drain bool) {
 	src := p.srcs[fd]
 	p.mu.Unlock()
 	if src == nil {
+		return
+	}
+	if src.ready != nil {
+		unix.EpollCtl(p.epfd, unix.EPOLL_CTL_DEL, int(fd), nil)
+		p.mu.Lock()
+		delete(p.srcs, fd)
+		p.mu.Unlock()
+		if !drain {
+			src.ready()
+		} else {
+			unix.Close(int(fd))
+		}
 		return
 	}
 	// Draining at shutdown is bounded: a grandchild that outlives its
@@ -160,7 +193,7 @@ func (p *pump) drainAll(buf []byte) {
 		src := p.srcs[fd]
 		delete(p.srcs, fd)
 		p.mu.Unlock()
-		if src != nil {
+		if src != nil && src.f != nil {
 			src.f.Close()
 		}
 	}

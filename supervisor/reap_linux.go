@@ -72,3 +72,36 @@ func BecomeSubreaper() error {
 	}
 	return unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
 }
+
+// watchExit reaps pid as soon as its pidfd says it exited, on the pump's
+// goroutine: the fast path for respawning. SIGCHLD stays the backstop (and
+// the only path for orphans); whichever comes first reaps, under mu, and
+// the other finds nothing to do.
+func (e *Engine) watchExit(pid, pidfd int) {
+	if pidfd < 0 {
+		return
+	}
+	err := e.pump.watch(pidfd, func() {
+		syscall.Close(pidfd)
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		p := e.byPid[pid]
+		if p == nil {
+			return // already reaped through SIGCHLD
+		}
+		var ws syscall.WaitStatus
+		for {
+			got, err := syscall.Wait4(pid, &ws, syscall.WNOHANG, nil)
+			if err == syscall.EINTR {
+				continue
+			}
+			if got == pid && err == nil {
+				p.exitedLocked(ws)
+			}
+			return
+		}
+	})
+	if err != nil {
+		syscall.Close(pidfd)
+	}
+}

@@ -220,12 +220,12 @@ func (p *process) spawnLocked() error {
 	if err != nil {
 		return fmt.Errorf("make pipes for %s: %w", s.Name, err)
 	}
-	attr := &syscall.ProcAttr{
-		Dir:   s.Directory,
-		Env:   p.env,
-		Files: pp.childFiles(),
-		Sys:   &syscall.SysProcAttr{Setpgid: true, Credential: cred},
+	pidfd := -1
+	sys := &syscall.SysProcAttr{Setpgid: true, Credential: cred}
+	if p.e.pump != nil {
+		sys.PidFD = &pidfd
 	}
+	attr := &syscall.ProcAttr{Dir: s.Directory, Env: p.env, Files: pp.childFiles(), Sys: sys}
 	pid, err := syscall.ForkExec(argv0, argv, attr)
 	pp.closeChildEnds()
 	if err != nil {
@@ -235,6 +235,7 @@ func (p *process) spawnLocked() error {
 	p.pid = pid
 	p.start = timeNow()
 	p.e.byPid[pid] = p
+	p.e.watchExit(pid, pidfd)
 	p.stdin = pp.stdinW
 	p.captureLocked(pp)
 	p.logf(slog.LevelInfo, "spawned: '%s' with pid %d", s.Name, pid)

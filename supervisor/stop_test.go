@@ -13,11 +13,14 @@ import (
 func TestStopSignalAndEscalation(t *testing.T) {
 	h := newHarness(t)
 	term := h.spec("term_ok", "sleep", "1000")
-	sigint := h.spec("sigint", sh(`trap 'echo got INT; exit 0' INT; while :; do sleep 0.05; done`)...)
+	// Each script says "ready" once its trap is set: a signal that came
+	// before would meet the default action, and the test would race.
+	sigint := h.spec("sigint", sh(`trap 'echo got INT; exit 0' INT; echo ready; while :; do sleep 0.05; done`)...)
 	sigint.StopSignal = syscall.SIGINT
 	sigint.Stdout.Path = h.file("sigint.log")
-	ign := h.spec("ign", sh(`trap "" TERM; while :; do sleep 0.05; done`)...)
+	ign := h.spec("ign", sh(`trap "" TERM; echo ready; while :; do sleep 0.05; done`)...)
 	ign.StopWaitSecs = 700 * time.Millisecond
+	ign.Stdout.Path = h.file("ign.log")
 	for _, s := range []*Spec{&term, &sigint, &ign} {
 		s.StartSecs = 0
 	}
@@ -25,6 +28,8 @@ func TestStopSignalAndEscalation(t *testing.T) {
 	for _, n := range []string{"term_ok", "sigint", "ign"} {
 		h.waitState(n, Running, 5*time.Second)
 	}
+	h.waitFile(h.file("sigint.log"), "ready", 5*time.Second)
+	h.waitFile(h.file("ign.log"), "ready", 5*time.Second)
 	ctx := context.Background()
 	for _, c := range []struct {
 		name    string
@@ -126,13 +131,16 @@ func TestStopGrandchildren(t *testing.T) {
 // killasgroup still SIGKILLs the group at the stopwaitsecs deadline.
 func TestKillAsGroupAfterLeaderExits(t *testing.T) {
 	h := newHarness(t)
-	s := h.spec("leader", sh(`(trap "" TERM; sleep 1001) & echo $!; trap 'exit 0' TERM; while :; do sleep 0.05; done`)...)
+	// The group member ignores TERM before it says "ready" and execs the
+	// sleep (an ignored signal stays ignored across exec).
+	s := h.spec("leader", sh(`trap 'exit 0' TERM; (trap "" TERM; echo ready; exec sleep 1001) & echo $!; while :; do sleep 0.05; done`)...)
 	s.StartSecs = 0
 	s.StopAsGroup, s.KillAsGroup = true, true
 	s.StopWaitSecs = 1500 * time.Millisecond // the leader's exit must come well before it, even on a loaded machine
 	s.Stdout.Path = h.file("leader.pids")
 	h.update(s)
 	pids := grandchildPids(t, h, h.file("leader.pids"), 1)
+	h.waitFile(h.file("leader.pids"), "ready", 5*time.Second)
 	if err := h.e.StopProcess(context.Background(), "leader", true); err != nil {
 		t.Fatal(err)
 	}
