@@ -19,7 +19,15 @@ func TestChildEnvironment(t *testing.T) {
 	s.AutoRestart = RestartNever
 	s.Environment = map[string]string{"OVER": "program", "EXTRA": "x,y"}
 	s.Stdout.Path = h.file("env.log")
-	h.update(s)
+	own := h.spec("ownurl", "/usr/bin/env")
+	own.StartSecs = 0
+	own.AutoRestart = RestartNever
+	own.ServerURL = "http://127.0.0.1:9001"
+	own.Stdout.Path = h.file("ownurl.log")
+	h.update(s, own)
+	if got := h.waitFile(h.file("ownurl.log"), "SUPERVISOR_SERVER_URL=", 5*time.Second); !strings.Contains(got, "SUPERVISOR_SERVER_URL=http://127.0.0.1:9001\n") {
+		t.Errorf("serverurl= did not override the daemon's URL: %q", got)
+	}
 	h.waitState("grp:envdump", Exited, 5*time.Second)
 	got := map[string]string{}
 	// The exit can be reaped before the capture goroutine drains the pipe.
