@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"os"
@@ -155,7 +156,7 @@ func serve(ctx context.Context, path string, echo io.Writer, ready *os.File) (in
 	// whenever the background scavenger gets to it.
 	debug.FreeOSMemory()
 
-	mainLoop(ctx, d, ml, log)
+	mainLoop(ctx, d, ml, log, dc)
 	d.Shutdown() // ends observe, and makes later shutdown requests no-ops
 
 	eng.Shutdown(context.Background())
@@ -171,7 +172,7 @@ func serve(ctx context.Context, path string, echo io.Writer, ready *os.File) (in
 }
 
 // mainLoop waits for signals and control requests until shutdown.
-func mainLoop(ctx context.Context, d *tendDaemon, ml *mainLog, log *slog.Logger) {
+func mainLoop(ctx context.Context, d *tendDaemon, ml *mainLog, log *slog.Logger, running vm.Daemon) {
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGQUIT, syscall.SIGHUP, syscall.SIGUSR2)
 	defer signal.Stop(sigs)
@@ -179,6 +180,10 @@ func mainLoop(ctx context.Context, d *tendDaemon, ml *mainLog, log *slog.Logger)
 		err := d.reload(ctx, func(dc vm.Daemon) {
 			if lv, err := logfile.ParseLevel(dc.LogLevel); err == nil {
 				ml.level.Set(lv)
+			}
+			if changed := needRestart(running, dc); len(changed) > 0 {
+				log.Warn("reload: daemon settings " + strings.Join(changed, ", ") +
+					" changed; they take effect when the daemon is restarted")
 			}
 		})
 		if err != nil {
@@ -309,4 +314,28 @@ func writePidfile(path string) error {
 		return fmt.Errorf("write pidfile: %w", err)
 	}
 	return nil
+}
+
+// needRestart names the daemon{} settings that differ between the running
+// daemon and a reloaded config but only apply at start-up (sockets, the
+// main log, the process environment), so a reload can say so instead of
+// silently ignoring them.
+func needRestart(old, cur vm.Daemon) []string {
+	var out []string
+	add := func(name string, differ bool) {
+		if differ {
+			out = append(out, name)
+		}
+	}
+	add("socket", old.Socket != cur.Socket)
+	add("http", (old.HTTP == nil) != (cur.HTTP == nil) || old.HTTP != nil && *old.HTTP != *cur.HTTP)
+	add("logfile", old.Logfile != cur.Logfile || old.LogfileMaxBytes != cur.LogfileMaxBytes || old.LogfileBackups != cur.LogfileBackups)
+	add("pidfile", old.Pidfile != cur.Pidfile)
+	add("childlogdir", old.ChildLogDir != cur.ChildLogDir)
+	add("directory", old.Directory != cur.Directory)
+	add("umask", old.Umask != cur.Umask)
+	add("environment", !maps.Equal(old.Environment, cur.Environment))
+	add("identifier", old.Identifier != cur.Identifier)
+	add("subreaper", old.Subreaper != cur.Subreaper)
+	return out
 }
