@@ -44,11 +44,7 @@ func loadFS(dir string) lua.LGFunction {
 				if err != nil {
 					L.RaiseError("fs.glob: %v", err)
 				}
-				t := L.CreateTable(len(m), 0)
-				for _, p := range m {
-					t.Append(lua.LString(p))
-				}
-				L.Push(t)
+				L.Push(stringList(L, m))
 				return 1
 			},
 			"join": func(L *lua.LState) int {

@@ -63,11 +63,7 @@ func loadShell(L *lua.LState) int {
 			if err != nil {
 				L.RaiseError("shell.%v", err)
 			}
-			t := L.CreateTable(len(words), 0)
-			for _, w := range words {
-				t.Append(lua.LString(w))
-			}
-			L.Push(t)
+			L.Push(stringList(L, words))
 			return 1
 		},
 		"quote": func(L *lua.LState) int {

@@ -58,3 +58,12 @@ func Modules() []string {
 func newModule(L *lua.LState, funcs map[string]lua.LGFunction) *lua.LTable {
 	return L.SetFuncs(L.NewTable(), funcs)
 }
+
+// stringList returns a Lua array of the given strings.
+func stringList(L *lua.LState, items []string) *lua.LTable {
+	t := L.CreateTable(len(items), 0)
+	for _, s := range items {
+		t.Append(lua.LString(s))
+	}
+	return t
+}

@@ -81,27 +81,23 @@ func group(name string, rs []supervisor.Result, err error) NameResult {
 }
 
 func (s *Server) startName(ctx context.Context, name string, req NamesRequest) NameResult {
-	wait := !req.NoWait
-	if name == "all" {
-		return group(name, s.eng.StartAll(ctx, wait), nil)
-	}
-	if g, p := SplitNamespec(name); p == "" {
-		rs, err := s.eng.StartGroup(ctx, g, wait)
-		return group(name, rs, err)
-	}
-	return s.single(name, s.eng.StartProcess(ctx, name, wait))
+	return s.runName(ctx, s.startOps(), name, !req.NoWait)
 }
 
 func (s *Server) stopName(ctx context.Context, name string, req NamesRequest) NameResult {
-	wait := !req.NoWait
+	return s.runName(ctx, s.stopOps(), name, !req.NoWait)
+}
+
+// runName applies ops to "all", a group ("g:*", "g:") or one process.
+func (s *Server) runName(ctx context.Context, ops runOps, name string, wait bool) NameResult {
 	if name == "all" {
-		return group(name, s.eng.StopAll(ctx, wait), nil)
+		return group(name, ops.all(ctx, wait), nil)
 	}
 	if g, p := SplitNamespec(name); p == "" {
-		rs, err := s.eng.StopGroup(ctx, g, wait)
+		rs, err := ops.group(ctx, g, wait)
 		return group(name, rs, err)
 	}
-	return s.single(name, s.eng.StopProcess(ctx, name, wait))
+	return s.single(name, ops.one(ctx, name, wait))
 }
 
 func (s *Server) signalName(_ context.Context, name string, req NamesRequest) NameResult {

@@ -28,25 +28,9 @@ func xrResultsArray(rs []supervisor.Result) []xrStruct {
 	return out
 }
 
-// xrRunOps are the engine operations behind one verb (start or stop) at
-// the three scopes supervisord offers: a process, a group, everything.
-type xrRunOps struct {
-	one   func(ctx context.Context, name string, wait bool) error
-	group func(ctx context.Context, group string, wait bool) ([]supervisor.Result, error)
-	all   func(ctx context.Context, wait bool) []supervisor.Result
-}
-
-func (s *Server) xrStartOps() xrRunOps {
-	return xrRunOps{one: s.eng.StartProcess, group: s.eng.StartGroup, all: s.eng.StartAll}
-}
-
-func (s *Server) xrStopOps() xrRunOps {
-	return xrRunOps{one: s.eng.StopProcess, group: s.eng.StopGroup, all: s.eng.StopAll}
-}
-
 // xrProcessCall implements startProcess/stopProcess(name, wait=True); a
 // "group:*" or "group:" name acts on the whole group, as in supervisord.
-func xrProcessCall(ops xrRunOps) xrMethodFunc {
+func xrProcessCall(ops runOps) xrMethodFunc {
 	return func(ctx context.Context, args []any) (any, error) {
 		name, err := xrArgString(args, 0, "")
 		if err != nil {
@@ -67,7 +51,7 @@ func xrProcessCall(ops xrRunOps) xrMethodFunc {
 }
 
 // xrGroupCall implements start/stopProcessGroup(name, wait=True).
-func xrGroupCall(ops xrRunOps) xrMethodFunc {
+func xrGroupCall(ops runOps) xrMethodFunc {
 	return func(ctx context.Context, args []any) (any, error) {
 		name, err := xrArgString(args, 0, "")
 		if err != nil {
@@ -82,7 +66,7 @@ func xrGroupCall(ops xrRunOps) xrMethodFunc {
 }
 
 // xrAllCall implements start/stopAllProcesses(wait=True).
-func xrAllCall(ops xrRunOps) xrMethodFunc {
+func xrAllCall(ops runOps) xrMethodFunc {
 	return func(ctx context.Context, args []any) (any, error) {
 		wait, err := xrArgBool(args, 0, true)
 		if err != nil {
