@@ -3,6 +3,7 @@ package stdlib
 import (
 	"fmt"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/google/shlex"
 	lua "github.com/yuin/gopher-lua"
@@ -17,6 +18,9 @@ import (
 func Split(s string) ([]string, error) {
 	s = strings.ReplaceAll(s, "\\\r\n", "")
 	s = strings.ReplaceAll(s, "\\\n", "")
+	if words, ok := splitPlain(s); ok {
+		return words, nil
+	}
 	words, err := shlex.Split(s)
 	if err != nil {
 		return nil, fmt.Errorf("split %q: %w", s, err)
@@ -25,6 +29,19 @@ func Split(s string) ([]string, error) {
 		return nil, fmt.Errorf("split %q: empty command", s)
 	}
 	return words, nil
+}
+
+// splitPlain splits a command holding no quote, backslash or '#' on
+// shlex's whitespace, which is all shlex would do with it; ok is false when
+// the command needs shlex. Most commands are plain, and shlex allocates a
+// 4 KiB reader per call, which dominated loading a thousand programs.
+func splitPlain(s string) (words []string, ok bool) {
+	if strings.ContainsAny(s, "\"'\\#") || !utf8.ValidString(s) {
+		return nil, false
+	}
+	isSpace := func(r rune) bool { return r == ' ' || r == '\t' || r == '\r' || r == '\n' }
+	words = strings.FieldsFunc(s, isSpace)
+	return words, len(words) > 0
 }
 
 // Quote returns s quoted for a POSIX shell (and for Split): unchanged when

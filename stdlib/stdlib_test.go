@@ -3,6 +3,7 @@ package stdlib
 import (
 	"bytes"
 	"errors"
+	"github.com/google/shlex"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -252,4 +253,21 @@ return st[1].name .. " " .. st[1].state .. " " .. st[1].pid`)
 	if msg := fails(t, L2, `require("sv").start("web")`); !strings.Contains(msg, "sv.start: not attached to a running daemon") {
 		t.Errorf("detached: %s", msg)
 	}
+}
+
+// The plain fast path must agree with shlex on every string it accepts.
+func FuzzSplitPlain(f *testing.F) {
+	for _, s := range []string{"a b", " x\ty\r\nz ", "/bin/sleep 100", "héllo wörld", "a\x00b c", "\u00a0x y\u2028", "", "\xff a"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got, ok := splitPlain(s)
+		if !ok {
+			return
+		}
+		want, err := shlex.Split(s)
+		if err != nil || !reflect.DeepEqual(got, want) {
+			t.Fatalf("splitPlain(%q) = %q; shlex gives %q, %v", s, got, want, err)
+		}
+	})
 }

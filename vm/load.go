@@ -73,7 +73,8 @@ func (v *VM) load(L *lua.LState, abs string) (*Config, error) {
 	v.hookTimeout = d.HookTimeout
 	r := newResolver(L, s, &d)
 	groups := r.groups()
-	cfg := &Config{Path: v.path, Daemon: d, Groups: groups, hooks: map[string][]string{}}
+	cfg := &Config{Path: v.path, Daemon: d, Groups: groups, hooks: map[string][]string{},
+		Specs: make([]supervisor.Spec, 0, len(s.programs))} // most programs have one process
 	observers := map[string]*hooks{}
 	owner := map[string]*programDecl{}
 	for _, pd := range s.programs {
