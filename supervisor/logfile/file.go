@@ -5,7 +5,10 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 )
@@ -217,7 +220,7 @@ func (f *File) rotateLocked() error {
 	if f.backups == 0 {
 		return f.truncateLocked("rotate")
 	}
-	for i := f.backups - 1; i > 0; i-- {
+	for _, i := range f.backupsToShift() {
 		if _, err := shift(f.path+"."+strconv.Itoa(i), f.path+"."+strconv.Itoa(i+1)); err != nil {
 			return fmt.Errorf("rotate %s: %w", f.path, err)
 		}
@@ -246,6 +249,40 @@ func (f *File) rotateLocked() error {
 		return fmt.Errorf("rotate %s: close: %w", f.path, cerr)
 	}
 	return nil
+}
+
+// listBackupsOver is the backup count above which rotation lists the
+// directory once instead of probing every slot: with backups=1000, probing
+// costs a thousand failed lstat calls per rotation.
+const listBackupsOver = 32
+
+// backupsToShift returns, highest first, the backup numbers 1..backups-1
+// that rotation must try to shift up by one: all of them, as supervisord
+// does, or with many backups only those the directory holds.
+func (f *File) backupsToShift() []int {
+	var idx []int
+	if f.backups > listBackupsOver {
+		entries, err := os.ReadDir(filepath.Dir(f.path))
+		if err == nil {
+			prefix := filepath.Base(f.path) + "."
+			for _, e := range entries {
+				rest, ok := strings.CutPrefix(e.Name(), prefix)
+				if !ok {
+					continue
+				}
+				if i, err := strconv.Atoi(rest); err == nil && i >= 1 && i < f.backups && strconv.Itoa(i) == rest {
+					idx = append(idx, i)
+				}
+			}
+			slices.Sort(idx)
+			slices.Reverse(idx)
+			return idx
+		}
+	}
+	for i := f.backups - 1; i > 0; i-- {
+		idx = append(idx, i)
+	}
+	return idx
 }
 
 // shift renames src to dst if src exists, removing dst first as

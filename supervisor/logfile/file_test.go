@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strconv"
 	"strings"
 	"sync"
@@ -641,6 +642,61 @@ func TestConcurrentReadDuringRotation(t *testing.T) {
 				}
 			})
 			wg.Wait()
+		})
+	}
+}
+
+// Rotation shifts existing backups exactly as supervisord's probe of every
+// slot would, whether it probes (few backups) or lists the directory (many):
+// gaps stay gaps, the last slot is overwritten, and names that only look
+// like backups are left alone.
+func TestRotateShiftsLikeProbing(t *testing.T) {
+	for _, backups := range []int{5, listBackupsOver + 8} {
+		t.Run(strconv.Itoa(backups), func(t *testing.T) {
+			dir := t.TempDir()
+			path := filepath.Join(dir, "n.log")
+			existing := []string{"2", "4", strconv.Itoa(backups - 1), strconv.Itoa(backups), "07", "x", "-1"}
+			for _, suffix := range existing {
+				if err := os.WriteFile(path+"."+suffix, []byte("was ."+suffix), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			// What probing every slot from backups-1 down to 1 gives.
+			want := map[string]string{}
+			for _, suffix := range existing {
+				want[suffix] = "was ." + suffix
+			}
+			for i := backups - 1; i >= 1; i-- {
+				s := strconv.Itoa(i)
+				if c, ok := want[s]; ok {
+					want[strconv.Itoa(i+1)] = c
+					delete(want, s)
+				}
+			}
+			want["1"] = "current\n"
+			want[""] = ""
+
+			f, err := Open(path, 8, backups)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := f.Write([]byte("current\n")); err != nil {
+				t.Fatal(err)
+			}
+			f.Close()
+
+			got := map[string]string{}
+			entries, err := os.ReadDir(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, e := range entries {
+				suffix, _ := strings.CutPrefix(strings.TrimPrefix(e.Name(), "n.log"), ".")
+				got[suffix] = readString(t, filepath.Join(dir, e.Name()))
+			}
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("after rotation:\n got %q\nwant %q", got, want)
+			}
 		})
 	}
 }
