@@ -176,6 +176,7 @@ func (v *VM) include(L *lua.LState, s *loadState) int {
 		s.errorf(pos, "include", "%s: no such file", full)
 		return 0
 	}
+	var files, names []string
 	for _, m := range matches {
 		abs, err := filepath.Abs(m)
 		if err != nil {
@@ -190,12 +191,17 @@ func (v *VM) include(L *lua.LState, s *loadState) int {
 				L.Error(lua.LString(fmt.Sprintf("%s: include: %s includes itself", pos, m)), 0)
 			}
 		}
-		fn, err := compileFile(L, abs, m)
-		if err != nil {
-			L.Error(lua.LString(luaMessage(err)), 0)
+		files, names = append(files, abs), append(names, m)
+	}
+	// Every match is compiled up front (concurrently); they still run one
+	// after another, and an error is raised when its file's turn comes.
+	protos, errs := compileProtos(files, names)
+	for i, abs := range files {
+		if errs[i] != nil {
+			L.Error(lua.LString(luaMessage(errs[i])), 0)
 		}
 		s.running = append(s.running, abs)
-		L.Push(fn)
+		L.Push(L.NewFunctionFromProto(protos[i]))
 		L.Call(0, 0)
 		s.running = s.running[:len(s.running)-1]
 	}

@@ -2,10 +2,12 @@ package vm
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -193,6 +195,27 @@ func TestIncludeAndHere(t *testing.T) {
 	}
 	if src := cfg.Specs[0].Source; src != dir+"/conf.d/a.lua:1" {
 		t.Errorf("source of a = %q", src)
+	}
+}
+
+// Included files are compiled together but run one after another in glob
+// order, each seeing what the previous ones did.
+func TestIncludeRunsInOrder(t *testing.T) {
+	files := map[string]string{"tend.lua": "order = {}\n" + `include "conf.d/*.lua"` + "\n" +
+		`program "main" { command = "echo " .. table.concat(order, " ") }`}
+	var want []string
+	for i := range 12 {
+		n := fmt.Sprintf("%02d", i)
+		files["conf.d/"+n+".lua"] = fmt.Sprintf("assert(#order == %d)\norder[#order + 1] = %q", i, n)
+		want = append(want, n)
+	}
+	v, cfg, err := Load(context.Background(), writeConfig(t, files), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close()
+	if got := strings.Join(cfg.Specs[0].Command[1:], " "); got != strings.Join(want, " ") {
+		t.Errorf("files ran in order %q, want %q", got, strings.Join(want, " "))
 	}
 }
 
