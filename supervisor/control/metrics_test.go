@@ -153,10 +153,7 @@ func TestMetrics(t *testing.T) {
 	inUse, avail := xrtSpecs()
 	env := xrtStart(t, inUse, avail, "", "")
 	env.daemon.hooks = HookStats{Calls: 7, Errors: 2, Timeouts: 1, Seconds: 0.25}
-	xrtWaitFor(t, "talker output", func() bool {
-		b, _ := env.eng.ReadLog("talker", "stdout", 0, 0)
-		return len(b) > 0
-	})
+	env.waitTalkerOutput(t)
 	resp, err := http.Get("http://" + env.tcp + "/metrics")
 	if err != nil {
 		t.Fatal(err)

@@ -43,11 +43,7 @@ func TestSupervisorctl(t *testing.T) {
 	inUse, avail := xrtSpecs()
 	env := xrtStart(t, inUse, avail, "", "")
 	env.waitState(t, "talker", supervisor.Running)
-	xrtWaitFor(t, "talker output", func() bool {
-		b, _ := env.eng.ReadLog("talker", "stdout", 0, 0)
-		e, _ := env.eng.ReadLog("talker", "stderr", 0, 0)
-		return len(b) > 0 && len(e) > 0
-	})
+	env.waitTalkerOutput(t)
 	url := "unix://" + env.sock
 	pid := fmt.Sprint(os.Getpid())
 	sleeperPid := func() string {

@@ -205,6 +205,18 @@ func xrtWaitFor(t *testing.T, what string, cond func() bool) {
 	}
 }
 
+// waitTalkerOutput waits until both of talker's lines are logged. Its
+// stdout and stderr are separate pipes read by separate goroutines, so
+// seeing "hello" says nothing about "oops".
+func (env *xrtEnv) waitTalkerOutput(t *testing.T) {
+	t.Helper()
+	xrtWaitFor(t, "talker output on stdout and stderr", func() bool {
+		b, _ := env.eng.ReadLog("talker", "stdout", 0, 0)
+		e, _ := env.eng.ReadLog("talker", "stderr", 0, 0)
+		return len(b) > 0 && len(e) > 0
+	})
+}
+
 // unixClient returns an HTTP client that dials the env's unix socket.
 func (env *xrtEnv) unixClient() *http.Client {
 	return &http.Client{Transport: &http.Transport{

@@ -118,10 +118,7 @@ func TestXMLRPCMethods(t *testing.T) {
 	inUse, avail := xrtSpecs()
 	env := xrtStart(t, inUse, avail, "", "")
 	env.waitState(t, "talker", supervisor.Running)
-	xrtWaitFor(t, "talker output", func() bool {
-		b, _ := env.eng.ReadLog("talker", "stdout", 0, 0)
-		return len(b) > 0
-	})
+	env.waitTalkerOutput(t)
 
 	simple := []struct {
 		method string
