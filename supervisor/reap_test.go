@@ -42,7 +42,7 @@ func orphanChild(t *testing.T) {
 	if info.ExitStatus != 3 {
 		t.Fatalf("managed exit status %d, want 3 (stolen by the reaper?)", info.ExitStatus)
 	}
-	pidText := strings.TrimSpace(h.waitFile(h.file("orphan.pid"), "\n", 2*time.Second))
+	pidText := strings.TrimSpace(h.waitFile(h.file("orphan.pid"), "\n", 10*time.Second))
 	pid, _ := strconv.Atoi(pidText)
 	ppid := func() string {
 		b, err := os.ReadFile("/proc/" + pidText + "/stat")

@@ -31,7 +31,7 @@ func TestChildEnvironment(t *testing.T) {
 	h.waitState("grp:envdump", Exited, 5*time.Second)
 	got := map[string]string{}
 	// The exit can be reaped before the capture goroutine drains the pipe.
-	dump := h.waitFile(h.file("env.log"), "SUPERVISOR_PROCESS_NAME=", 2*time.Second)
+	dump := h.waitFile(h.file("env.log"), "SUPERVISOR_PROCESS_NAME=", 10*time.Second)
 	for _, line := range strings.Split(strings.TrimSpace(dump), "\n") {
 		k, v, _ := strings.Cut(line, "=")
 		got[k] = v
@@ -117,7 +117,7 @@ func TestUserDropsPrivileges(t *testing.T) {
 	s.Stdout.Path = h.file("id.log")
 	h.update(s)
 	h.waitState("asnobody", Exited, 5*time.Second)
-	out := h.waitFile(h.file("id.log"), "uid=", 2*time.Second)
+	out := h.waitFile(h.file("id.log"), "uid=", 10*time.Second)
 	if !strings.Contains(out, "uid=65534") || !strings.Contains(out, "gid=65534") {
 		t.Errorf("id printed %q, want uid/gid 65534", out)
 	}
@@ -157,7 +157,7 @@ func TestLogTargets(t *testing.T) {
 	for _, n := range []string{"redir", "auto", "nolog"} {
 		h.waitState(n, Exited, 5*time.Second)
 	}
-	got := h.waitFile(h.file("redir.log"), "err1", 2*time.Second)
+	got := h.waitFile(h.file("redir.log"), "err1", 10*time.Second)
 	if got != "out1\nerr1\n" && got != "err1\nout1\n" {
 		t.Errorf("redirected log %q", got)
 	}
@@ -175,8 +175,8 @@ func TestLogTargets(t *testing.T) {
 			t.Errorf("AUTO log %s: %v mode %v, want 0600", p, err, st.Mode().Perm())
 		}
 	}
-	h.waitFile(info.StdoutLogfile, "out1", 2*time.Second)
-	h.waitFile(info.StderrLogfile, "err1", 2*time.Second)
+	h.waitFile(info.StdoutLogfile, "out1", 10*time.Second)
+	h.waitFile(info.StderrLogfile, "err1", 10*time.Second)
 	// NONE discards stdout but stderr still goes to an AUTO file.
 	ni, _ := h.e.Info("nolog")
 	if ni.StdoutLogfile != "" || ni.StderrLogfile == "" {
@@ -207,7 +207,7 @@ func TestSendStdin(t *testing.T) {
 	if err := h.e.SendStdin("cat", []byte("hello stdin\n")); err != nil {
 		t.Fatal(err)
 	}
-	h.waitFile(h.file("cat.log"), "hello stdin", 3*time.Second)
+	h.waitFile(h.file("cat.log"), "hello stdin", 10*time.Second)
 	h.e.StopProcess(context.Background(), "cat", true)
 	if err := h.e.SendStdin("cat", []byte("x")); FaultOf(err) != FaultNotRunning {
 		t.Errorf("stdin to a stopped process: %v, want NOT_RUNNING", err)

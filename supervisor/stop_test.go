@@ -125,7 +125,7 @@ func TestStopGrandchildren(t *testing.T) {
 			}
 			continue
 		}
-		h.waitFor(c.name+": grandchildren gone", 3*time.Second, func() bool {
+		h.waitFor(c.name+": grandchildren gone", 10*time.Second, func() bool {
 			for _, p := range pids {
 				if alive(p) {
 					return false
@@ -182,7 +182,7 @@ func TestShutdownOrderDescendingPriority(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	h.e.Shutdown(ctx)
-	h.waitFor("all stopped events", 2*time.Second, func() bool { return len(h.order(Stopped)) == 3 })
+	h.waitFor("all stopped events", 10*time.Second, func() bool { return len(h.order(Stopped)) == 3 })
 	if got, want := strings.Join(h.order(Stopping), ","), "high,mid,low"; got != want {
 		t.Errorf("shutdown order %s, want %s", got, want)
 	}
