@@ -10,11 +10,13 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// pumpBufSize is the pump's read size (64 KiB read back-to-back measured
-// faster than 256 KiB reads: the copy stays in cache), and pumpBurst how
-// many bytes one ready pipe may give per wake-up: a child writing as fast as it can is
-// read until its pipe is empty, with no epoll_wait between reads (the
-// writer refills the pipe while we copy), yet it cannot starve the others.
+// pumpBufSize is the pump's read size: supervisord's (it reads 2<<16 bytes
+// at a time), so a rotated log exceeds maxbytes by no more than under
+// supervisord; larger reads measured slower (the copy leaves the cache).
+// pumpBurst is how many bytes one ready pipe may give per wake-up: a child
+// writing as fast as it can is read until its pipe is empty, with no
+// epoll_wait between reads (the writer refills the pipe while we copy),
+// yet it cannot starve the others.
 //
 // After a wake-up that moved at least pumpBatchMin bytes, the pump waits
 // pumpBatchDelay before polling again. A child writing continuously then
@@ -26,7 +28,7 @@ import (
 // most pumpBatchDelay of extra latency for output, or an exit, that comes
 // in right after a flood.
 const (
-	pumpBufSize    = 64 << 10
+	pumpBufSize    = 128 << 10
 	pumpBurst      = 4 << 20
 	pumpBatchMin   = 16 << 10
 	pumpBatchDelay = time.Millisecond
