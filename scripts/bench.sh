@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Reproduces the side-by-side performance table: tend against Debian's
 # supervisord on the same work, in one run (scripts/bench/compare.py), plus
-# the Go benchmarks of the engine's hot paths.
+# an interleaved log-throughput run against cat > file, and the Go
+# benchmarks of the hot paths.
 #
 #   scripts/bench.sh            # -n 200 and -n 1000
 #   scripts/bench.sh 200        # one size
@@ -19,7 +20,7 @@ fi
 
 out=tmp/bench
 mkdir -p "$out"
-go build -o "$out/tend" ./cmd/tend
+CGO_ENABLED=0 go build -o "$out/tend" ./cmd/tend
 
 sizes=("$@")
 [ ${#sizes[@]} -gt 0 ] || sizes=(200 1000)
@@ -29,6 +30,9 @@ for n in "${sizes[@]}"; do
   [ "$n" -gt 200 ] && only="spawn"
   python3 scripts/bench/compare.py --tend "$PWD/$out/tend" -n "$n" --only "$only" --json "$out/compare-$n.json" | tail -n +1
 done
+
+echo "== log throughput, tend and cat > file interleaved (scripts/bench/logs_ab.py)"
+python3 scripts/bench/logs_ab.py --tend "$out/tend" --reps 9 2>/dev/null
 
 echo "== Go benchmarks (engine hot paths)"
 go test -run '^$' -bench 'Spawn200|BareForkExec200|Respawn' -benchtime 5x ./supervisor/
