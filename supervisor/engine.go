@@ -56,6 +56,8 @@ type Engine struct {
 	mu           sync.Mutex
 	procs        map[string]*process // by namespec
 	groups       map[string]*group
+	pools        map[string]*pool // eventlistener pools by program name
+	ticks        map[EventType]*time.Timer
 	byPid        map[int]*process
 	shuttingDown bool
 	closed       chan struct{}

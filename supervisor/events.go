@@ -1,6 +1,7 @@
 package supervisor
 
 import (
+	"slices"
 	"sync"
 	"time"
 )
@@ -50,6 +51,22 @@ func (e Event) Name() string {
 type Bus struct {
 	mu   sync.Mutex
 	subs map[*Subscription]struct{}
+	// pools are the eventlistener pools, handed each event they subscribe
+	// to; serial numbers the events handed to at least one pool.
+	pools  []*pool
+	serial uint64
+}
+
+func (b *Bus) addPool(pl *pool) {
+	b.mu.Lock()
+	b.pools = append(b.pools, pl)
+	b.mu.Unlock()
+}
+
+func (b *Bus) removePool(pl *pool) {
+	b.mu.Lock()
+	b.pools = slices.DeleteFunc(b.pools, func(x *pool) bool { return x == pl })
+	b.mu.Unlock()
 }
 
 // Subscription receives events from a Bus on C until Close.
@@ -96,6 +113,22 @@ func (b *Bus) Publish(e Event) {
 	defer b.mu.Unlock()
 	for s := range b.subs {
 		s.deliver(e)
+	}
+	var pe *poolEvent
+	for _, pl := range b.pools {
+		pl.mu.Lock()
+		if subscribes(pl.events, e.Name()) {
+			if pe == nil {
+				b.serial++
+				pe = &poolEvent{serial: b.serial, name: e.Name(), payload: e.Payload()}
+			}
+			pl.serial++
+			ev := *pe
+			ev.poolSerial = pl.serial
+			pl.acceptLocked(&ev, false)
+			pl.dispatchLocked()
+		}
+		pl.mu.Unlock()
 	}
 }
 

@@ -249,6 +249,7 @@ func (e *Engine) Shutdown(ctx context.Context) {
 		return
 	}
 	e.shuttingDown = true
+	e.stopTicksLocked()
 	order := e.orderedLocked()
 	e.mu.Unlock()
 	e.Publish(Event{Type: EventSupervisorStopping})

@@ -71,7 +71,21 @@ func (pp *pipes) closeParentEnds() {
 // captureLocked starts copying the child's output to its logs.
 func (p *process) captureLocked(pp *pipes) {
 	src := Event{Process: p.spec.Name, Group: p.spec.Group, Pid: p.pid}
-	p.e.capture(pp.stdoutR, p.e.outputSink(src, p.stdout, p.spec.Stdout, "stdout"), "stdout of "+src.Process)
+	sink := p.e.outputSink(src, p.stdout, p.spec.Stdout, "stdout")
+	if p.spec.Listener != nil && p.pool != nil {
+		// A listener's stdout is the protocol: it is still logged, but it
+		// raises no PROCESS_LOG/COMMUNICATION events.
+		ls := p.spec.Stdout
+		ls.EventsEnabled, ls.CaptureMaxBytes = false, 0
+		logSink := p.e.outputSink(src, p.stdout, ls, "stdout")
+		pl, l := p.pool, p.pool.attach(p.spec.Name, pp.stdinW)
+		p.listener = l
+		sink = func(chunk []byte) {
+			logSink(chunk)
+			pl.feed(l, chunk)
+		}
+	}
+	p.e.capture(pp.stdoutR, sink, "stdout of "+src.Process)
 	if pp.stderrR != nil {
 		p.e.capture(pp.stderrR, p.e.outputSink(src, p.stderr, p.spec.Stderr, "stderr"), "stderr of "+src.Process)
 	}

@@ -50,7 +50,12 @@ type process struct {
 
 	stdout, stderr *logfile.File
 	stdin          *os.File
-	onRemoved      func() // run once the process has stopped after removal
+	// pool is the eventlistener pool of a listener program, and listener
+	// the protocol side of its current run (nil when not running).
+	pool      *pool
+	listener  *listener
+	lastPid   int    // the pid of the run that just ended, for EXITED/STOPPED events
+	onRemoved func() // run once the process has stopped after removal
 }
 
 func (p *process) infoLocked(now time.Time) Info {
@@ -76,9 +81,16 @@ func (p *process) setStateLocked(to State, expected bool) {
 	from := p.state
 	p.state = to
 	p.bumpLocked()
+	pid := p.pid
+	if pid == 0 && (to == Exited || to == Stopped) {
+		pid = p.lastPid
+	}
 	ev := Event{
 		Type: EventProcessState, Time: time.Now(), Process: p.spec.Name, Group: p.spec.Group,
-		From: from, To: to, Tries: p.backoff, Pid: p.pid, Expected: expected,
+		From: from, To: to, Tries: p.backoff, Pid: pid, Expected: expected,
+	}
+	if p.listener != nil {
+		p.pool.setRunning(p.listener, to == Running)
 	}
 	p.e.bus.Publish(ev)
 	if p.changed != nil {
@@ -167,10 +179,16 @@ func (p *process) exitedLocked(ws syscall.WaitStatus) {
 	pid := p.pid
 	delete(p.e.byPid, pid)
 	p.pid = 0
+	p.lastPid = pid
+	defer func() { p.lastPid = 0 }()
 	p.stop = now
 	if p.stdin != nil {
 		p.stdin.Close()
 		p.stdin = nil
+	}
+	if p.listener != nil {
+		p.pool.detach(p.listener)
+		p.listener = nil
 	}
 	ei := ExitInfo{Pid: pid, Code: ws.ExitStatus(), Uptime: now.Sub(p.start), StartRetries: p.spec.StartRetries}
 	how := fmt.Sprintf("exit status %d", ei.Code)

@@ -94,6 +94,10 @@ type Spec struct {
 	Stderr         LogSpec
 	ServerURL      string // SUPERVISOR_SERVER_URL for this program; "" = the daemon's
 
+	// Listener makes the process a member of an eventlistener pool named
+	// after Program; nil for an ordinary program.
+	Listener *ListenerSpec
+
 	// HookTimeout bounds every Policy call for this process.
 	HookTimeout time.Duration
 	// Policy decides restarts and backoff; nil applies supervisord's rules.

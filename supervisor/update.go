@@ -350,6 +350,7 @@ func (e *Engine) rebuildGroupsLocked() {
 		}
 	}
 	e.groups = groups
+	e.rebuildPoolsLocked()
 }
 
 // RemoveGroup drops a group whose processes are all stopped, as

@@ -1,0 +1,322 @@
+package supervisor
+
+import (
+	"bytes"
+	"fmt"
+	"log/slog"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// listenerScript is a superlance-style event listener in sh. It appends
+// every event it gets to $1 as "<header>\n<payload>\n--<answer>\n" and
+// answers OK, except in the modes given by $2:
+//
+//	failonce  answers FAIL to the first event (marker file $1.failed)
+//	hangonce  never answers the first event (marker file $1.hung)
+//	garbage   prints something other than READY
+const listenerScript = `
+out=$1; mode=$2
+if [ "$mode" = garbage ]; then printf 'HELLO\n'; exec sleep 300; fi
+while :; do
+  printf 'READY\n'
+  IFS= read -r header || exit 0
+  len=${header##*len:}
+  ans=OK
+  if [ "$mode" = failonce ] && [ ! -e "$out.failed" ]; then : > "$out.failed"; ans=FAIL; fi
+  { printf '%s\n' "$header"; head -c "$len"; printf '\n--%s\n' "$ans"; } >> "$out"
+  if [ "$mode" = hangonce ] && [ ! -e "$out.hung" ]; then : > "$out.hung"; exec sleep 300; fi
+  printf 'RESULT %d\n%s' "${#ans}" "$ans"
+done
+`
+
+// received is one event as the listener script recorded it.
+type received struct {
+	header map[string]string
+	line   string
+	body   string
+	answer string
+}
+
+var recordRE = regexp.MustCompile(`(?s)(ver:3\.0 [^\n]*)\n(.*?)\n--(OK|FAIL)\n`)
+
+func readEvents(path string) []received {
+	b, _ := os.ReadFile(path)
+	var out []received
+	for _, m := range recordRE.FindAllStringSubmatch(string(b), -1) {
+		r := received{header: map[string]string{}, line: m[1], body: m[2], answer: m[3]}
+		for _, f := range strings.Fields(m[1]) {
+			k, v, _ := strings.Cut(f, ":")
+			r.header[k] = v
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+// syncBuffer is a bytes.Buffer safe for the engine's logger.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func newLoggedHarness(t *testing.T) (*harness, *syncBuffer) {
+	buf := &syncBuffer{}
+	h := newHarness(t, Config{Logger: slog.New(slog.NewTextHandler(buf, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	return h, buf
+}
+
+// listenerSpec returns an eventlistener "ev" running listenerScript.
+func (h *harness) listenerSpec(out, mode string, bufferSize int, events ...string) Spec {
+	s := h.spec("ev", "/bin/sh", "-c", listenerScript, "listener", out, mode)
+	s.StartSecs = 0
+	s.AutoRestart = RestartAlways
+	s.Listener = &ListenerSpec{Events: events, BufferSize: bufferSize}
+	return s
+}
+
+func (h *harness) waitEvents(path string, d time.Duration, cond func([]received) bool) []received {
+	h.t.Helper()
+	var got []received
+	h.waitFor("events in "+path, d, func() bool {
+		got = readEvents(path)
+		return cond(got)
+	})
+	return got
+}
+
+func (h *harness) remote(data string) {
+	h.e.Publish(Event{Type: EventRemoteComm, Data: []byte("type:test\n" + data)})
+}
+
+func TestListenerGetsProcessStateEvents(t *testing.T) {
+	h := newHarness(t)
+	out := h.file("events")
+	worker := h.spec("worker", sh("exit 0")...)
+	worker.StartSecs = 0
+	worker.AutoRestart = RestartNever
+	h.update(h.listenerSpec(out, "", 0, "PROCESS_STATE"), worker)
+	h.waitState("worker", Exited, 10*time.Second)
+	var pid int
+	for _, ev := range h.stateEvents("worker") {
+		if ev.To == Running {
+			pid = ev.Pid
+		}
+	}
+	want := []struct{ name, body string }{
+		{"PROCESS_STATE_STARTING", "processname:worker groupname:worker from_state:STOPPED tries:0"},
+		{"PROCESS_STATE_RUNNING", fmt.Sprintf("processname:worker groupname:worker from_state:STARTING pid:%d", pid)},
+		{"PROCESS_STATE_EXITED", fmt.Sprintf("processname:worker groupname:worker from_state:RUNNING expected:1 pid:%d", pid)},
+	}
+	workerEvents := func(all []received) []received {
+		var out []received
+		for _, r := range all {
+			if strings.HasPrefix(r.body, "processname:worker ") {
+				out = append(out, r)
+			}
+		}
+		return out
+	}
+	all := h.waitEvents(out, 10*time.Second, func(r []received) bool { return len(workerEvents(r)) >= len(want) })
+	got := workerEvents(all)
+	if len(got) != len(want) {
+		t.Fatalf("got %d worker events, want %d: %+v", len(got), len(want), got)
+	}
+	for i, w := range want {
+		r := got[i]
+		if r.header["eventname"] != w.name || r.body != w.body || r.answer != "OK" {
+			t.Errorf("event %d: got %q / %q, want %s / %q", i, r.line, r.body, w.name, w.body)
+		}
+		if r.header["server"] != "supervisor" || r.header["pool"] != "ev" || r.header["len"] != strconv.Itoa(len(w.body)) {
+			t.Errorf("event %d: bad header %q", i, r.line)
+		}
+	}
+	// Serials count up: globally, and per pool without gaps (one pool here).
+	for i := 1; i < len(all); i++ {
+		s0, _ := strconv.Atoi(all[i-1].header["serial"])
+		s1, _ := strconv.Atoi(all[i].header["serial"])
+		p0, _ := strconv.Atoi(all[i-1].header["poolserial"])
+		p1, _ := strconv.Atoi(all[i].header["poolserial"])
+		if s1 <= s0 || p1 != p0+1 {
+			t.Errorf("serials not increasing: %q then %q", all[i-1].line, all[i].line)
+		}
+	}
+}
+
+func TestListenerPayloads(t *testing.T) {
+	at := time.Unix(1795466290, 0)
+	for _, tc := range []struct {
+		ev   Event
+		name string
+		body string
+	}{
+		{Event{Type: EventProcessState, Process: "quick", Group: "quick", From: Backoff, To: Starting, Tries: 1},
+			"PROCESS_STATE_STARTING", "processname:quick groupname:quick from_state:BACKOFF tries:1"},
+		{Event{Type: EventProcessState, Process: "quick", Group: "quick", From: Backoff, To: Fatal},
+			"PROCESS_STATE_FATAL", "processname:quick groupname:quick from_state:BACKOFF"},
+		{Event{Type: EventProcessState, Process: "a", Group: "g", From: Stopping, To: Stopped, Pid: 7},
+			"PROCESS_STATE_STOPPED", "processname:a groupname:g from_state:STOPPING pid:7"},
+		{Event{Type: EventProcessGroupAdded, Group: "talker"}, "PROCESS_GROUP_ADDED", "groupname:talker\n"},
+		{Event{Type: EventSupervisorRunning}, "SUPERVISOR_STATE_CHANGE_RUNNING", ""},
+		{Event{Type: EventProcessLogStdout, Process: "talker", Group: "talker", Pid: 15092, Data: []byte("hello-log\n")},
+			"PROCESS_LOG_STDOUT", "processname:talker groupname:talker pid:15092 channel:stdout\nhello-log\n"},
+		{Event{Type: EventProcessCommStdout, Process: "talker", Group: "talker", Pid: 15092, Data: []byte("comm-data")},
+			"PROCESS_COMMUNICATION_STDOUT", "processname:talker groupname:talker pid:15092\ncomm-data"},
+		{Event{Type: EventRemoteComm, Data: []byte("type:t\nx")}, "REMOTE_COMMUNICATION", "type:t\nx"},
+		{Event{Type: EventTick5, Time: at}, "TICK_5", "when:1795466290"},
+	} {
+		if got := tc.ev.Name(); got != tc.name {
+			t.Errorf("Name() = %q, want %q", got, tc.name)
+		}
+		if got := string(tc.ev.Payload()); got != tc.body {
+			t.Errorf("%s payload = %q, want %q", tc.name, got, tc.body)
+		}
+	}
+}
+
+func TestListenerSubscriptions(t *testing.T) {
+	for _, tc := range []struct {
+		subs []string
+		name string
+		want bool
+	}{
+		{[]string{"PROCESS_STATE"}, "PROCESS_STATE_RUNNING", true},
+		{[]string{"PROCESS_STATE_EXITED"}, "PROCESS_STATE_RUNNING", false},
+		{[]string{"EVENT"}, "TICK_60", true},
+		{[]string{"TICK"}, "TICK_5", true},
+		{[]string{"TICK_60"}, "TICK_5", false},
+		{[]string{"PROCESS_LOG"}, "PROCESS_LOG_STDERR", true},
+		{[]string{"PROCESS_COMMUNICATION"}, "PROCESS_LOG_STDERR", false},
+		{[]string{"SUPERVISOR_STATE_CHANGE"}, "SUPERVISOR_STATE_CHANGE_STOPPING", true},
+		{[]string{"PROCESS_GROUP"}, "PROCESS_GROUP_REMOVED", true},
+		{[]string{"REMOTE_COMMUNICATION"}, "REMOTE_COMMUNICATION", true},
+	} {
+		if got := subscribes(tc.subs, tc.name); got != tc.want {
+			t.Errorf("subscribes(%v, %s) = %v", tc.subs, tc.name, got)
+		}
+	}
+}
+
+func TestListenerBufferOverflowDropsOldest(t *testing.T) {
+	h, logs := newLoggedHarness(t)
+	out := h.file("events")
+	ls := h.listenerSpec(out, "", 2, "REMOTE_COMMUNICATION")
+	ls.AutoStart = false
+	h.update(ls)
+	for i := 1; i <= 4; i++ {
+		h.remote(strconv.Itoa(i))
+	}
+	if err := h.e.StartProcess(t.Context(), "ev", false); err != nil {
+		t.Fatal(err)
+	}
+	got := h.waitEvents(out, 10*time.Second, func(r []received) bool { return len(r) >= 2 })
+	if len(got) != 2 || got[0].body != "type:test\n3" || got[1].body != "type:test\n4" {
+		t.Fatalf("got %+v, want events 3 and 4", got)
+	}
+	if got[0].header["serial"] != "3" || got[0].header["poolserial"] != "3" {
+		t.Errorf("first delivered header %q, want serial 3", got[0].line)
+	}
+	for _, n := range []string{"1", "2"} {
+		if !strings.Contains(logs.String(), "pool ev event buffer overflowed, discarding event "+n) {
+			t.Errorf("no overflow log for event %s in:\n%s", n, logs.String())
+		}
+	}
+}
+
+func TestListenerFailResends(t *testing.T) {
+	h := newHarness(t)
+	out := h.file("events")
+	h.update(h.listenerSpec(out, "failonce", 0, "REMOTE_COMMUNICATION"))
+	h.remote("again")
+	got := h.waitEvents(out, 10*time.Second, func(r []received) bool { return len(r) >= 2 })
+	if got[0].answer != "FAIL" || got[1].answer != "OK" || got[0].line != got[1].line || got[1].body != "type:test\nagain" {
+		t.Fatalf("want the same event FAILed then OKed, got %+v", got)
+	}
+}
+
+func TestListenerKilledMidEventGetsItAgain(t *testing.T) {
+	h := newHarness(t)
+	out := h.file("events")
+	h.update(h.listenerSpec(out, "hangonce", 0, "REMOTE_COMMUNICATION"))
+	h.waitState("ev", Running, 10*time.Second)
+	h.remote("precious")
+	h.waitEvents(out, 10*time.Second, func(r []received) bool { return len(r) >= 1 })
+	h.waitFor("ev to be BUSY", 10*time.Second, func() bool {
+		ls := h.e.Listeners()
+		return len(ls) == 1 && ls[0].State == ListenerBusy
+	})
+	info, err := h.e.Info("ev")
+	if err != nil {
+		t.Fatal(err)
+	}
+	syscall.Kill(info.Pid, syscall.SIGKILL)
+	got := h.waitEvents(out, 10*time.Second, func(r []received) bool { return len(r) >= 2 })
+	if got[0].line != got[1].line || got[1].body != "type:test\nprecious" || got[1].answer != "OK" {
+		t.Fatalf("want the event re-sent after the restart, got %+v", got)
+	}
+}
+
+func TestListenerTick5(t *testing.T) {
+	h := newHarness(t)
+	out := h.file("events")
+	h.update(h.listenerSpec(out, "", 0, "TICK_5"))
+	got := h.waitEvents(out, 15*time.Second, func(r []received) bool { return len(r) >= 1 })
+	r := got[0]
+	when, err := strconv.ParseInt(strings.TrimPrefix(r.body, "when:"), 10, 64)
+	if r.header["eventname"] != "TICK_5" || err != nil || when%5 != 0 || !strings.HasPrefix(r.body, "when:") {
+		t.Fatalf("bad tick %q %q", r.line, r.body)
+	}
+	h.e.mu.Lock()
+	n := len(h.e.ticks)
+	h.e.mu.Unlock()
+	if n != 1 {
+		t.Errorf("%d tick timers armed, want 1 (TICK_5 only)", n)
+	}
+}
+
+func TestNoTickTimersWithoutTickListeners(t *testing.T) {
+	h := newHarness(t)
+	h.update(h.listenerSpec(h.file("events"), "", 0, "PROCESS_STATE"), h.spec("plain", "sleep", "300"))
+	h.e.mu.Lock()
+	n := len(h.e.ticks)
+	h.e.mu.Unlock()
+	if n != 0 {
+		t.Errorf("%d tick timers armed without a TICK subscription", n)
+	}
+}
+
+func TestListenerProtocolViolationIsUnknown(t *testing.T) {
+	h, logs := newLoggedHarness(t)
+	h.update(h.listenerSpec(h.file("events"), "garbage", 0, "EVENT"), h.spec("other", "sleep", "300"))
+	h.waitFor("ev to be UNKNOWN", 10*time.Second, func() bool {
+		ls := h.e.Listeners()
+		return len(ls) == 1 && ls[0].State == ListenerUnknown
+	})
+	if !strings.Contains(logs.String(), "ev: has entered the UNKNOWN state") {
+		t.Errorf("UNKNOWN not logged:\n%s", logs.String())
+	}
+	h.remote("x") // buffered for nobody; must not block or crash
+	h.waitState("other", Running, 10*time.Second)
+	if err := h.e.StopProcess(t.Context(), "other", false); err != nil {
+		t.Fatal(err)
+	}
+	h.waitState("other", Stopped, 10*time.Second)
+}
