@@ -328,6 +328,7 @@ func (e *Engine) forgetLocked(p *process) {
 // rebuildGroupsLocked recomputes the group table from the processes and
 // publishes PROCESS_GROUP_ADDED/REMOVED for groups that appear or vanish.
 func (e *Engine) rebuildGroupsLocked() {
+	e.rebuildPoolsLocked() // first, so that a new pool sees the groups added with it
 	groups := map[string]*group{}
 	for _, p := range e.procs {
 		g := groups[p.spec.Group]
@@ -350,7 +351,6 @@ func (e *Engine) rebuildGroupsLocked() {
 		}
 	}
 	e.groups = groups
-	e.rebuildPoolsLocked()
 }
 
 // RemoveGroup drops a group whose processes are all stopped, as
