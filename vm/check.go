@@ -63,6 +63,10 @@ func FormatCheck(w io.Writer, cfg *Config) error {
 		}
 		field("stdout", logDesc(s.Stdout))
 		field("stderr", stderr)
+		if s.Listener != nil {
+			field("events", fmt.Sprintf("%s buffer_size=%d (eventlistener pool %q)",
+				strings.Join(s.Listener.Events, ","), s.Listener.BufferSize, s.Program))
+		}
 		hooks := "-"
 		if h := cfg.hooks[s.Namespec()]; len(h) > 0 {
 			hooks = strings.Join(h, ", ") + " (timeout " + secs(s.HookTimeout) + ")"

@@ -16,7 +16,12 @@ type programDecl struct {
 	pos  string // "file:line" of the declaration
 	here string // absolute folder of the declaring file, for %(here)s
 	opts *lua.LTable
+	// kind is "program" or "eventlistener".
+	kind string
 }
+
+// what names the declaration in messages: program "web".
+func (d *programDecl) what() string { return fmt.Sprintf("%s %q", d.kind, d.name) }
 
 // groupDecl is one group{} declaration.
 type groupDecl struct {
@@ -39,7 +44,7 @@ type loadState struct {
 	groups    []*groupDecl
 	groupName map[string]*groupDecl
 	daemon    *daemonDecl
-	pending   map[string]string // program "x" without its option table: name -> pos
+	pending   map[string]string // program "x" without its option table: name -> "kind\x00pos"
 	running   []string          // files being run, for include cycles
 	errs      []error
 }
@@ -79,6 +84,7 @@ func hereOf(source string) string {
 // installDeclarations defines the global functions of the config language.
 func (v *VM) installDeclarations(L *lua.LState, s *loadState) {
 	L.SetGlobal("program", L.NewFunction(func(L *lua.LState) int { return v.declare(L, s, "program") }))
+	L.SetGlobal("eventlistener", L.NewFunction(func(L *lua.LState) int { return v.declare(L, s, "eventlistener") }))
 	L.SetGlobal("group", L.NewFunction(func(L *lua.LState) int { return v.declare(L, s, "group") }))
 	L.SetGlobal("daemon", L.NewFunction(func(L *lua.LState) int {
 		pos, source := caller(L)
@@ -97,15 +103,15 @@ func (v *VM) installDeclarations(L *lua.LState, s *loadState) {
 	L.SetGlobal("include", L.NewFunction(func(L *lua.LState) int { return v.include(L, s) }))
 }
 
-// declare implements program and group in both forms: kind "name" {opts}
+// declare implements program, eventlistener and group in both forms: kind "name" {opts}
 // and kind {name = "name", ...}.
 func (v *VM) declare(L *lua.LState, s *loadState, kind string) int {
 	pos, source := caller(L)
 	switch a := L.Get(1).(type) {
 	case lua.LString:
 		name := string(a)
-		if kind == "program" {
-			s.pending[name] = pos
+		if kind != "group" {
+			s.pending[name] = kind + "\x00" + pos
 		}
 		L.Push(L.NewFunction(func(L *lua.LState) int {
 			delete(s.pending, name)
@@ -153,7 +159,7 @@ func (v *VM) record(s *loadState, kind, name, pos, source string, t *lua.LTable)
 		s.errorf(pos, what, "already declared at %s", prev.pos)
 		return
 	}
-	d := &programDecl{name: name, pos: pos, here: hereOf(source), opts: t}
+	d := &programDecl{name: name, pos: pos, here: hereOf(source), opts: t, kind: kind}
 	s.programs = append(s.programs, d)
 	s.byName[name] = d
 }

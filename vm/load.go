@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"time"
 
 	lua "github.com/yuin/gopher-lua"
@@ -63,8 +64,9 @@ func (v *VM) load(L *lua.LState, abs string) (*Config, error) {
 	if err := L.PCall(0, 0, nil); err != nil {
 		return nil, errors.Join(append(s.errs, errors.New(luaMessage(err)))...)
 	}
-	for name, pos := range s.pending {
-		s.errorf(pos, fmt.Sprintf("program %q", name), `has no option table: write program %q { command = "..." }`, name)
+	for name, kp := range s.pending {
+		kind, pos, _ := strings.Cut(kp, "\x00")
+		s.errorf(pos, fmt.Sprintf("%s %q", kind, name), `has no option table: write %s %q { command = "..." }`, kind, name)
 	}
 	d := defaultDaemon(v.opts)
 	if s.daemon != nil {
@@ -83,7 +85,7 @@ func (v *VM) load(L *lua.LState, abs string) (*Config, error) {
 		for _, sp := range specs {
 			ns := sp.Namespec()
 			if prev, ok := owner[ns]; ok {
-				s.errorf(pd.pos, fmt.Sprintf("program %q", pd.name), "process %q is also declared by program %q at %s", ns, prev.name, prev.pos)
+				s.errorf(pd.pos, pd.what(), "process %q is also declared by %s at %s", ns, prev.what(), prev.pos)
 				continue
 			}
 			owner[ns] = pd
@@ -167,6 +169,10 @@ func (r *resolver) groupPrograms(v lua.LValue, el *errorList) []string {
 		s, ok := t.RawGetInt(i).(lua.LString)
 		if !ok {
 			el.add(fmt.Errorf("programs must be a list of program names, got %s in it", describe(t.RawGetInt(i))))
+			continue
+		}
+		if d, ok := r.s.byName[string(s)]; ok && d.kind == "eventlistener" {
+			el.add(fmt.Errorf("eventlistener %q cannot be in a group: its pool is its own group", string(s)))
 			continue
 		}
 		if _, ok := r.s.byName[string(s)]; !ok {

@@ -6,6 +6,7 @@ import (
 	"maps"
 	"math"
 	"os"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -34,6 +35,16 @@ var programOptions = map[string]bool{
 }
 
 var programOptionNames = sortedKeys(programOptions)
+
+// listenerOptions are the options eventlistener{} accepts besides
+// programOptions, as supervisord's [eventlistener:x].
+var listenerOptions = map[string]bool{"events": true, "buffer_size": true}
+
+var listenerOptionNames = sortedKeys(func() map[string]bool {
+	m := maps.Clone(programOptions)
+	maps.Copy(m, listenerOptions)
+	return m
+}())
 
 // instanceOptions are decoded per instance, after environment and
 // process_name, in this order.
@@ -100,14 +111,19 @@ func (l *errorList) add(err error) {
 // program resolves every instance of a program. numprocs < 0 means the
 // declared numprocs.
 func (r *resolver) program(d *programDecl, numprocs int) ([]supervisor.Spec, *hooks, []error) {
-	el := &errorList{pos: d.pos, what: fmt.Sprintf("program %q", d.name)}
+	el := &errorList{pos: d.pos, what: d.what()}
 	t := d.opts
+	isListener := d.kind == "eventlistener"
+	known := programOptionNames
+	if isListener {
+		known = listenerOptionNames
+	}
 	for _, k := range tableKeys(t) {
 		ks, ok := k.(lua.LString)
 		if !ok {
 			el.add(fmt.Errorf("unexpected value at index %s: options are written name = value", k.String()))
-		} else if !programOptions[string(ks)] {
-			el.add(errors.New(unknownOption(string(ks), programOptionNames)))
+		} else if !programOptions[string(ks)] && !(isListener && listenerOptions[string(ks)]) {
+			el.add(errors.New(unknownOption(string(ks), known)))
 		}
 	}
 	static := func(name string) lua.LValue {
@@ -156,6 +172,10 @@ func (r *resolver) program(d *programDecl, numprocs int) ([]supervisor.Spec, *ho
 	if t.RawGetString("command") == lua.LNil {
 		el.add(errors.New("command is required"))
 	}
+	var listener *supervisor.ListenerSpec
+	if isListener {
+		listener = decodeListener(t, el)
+	}
 	if n > 1 {
 		pn := t.RawGetString("process_name")
 		if s, ok := pn.(lua.LString); pn == lua.LNil || ok && !strings.Contains(string(s), "%(process_num)") {
@@ -172,6 +192,7 @@ func (r *resolver) program(d *programDecl, numprocs int) ([]supervisor.Spec, *ho
 	specs := make([]supervisor.Spec, 0, n)
 	for num := start; num < start+n; num++ {
 		if s, ok := r.instance(d, h, m, num, n, el); ok {
+			s.Listener = listener
 			specs = append(specs, s)
 		}
 	}
@@ -400,4 +421,68 @@ func (x *expander) build(withEnv bool) {
 		x.vars["here"] = x.d.here
 		x.vars["numprocs"] = x.numprocs
 	}
+}
+
+// decodeListener decodes the eventlistener options events and buffer_size.
+// They belong to the pool, so they may not be functions of the instance.
+func decodeListener(t *lua.LTable, el *errorList) *supervisor.ListenerSpec {
+	ls := &supervisor.ListenerSpec{BufferSize: supervisor.DefaultBufferSize}
+	if v := t.RawGetString("buffer_size"); v != lua.LNil {
+		if n, err := decodeInt("buffer_size", v, 1); err != nil {
+			el.add(err)
+		} else {
+			ls.BufferSize = n
+		}
+	}
+	v := t.RawGetString("events")
+	if v == lua.LNil {
+		el.add(errors.New(`events is required: a list of event types such as { "PROCESS_STATE", "TICK_60" }`))
+		return ls
+	}
+	var names []string
+	switch x := v.(type) {
+	case lua.LString: // supervisord's comma-separated form
+		for _, n := range strings.Split(string(x), ",") {
+			names = append(names, strings.TrimSpace(n))
+		}
+	case *lua.LTable:
+		for i := 1; i <= x.Len(); i++ {
+			s, ok := x.RawGetInt(i).(lua.LString)
+			if !ok {
+				el.add(fmt.Errorf("events must be a list of event type names, got %s in it", describe(x.RawGetInt(i))))
+				return ls
+			}
+			names = append(names, string(s))
+		}
+	default:
+		el.add(fmt.Errorf("events must be a list of event type names, got %s", describe(v)))
+		return ls
+	}
+	known := supervisor.EventTypeNames()
+	lower := make([]string, len(known)) // suggest compares in lower case
+	for i, k := range known {
+		lower[i] = strings.ToLower(k)
+	}
+	bad := false
+	for _, n := range names {
+		if n == "" {
+			continue
+		}
+		if !slices.Contains(known, n) {
+			msg := fmt.Sprintf("events: unknown event type %q", n)
+			if sug := suggest(n, lower); sug != "" {
+				msg += fmt.Sprintf(" (did you mean %q?)", strings.ToUpper(sug))
+			}
+			el.add(errors.New(msg))
+			bad = true
+			continue
+		}
+		if !slices.Contains(ls.Events, n) {
+			ls.Events = append(ls.Events, n)
+		}
+	}
+	if len(ls.Events) == 0 && !bad {
+		el.add(errors.New(`events must name at least one event type, such as { "PROCESS_STATE" }`))
+	}
+	return ls
 }
