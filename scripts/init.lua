@@ -3,6 +3,7 @@
 -- A tend config is a Lua program. Global functions declare things:
 --   daemon { ... }          the daemon's own settings (at most once)
 --   program "name" { ... }  a supervised program (supervisord's [program:x])
+--   eventlistener "name" { ... }  an event listener (supervisord's [eventlistener:x])
 --   group "name" { ... }    a group of programs (supervisord's [group:x])
 --   include "conf.d/*.lua"  run more files (relative to this one)
 -- Everything else is ordinary Lua: variables, loops, functions, require.
@@ -99,6 +100,26 @@ program "example" {
   -- on_exit    = function(p, e) if e.code == 75 then return "stop" end end,
   -- on_backoff = require("policy").exponential { initial = 1, max = 60, jitter = 0.2 },
   on_start = function(p) log.info(p.name .. " started, pid " .. p.pid) end,
+}
+
+-- An event listener takes every program option above plus events and
+-- buffer_size. tend writes each subscribed event to its stdin as a header
+-- line ("ver:3.0 server:supervisor serial:N pool:NAME poolserial:N
+-- eventname:TYPE len:N") and len bytes of payload, and reads supervisord's
+-- protocol on its stdout: READY, then RESULT 2 + OK (or FAIL to get the
+-- event again). superlance's memmon, crashmail and httpok work unchanged.
+eventlistener "listener" {
+  command     = { "/bin/sh", "-c", [[
+    while printf 'READY\n' && IFS= read -r header; do
+      head -c "${header##*len:}" > /dev/null   # the payload
+      echo "event: $header" >&2                # goes to the stderr log
+      printf 'RESULT 2\nOK'
+    done]] },
+  events      = { "PROCESS_STATE" },  -- required: PROCESS_STATE[_X], PROCESS_LOG[_X],
+                                      -- PROCESS_COMMUNICATION[_X], REMOTE_COMMUNICATION,
+                                      -- PROCESS_GROUP[_X], SUPERVISOR_STATE_CHANGE[_X],
+                                      -- TICK_5, TICK_60, TICK_3600, TICK or EVENT (all)
+  buffer_size = 10,                   -- events queued for the pool; when full the oldest is dropped
 }
 
 -- group "workers" { programs = { "example" }, priority = 999 }
