@@ -359,3 +359,38 @@ func TestE2E_CheckInitImport(t *testing.T) {
 	out, rc = runTend(t, "import", "x.conf")
 	check(t, []string{"import"}, out, rc, ".*not implemented yet\n", 1)
 }
+
+// TestE2E_EventListener runs a shell event listener in a real daemon: tend
+// status lists it like any process, tend check shows its subscription, and
+// it receives the daemon's and a program's events in supervisord's format.
+func TestE2E_EventListener(t *testing.T) {
+	d := startDaemon(t, `
+program "app" { command = "sleep 1000", startsecs = 0 }
+eventlistener "mon" {
+  command = { "/bin/sh", "-c", [[
+    while echo READY && IFS= read -r h; do
+      { echo "$h"; head -c "${h##*len:}"; echo; } >&2
+      printf 'RESULT 2\nOK'
+    done]] },
+  events = { "PROCESS_STATE_RUNNING", "SUPERVISOR_STATE_CHANGE" }, startsecs = 0,
+  stderr_logfile = "`+"%(here)s"+`/mon.events",
+}`)
+	d.waitStatus("mon", "RUNNING")
+	d.waitStatus("app", "RUNNING")
+	out, rc := d.ctl("status")
+	check(t, []string{"status"}, out, rc, `app {30}RUNNING   pid \d+, .*\nmon {30}RUNNING   pid \d+, .*\n`, 0)
+	out, rc = d.ctl("check")
+	check(t, []string{"check"}, out, rc, `(?s).*\n  events       PROCESS_STATE_RUNNING,SUPERVISOR_STATE_CHANGE buffer_size=10 .*`, 0)
+	pid := d.pidOf("app")
+	events := filepath.Join(d.dir, "mon.events")
+	waitFor(t, "the listener to get app's RUNNING event", func() bool {
+		b, _ := os.ReadFile(events)
+		return strings.Contains(string(b), "eventname:SUPERVISOR_STATE_CHANGE_RUNNING len:0\n") &&
+			strings.Contains(string(b), " pool:mon poolserial:") &&
+			strings.Contains(string(b), "eventname:PROCESS_STATE_RUNNING len:")
+	})
+	b, _ := os.ReadFile(events)
+	if want := "processname:app groupname:app from_state:STARTING pid:" + pid + "\n"; !strings.Contains(string(b), want) {
+		t.Errorf("listener log lacks %q:\n%s", want, b)
+	}
+}
