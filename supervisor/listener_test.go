@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -319,4 +320,48 @@ func TestListenerProtocolViolationIsUnknown(t *testing.T) {
 		t.Fatal(err)
 	}
 	h.waitState("other", Stopped, 10*time.Second)
+}
+
+func TestSpecDiffNamesListenerOptions(t *testing.T) {
+	base := NewSpec("ev", "cat")
+	for _, tc := range []struct {
+		a, b *ListenerSpec
+		want []string
+	}{
+		{nil, nil, nil},
+		{nil, &ListenerSpec{Events: []string{"EVENT"}, BufferSize: 10}, []string{"events", "buffer_size"}},
+		{&ListenerSpec{Events: []string{"EVENT"}, BufferSize: 10}, &ListenerSpec{Events: []string{"TICK"}, BufferSize: 10}, []string{"events"}},
+		{&ListenerSpec{Events: []string{"EVENT"}, BufferSize: 10}, &ListenerSpec{Events: []string{"EVENT"}, BufferSize: 3}, []string{"buffer_size"}},
+	} {
+		a, b := base, base
+		a.Listener, b.Listener = tc.a, tc.b
+		if got := specDiff(a, b); !slices.Equal(got, tc.want) {
+			t.Errorf("specDiff(%v, %v) = %v, want %v", tc.a, tc.b, got, tc.want)
+		}
+		if a.Equal(b) != (len(tc.want) == 0) {
+			t.Errorf("Equal(%v, %v) = %v", tc.a, tc.b, a.Equal(b))
+		}
+	}
+}
+
+// TestListenerReloadChangesSubscription reloads a listener with other
+// events: it restarts and its pool now receives the new type only.
+func TestListenerReloadChangesSubscription(t *testing.T) {
+	h := newHarness(t)
+	out := h.file("events")
+	h.update(h.listenerSpec(out, "", 0, "TICK_3600"))
+	h.waitState("ev", Running, 10*time.Second)
+	h.update(h.listenerSpec(out, "", 0, "REMOTE_COMMUNICATION"))
+	h.waitSeq("ev", 10*time.Second, Stopping, Stopped, Starting, Running)
+	h.remote("after")
+	got := h.waitEvents(out, 10*time.Second, func(r []received) bool { return len(r) >= 1 })
+	if got[0].body != "type:test\nafter" {
+		t.Errorf("got %+v", got)
+	}
+	h.e.mu.Lock()
+	n := len(h.e.ticks)
+	h.e.mu.Unlock()
+	if n != 0 {
+		t.Errorf("TICK_3600 timer still armed after the reload")
+	}
 }

@@ -181,6 +181,7 @@ var optionNames = map[string]string{
 	"RedirectStderr": "redirect_stderr", "Stdout": "stdout_logfile", "Stderr": "stderr_logfile",
 	"Credential": "user", "CommandLine": "", "Program": "", "Group": "group", "Num": "",
 	"Policy": "", "Source": "", "HookTimeout": "", "NumProcs": "", "GroupPriority": "",
+	"Listener": "", // compared by listenerDiff
 }
 
 // specDiff names the options that differ between two specs.
@@ -202,6 +203,24 @@ func specDiff(a, b Spec) []string {
 		if !slices.Contains(out, name) {
 			out = append(out, name)
 		}
+	}
+	return append(out, listenerDiff(a.Listener, b.Listener)...)
+}
+
+// listenerDiff names the eventlistener options that differ.
+func listenerDiff(a, b *ListenerSpec) []string {
+	switch {
+	case a == nil && b == nil:
+		return nil
+	case a == nil || b == nil:
+		return []string{"events", "buffer_size"}
+	}
+	var out []string
+	if !slices.Equal(a.Events, b.Events) {
+		out = append(out, "events")
+	}
+	if a.BufferSize != b.BufferSize {
+		out = append(out, "buffer_size")
 	}
 	return out
 }
