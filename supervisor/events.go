@@ -52,9 +52,10 @@ type Bus struct {
 	mu   sync.Mutex
 	subs map[*Subscription]struct{}
 	// pools are the eventlistener pools, handed each event they subscribe
-	// to; serial numbers the events handed to at least one pool.
-	pools  []*pool
-	serial uint64
+	// to; serials counts the events handed to at least one pool (the first
+	// is serial 0, as in supervisord).
+	pools   []*pool
+	serials uint64
 }
 
 func (b *Bus) addPool(pl *pool) {
@@ -119,12 +120,12 @@ func (b *Bus) Publish(e Event) {
 		pl.mu.Lock()
 		if subscribes(pl.events, e.Name()) {
 			if pe == nil {
-				b.serial++
-				pe = &poolEvent{serial: b.serial, name: e.Name(), payload: e.Payload()}
+				pe = &poolEvent{serial: b.serials, name: e.Name(), payload: e.Payload()}
+				b.serials++
 			}
-			pl.serial++
 			ev := *pe
-			ev.poolSerial = pl.serial
+			ev.poolSerial = pl.serials
+			pl.serials++
 			pl.acceptLocked(&ev, false)
 			pl.dispatchLocked()
 		}

@@ -155,7 +155,7 @@ type pool struct {
 	events     []string
 	bufferSize int
 	buffer     []*poolEvent
-	serial     uint64
+	serials    uint64 // events accepted so far: the next poolserial
 	listeners  []*listener
 }
 

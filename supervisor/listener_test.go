@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"os/exec"
 	"regexp"
 	"slices"
 	"strconv"
@@ -150,7 +151,11 @@ func TestListenerGetsProcessStateEvents(t *testing.T) {
 			t.Errorf("event %d: bad header %q", i, r.line)
 		}
 	}
-	// Serials count up: globally, and per pool without gaps (one pool here).
+	// Serials count up from 0: globally, and per pool without gaps (one
+	// pool here).
+	if all[0].header["serial"] != "0" || all[0].header["poolserial"] != "0" {
+		t.Errorf("first event %q, want serial 0 and poolserial 0", all[0].line)
+	}
 	for i := 1; i < len(all); i++ {
 		s0, _ := strconv.Atoi(all[i-1].header["serial"])
 		s1, _ := strconv.Atoi(all[i].header["serial"])
@@ -232,10 +237,11 @@ func TestListenerBufferOverflowDropsOldest(t *testing.T) {
 	if len(got) != 2 || got[0].body != "type:test\n3" || got[1].body != "type:test\n4" {
 		t.Fatalf("got %+v, want events 3 and 4", got)
 	}
-	if got[0].header["serial"] != "3" || got[0].header["poolserial"] != "3" {
-		t.Errorf("first delivered header %q, want serial 3", got[0].line)
+	// Serials count from 0, as supervisord's: event 3 is serial 2.
+	if got[0].header["serial"] != "2" || got[0].header["poolserial"] != "2" {
+		t.Errorf("first delivered header %q, want serial 2", got[0].line)
 	}
-	for _, n := range []string{"1", "2"} {
+	for _, n := range []string{"0", "1"} { // events 1 and 2
 		if !strings.Contains(logs.String(), "pool ev event buffer overflowed, discarding event "+n) {
 			t.Errorf("no overflow log for event %s in:\n%s", n, logs.String())
 		}
@@ -363,5 +369,78 @@ func TestListenerReloadChangesSubscription(t *testing.T) {
 	h.e.mu.Unlock()
 	if n != 0 {
 		t.Errorf("TICK_3600 timer still armed after the reload")
+	}
+}
+
+// crashmailListener is superlance crashmail's loop, on supervisord's own
+// childutils: it records each PROCESS_STATE_EXITED as crashmail reads it.
+const crashmailListener = `
+import sys
+from supervisor import childutils
+out = open(sys.argv[1], 'a')
+while True:
+    headers, payload = childutils.listener.wait(sys.stdin, sys.stdout)
+    if headers['eventname'] == 'PROCESS_STATE_EXITED':
+        ph, _ = childutils.eventdata(payload + '\n')
+        out.write('%s expected=%s pid=%s\n' % (ph['processname'], ph['expected'], ph['pid']))
+        out.flush()
+    childutils.listener.ok(sys.stdout)
+`
+
+// TestListenerSupervisorChildutils runs a listener written against
+// supervisord's own Python helpers (what superlance uses), when the
+// machine has them.
+func TestListenerSupervisorChildutils(t *testing.T) {
+	const python = "/usr/bin/python3"
+	if err := exec.Command(python, "-c", "import supervisor.childutils").Run(); err != nil {
+		t.Skip("supervisor's childutils not installed:", err)
+	}
+	h := newHarness(t)
+	out := h.file("crashes")
+	ls := h.spec("crashmail", python, "-c", crashmailListener, out)
+	ls.StartSecs = 0
+	ls.Listener = &ListenerSpec{Events: []string{"PROCESS_STATE"}}
+	crasher := h.spec("crasher", sh("exit 3")...)
+	crasher.StartSecs, crasher.AutoRestart = 0, RestartNever
+	h.update(ls, crasher)
+	h.waitState("crasher", Exited, 10*time.Second)
+	var pid int
+	for _, ev := range h.stateEvents("crasher") {
+		if ev.To == Exited {
+			pid = ev.Pid
+		}
+	}
+	h.waitFile(out, fmt.Sprintf("crasher expected=0 pid=%d\n", pid), 10*time.Second)
+	for _, l := range h.e.Listeners() {
+		if l.State == ListenerUnknown {
+			t.Errorf("listener %s broke the protocol", l.Name)
+		}
+	}
+}
+
+// TestListenerGroupEventsInStartOrder checks PROCESS_GROUP_ADDED goes out
+// in start order, the listener's own pool first (priority -1), as
+// supervisord adds its groups.
+func TestListenerGroupEventsInStartOrder(t *testing.T) {
+	h := newHarness(t)
+	out := h.file("events")
+	ls := h.listenerSpec(out, "", 0, "PROCESS_GROUP")
+	ls.GroupPriority = -1
+	var specs []Spec
+	for _, n := range []string{"zeta", "alpha", "mid"} {
+		s := h.spec(n, "sleep", "300")
+		s.AutoStart = false
+		specs = append(specs, s)
+	}
+	specs[2].GroupPriority = 5
+	h.update(append(specs, ls)...)
+	got := h.waitEvents(out, 10*time.Second, func(r []received) bool { return len(r) >= 4 })
+	var order []string
+	for _, r := range got {
+		order = append(order, strings.TrimSpace(r.body))
+	}
+	want := []string{"groupname:ev", "groupname:mid", "groupname:alpha", "groupname:zeta"}
+	if !slices.Equal(order, want) {
+		t.Errorf("PROCESS_GROUP_ADDED order %v, want %v", order, want)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"maps"
 	"reflect"
 	"slices"
 	"strings"
@@ -358,13 +359,17 @@ func (e *Engine) rebuildGroupsLocked() {
 		g.priority = min(g.priority, p.spec.GroupPriority)
 		g.procs = append(g.procs, p)
 	}
-	for name, g := range groups {
+	// Events go out in start order, as supervisord adds groups by priority.
+	order := slices.SortedFunc(maps.Values(groups), func(a, b *group) int {
+		return cmp.Or(cmp.Compare(a.priority, b.priority), cmp.Compare(a.name, b.name))
+	})
+	for _, g := range order {
 		slices.SortFunc(g.procs, startOrder)
-		if e.groups[name] == nil {
-			e.bus.Publish(Event{Type: EventProcessGroupAdded, Time: timeNow(), Group: name})
+		if e.groups[g.name] == nil {
+			e.bus.Publish(Event{Type: EventProcessGroupAdded, Time: timeNow(), Group: g.name})
 		}
 	}
-	for name := range e.groups {
+	for _, name := range slices.Sorted(maps.Keys(e.groups)) {
 		if groups[name] == nil {
 			e.bus.Publish(Event{Type: EventProcessGroupRemove, Time: timeNow(), Group: name})
 		}
