@@ -21,6 +21,8 @@ func TestEventListenerDeclaration(t *testing.T) {
 			[]string{"EVENT"}, 3},
 		{"ini string", `eventlistener "mon" { command = "x", events = "PROCESS_STATE_EXITED, TICK_5" }`,
 			[]string{"PROCESS_STATE_EXITED", "TICK_5"}, 10},
+		{"any case, duplicates", `eventlistener "mon" { command = "x", events = { "process_state", "Tick_60", "PROCESS_STATE" } }`,
+			[]string{"PROCESS_STATE", "TICK_60"}, 10},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, cfg := loadSource(t, tc.src, Options{})
@@ -30,6 +32,10 @@ func TestEventListenerDeclaration(t *testing.T) {
 			s := cfg.Specs[0]
 			if s.Name != "mon" || s.Group != "mon" || s.Listener == nil {
 				t.Fatalf("spec %+v", s)
+			}
+			// supervisord's pool priority -1: listeners start first, stop last.
+			if s.GroupPriority != -1 || s.Priority != 999 {
+				t.Errorf("priority %d, group priority %d; want 999, -1", s.Priority, s.GroupPriority)
 			}
 			if !slices.Equal(s.Listener.Events, tc.events) || s.Listener.BufferSize != tc.buffer {
 				t.Errorf("listener %+v, want events %v buffer %d", *s.Listener, tc.events, tc.buffer)
@@ -73,6 +79,10 @@ func TestEventListenerErrors(t *testing.T) {
 			`tend.lua:1: eventlistener "mon": events must name at least one event type, such as { "PROCESS_STATE" }`},
 		{"events typo", `eventlistener "mon" { command = "x", events = { "PROCES_STATE" } }`,
 			`tend.lua:1: eventlistener "mon": events: unknown event type "PROCES_STATE" (did you mean "PROCESS_STATE"?)`},
+		{"events typo lower case", `eventlistener "mon" { command = "x", events = "tick_6" }`,
+			`tend.lua:1: eventlistener "mon": events: unknown event type "tick_6" (did you mean "TICK_5"?)`},
+		{"redirect_stderr", `eventlistener "mon" { command = "x", events = { "EVENT" }, redirect_stderr = true }`,
+			`tend.lua:1: eventlistener "mon": redirect_stderr = true is not allowed: stderr would interfere with the eventlistener protocol on stdout`},
 		{"events not a list", `eventlistener "mon" { command = "x", events = 5 }`,
 			`tend.lua:1: eventlistener "mon": events must be a list of event type names, got 5`},
 		{"events bad item", `eventlistener "mon" { command = "x", events = { "TICK_5", 5 } }`,
@@ -127,4 +137,11 @@ program "web" { command = "sleep 100", startsecs = 0 }
 		b, _ := os.ReadFile(out)
 		return strings.Contains(string(b), "eventname:PROCESS_STATE_RUNNING") && strings.Contains(string(b), "processname:web groupname:web from_state:STARTING pid:")
 	})
+}
+
+func TestEventListenerExplicitPriority(t *testing.T) {
+	_, cfg := loadSource(t, `eventlistener "mon" { command = "x", events = { "EVENT" }, priority = 5 }`, Options{})
+	if s := cfg.Specs[0]; s.Priority != 5 || s.GroupPriority != 5 {
+		t.Errorf("priority %d, group priority %d; want 5, 5", s.Priority, s.GroupPriority)
+	}
 }

@@ -273,10 +273,18 @@ func (r *resolver) instance(d *programDecl, h *hooks, m membership, num, numproc
 	if d.opts.RawGetString("killasgroup") == lua.LNil {
 		s.KillAsGroup = s.StopAsGroup
 	}
-	if m.declared {
+	switch {
+	case m.declared:
 		s.GroupPriority = m.priority
-	} else {
+	case d.kind == "eventlistener" && d.opts.RawGetString("priority") == lua.LNil:
+		// supervisord gives a pool priority -1, so that listeners start
+		// first and stop last; its processes keep 999.
+		s.GroupPriority = -1
+	default:
 		s.GroupPriority = s.Priority
+	}
+	if d.kind == "eventlistener" && s.RedirectStderr {
+		el.add(errors.New("redirect_stderr = true is not allowed: stderr would interfere with the eventlistener protocol on stdout"))
 	}
 	if h.onExit != nil || h.onBackoff != nil {
 		s.Policy = &policy{h: h}
@@ -464,12 +472,13 @@ func decodeListener(t *lua.LTable, el *errorList) *supervisor.ListenerSpec {
 		lower[i] = strings.ToLower(k)
 	}
 	bad := false
-	for _, n := range names {
+	for _, written := range names {
+		n := strings.ToUpper(written) // supervisord upper-cases the names
 		if n == "" {
 			continue
 		}
 		if !slices.Contains(known, n) {
-			msg := fmt.Sprintf("events: unknown event type %q", n)
+			msg := fmt.Sprintf("events: unknown event type %q", written)
 			if sug := suggest(n, lower); sug != "" {
 				msg += fmt.Sprintf(" (did you mean %q?)", strings.ToUpper(sug))
 			}
