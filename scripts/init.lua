@@ -103,7 +103,8 @@ program "example" {
 }
 
 -- An event listener takes every program option above plus events and
--- buffer_size. tend writes each subscribed event to its stdin as a header
+-- buffer_size; its priority defaults to -1 (listeners start first and stop
+-- last) and redirect_stderr = true is refused (stdout is the protocol). tend writes each subscribed event to its stdin as a header
 -- line ("ver:3.0 server:supervisor serial:N pool:NAME poolserial:N
 -- eventname:TYPE len:N") and len bytes of payload, and reads supervisord's
 -- protocol on its stdout: READY, then RESULT 2 + OK (or FAIL to get the
