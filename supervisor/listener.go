@@ -232,7 +232,11 @@ func (pl *pool) rejectLocked(l *listener) {
 	}
 }
 
-const readyToken = "READY\n"
+// The listener protocol's tokens.
+const (
+	readyToken  = "READY\n"
+	resultToken = "RESULT "
+)
 
 // feed parses a chunk of l's stdout as the listener protocol.
 func (pl *pool) feed(l *listener, chunk []byte) {
@@ -246,10 +250,7 @@ func (pl *pool) feed(l *listener, chunk []byte) {
 		switch l.state {
 		case ListenerAcknowledged:
 			if len(l.buf) < len(readyToken) {
-				if !strings.HasPrefix(readyToken, string(l.buf)) {
-					pl.unknownLocked(l)
-				}
-				return
+				return // as supervisord: too short to decide yet
 			}
 			if !bytes.HasPrefix(l.buf, []byte(readyToken)) {
 				pl.unknownLocked(l)
@@ -267,8 +268,10 @@ func (pl *pool) feed(l *listener, chunk []byte) {
 				if !ok {
 					return
 				}
-				n, err := strconv.Atoi(strings.TrimPrefix(string(line), "RESULT "))
-				if !bytes.HasPrefix(line, []byte("RESULT ")) || err != nil || n < 0 {
+				// supervisord reads the length after the first 7 bytes
+				// ("RESULT ") without checking them, and so does tend.
+				n, err := strconv.Atoi(strings.TrimSpace(string(line[min(len(resultToken), len(line)):])))
+				if err != nil || n < 0 {
 					pl.e.log.Warn(fmt.Sprintf("%s: bad result line: %q", l.name, line))
 					pl.unknownLocked(l)
 					return
@@ -280,8 +283,10 @@ func (pl *pool) feed(l *listener, chunk []byte) {
 			}
 			body := string(l.buf[:l.result])
 			l.buf, l.result = l.buf[l.result:], -1
-			if body != "OK" {
-				pl.e.log.Debug(fmt.Sprintf("%s: event %d rejected: %q", l.name, l.event.serial, body))
+			if body == "OK" {
+				pl.e.log.Debug(l.name + ": event was processed")
+			} else {
+				pl.e.log.Warn(l.name + ": event was rejected")
 				pl.rejectLocked(l)
 			}
 			l.event = nil

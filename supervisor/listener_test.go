@@ -444,3 +444,55 @@ func TestListenerGroupEventsInStartOrder(t *testing.T) {
 		t.Errorf("PROCESS_GROUP_ADDED order %v, want %v", order, want)
 	}
 }
+
+// TestListenerProtocolParsing feeds listener output in chunks to a pool
+// and checks the listener states supervisord's dispatcher would reach.
+func TestListenerProtocolParsing(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		chunks   []string
+		want     ListenerState
+		buffered int // events left in the pool (one is queued at the start)
+	}{
+		{"ready in pieces", []string{"RE", "AD", "Y\n"}, ListenerBusy, 0},
+		{"short garbage waits", []string{"hi\n"}, ListenerAcknowledged, 1},
+		{"garbage", []string{"HELLO\n"}, ListenerUnknown, 1},
+		{"ready takes the queued event", []string{"READY\n"}, ListenerBusy, 0},
+		{"ok in pieces", []string{"READY\n", "RESU", "LT 2\nO", "K"}, ListenerAcknowledged, 0},
+		{"ok then ready", []string{"READY\n", "RESULT 2\nOKREADY\n"}, ListenerReady, 0},
+		{"fail rebuffers", []string{"READY\n", "RESULT 4\nFAIL"}, ListenerAcknowledged, 1},
+		{"fail then ready resends", []string{"READY\n", "RESULT 4\nFAILREADY\n"}, ListenerBusy, 0},
+		{"bad result line", []string{"READY\n", "RESULT two\n"}, ListenerUnknown, 1},
+		{"spurious data when ready", []string{"READY\nRESULT 2\nOKREADY\nREADY\n"}, ListenerUnknown, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := &Engine{log: slog.New(slog.DiscardHandler)}
+			r, w, err := os.Pipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer r.Close()
+			defer w.Close()
+			go func() { // the listener's stdin: drained, never blocks
+				buf := make([]byte, 4096)
+				for {
+					if _, err := r.Read(buf); err != nil {
+						return
+					}
+				}
+			}()
+			pl := &pool{name: "ev", e: e, bufferSize: 10}
+			pl.acceptLocked(&poolEvent{name: "TICK_5", payload: []byte("when:5")}, false)
+			l := pl.attach("ev", w)
+			pl.setRunning(l, true)
+			for _, c := range tc.chunks {
+				pl.feed(l, []byte(c))
+			}
+			pl.mu.Lock()
+			defer pl.mu.Unlock()
+			if l.state != tc.want || len(pl.buffer) != tc.buffered {
+				t.Errorf("state %s with %d buffered, want %s with %d", l.state, len(pl.buffer), tc.want, tc.buffered)
+			}
+		})
+	}
+}
