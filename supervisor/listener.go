@@ -232,10 +232,15 @@ func (pl *pool) rejectLocked(l *listener) {
 	}
 }
 
-// The listener protocol's tokens.
+// The listener protocol's tokens, and the bounds tend puts on what it
+// buffers of a listener's answer (supervisord buffers without bound): a
+// RESULT line longer than maxResultLine, or announcing more than maxResult
+// bytes, breaks the protocol.
 const (
-	readyToken  = "READY\n"
-	resultToken = "RESULT "
+	readyToken    = "READY\n"
+	resultToken   = "RESULT "
+	maxResultLine = 4 << 10
+	maxResult     = 1 << 20
 )
 
 // feed parses a chunk of l's stdout as the listener protocol.
@@ -265,13 +270,18 @@ func (pl *pool) feed(l *listener, chunk []byte) {
 		case ListenerBusy:
 			if l.result < 0 {
 				line, rest, ok := bytes.Cut(l.buf, []byte("\n"))
+				if !ok && len(l.buf) > maxResultLine {
+					pl.e.log.Warn(fmt.Sprintf("%s: bad result line: no newline in %d bytes", l.name, len(l.buf)))
+					pl.unknownLocked(l)
+					return
+				}
 				if !ok {
 					return
 				}
 				// supervisord reads the length after the first 7 bytes
 				// ("RESULT ") without checking them, and so does tend.
 				n, err := strconv.Atoi(strings.TrimSpace(string(line[min(len(resultToken), len(line)):])))
-				if err != nil || n < 0 {
+				if err != nil || n < 0 || n > maxResult {
 					pl.e.log.Warn(fmt.Sprintf("%s: bad result line: %q", l.name, line))
 					pl.unknownLocked(l)
 					return

@@ -463,6 +463,9 @@ func TestListenerProtocolParsing(t *testing.T) {
 		{"fail rebuffers", []string{"READY\n", "RESULT 4\nFAIL"}, ListenerAcknowledged, 1},
 		{"fail then ready resends", []string{"READY\n", "RESULT 4\nFAILREADY\n"}, ListenerBusy, 0},
 		{"bad result line", []string{"READY\n", "RESULT two\n"}, ListenerUnknown, 1},
+		{"lax result prefix", []string{"READY\n", "RESULTS2\nOK"}, ListenerAcknowledged, 0},
+		{"endless result line", []string{"READY\n", strings.Repeat("x", 5000)}, ListenerUnknown, 1},
+		{"huge result", []string{"READY\n", "RESULT 2000000\n"}, ListenerUnknown, 1},
 		{"spurious data when ready", []string{"READY\nRESULT 2\nOKREADY\nREADY\n"}, ListenerUnknown, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
