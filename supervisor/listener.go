@@ -161,6 +161,7 @@ type pool struct {
 
 // listener is one running process of a pool, from spawn to exit.
 type listener struct {
+	pool    *pool // the pool it joined at spawn, even if a reload drops it
 	name    string
 	stdin   *os.File
 	state   ListenerState
@@ -317,7 +318,7 @@ func (pl *pool) unknownLocked(l *listener) {
 
 // attach registers a freshly spawned process of the pool.
 func (pl *pool) attach(name string, stdin *os.File) *listener {
-	l := &listener{name: name, stdin: stdin, result: -1}
+	l := &listener{pool: pl, name: name, stdin: stdin, result: -1}
 	pl.mu.Lock()
 	pl.listeners = append(pl.listeners, l)
 	pl.mu.Unlock()

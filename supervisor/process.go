@@ -90,7 +90,7 @@ func (p *process) setStateLocked(to State, expected bool) {
 		From: from, To: to, Tries: p.backoff, Pid: pid, Expected: expected,
 	}
 	if p.listener != nil {
-		p.pool.setRunning(p.listener, to == Running)
+		p.listener.pool.setRunning(p.listener, to == Running)
 	}
 	p.e.bus.Publish(ev)
 	if p.changed != nil {
@@ -187,7 +187,7 @@ func (p *process) exitedLocked(ws syscall.WaitStatus) {
 		p.stdin = nil
 	}
 	if p.listener != nil {
-		p.pool.detach(p.listener)
+		p.listener.pool.detach(p.listener)
 		p.listener = nil
 	}
 	ei := ExitInfo{Pid: pid, Code: ws.ExitStatus(), Uptime: now.Sub(p.start), StartRetries: p.spec.StartRetries}
