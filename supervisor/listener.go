@@ -144,9 +144,11 @@ type poolEvent struct {
 	payload            []byte
 }
 
-// pool is the event dispatcher of one eventlistener program. Its fields
-// are guarded by pool.mu, which is taken after Engine.mu and Bus.mu and
-// never before them: the pump's listener sinks take only pool.mu.
+// pool is the event dispatcher of one eventlistener program. Its mutable
+// fields, and those of its listeners, are guarded by pool.mu (its methods
+// named ...Locked expect pool.mu held). pool.mu is taken after Engine.mu
+// and Bus.mu, never before them, and nothing is called with it held that
+// could block: the pump's listener sinks take only pool.mu.
 type pool struct {
 	name string
 	e    *Engine
@@ -172,8 +174,9 @@ type listener struct {
 	result  int // length announced by the RESULT line; -1 before it
 }
 
-// accept queues an event for the pool, discarding the oldest when full.
-// head puts a rejected event back in front.
+// acceptLocked queues an event for the pool, discarding the oldest when
+// full, as supervisord's _acceptEvent. head puts a rejected event back in
+// front.
 func (pl *pool) acceptLocked(ev *poolEvent, head bool) {
 	if len(pl.buffer) >= pl.bufferSize {
 		old := pl.buffer[0]
@@ -403,7 +406,7 @@ func (e *Engine) rebuildPoolsLocked() {
 		}
 		pl.mu.Lock()
 		pl.events = slices.Clone(ls.Events)
-		pl.bufferSize = cmp0(ls.BufferSize, DefaultBufferSize)
+		pl.bufferSize = orDefault(ls.BufferSize, DefaultBufferSize)
 		pl.mu.Unlock()
 		for t := range tickPeriods {
 			if subscribes(ls.Events, string(t)) {
@@ -431,7 +434,8 @@ func (e *Engine) rebuildPoolsLocked() {
 	}
 }
 
-func cmp0(v, def int) int {
+// orDefault returns v, or def when v is not positive.
+func orDefault(v, def int) int {
 	if v <= 0 {
 		return def
 	}
