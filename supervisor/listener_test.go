@@ -499,3 +499,41 @@ func TestListenerProtocolParsing(t *testing.T) {
 		})
 	}
 }
+
+// TestListenerThatNeverReadsBlocksNothing subscribes a listener that says
+// READY and then never reads its stdin to the output of a chatty program:
+// the event writes park, but the chatty program's log is complete and the
+// engine keeps stopping and starting processes.
+func TestListenerThatNeverReadsBlocksNothing(t *testing.T) {
+	h := newHarness(t)
+	ls := h.spec("deaf", sh("printf 'READY\\n'; exec sleep 300")...)
+	ls.StartSecs = 0
+	ls.Listener = &ListenerSpec{Events: []string{"PROCESS_LOG"}, BufferSize: 3}
+	chatty := h.spec("chatty", sh("head -c 2000000 /dev/zero | tr '\\0' x; echo; echo done")...)
+	chatty.StartSecs, chatty.AutoRestart = 0, RestartNever
+	chatty.Stdout.Path = h.file("chatty.log")
+	chatty.Stdout.EventsEnabled = true
+	other := h.spec("other", "sleep", "300")
+	other.StartSecs = 0
+	h.update(ls, other)
+	h.waitState("deaf", Running, 10*time.Second)
+	h.waitFor("deaf to be READY", 10*time.Second, func() bool {
+		l := h.e.Listeners()
+		return len(l) == 1 && l[0].State == ListenerReady
+	})
+	h.update(ls, other, chatty)
+	h.waitState("chatty", Exited, 20*time.Second)
+	h.waitFile(chatty.Stdout.Path, "done\n", 20*time.Second)
+	if st, err := os.Stat(chatty.Stdout.Path); err != nil || st.Size() != int64(2000000+len("\ndone\n")) {
+		t.Errorf("chatty log: %v, size %v", err, st)
+	}
+	if err := h.e.StopProcess(t.Context(), "other", true); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.e.StartProcess(t.Context(), "other", true); err != nil {
+		t.Fatal(err)
+	}
+	if l := h.e.Listeners(); len(l) != 1 || l[0].State != ListenerBusy || l[0].Buffered != 3 {
+		t.Errorf("listeners %+v, want deaf BUSY with a full buffer of 3", l)
+	}
+}
