@@ -1,0 +1,455 @@
+package supervisordconf
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+)
+
+// Warning is something the import could not carry over exactly. The
+// output still loads; the warning says what changed.
+type Warning struct {
+	File string
+	Line int // 0 when the warning is about the whole file
+	Msg  string
+}
+
+func (w Warning) String() string {
+	if w.Line == 0 {
+		return w.File + ": " + w.Msg
+	}
+	return fmt.Sprintf("%s:%d: %s", w.File, w.Line, w.Msg)
+}
+
+// Result is an imported config.
+type Result struct {
+	Lua      string    // the tend config
+	Warnings []Warning // in file order, then those about the whole file
+}
+
+// ImportFile reads the supervisord config at path and converts it.
+// version names the tool in the output's header.
+func ImportFile(path, version string) (*Result, error) {
+	src, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read supervisord config: %w", err)
+	}
+	return Convert(path, string(src), version)
+}
+
+// Convert converts src, the text of the supervisord config at path, to a
+// tend config. A line that is not a section, an option or a comment is a
+// *SyntaxError; everything else converts, with warnings for what tend
+// does not support.
+func Convert(path, src, version string) (*Result, error) {
+	f, err := parseINI(path, src)
+	if err != nil {
+		return nil, err
+	}
+	here, err := filepath.Abs(filepath.Dir(path))
+	if err != nil {
+		return nil, fmt.Errorf("folder of %s: %w", path, err)
+	}
+	c := &converter{file: path, here: here}
+	return &Result{Lua: c.convert(f, version), Warnings: c.warnings}, nil
+}
+
+// converter holds what converting one file collects.
+type converter struct {
+	file     string // as given, for messages
+	here     string // the file's absolute folder: supervisord's %(here)s
+	warnings []Warning
+	usesHere bool // an option kept %(here)s, whose meaning moves with the output
+}
+
+func (c *converter) warn(line int, format string, args ...any) {
+	c.warnings = append(c.warnings, Warning{File: c.file, Line: line, Msg: fmt.Sprintf(format, args...)})
+}
+
+// convert writes the whole tend config: header, daemon, programs, groups,
+// includes, then the sections that were not imported.
+func (c *converter) convert(f *iniFile, version string) string {
+	var daemon, socket, http block
+	var programs, groups, includes, skipped []string
+	for _, s := range f.sections {
+		kind, name, _ := strings.Cut(s.name, ":")
+		switch kind {
+		case "supervisord":
+			c.daemon(s, &daemon)
+		case "unix_http_server":
+			c.socket(s, &socket)
+		case "inet_http_server":
+			c.http(s, &http)
+		case "program":
+			programs = append(programs, c.program(name, s))
+		case "group":
+			groups = append(groups, c.group(name, s))
+		case "include":
+			includes = append(includes, c.include(s)...)
+		case "supervisorctl":
+			skipped = append(skipped, comment("", fmt.Sprintf("[%s] (line %d) skipped: tend's CLI finds the daemon from this config's socket (or -s URL).", s.name, s.line)))
+		case "rpcinterface", "ctlplugin":
+			skipped = append(skipped, comment("", fmt.Sprintf("[%s] (line %d) skipped: tend has its RPC interface built in and no plugins.", s.name, s.line)))
+		case "eventlistener", "fcgi-program":
+			c.warn(s.line, "[%s]: tend does not support %s sections; kept as a comment", s.name, kind)
+			skipped = append(skipped, comment("", fmt.Sprintf("[%s] (line %d) not imported: tend does not support %s sections.\n\n%s", s.name, s.line, kind, strings.Join(s.raw, "\n"))))
+		default:
+			c.warn(s.line, "[%s]: not a supervisord section; kept as a comment", s.name)
+			skipped = append(skipped, comment("", fmt.Sprintf("[%s] (line %d) not imported: not a supervisord section.\n\n%s", s.name, s.line, strings.Join(s.raw, "\n"))))
+		}
+	}
+	if !socket.empty() {
+		daemon.setBlock("socket", &socket)
+	}
+	if !http.empty() {
+		daemon.setBlock("http", &http)
+	}
+	if c.usesHere {
+		c.warn(0, "%%(here)s now means the folder of the tend config: write it next to %s (%s) or replace %%(here)s", c.file, c.here)
+	}
+
+	var out strings.Builder
+	fmt.Fprintf(&out, "-- Imported from %s by tend import (tend %s).\n", c.file, version)
+	out.WriteString("-- Options keep supervisord's names and values; unset options keep their defaults.\n")
+	if !daemon.empty() {
+		out.WriteString("\ndaemon " + daemon.render("") + "\n")
+	}
+	for _, chunk := range [][]string{programs, groups} {
+		for _, s := range chunk {
+			out.WriteString("\n" + s + "\n")
+		}
+	}
+	if len(includes) > 0 {
+		out.WriteString("\n" + strings.Join(includes, ""))
+	}
+	for _, s := range skipped {
+		out.WriteString("\n" + s)
+	}
+	return out.String()
+}
+
+// kind is how an option's value is written in Lua.
+type kind int
+
+const (
+	kString kind = iota
+	kInt
+	kBool
+	kSize
+	kAutoRestart
+	kExitCodes
+	kEnv
+)
+
+type optSpec struct {
+	name string
+	kind kind
+}
+
+// programSpecs are supervisord's [program:x] options in the order the
+// output lists them (tend's own order, as in tend init).
+var programSpecs = []optSpec{
+	{"command", kString}, {"process_name", kString}, {"numprocs", kInt}, {"numprocs_start", kInt},
+	{"priority", kInt}, {"autostart", kBool}, {"startsecs", kInt}, {"startretries", kInt},
+	{"autorestart", kAutoRestart}, {"exitcodes", kExitCodes}, {"stopsignal", kString},
+	{"stopwaitsecs", kInt}, {"stopasgroup", kBool}, {"killasgroup", kBool}, {"user", kString},
+	{"directory", kString}, {"umask", kString}, {"environment", kEnv}, {"redirect_stderr", kBool},
+	{"stdout_logfile", kString}, {"stdout_logfile_maxbytes", kSize}, {"stdout_logfile_backups", kInt},
+	{"stdout_capture_maxbytes", kSize}, {"stdout_events_enabled", kBool}, {"stdout_syslog", kBool},
+	{"stderr_logfile", kString}, {"stderr_logfile_maxbytes", kSize}, {"stderr_logfile_backups", kInt},
+	{"stderr_capture_maxbytes", kSize}, {"stderr_events_enabled", kBool}, {"stderr_syslog", kBool},
+	{"serverurl", kString},
+}
+
+// daemonSpecs are the [supervisord] options daemon{} has under the same name.
+var daemonSpecs = []optSpec{
+	{"logfile", kString}, {"logfile_maxbytes", kSize}, {"logfile_backups", kInt}, {"loglevel", kString},
+	{"pidfile", kString}, {"childlogdir", kString}, {"directory", kString}, {"umask", kString},
+	{"identifier", kString}, {"nocleanup", kBool}, {"minfds", kInt}, {"environment", kEnv},
+}
+
+// daemonNotes are the [supervisord] options tend has no equivalent for:
+// why, and whether the difference is worth a warning.
+var daemonNotes = map[string]struct {
+	why  string
+	warn bool
+}{
+	"nodaemon":   {"tend runs in the foreground unless started with --detach", false},
+	"minprocs":   {"not applicable: tend has no process-count limit to raise", false},
+	"user":       {"not supported: tend does not drop privileges; start it as this user", true},
+	"strip_ansi": {"not supported: tend writes child output to its logs as it comes", true},
+	"silent":     {"not supported: a foreground tend echoes its log to stderr; redirect it", true},
+}
+
+// options writes the options of s that specs name, in specs' order, and
+// returns the options left over.
+func (c *converter) options(s *section, specs []optSpec, b *block) []*option {
+	for _, sp := range specs {
+		if o, ok := s.get(sp.name); ok {
+			b.set(sp.name, c.value(s, o, sp.kind))
+		}
+	}
+	var rest []*option
+	for _, o := range s.opts {
+		if !hasSpec(specs, o.key) {
+			rest = append(rest, o)
+		}
+	}
+	return rest
+}
+
+func hasSpec(specs []optSpec, name string) bool {
+	for _, sp := range specs {
+		if sp.name == name {
+			return true
+		}
+	}
+	return false
+}
+
+// unknown keeps an option tend does not know as a comment, with a warning.
+func (c *converter) unknown(s *section, o *option, b *block) {
+	c.warn(o.line, "[%s]: unknown option %q; kept as a comment", s.name, o.key)
+	b.comment(fmt.Sprintf("%s = %s  (line %d: unknown option, not imported)", o.key, o.value, o.line))
+}
+
+func (c *converter) daemon(s *section, b *block) {
+	for _, o := range c.options(s, daemonSpecs, b) {
+		note, ok := daemonNotes[o.key]
+		if !ok {
+			c.unknown(s, o, b)
+			continue
+		}
+		if note.warn {
+			c.warn(o.line, "[%s]: %s = %s: %s", s.name, o.key, o.value, note.why)
+		}
+		b.comment(fmt.Sprintf("%s = %s: %s", o.key, o.value, note.why))
+	}
+}
+
+// socket converts [unix_http_server] to daemon{ socket = {...} }.
+func (c *converter) socket(s *section, b *block) {
+	for _, o := range s.opts {
+		switch o.key {
+		case "file":
+			// tend does not expand socket.path: give it supervisord's meaning now.
+			b.set("path", quote(c.expandHere(o)))
+		case "chmod":
+			b.set("mode", quote(o.value))
+		case "chown":
+			b.set("owner", quote(o.value))
+		case "username", "password":
+			c.warn(o.line, "[%s]: %s: tend's socket has no password; its mode (chmod) controls access", s.name, o.key)
+			b.comment(fmt.Sprintf("%s = %s: not supported; the socket's mode controls access", o.key, o.value))
+		default:
+			c.unknown(s, o, b)
+		}
+	}
+}
+
+// http converts [inet_http_server] to daemon{ http = {...} }.
+func (c *converter) http(s *section, b *block) {
+	for _, o := range s.opts {
+		switch o.key {
+		case "port":
+			b.set("listen", quote(listenAddress(o.value)))
+		case "username", "password":
+			b.set(o.key, quote(o.value))
+		default:
+			c.unknown(s, o, b)
+		}
+	}
+	_, user := s.get("username")
+	_, pass := s.get("password")
+	if !user || !pass {
+		// supervisord serves without authentication then; tend only when told.
+		c.warn(s.line, "[%s]: no username and password: the HTTP server accepts anyone (allow_no_auth = true)", s.name)
+		b.set("allow_no_auth", "true")
+	}
+}
+
+// listenAddress turns supervisord's port= into a Go listen address. A
+// missing or '*' host means localhost there (datatypes.inet_address).
+func listenAddress(port string) string {
+	host, p := "", port
+	if i := strings.LastIndexByte(port, ':'); i >= 0 {
+		host, p = strings.ToLower(port[:i]), port[i+1:]
+	}
+	if host == "" || host == "*" {
+		host = "localhost"
+	}
+	return host + ":" + p
+}
+
+// program converts a [program:x] section to a program "x" { ... } block.
+func (c *converter) program(name string, s *section) string {
+	var b block
+	for _, o := range c.options(s, programSpecs, &b) {
+		c.unknown(s, o, &b)
+	}
+	return "program " + quote(name) + " " + b.render("")
+}
+
+// group converts a [group:x] section to a group "x" { ... } block.
+func (c *converter) group(name string, s *section) string {
+	var b block
+	for _, o := range s.opts {
+		switch o.key {
+		case "programs":
+			var names []string
+			for _, p := range strings.Split(o.value, ",") {
+				if p = strings.TrimSpace(p); p != "" {
+					names = append(names, quote(p))
+				}
+			}
+			b.set("programs", "{ "+strings.Join(names, ", ")+" }")
+		case "priority":
+			b.set("priority", c.value(s, o, kInt))
+		default:
+			c.unknown(s, o, &b)
+		}
+	}
+	return "group " + quote(name) + " " + b.render("")
+}
+
+// include converts [include] files= to include lines. The files are INI,
+// so each include names the .lua files that converting them gives (the
+// extension replaced by .lua, as the shell loop in the warning does),
+// and the glob is made absolute: supervisord reads it relative to this
+// file's folder, tend relative to the tend config's.
+func (c *converter) include(s *section) []string {
+	var out []string
+	for _, o := range s.opts {
+		if o.key != "files" {
+			c.unknown(s, o, &block{})
+			out = append(out, comment("", fmt.Sprintf("[include] %s = %s  (line %d: unknown option, not imported)", o.key, o.value, o.line)))
+			continue
+		}
+		globs := strings.Fields(strings.ReplaceAll(o.value, "%(here)s", c.here))
+		for i, g := range globs {
+			if !filepath.IsAbs(g) {
+				globs[i] = filepath.Join(c.here, g)
+			}
+			lua := strings.TrimSuffix(globs[i], filepath.Ext(globs[i])) + ".lua"
+			out = append(out, comment("", "files = "+globs[i])+"include "+quote(lua)+"\n")
+		}
+		if len(globs) > 0 {
+			c.warn(o.line, "[include]: the included files are INI: convert each one: for f in %s; do tend import \"$f\" > \"${f%%.*}.lua\"; done", strings.Join(globs, " "))
+		}
+	}
+	return out
+}
+
+// expandHere replaces %(here)s in o's value with the file's folder.
+func (c *converter) expandHere(o *option) string {
+	return strings.ReplaceAll(o.value, "%(here)s", c.here)
+}
+
+// intRE and sizeRE are the numbers supervisord's integer and byte_size accept.
+var (
+	intRE  = regexp.MustCompile(`^[-+]?[0-9]+$`)
+	sizeRE = regexp.MustCompile(`(?i)^[0-9]+(kb|mb|gb)$`)
+)
+
+// value returns o's value as Lua source for an option of kind k. A value
+// that is not of its kind (such as "%(ENV_N)s" for a number) is kept as a
+// string, with a warning, so that tend check reports what it makes of it.
+func (c *converter) value(s *section, o *option, k kind) string {
+	v := o.value
+	if strings.Contains(v, "%(here)s") {
+		c.usesHere = true
+	}
+	lua, ok := typed(v, k)
+	if ok {
+		return lua
+	}
+	if k == kEnv {
+		c.warn(o.line, "[%s]: environment: cannot parse %q (supervisord would refuse it too); kept as a string", s.name, v)
+	} else {
+		c.warn(o.line, "[%s]: %s = %s is not %s; kept as a string", s.name, o.key, v, kindName[k])
+	}
+	return quote(v)
+}
+
+var kindName = map[kind]string{
+	kInt: "an integer", kBool: "true or false", kSize: `a size ("50MB" or bytes)`,
+	kAutoRestart: `true, false or "unexpected"`, kExitCodes: "a list of exit codes",
+	kEnv: "KEY=value pairs",
+}
+
+// typed renders v as kind k, or reports that it is not of that kind.
+func typed(v string, k kind) (string, bool) {
+	switch k {
+	case kString:
+		return quote(v), true
+	case kInt:
+		if intRE.MatchString(v) {
+			n, err := strconv.Atoi(v)
+			return strconv.Itoa(n), err == nil
+		}
+	case kSize:
+		if intRE.MatchString(v) && !strings.HasPrefix(v, "-") {
+			n, err := strconv.ParseInt(v, 10, 64)
+			return strconv.FormatInt(n, 10), err == nil
+		}
+		if sizeRE.MatchString(v) {
+			return quote(v), true
+		}
+	case kBool:
+		if b, ok := boolean(v); ok {
+			return strconv.FormatBool(b), true
+		}
+	case kAutoRestart:
+		if strings.EqualFold(v, "unexpected") {
+			return `"unexpected"`, true
+		}
+		if b, ok := boolean(v); ok {
+			return strconv.FormatBool(b), true
+		}
+	case kExitCodes:
+		var codes []string
+		for _, f := range strings.Split(v, ",") {
+			f = strings.TrimSpace(f)
+			n, err := strconv.Atoi(f)
+			if err != nil || n < 0 || n > 255 {
+				return "", false
+			}
+			codes = append(codes, strconv.Itoa(n))
+		}
+		return "{ " + strings.Join(codes, ", ") + " }", true
+	case kEnv:
+		return envTable(v)
+	}
+	return "", false
+}
+
+// boolean parses supervisord's boolean values.
+func boolean(v string) (bool, bool) {
+	switch strings.ToLower(v) {
+	case "true", "yes", "on", "1":
+		return true, true
+	case "false", "no", "off", "0":
+		return false, true
+	}
+	return false, false
+}
+
+// envTable renders an environment= string as a Lua table, one variable a
+// line, in the order written.
+func envTable(v string) (string, bool) {
+	pairs, err := parseEnv(v)
+	if err != nil {
+		return "", false
+	}
+	if len(pairs) == 0 {
+		return "{}", true
+	}
+	var b block
+	for _, p := range pairs {
+		b.set(key(p.key), quote(p.value))
+	}
+	return b.render("  "), true
+}

@@ -1,0 +1,168 @@
+package supervisordconf_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/tend-sh/tend/supervisor"
+	"github.com/tend-sh/tend/vm"
+	"github.com/tend-sh/tend/vm/supervisordconf"
+)
+
+// copyDir copies a testdata folder into a temp folder, so that the
+// converted files can be written next to the originals (as a user would).
+func copyDir(t *testing.T, from string) string {
+	t.Helper()
+	dir := t.TempDir()
+	err := filepath.WalkDir(from, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(from, p)
+		if d.IsDir() {
+			return os.MkdirAll(filepath.Join(dir, rel), 0o755)
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(dir, rel), b, 0o644)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// importTo converts a supervisord config and writes the result as dest.
+func importTo(t *testing.T, conf, dest string) []string {
+	t.Helper()
+	res, err := supervisordconf.ImportFile(conf, "test")
+	if err != nil {
+		t.Fatalf("import %s: %v", conf, err)
+	}
+	if err := os.WriteFile(dest, []byte(res.Lua), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var warnings []string
+	for _, w := range res.Warnings {
+		warnings = append(warnings, w.String())
+	}
+	return warnings
+}
+
+// TestImportLoads imports a supervisord.conf using every option, loads the
+// result with tend's real loader and checks that each process is what
+// supervisord would run.
+func TestImportLoads(t *testing.T) {
+	dir := copyDir(t, "testdata/full")
+	conf := filepath.Join(dir, "supervisord.conf")
+	warnings := importTo(t, conf, filepath.Join(dir, "tend.lua"))
+	wantWarnings := []string{
+		conf + ":94: [include]: the included files are INI: convert each one: for f in " + dir + "/conf.d/*.conf; do tend import \"$f\" > \"${f%.*}.lua\"; done",
+		conf + ": %(here)s now means the folder of the tend config: write it next to " + conf + " (" + dir + ") or replace %(here)s",
+	}
+	if !reflect.DeepEqual(warnings, wantWarnings) {
+		t.Errorf("warnings:\n%s\nwant:\n%s", strings.Join(warnings, "\n"), strings.Join(wantWarnings, "\n"))
+	}
+	importTo(t, filepath.Join(dir, "conf.d/extra.conf"), filepath.Join(dir, "conf.d/extra.lua"))
+
+	v, cfg, err := vm.Load(context.Background(), filepath.Join(dir, "tend.lua"), vm.Options{})
+	if err != nil {
+		b, _ := os.ReadFile(filepath.Join(dir, "tend.lua"))
+		t.Fatalf("load the imported config: %v\n%s", err, b)
+	}
+	defer v.Close()
+
+	t.Run("daemon", func(t *testing.T) { checkDaemon(t, dir, cfg.Daemon) })
+	t.Run("groups", func(t *testing.T) {
+		want := []supervisor.GroupSpec{{Name: "pool", Programs: []string{"web", "worker"}, Priority: 10}}
+		if !reflect.DeepEqual(cfg.Groups, want) {
+			t.Errorf("groups = %+v, want %+v", cfg.Groups, want)
+		}
+	})
+	got := map[string]supervisor.Spec{}
+	var names []string
+	for _, s := range cfg.Specs {
+		got[s.Namespec()] = s
+		names = append(names, s.Namespec())
+	}
+	want := wantSpecs(t, dir)
+	if len(names) != len(want) {
+		t.Errorf("processes %v, want %d", names, len(want))
+	}
+	for _, w := range want {
+		t.Run(w.Namespec(), func(t *testing.T) {
+			s, ok := got[w.Namespec()]
+			if !ok {
+				t.Fatalf("no process %s among %v", w.Namespec(), names)
+			}
+			s.Source, s.Policy = "", nil
+			if !reflect.DeepEqual(s, w) {
+				t.Errorf("spec:\n got %+v\nwant %+v", s, w)
+			}
+		})
+	}
+}
+
+func checkDaemon(t *testing.T, dir string, d vm.Daemon) {
+	want := d // fields tend sets itself (hook timeout, subreaper) stay
+	want.Logfile, want.LogfileMaxBytes, want.LogfileBackups = dir+"/supervisord.log", 1<<20, 3
+	want.LogLevel, want.Pidfile, want.ChildLogDir, want.Directory = "debug", dir+"/supervisord.pid", dir+"/logs", dir
+	want.Umask, want.Identifier, want.Nocleanup, want.Minfds = 0o27, "imported", true, 2048
+	want.Environment = map[string]string{"TZ": "UTC", "LANG": "C.UTF-8"}
+	want.Socket = vm.SocketConfig{Path: dir + "/tend.sock", Mode: 0o770, Owner: "root:root"}
+	want.HTTP = &vm.HTTPConfig{Listen: "127.0.0.1:9001", Username: "user", Password: "{SHA}40bd001563085fc35165329ea1ff5c5ecbdbbeef"}
+	if !reflect.DeepEqual(d, want) {
+		t.Errorf("daemon:\n got %+v\nwant %+v", d, want)
+	}
+}
+
+// wantSpecs is what supervisord runs for testdata/full copied to dir.
+func wantSpecs(t *testing.T, dir string) []supervisor.Spec {
+	root, err := supervisor.LookupCredential("root")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var specs []supervisor.Spec
+	for _, n := range []string{"01", "02", "03"} {
+		num := int(n[1] - '0')
+		s := supervisor.NewSpec("web_"+n, "/usr/bin/python3", "-m", "http.server", "80"+n, "--bind", "127.0.0.1")
+		s.CommandLine = "/usr/bin/python3 -m http.server 80" + n + "\n--bind 127.0.0.1"
+		s.Program, s.Group, s.Num, s.NumProcs = "web", "pool", num, 3
+		s.Priority, s.GroupPriority, s.AutoStart = 300, 10, false
+		s.StartSecs, s.StartRetries, s.AutoRestart = 5*time.Second, 7, supervisor.RestartAlways
+		s.ExitCodes, s.StopSignal, s.StopWaitSecs = []int{0, 2}, syscall.SIGQUIT, 20*time.Second
+		s.StopAsGroup, s.KillAsGroup = true, false
+		s.User, s.Credential, s.Directory, s.Umask = "root", root, "/tmp", 0o77
+		s.Environment = map[string]string{"PORT": "80" + n, "NAME": "web " + n[1:], "PATH": "/usr/bin:/bin"}
+		s.RedirectStderr = true
+		s.Stdout = supervisor.LogSpec{Path: dir + "/logs/web-" + n[1:] + ".log", MaxBytes: 10 << 20, Backups: 5,
+			CaptureMaxBytes: 1024, EventsEnabled: true, Syslog: true}
+		s.Stderr = supervisor.LogSpec{Path: supervisor.LogNone, CaptureMaxBytes: 2048, EventsEnabled: true}
+		specs = append(specs, s)
+	}
+
+	w := supervisor.NewSpec("worker", "/bin/echo", `a "quoted" word`, `back\slash`, "url=http://x/#frag;not-a-comment")
+	w.CommandLine = `/bin/echo "a \"quoted\" word" 'back\slash' url=http://x/#frag;not-a-comment`
+	w.Group, w.Priority, w.GroupPriority = "pool", 100, 10
+	w.StopAsGroup, w.KillAsGroup = true, true // killasgroup follows stopasgroup
+	w.Directory = os.Getenv("HOME")
+	specs = append(specs, w)
+
+	c := supervisor.NewSpec("single", "/bin/cat")
+	c.CommandLine = "/bin/cat"
+	c.AutoRestart, c.StopSignal = supervisor.RestartNever, syscall.SIGKILL
+	c.Stdout.Path, c.Stdout.MaxBytes = "/dev/stdout", 0
+	specs = append(specs, c)
+
+	e := supervisor.NewSpec("extra", "/bin/true")
+	e.CommandLine, e.AutoStart, e.ExitCodes = "/bin/true", false, []int{3}
+	return append(specs, e)
+}
