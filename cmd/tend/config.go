@@ -13,7 +13,9 @@ import (
 
 	"github.com/tend-sh/tend/repl"
 	"github.com/tend-sh/tend/scripts"
+	"github.com/tend-sh/tend/supervisor/control"
 	"github.com/tend-sh/tend/vm"
+	"github.com/tend-sh/tend/vm/supervisordconf"
 )
 
 // defaultConfigs are tried in order when -c is not given.
@@ -115,6 +117,26 @@ func runInit(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	fmt.Fprint(stdout, scripts.Init)
+	return 0
+}
+
+// runImport prints the tend config equivalent to a supervisord config
+// (tend import FILE). Warnings go to stderr; a file that cannot be read
+// or parsed exits 2, as supervisord does for a config error.
+func runImport(args []string, stdout, stderr io.Writer) int {
+	if len(args) != 1 {
+		fmt.Fprintf(stderr, "Error: import takes one argument, the supervisord config file, got %q\n", args)
+		return 2
+	}
+	res, err := supervisordconf.ImportFile(args[0], control.Version)
+	if err != nil {
+		fmt.Fprintf(stderr, "Error: %v\n", err)
+		return 2
+	}
+	for _, w := range res.Warnings {
+		fmt.Fprintf(stderr, "Warning: %s\n", w)
+	}
+	fmt.Fprint(stdout, res.Lua)
 	return 0
 }
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -356,8 +357,81 @@ func TestE2E_CheckInitImport(t *testing.T) {
 	if out, rc := runTend(t, "check", "-c", sample); rc != 0 {
 		t.Errorf("check of the init sample: rc %d %s", rc, out)
 	}
-	out, rc = runTend(t, "import", "x.conf")
-	check(t, []string{"import"}, out, rc, ".*not implemented yet\n", 1)
+}
+
+// runTendSplit runs the tend binary and returns stdout, stderr and the
+// exit code separately (tend import writes the config on stdout only).
+func runTendSplit(t *testing.T, args ...string) (string, string, int) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	cmd := exec.Command(tendBin, args...)
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		if _, ok := err.(*exec.ExitError); !ok {
+			t.Fatalf("tend %v: %v", args, err)
+		}
+	}
+	return stdout.String(), stderr.String(), cmd.ProcessState.ExitCode()
+}
+
+// TestE2E_Import migrates a supervisord.conf the way the README says:
+// tend import FILE > tend.lua && tend check -c tend.lua.
+func TestE2E_Import(t *testing.T) {
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "supervisord.conf")
+	os.WriteFile(conf, []byte(`; migrated by the e2e test
+[unix_http_server]
+file=%(here)s/tend.sock
+
+[supervisord]
+logfile=%(here)s/supervisord.log
+nodaemon=true
+
+[program:web]
+command=/bin/sh -c "exec sleep 1000"
+process_name=%(program_name)s_%(process_num)d
+numprocs=2
+environment=PORT="80%(process_num)02d",
+    MODE=prod
+stdout_logfile_maxbytes=1MB
+colour=blue
+
+[eventlistener:mem]
+command=memmon -a 200MB
+events=TICK_60
+
+[group:site]
+programs=web
+priority=5
+`), 0o644)
+	lua, errs, rc := runTendSplit(t, "import", conf)
+	if rc != 0 {
+		t.Fatalf("import: rc %d\n%s", rc, errs)
+	}
+	for _, w := range []string{conf + `:16: [program:web]: unknown option "colour"`, conf + ":18: [eventlistener:mem]: tend does not support"} {
+		if !strings.Contains(errs, "Warning: "+w) {
+			t.Errorf("stderr lacks warning %q:\n%s", w, errs)
+		}
+	}
+	out := filepath.Join(dir, "tend.lua")
+	os.WriteFile(out, []byte(lua), 0o644)
+	got, rc := runTend(t, "check", "-c", out)
+	check(t, []string{"check", "imported"}, got, rc, `.*: 2 processes\n\nsite:web_0 .*environment  .*PORT=8000.*\nsite:web_1 .*PORT=8001.*`, 0)
+
+	bad := filepath.Join(dir, "bad.conf")
+	os.WriteFile(bad, []byte("[program:x]\ncommand=/bin/true\nnot an option\n"), 0o644)
+	lua, errs, rc = runTendSplit(t, "import", bad)
+	if rc != 2 || lua != "" || errs != "Error: "+bad+`:3: in [program:x]: not a section, an option (key = value) or a comment: "not an option"`+"\n" {
+		t.Errorf("import of a malformed file: rc %d, stdout %q, stderr %q", rc, lua, errs)
+	}
+	_, errs, rc = runTendSplit(t, "import", filepath.Join(dir, "missing.conf"))
+	if rc != 2 || !strings.HasPrefix(errs, "Error: read supervisord config: open ") {
+		t.Errorf("import of a missing file: rc %d, stderr %q", rc, errs)
+	}
+	_, errs, rc = runTendSplit(t, "import")
+	if rc != 2 || !strings.Contains(errs, "import takes one argument") {
+		t.Errorf("import without a file: rc %d, stderr %q", rc, errs)
+	}
 }
 
 // TestE2E_EventListener runs a shell event listener in a real daemon: tend

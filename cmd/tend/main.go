@@ -29,6 +29,7 @@ commands:
   daemon [--detach]          run the daemon (foreground unless --detach)
   init                       print a commented sample config
   check                      load the config and print every resolved process
+  import FILE                print the tend config equivalent to a supervisord.conf
   status|start|stop|restart [NAME|GROUP:*|all ...]
   signal SIG NAME...   pid [NAME|all]   clear NAME...   avail
   tail [-f] [-N] NAME [stdout|stderr]   maintail [-f] [-N]
@@ -66,8 +67,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case "init":
 		return runInit(rest[1:], stdout, stderr)
 	case "import":
-		fmt.Fprintln(stderr, "tend import: not implemented yet")
-		return 1
+		return runImport(rest[1:], stdout, stderr)
 	case "repl":
 		c, code := newClient(ctx, g, stderr)
 		if c == nil {
