@@ -62,7 +62,8 @@ type converter struct {
 	file     string // as given, for messages
 	here     string // the file's absolute folder: supervisord's %(here)s
 	warnings []Warning
-	usesHere bool // an option kept %(here)s, whose meaning moves with the output
+	usesHere bool     // an option kept %(here)s, whose meaning moves with the output
+	defaults *section // [DEFAULT], or nil
 }
 
 func (c *converter) warn(line int, format string, args ...any) {
@@ -74,18 +75,30 @@ func (c *converter) warn(line int, format string, args ...any) {
 func (c *converter) convert(f *iniFile, version string) string {
 	var daemon, socket, http block
 	var programs, groups, includes, skipped []string
+	c.defaults = f.defaults()
+	if c.defaults != nil {
+		skipped = append(skipped, comment("", fmt.Sprintf("[DEFAULT] (line %d): its options were copied into every section that has them, as supervisord's parser does.", c.defaults.line)))
+	}
 	for _, s := range f.sections {
-		kind, name, _ := strings.Cut(s.name, ":")
+		kind, name := sectionKind(s.name)
 		switch kind {
+		case "DEFAULT":
 		case "supervisord":
+			c.inherit(s, func(k string) bool { _, ok := daemonNotes[k]; return ok || hasSpec(daemonSpecs, k) })
 			c.daemon(s, &daemon)
 		case "unix_http_server":
+			c.inherit(s, func(k string) bool {
+				return k == "file" || k == "chmod" || k == "chown" || k == "username" || k == "password"
+			})
 			c.socket(s, &socket)
 		case "inet_http_server":
+			c.inherit(s, func(k string) bool { return k == "port" || k == "username" || k == "password" })
 			c.http(s, &http)
 		case "program":
+			c.inherit(s, func(k string) bool { return hasSpec(programSpecs, k) })
 			programs = append(programs, c.program(name, s))
 		case "group":
+			c.inherit(s, func(k string) bool { return k == "programs" || k == "priority" })
 			groups = append(groups, c.group(name, s))
 		case "include":
 			includes = append(includes, c.include(s)...)
@@ -129,6 +142,34 @@ func (c *converter) convert(f *iniFile, version string) string {
 		out.WriteString("\n" + s)
 	}
 	return out.String()
+}
+
+// sectionKind splits a section name into its kind and, for the sections
+// that name something ([program:x]), the name.
+func sectionKind(section string) (kind, name string) {
+	if k, n, ok := strings.Cut(section, ":"); ok {
+		switch k {
+		case "program", "group", "eventlistener", "fcgi-program", "rpcinterface", "ctlplugin":
+			return k, n
+		}
+	}
+	return section, ""
+}
+
+// inherit copies into s the [DEFAULT] options it lacks and reads. Python's
+// configparser shows [DEFAULT]'s options in every section, and supervisord
+// reads from a section only the options it knows there.
+func (c *converter) inherit(s *section, known func(string) bool) {
+	if c.defaults == nil {
+		return
+	}
+	for _, o := range c.defaults.opts {
+		if _, ok := s.get(o.key); !ok && known(o.key) {
+			cp := *o
+			s.opts = append(s.opts, &cp)
+			s.byKey[o.key] = &cp
+		}
+	}
 }
 
 // kind is how an option's value is written in Lua.

@@ -83,6 +83,11 @@ func TestConvertWarnings(t *testing.T) {
 		{"quoting", "[program:x]\ncommand=/bin/echo \"a\\b\" \t'c'\nenvironment=\"END\"=\"x\"\n", // a quoted key: refused
 			[]string{`x.conf:3: [program:x]: environment: cannot parse "\"END\"=\"x\"" (supervisord would refuse it too); kept as a string`},
 			[]string{`command     = "/bin/echo \"a\\b\" \t'c'",`, `environment = "\"END\"=\"x\"",`}},
+		{"DEFAULT applies where supervisord reads the option", "[DEFAULT]\nautorestart=true\nport=9001\n\n[program:x]\ncommand=/bin/true\n\n[program:y]\ncommand=/bin/false\nautorestart=false\n",
+			nil,
+			[]string{"program \"x\" {\n  command     = \"/bin/true\",\n  autorestart = true,\n}\n",
+				"program \"y\" {\n  command     = \"/bin/false\",\n  autorestart = false,\n}\n",
+				"-- [DEFAULT] (line 1): its options were copied"}},
 		{"environment keys", "[program:x]\ncommand=/bin/true\nenvironment=end=1,A.B=2,A=1,A=3\n",
 			nil,
 			[]string{"    [\"end\"] = \"1\",\n    [\"A.B\"] = \"2\",\n    A       = \"3\",\n"}},

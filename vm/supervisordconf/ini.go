@@ -49,6 +49,16 @@ type iniFile struct {
 	sections []*section
 }
 
+// defaults returns the [DEFAULT] section, or nil.
+func (f *iniFile) defaults() *section {
+	for _, s := range f.sections {
+		if s.name == "DEFAULT" {
+			return s
+		}
+	}
+	return nil
+}
+
 // sectionRE is configparser's section header: '[' anything ']'.
 var sectionRE = regexp.MustCompile(`^\[(.+)\]`)
 
