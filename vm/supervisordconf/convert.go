@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -70,78 +71,99 @@ func (c *converter) warn(line int, format string, args ...any) {
 	c.warnings = append(c.warnings, Warning{File: c.file, Line: line, Msg: fmt.Sprintf(format, args...)})
 }
 
+// output is the tend config being assembled, part by part.
+type output struct {
+	daemon, socket, http                  block
+	programs, groups, includes, notImport []string
+}
+
 // convert writes the whole tend config: header, daemon, programs, groups,
 // includes, then the sections that were not imported.
 func (c *converter) convert(f *iniFile, version string) string {
-	var daemon, socket, http block
-	var programs, groups, includes, skipped []string
-	c.defaults = f.defaults()
-	if c.defaults != nil {
-		skipped = append(skipped, comment("", fmt.Sprintf("[DEFAULT] (line %d): its options were copied into every section that has them, as supervisord's parser does.", c.defaults.line)))
+	var out output
+	if c.defaults = f.defaults(); c.defaults != nil {
+		out.notImport = append(out.notImport, comment("", fmt.Sprintf("[DEFAULT] (line %d): its options were copied into every section that has them, as supervisord's parser does.", c.defaults.line)))
 	}
 	for _, s := range f.sections {
-		kind, name := sectionKind(s.name)
-		switch kind {
-		case "DEFAULT":
-		case "supervisord":
-			c.inherit(s, func(k string) bool { _, ok := daemonNotes[k]; return ok || hasSpec(daemonSpecs, k) })
-			c.daemon(s, &daemon)
-		case "unix_http_server":
-			c.inherit(s, func(k string) bool {
-				return k == "file" || k == "chmod" || k == "chown" || k == "username" || k == "password"
-			})
-			c.socket(s, &socket)
-		case "inet_http_server":
-			c.inherit(s, func(k string) bool { return k == "port" || k == "username" || k == "password" })
-			c.http(s, &http)
-		case "program":
-			c.inherit(s, func(k string) bool { return hasSpec(programSpecs, k) })
-			programs = append(programs, c.program(name, s))
-		case "group":
-			c.inherit(s, func(k string) bool { return k == "programs" || k == "priority" })
-			groups = append(groups, c.group(name, s))
-		case "include":
-			includes = append(includes, c.include(s)...)
-		case "supervisorctl":
-			skipped = append(skipped, comment("", fmt.Sprintf("[%s] (line %d) skipped: tend's CLI finds the daemon from this config's socket (or -s URL).", s.name, s.line)))
-		case "rpcinterface", "ctlplugin":
-			skipped = append(skipped, comment("", fmt.Sprintf("[%s] (line %d) skipped: tend has its RPC interface built in and no plugins.", s.name, s.line)))
-		case "eventlistener", "fcgi-program":
-			c.warn(s.line, "[%s]: tend does not support %s sections; kept as a comment", s.name, kind)
-			skipped = append(skipped, comment("", fmt.Sprintf("[%s] (line %d) not imported: tend does not support %s sections.\n\n%s", s.name, s.line, kind, strings.Join(s.raw, "\n"))))
-		default:
-			c.warn(s.line, "[%s]: not a supervisord section; kept as a comment", s.name)
-			skipped = append(skipped, comment("", fmt.Sprintf("[%s] (line %d) not imported: not a supervisord section.\n\n%s", s.name, s.line, strings.Join(s.raw, "\n"))))
-		}
-	}
-	if !socket.empty() {
-		daemon.setBlock("socket", &socket)
-	}
-	if !http.empty() {
-		daemon.setBlock("http", &http)
+		c.section(s, &out)
 	}
 	if c.usesHere {
 		c.warn(0, "%%(here)s now means the folder of the tend config: write it next to %s (%s) or replace %%(here)s", c.file, c.here)
 	}
+	return out.render(c.file, version)
+}
 
-	var out strings.Builder
-	fmt.Fprintf(&out, "-- Imported from %s by tend import (tend %s).\n", c.file, version)
-	out.WriteString("-- Options keep supervisord's names and values; unset options keep their defaults.\n")
-	if !daemon.empty() {
-		out.WriteString("\ndaemon " + daemon.render("") + "\n")
-	}
-	for _, chunk := range [][]string{programs, groups} {
-		for _, s := range chunk {
-			out.WriteString("\n" + s + "\n")
+// sectionKeys are the options supervisord reads in the sections that are
+// not converted by a spec list; [DEFAULT] can supply them.
+var sectionKeys = map[string][]string{
+	"unix_http_server": {"file", "chmod", "chown", "username", "password"},
+	"inet_http_server": {"port", "username", "password"},
+	"group":            {"programs", "priority"},
+}
+
+// section converts one section into its part of out.
+func (c *converter) section(s *section, out *output) {
+	kind, name := sectionKind(s.name)
+	switch kind {
+	case "supervisord":
+		c.inherit(s, func(k string) bool { _, ok := daemonNotes[k]; return ok || hasSpec(daemonSpecs, k) })
+		c.daemon(s, &out.daemon)
+	case "program":
+		c.inherit(s, func(k string) bool { return hasSpec(programSpecs, k) })
+		out.programs = append(out.programs, c.program(name, s))
+	case "unix_http_server", "inet_http_server", "group":
+		c.inherit(s, func(k string) bool { return slices.Contains(sectionKeys[kind], k) })
+		switch kind {
+		case "unix_http_server":
+			c.socket(s, &out.socket)
+		case "inet_http_server":
+			c.http(s, &out.http)
+		default:
+			out.groups = append(out.groups, c.group(name, s))
 		}
+	case "include":
+		out.includes = append(out.includes, c.include(s)...)
+	case "DEFAULT":
+		// Applied by inherit.
+	case "supervisorctl":
+		out.notImport = append(out.notImport, comment("", fmt.Sprintf("[%s] (line %d) skipped: tend's CLI finds the daemon from this config's socket (or -s URL).", s.name, s.line)))
+	case "rpcinterface", "ctlplugin":
+		out.notImport = append(out.notImport, comment("", fmt.Sprintf("[%s] (line %d) skipped: tend has its RPC interface built in and no plugins.", s.name, s.line)))
+	case "eventlistener", "fcgi-program":
+		c.warn(s.line, "[%s]: tend does not support %s sections; kept as a comment", s.name, kind)
+		out.notImport = append(out.notImport, comment("", fmt.Sprintf("[%s] (line %d) not imported: tend does not support %s sections.\n\n%s", s.name, s.line, kind, strings.Join(s.raw, "\n"))))
+	default:
+		c.warn(s.line, "[%s]: not a supervisord section; kept as a comment", s.name)
+		out.notImport = append(out.notImport, comment("", fmt.Sprintf("[%s] (line %d) not imported: not a supervisord section.\n\n%s", s.name, s.line, strings.Join(s.raw, "\n"))))
 	}
-	if len(includes) > 0 {
-		out.WriteString("\n" + strings.Join(includes, ""))
+}
+
+// render writes the config text. The socket and http settings go inside
+// daemon{}, which is left out when the file has no server sections (an
+// included file), as a second daemon{} would be an error.
+func (o *output) render(file, version string) string {
+	if !o.socket.empty() {
+		o.daemon.setBlock("socket", &o.socket)
 	}
-	for _, s := range skipped {
-		out.WriteString("\n" + s)
+	if !o.http.empty() {
+		o.daemon.setBlock("http", &o.http)
 	}
-	return out.String()
+	var b strings.Builder
+	fmt.Fprintf(&b, "-- Imported from %s by tend import (tend %s).\n", file, version)
+	b.WriteString("-- Options keep supervisord's names and values; unset options keep their defaults.\n")
+	if !o.daemon.empty() {
+		b.WriteString("\ndaemon " + o.daemon.render("") + "\n")
+	}
+	for _, part := range slices.Concat(o.programs, o.groups) {
+		b.WriteString("\n" + part + "\n")
+	}
+	if len(o.includes) > 0 {
+		b.WriteString("\n" + strings.Join(o.includes, ""))
+	}
+	for _, part := range o.notImport {
+		b.WriteString("\n" + part)
+	}
+	return b.String()
 }
 
 // sectionKind splits a section name into its kind and, for the sections
