@@ -335,14 +335,15 @@ func (c *converter) http(s *section, b *block) {
 }
 
 // listenAddress turns supervisord's port= into a Go listen address. A
-// missing or '*' host means localhost there (datatypes.inet_address).
+// missing or '*' host means every interface there (datatypes.inet_address
+// binds to ”), which Go writes ":9001".
 func listenAddress(port string) string {
 	host, p := "", port
 	if i := strings.LastIndexByte(port, ':'); i >= 0 {
 		host, p = strings.ToLower(port[:i]), port[i+1:]
 	}
-	if host == "" || host == "*" {
-		host = "localhost"
+	if host == "*" {
+		host = ""
 	}
 	return host + ":" + p
 }

@@ -139,7 +139,7 @@ func wantSpecs(t *testing.T, dir string) []supervisor.Spec {
 		s.Priority, s.GroupPriority, s.AutoStart = 300, 10, false
 		s.StartSecs, s.StartRetries, s.AutoRestart = 5*time.Second, 7, supervisor.RestartAlways
 		s.ExitCodes, s.StopSignal, s.StopWaitSecs = []int{0, 2}, syscall.SIGQUIT, 20*time.Second
-		s.StopAsGroup, s.KillAsGroup = true, false
+		s.StopAsGroup, s.KillAsGroup = false, true
 		s.User, s.Credential, s.Directory, s.Umask = "root", root, "/tmp", 0o77
 		s.Environment = map[string]string{"PORT": "80" + n, "NAME": "web " + n[1:], "PATH": "/usr/bin:/bin"}
 		s.RedirectStderr = true
