@@ -336,7 +336,7 @@ func (c *converter) http(s *section, b *block) {
 
 // listenAddress turns supervisord's port= into a Go listen address. A
 // missing or '*' host means every interface there (datatypes.inet_address
-// binds to ”), which Go writes ":9001".
+// binds to the empty host), which Go writes ":9001".
 func listenAddress(port string) string {
 	host, p := "", port
 	if i := strings.LastIndexByte(port, ':'); i >= 0 {
