@@ -280,6 +280,10 @@ func (c *converter) unknown(s *section, o *option, b *block) {
 }
 
 func (c *converter) daemon(s *section, b *block) {
+	if o, ok := s.get("environment"); ok && strings.Contains(o.value, "%(") {
+		// supervisord expands these; tend's daemon{} environment is literal.
+		c.warn(o.line, "[%s]: environment: tend does not expand %%(...)s here; compute the value in Lua, such as require(\"env\").get(\"HOME\")", s.name)
+	}
 	for _, o := range c.options(s, daemonSpecs, b) {
 		note, ok := daemonNotes[o.key]
 		if !ok {
