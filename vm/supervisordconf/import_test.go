@@ -2,7 +2,10 @@ package supervisordconf_test
 
 import (
 	"context"
+	"encoding/json"
+	"maps"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -165,4 +168,162 @@ func wantSpecs(t *testing.T, dir string) []supervisor.Spec {
 	e := supervisor.NewSpec("extra", "/bin/true")
 	e.CommandLine, e.AutoStart, e.ExitCodes = "/bin/true", false, []int{3}
 	return append(specs, e)
+}
+
+// svProcess is one process as supervisord configures it, in the terms
+// both sides share. supervisorDump prints these as JSON.
+type svProcess struct {
+	Group         string            `json:"group"`
+	Name          string            `json:"name"`
+	GroupPriority int               `json:"group_priority"`
+	Command       []string          `json:"command"`
+	Priority      int               `json:"priority"`
+	AutoStart     bool              `json:"autostart"`
+	StartSecs     int               `json:"startsecs"`
+	StartRetries  int               `json:"startretries"`
+	AutoRestart   string            `json:"autorestart"`
+	ExitCodes     []int             `json:"exitcodes"`
+	StopSignal    int               `json:"stopsignal"`
+	StopWaitSecs  int               `json:"stopwaitsecs"`
+	StopAsGroup   bool              `json:"stopasgroup"`
+	KillAsGroup   bool              `json:"killasgroup"`
+	UID           int               `json:"uid"` // -1: unchanged
+	Directory     string            `json:"directory"`
+	Umask         int               `json:"umask"` // -1: inherited
+	Environment   map[string]string `json:"environment"`
+	Redirect      bool              `json:"redirect_stderr"`
+	Stdout        svLog             `json:"stdout"`
+	Stderr        svLog             `json:"stderr"`
+	ServerURL     string            `json:"serverurl"`
+}
+
+type svLog struct {
+	Path     string `json:"path"`
+	MaxBytes int64  `json:"maxbytes"`
+	Backups  int    `json:"backups"`
+	Capture  int64  `json:"capture"`
+	Events   bool   `json:"events"`
+	Syslog   bool   `json:"syslog"`
+}
+
+// supervisorDump loads a config with supervisord's own ServerOptions and
+// prints every process as JSON. supervisord merges [supervisord]
+// environment= into each program's; the comparison does the same.
+const supervisorDump = `
+import json, shlex, sys
+from supervisor.options import ServerOptions
+from supervisor import datatypes
+o = ServerOptions()
+o.realize(args=['-c', sys.argv[1]])
+def path(v):
+    return 'AUTO' if v is datatypes.Automatic else 'NONE' if v is None else v
+def restart(v):
+    return {datatypes.RestartUnconditionally: 'true', datatypes.RestartWhenExitUnexpected: 'unexpected'}.get(v, 'false')
+out = []
+for g in o.process_group_configs:
+    for p in g.process_configs:
+        d = dict(group=g.name, name=p.name, group_priority=g.priority, command=shlex.split(p.command),
+                 priority=p.priority, autostart=p.autostart, startsecs=p.startsecs, startretries=p.startretries,
+                 autorestart=restart(p.autorestart), exitcodes=p.exitcodes, stopsignal=p.stopsignal,
+                 stopwaitsecs=p.stopwaitsecs, stopasgroup=p.stopasgroup, killasgroup=p.killasgroup,
+                 uid=-1 if p.uid is None else p.uid, directory=p.directory or '',
+                 umask=-1 if p.umask is None else p.umask, environment=p.environment or {},
+                 redirect_stderr=p.redirect_stderr, serverurl=p.serverurl or '')
+        for ch in ('stdout', 'stderr'):
+            a = lambda k: getattr(p, ch + '_' + k)
+            d[ch] = dict(path=path(a('logfile')), maxbytes=a('logfile_maxbytes'), backups=a('logfile_backups'),
+                         capture=a('capture_maxbytes'), events=a('events_enabled'), syslog=a('syslog'))
+        out.append(d)
+print(json.dumps(out))
+`
+
+// supervisorPython returns the Python that runs Debian's supervisord (its
+// #! line), failing under CI=true when supervisord is missing.
+func supervisorPython(t *testing.T) string {
+	t.Helper()
+	p, err := exec.LookPath("supervisord")
+	if err != nil {
+		if strings.EqualFold(os.Getenv("CI"), "true") {
+			t.Fatalf("supervisord is required under CI=true but was not found: %v", err)
+		}
+		t.Skipf("supervisord not installed; skipping")
+	}
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	if !strings.HasPrefix(line, "#!") {
+		t.Fatalf("%s has no #! line", p)
+	}
+	return strings.Fields(strings.TrimPrefix(line, "#!"))[0]
+}
+
+// TestImportMatchesSupervisord loads testdata/full with supervisord's own
+// option parser and with tend's loader after the import, and compares
+// every process: the import must not change what runs.
+func TestImportMatchesSupervisord(t *testing.T) {
+	python := supervisorPython(t)
+	dir := copyDir(t, "testdata/full")
+	os.Mkdir(filepath.Join(dir, "logs"), 0o755) // supervisord checks childlogdir exists
+	conf := filepath.Join(dir, "supervisord.conf")
+	cmd := exec.Command(python, "-c", supervisorDump, conf)
+	cmd.Dir = dir
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	raw, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("supervisord's parser: %v\n%s", err, stderr.String())
+	}
+	var want []svProcess
+	if err := json.Unmarshal(raw, &want); err != nil {
+		t.Fatalf("decode %s: %v", raw, err)
+	}
+
+	importTo(t, conf, filepath.Join(dir, "tend.lua"))
+	importTo(t, filepath.Join(dir, "conf.d/extra.conf"), filepath.Join(dir, "conf.d/extra.lua"))
+	v, cfg, err := vm.Load(context.Background(), filepath.Join(dir, "tend.lua"), vm.Options{})
+	if err != nil {
+		t.Fatalf("load the imported config: %v", err)
+	}
+	defer v.Close()
+	got := map[string]svProcess{}
+	for _, s := range cfg.Specs {
+		got[s.Group+":"+s.Name] = asSupervisord(s, cfg.Daemon.Environment)
+	}
+	if len(got) != len(want) {
+		t.Errorf("tend has %d processes, supervisord %d", len(got), len(want))
+	}
+	for _, w := range want {
+		g, ok := got[w.Group+":"+w.Name]
+		if !ok {
+			t.Errorf("tend has no process %s:%s", w.Group, w.Name)
+			continue
+		}
+		if !reflect.DeepEqual(g, w) {
+			t.Errorf("%s:%s:\n tend        %+v\n supervisord %+v", w.Group, w.Name, g, w)
+		}
+	}
+}
+
+// asSupervisord describes a tend spec in supervisord's terms.
+func asSupervisord(s supervisor.Spec, daemonEnv map[string]string) svProcess {
+	env := map[string]string{}
+	maps.Copy(env, daemonEnv)
+	maps.Copy(env, s.Environment)
+	uid := -1
+	if s.Credential != nil {
+		uid = int(s.Credential.Uid)
+	}
+	log := func(l supervisor.LogSpec) svLog {
+		return svLog{Path: l.Path, MaxBytes: l.MaxBytes, Backups: l.Backups, Capture: l.CaptureMaxBytes, Events: l.EventsEnabled, Syslog: l.Syslog}
+	}
+	return svProcess{
+		Group: s.Group, Name: s.Name, GroupPriority: s.GroupPriority, Command: s.Command, Priority: s.Priority,
+		AutoStart: s.AutoStart, StartSecs: int(s.StartSecs / time.Second), StartRetries: s.StartRetries,
+		AutoRestart: s.AutoRestart.String(), ExitCodes: s.ExitCodes, StopSignal: int(s.StopSignal),
+		StopWaitSecs: int(s.StopWaitSecs / time.Second), StopAsGroup: s.StopAsGroup, KillAsGroup: s.KillAsGroup,
+		UID: uid, Directory: s.Directory, Umask: s.Umask, Environment: env, Redirect: s.RedirectStderr,
+		Stdout: log(s.Stdout), Stderr: log(s.Stderr), ServerURL: s.ServerURL,
+	}
 }
