@@ -259,15 +259,39 @@ func supervisorPython(t *testing.T) string {
 	return strings.Fields(strings.TrimPrefix(line, "#!"))[0]
 }
 
-// TestImportMatchesSupervisord loads testdata/full with supervisord's own
-// option parser and with tend's loader after the import, and compares
-// every process: the import must not change what runs.
+// TestImportMatchesSupervisord loads each testdata config with
+// supervisord's own option parser and with tend's loader after the
+// import, and compares every process: the import must not change what
+// runs.
 func TestImportMatchesSupervisord(t *testing.T) {
 	python := supervisorPython(t)
-	dir := copyDir(t, "testdata/full")
-	os.Mkdir(filepath.Join(dir, "logs"), 0o755) // supervisord checks childlogdir exists
-	conf := filepath.Join(dir, "supervisord.conf")
-	cmd := exec.Command(python, "-c", supervisorDump, conf)
+	for _, name := range []string{"full", "edge"} {
+		t.Run(name, func(t *testing.T) {
+			dir := copyDir(t, filepath.Join("testdata", name))
+			os.Mkdir(filepath.Join(dir, "logs"), 0o755) // supervisord checks childlogdir exists
+			want := supervisordProcesses(t, python, dir)
+			got := tendProcesses(t, dir)
+			if len(got) != len(want) {
+				t.Errorf("tend has %d processes, supervisord %d", len(got), len(want))
+			}
+			for _, w := range want {
+				g, ok := got[w.Group+":"+w.Name]
+				if !ok {
+					t.Errorf("tend has no process %s:%s", w.Group, w.Name)
+					continue
+				}
+				if !reflect.DeepEqual(g, w) {
+					t.Errorf("%s:%s:\n tend        %+v\n supervisord %+v", w.Group, w.Name, g, w)
+				}
+			}
+		})
+	}
+}
+
+// supervisordProcesses runs supervisorDump on dir/supervisord.conf.
+func supervisordProcesses(t *testing.T, python, dir string) []svProcess {
+	t.Helper()
+	cmd := exec.Command(python, "-c", supervisorDump, filepath.Join(dir, "supervisord.conf"))
 	cmd.Dir = dir
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
@@ -275,13 +299,23 @@ func TestImportMatchesSupervisord(t *testing.T) {
 	if err != nil {
 		t.Fatalf("supervisord's parser: %v\n%s", err, stderr.String())
 	}
-	var want []svProcess
-	if err := json.Unmarshal(raw, &want); err != nil {
+	var procs []svProcess
+	if err := json.Unmarshal(raw, &procs); err != nil {
 		t.Fatalf("decode %s: %v", raw, err)
 	}
+	return procs
+}
 
-	importTo(t, conf, filepath.Join(dir, "tend.lua"))
-	importTo(t, filepath.Join(dir, "conf.d/extra.conf"), filepath.Join(dir, "conf.d/extra.lua"))
+// tendProcesses imports dir/supervisord.conf and the files it includes
+// from conf.d, loads the result and describes each process by
+// group:name.
+func tendProcesses(t *testing.T, dir string) map[string]svProcess {
+	t.Helper()
+	importTo(t, filepath.Join(dir, "supervisord.conf"), filepath.Join(dir, "tend.lua"))
+	included, _ := filepath.Glob(filepath.Join(dir, "conf.d/*.conf"))
+	for _, f := range included {
+		importTo(t, f, strings.TrimSuffix(f, ".conf")+".lua")
+	}
 	v, cfg, err := vm.Load(context.Background(), filepath.Join(dir, "tend.lua"), vm.Options{})
 	if err != nil {
 		t.Fatalf("load the imported config: %v", err)
@@ -291,19 +325,7 @@ func TestImportMatchesSupervisord(t *testing.T) {
 	for _, s := range cfg.Specs {
 		got[s.Group+":"+s.Name] = asSupervisord(s, cfg.Daemon.Environment)
 	}
-	if len(got) != len(want) {
-		t.Errorf("tend has %d processes, supervisord %d", len(got), len(want))
-	}
-	for _, w := range want {
-		g, ok := got[w.Group+":"+w.Name]
-		if !ok {
-			t.Errorf("tend has no process %s:%s", w.Group, w.Name)
-			continue
-		}
-		if !reflect.DeepEqual(g, w) {
-			t.Errorf("%s:%s:\n tend        %+v\n supervisord %+v", w.Group, w.Name, g, w)
-		}
-	}
+	return got
 }
 
 // asSupervisord describes a tend spec in supervisord's terms.
@@ -318,12 +340,16 @@ func asSupervisord(s supervisor.Spec, daemonEnv map[string]string) svProcess {
 	log := func(l supervisor.LogSpec) svLog {
 		return svLog{Path: l.Path, MaxBytes: l.MaxBytes, Backups: l.Backups, Capture: l.CaptureMaxBytes, Events: l.EventsEnabled, Syslog: l.Syslog}
 	}
+	stderr := log(s.Stderr)
+	if s.RedirectStderr {
+		stderr.Path = supervisor.LogNone // supervisord's way of saying "no stderr file"; tend's engine skips it
+	}
 	return svProcess{
 		Group: s.Group, Name: s.Name, GroupPriority: s.GroupPriority, Command: s.Command, Priority: s.Priority,
 		AutoStart: s.AutoStart, StartSecs: int(s.StartSecs / time.Second), StartRetries: s.StartRetries,
 		AutoRestart: s.AutoRestart.String(), ExitCodes: s.ExitCodes, StopSignal: int(s.StopSignal),
 		StopWaitSecs: int(s.StopWaitSecs / time.Second), StopAsGroup: s.StopAsGroup, KillAsGroup: s.KillAsGroup,
 		UID: uid, Directory: s.Directory, Umask: s.Umask, Environment: env, Redirect: s.RedirectStderr,
-		Stdout: log(s.Stdout), Stderr: log(s.Stderr), ServerURL: s.ServerURL,
+		Stdout: log(s.Stdout), Stderr: stderr, ServerURL: s.ServerURL,
 	}
 }
