@@ -385,9 +385,9 @@ func (c *converter) group(name string, s *section) string {
 
 // include converts [include] files= to include lines. The files are INI,
 // so each include names the .lua files that converting them gives (the
-// extension replaced by .lua, as the shell loop in the warning does),
-// and the glob is made absolute: supervisord reads it relative to this
-// file's folder, tend relative to the tend config's.
+// glob's extension replaced by .lua, as the shell loop in the warning
+// does), and the glob is made absolute: supervisord reads it relative to
+// this file's folder, tend relative to the tend config's.
 func (c *converter) include(s *section) []string {
 	var out []string
 	for _, o := range s.opts {
@@ -396,17 +396,25 @@ func (c *converter) include(s *section) []string {
 			out = append(out, comment("", fmt.Sprintf("[include] %s = %s  (line %d: unknown option, not imported)", o.key, o.value, o.line)))
 			continue
 		}
-		globs := strings.Fields(strings.ReplaceAll(o.value, "%(here)s", c.here))
-		for i, g := range globs {
+		var loops []string
+		for _, g := range strings.Fields(c.expandHere(o)) {
 			if !filepath.IsAbs(g) {
-				globs[i] = filepath.Join(c.here, g)
+				g = filepath.Join(c.here, g)
 			}
-			lua := strings.TrimSuffix(globs[i], filepath.Ext(globs[i])) + ".lua"
-			out = append(out, comment("", "files = "+globs[i])+"include "+quote(lua)+"\n")
+			ext := filepath.Ext(g)
+			out = append(out, comment("", "files = "+g)+"include "+quote(strings.TrimSuffix(g, ext)+".lua")+"\n")
+			dest := `"$f.lua"`
+			if ext != "" {
+				dest = fmt.Sprintf(`"${f%%%s}.lua"`, ext)
+			}
+			loops = append(loops, fmt.Sprintf(`for f in %s; do tend import "$f" > %s; done`, g, dest))
 		}
-		if len(globs) > 0 {
-			c.warn(o.line, "[include]: the included files are INI: convert each one: for f in %s; do tend import \"$f\" > \"${f%%.*}.lua\"; done", strings.Join(globs, " "))
+		if len(loops) > 0 {
+			c.warn(o.line, "[include]: the included files are INI: convert each one: %s", strings.Join(loops, "; "))
 		}
+	}
+	if _, ok := s.get("files"); !ok {
+		c.warn(s.line, "[include] has no files= (supervisord refuses this)")
 	}
 	return out
 }

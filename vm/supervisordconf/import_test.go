@@ -68,7 +68,7 @@ func TestImportLoads(t *testing.T) {
 	conf := filepath.Join(dir, "supervisord.conf")
 	warnings := importTo(t, conf, filepath.Join(dir, "tend.lua"))
 	wantWarnings := []string{
-		conf + ":94: [include]: the included files are INI: convert each one: for f in " + dir + "/conf.d/*.conf; do tend import \"$f\" > \"${f%.*}.lua\"; done",
+		conf + ":94: [include]: the included files are INI: convert each one: for f in " + dir + "/conf.d/*.conf; do tend import \"$f\" > \"${f%.conf}.lua\"; done",
 		conf + ": %(here)s now means the folder of the tend config: write it next to " + conf + " (" + dir + ") or replace %(here)s",
 	}
 	if !reflect.DeepEqual(warnings, wantWarnings) {
