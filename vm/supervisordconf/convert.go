@@ -276,9 +276,15 @@ func hasSpec(specs []optSpec, name string) bool {
 // unknown keeps an option tend does not know as a comment, with a warning.
 func (c *converter) unknown(s *section, o *option, b *block) {
 	c.warn(o.line, "[%s]: unknown option %q; kept as a comment", s.name, o.key)
-	b.comment(fmt.Sprintf("%s = %s  (line %d: unknown option, not imported)", o.key, o.value, o.line))
+	b.comment(unknownNote(o))
 }
 
+func unknownNote(o *option) string {
+	return fmt.Sprintf("%s = %s  (line %d: unknown option, not imported)", o.key, o.value, o.line)
+}
+
+// daemon converts [supervisord] to daemon{}: the options tend shares by
+// name, and a comment for each one it has no use for.
 func (c *converter) daemon(s *section, b *block) {
 	if o, ok := s.get("environment"); ok && strings.Contains(o.value, "%(") {
 		// supervisord expands these; tend's daemon{} environment is literal.
@@ -310,7 +316,11 @@ func (c *converter) socket(s *section, b *block) {
 			b.set("owner", quote(o.value))
 		case "username", "password":
 			c.warn(o.line, "[%s]: %s: tend's socket has no password; its mode (chmod) controls access", s.name, o.key)
-			b.comment(fmt.Sprintf("%s = %s: not supported; the socket's mode controls access", o.key, o.value))
+			v := o.value
+			if o.key == "password" {
+				v = "(not copied)" // no use to tend, so no reason to spread it
+			}
+			b.comment(fmt.Sprintf("%s = %s: not supported; the socket's mode controls access", o.key, v))
 		default:
 			c.unknown(s, o, b)
 		}
@@ -392,8 +402,8 @@ func (c *converter) include(s *section) []string {
 	var out []string
 	for _, o := range s.opts {
 		if o.key != "files" {
-			c.unknown(s, o, &block{})
-			out = append(out, comment("", fmt.Sprintf("[include] %s = %s  (line %d: unknown option, not imported)", o.key, o.value, o.line)))
+			c.warn(o.line, "[%s]: unknown option %q; kept as a comment", s.name, o.key)
+			out = append(out, comment("", "[include] "+unknownNote(o)))
 			continue
 		}
 		var loops []string
