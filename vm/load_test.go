@@ -97,6 +97,8 @@ func TestLoadBrokenConfigs(t *testing.T) {
 		{"syntax error in the second of three files", map[string]string{"tend.lua": `include "conf.d/*.lua"`,
 			"conf.d/a.lua": "x = 1", "conf.d/b.lua": "\n\nx = = 1", "conf.d/c.lua": "x = = 2"},
 			`conf.d/b.lua:3: syntax error near '='`},
+		{"stopasgroup without killasgroup", map[string]string{"tend.lua": "program \"a\" {\n command = \"x\", stopasgroup = true, killasgroup = false }"},
+			`tend.lua:1: program "a": killasgroup cannot be false when stopasgroup is true`},
 		{"include cycle", map[string]string{"tend.lua": `include "a.lua"`, "a.lua": `include "tend.lua"`},
 			`a.lua:1: include: tend.lua includes itself`},
 		{"every error reported", map[string]string{"tend.lua": "program \"a\" { command = \"x\", startsecs = \"soon\", priority = \"high\" }\nprogram \"b\" { comand = \"x\" }"},

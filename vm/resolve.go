@@ -272,6 +272,10 @@ func (r *resolver) instance(d *programDecl, h *hooks, m membership, num, numproc
 	}
 	if d.opts.RawGetString("killasgroup") == lua.LNil {
 		s.KillAsGroup = s.StopAsGroup
+	} else if s.StopAsGroup && !s.KillAsGroup {
+		// supervisord refuses it too: the final SIGKILL would spare the
+		// group that the stop signal was sent to.
+		el.add(errors.New("killasgroup cannot be false when stopasgroup is true"))
 	}
 	switch {
 	case m.declared:
