@@ -58,17 +58,23 @@ func decodeDaemon(dd *daemonDecl, d *Daemon) []error {
 			vars["ENV_"+k] = val
 		}
 	}
+	// expand applies %(here)s and %(ENV_X)s, which supervisord expands in
+	// its own sections' paths and environment too.
+	expand := func(name, s string) string {
+		out, err := supervisor.Expand(s, vars)
+		if err != nil {
+			el.add(fmt.Errorf("%s: %v", name, err))
+			return s
+		}
+		return out
+	}
 	path := func(name string, v lua.LValue) string {
 		s, err := decodeString(name, v)
-		if err == nil {
-			if s, err = supervisor.Expand(s, vars); err != nil {
-				err = fmt.Errorf("%s: %v", name, err)
-			}
-		}
 		if err != nil {
 			el.add(err)
+			return s
 		}
-		return s
+		return expand(name, s)
 	}
 	check := func(err error) {
 		if err != nil {
@@ -127,10 +133,10 @@ func decodeDaemon(dd *daemonDecl, d *Daemon) []error {
 			d.HookTimeout, err = decodeSeconds(name, v, true)
 			check(err)
 		case "environment":
-			d.Environment, err = decodeEnvironment(v)
+			d.Environment, err = decodeExpandedEnvironment(v, func(s string) (string, error) { return supervisor.Expand(s, vars) })
 			check(err)
 		case "socket":
-			decodeSocket(v, &d.Socket, el)
+			decodeSocket(v, &d.Socket, el, expand)
 		case "http":
 			d.HTTP = decodeHTTP(v, el)
 		default:
@@ -140,7 +146,7 @@ func decodeDaemon(dd *daemonDecl, d *Daemon) []error {
 	return el.errs
 }
 
-func decodeSocket(v lua.LValue, sc *SocketConfig, el *errorList) {
+func decodeSocket(v lua.LValue, sc *SocketConfig, el *errorList, expand func(name, s string) string) {
 	t, ok := v.(*lua.LTable)
 	if !ok {
 		el.add(fmt.Errorf(`socket must be a table such as { path = "/run/tend.sock" }, got %s`, describe(v)))
@@ -151,7 +157,9 @@ func decodeSocket(v lua.LValue, sc *SocketConfig, el *errorList) {
 		var err error
 		switch k.String() {
 		case "path":
-			sc.Path, err = decodeString("socket.path", v)
+			if sc.Path, err = decodeString("socket.path", v); err == nil {
+				sc.Path = expand("socket.path", sc.Path)
+			}
 		case "mode":
 			sc.Mode, err = decodeMode("socket.mode", v)
 		case "owner":

@@ -223,6 +223,30 @@ func decodeEnvironment(v lua.LValue) (map[string]string, error) {
 	return nil, fmt.Errorf(`environment must be a table or a string "KEY=value,...", got %s`, describe(v))
 }
 
+// decodeExpandedEnvironment decodes an environment option and applies
+// %(...)s expansions the way supervisord does: a KEY=value string is
+// expanded as a whole before it is parsed (so PATH=%(ENV_PATH)s:/opt needs
+// no quotes), a table's values one by one.
+func decodeExpandedEnvironment(v lua.LValue, expand func(string) (string, error)) (map[string]string, error) {
+	if str, ok := v.(lua.LString); ok {
+		expanded, err := expand(string(str))
+		if err != nil {
+			return nil, fmt.Errorf("environment: %v", err)
+		}
+		return decodeEnvironment(lua.LString(expanded))
+	}
+	env, err := decodeEnvironment(v)
+	if err != nil {
+		return nil, err
+	}
+	for k, val := range env {
+		if env[k], err = expand(val); err != nil {
+			return nil, fmt.Errorf("environment %s: %v", k, err)
+		}
+	}
+	return env, nil
+}
+
 // decodeCommand accepts a command line (split like a shell) or an argv
 // list, and returns the argv and the line as written.
 func decodeCommand(v lua.LValue, expand func(string) (string, error)) ([]string, string, error) {

@@ -86,11 +86,12 @@ func TestDefaults(t *testing.T) {
 }
 
 func TestDaemonOptions(t *testing.T) {
+	t.Setenv("TEND_TEST_D", "dee")
 	_, cfg := loadSource(t, `daemon {
   logfile = "%(here)s/d.log", logfile_maxbytes = "1MB", logfile_backups = 2, loglevel = "DEBUG",
   pidfile = "/run/x.pid", childlogdir = "/var/log/x", directory = "/", umask = "077",
-  identifier = "me", nocleanup = true, minfds = 4096, environment = "A=1,B='x y'",
-  socket = { path = "/tmp/x.sock", mode = "0770", owner = "root" },
+  identifier = "me", nocleanup = true, minfds = 4096, environment = "A=1,B='x y',C=%(here)s/c,D=%(ENV_TEND_TEST_D)s",
+  socket = { path = "%(here)s/x.sock", mode = "0770", owner = "root" },
   http = { listen = "127.0.0.1:9001", username = "u", password = "p" },
   hook_timeout = 0.5, subreaper = false,
 }`, Options{})
@@ -98,8 +99,8 @@ func TestDaemonOptions(t *testing.T) {
 	want := Daemon{
 		Logfile: here + "/d.log", LogfileMaxBytes: 1 << 20, LogfileBackups: 2, LogLevel: "debug",
 		Pidfile: "/run/x.pid", ChildLogDir: "/var/log/x", Directory: "/", Umask: 0o77, Identifier: "me",
-		Nocleanup: true, Minfds: 4096, Environment: map[string]string{"A": "1", "B": "x y"},
-		Socket:      SocketConfig{Path: "/tmp/x.sock", Mode: 0o770, Owner: "root"},
+		Nocleanup: true, Minfds: 4096, Environment: map[string]string{"A": "1", "B": "x y", "C": here + "/c", "D": "dee"},
+		Socket:      SocketConfig{Path: here + "/x.sock", Mode: 0o770, Owner: "root"},
 		HTTP:        &HTTPConfig{Listen: "127.0.0.1:9001", Username: "u", Password: "p"},
 		HookTimeout: 500 * time.Millisecond, Subreaper: false,
 	}
@@ -247,5 +248,23 @@ func TestResolveScale(t *testing.T) {
 	}
 	if _, err := v.Resolve(context.Background(), "nope", 2); err == nil || err.Error() != `resolve nope: unknown program "nope"` {
 		t.Errorf("unknown program: err = %v", err)
+	}
+}
+
+// An environment string is expanded before it is parsed, as supervisord
+// does, so expansions need no quotes; a table's values are expanded too.
+func TestEnvironmentExpansion(t *testing.T) {
+	t.Setenv("TEND_TEST_PATH", "/usr/bin:/bin")
+	_, cfg := loadSource(t, `
+program "s" { command = "x", environment = "PATH=%(ENV_TEND_TEST_PATH)s:/opt/bin,WHO=%(program_name)s_%(process_num)d" }
+program "t" { command = "x", environment = { PATH = "%(ENV_TEND_TEST_PATH)s:/opt/bin", WHO = "%(program_name)s" } }`, Options{})
+	want := map[string]map[string]string{
+		"s": {"PATH": "/usr/bin:/bin:/opt/bin", "WHO": "s_0"},
+		"t": {"PATH": "/usr/bin:/bin:/opt/bin", "WHO": "t"},
+	}
+	for _, s := range cfg.Specs {
+		if !reflect.DeepEqual(s.Environment, want[s.Name]) {
+			t.Errorf("%s: environment %v, want %v", s.Name, s.Environment, want[s.Name])
+		}
 	}
 }

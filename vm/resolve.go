@@ -233,15 +233,9 @@ func (r *resolver) instance(d *programDecl, h *hooks, m membership, num, numproc
 		return res
 	}
 	if v := get("environment"); v != lua.LNil {
-		env, err := decodeEnvironment(v)
+		env, err := decodeExpandedEnvironment(v, x.expand)
 		if err != nil {
 			el.add(err)
-		}
-		for k, val := range env {
-			if val, err = x.expand(val); err != nil {
-				el.add(fmt.Errorf("environment %s: %v", k, err))
-			}
-			env[k] = val
 		}
 		s.Environment, x.env, x.vars = env, env, nil
 	}

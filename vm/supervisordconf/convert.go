@@ -286,10 +286,6 @@ func unknownNote(o *option) string {
 // daemon converts [supervisord] to daemon{}: the options tend shares by
 // name, and a comment for each one it has no use for.
 func (c *converter) daemon(s *section, b *block) {
-	if o, ok := s.get("environment"); ok && strings.Contains(o.value, "%(") {
-		// supervisord expands these; tend's daemon{} environment is literal.
-		c.warn(o.line, "[%s]: environment: tend does not expand %%(...)s here; compute the value in Lua, such as require(\"env\").get(\"HOME\")", s.name)
-	}
 	for _, o := range c.options(s, daemonSpecs, b) {
 		note, ok := daemonNotes[o.key]
 		if !ok {
@@ -308,7 +304,8 @@ func (c *converter) socket(s *section, b *block) {
 	for _, o := range s.opts {
 		switch o.key {
 		case "file":
-			// tend does not expand socket.path: give it supervisord's meaning now.
+			// %(here)s in tend means the Lua file's folder: give it
+			// supervisord's meaning (the .conf's folder) now.
 			b.set("path", quote(c.expandHere(o)))
 		case "chmod":
 			b.set("mode", quote(o.value))
