@@ -408,7 +408,7 @@ priority=5
 	if rc != 0 {
 		t.Fatalf("import: rc %d\n%s", rc, errs)
 	}
-	for _, w := range []string{conf + `:16: [program:web]: unknown option "colour"`, conf + ":18: [eventlistener:mem]: tend does not support"} {
+	for _, w := range []string{conf + `:16: [program:web]: unknown option "colour"`} {
 		if !strings.Contains(errs, "Warning: "+w) {
 			t.Errorf("stderr lacks warning %q:\n%s", w, errs)
 		}
@@ -416,7 +416,7 @@ priority=5
 	out := filepath.Join(dir, "tend.lua")
 	os.WriteFile(out, []byte(lua), 0o644)
 	got, rc := runTend(t, "check", "-c", out)
-	check(t, []string{"check", "imported"}, got, rc, `.*: 2 processes\n\nsite:web_0 .*environment  .*PORT=8000.*\nsite:web_1 .*PORT=8001.*`, 0)
+	check(t, []string{"check", "imported"}, got, rc, `.*: 3 processes\n\nsite:web_0 .*environment  .*PORT=8000.*\nsite:web_1 .*PORT=8001.*\nmem .*events +TICK_60 buffer_size=10 .*`, 0)
 
 	bad := filepath.Join(dir, "bad.conf")
 	os.WriteFile(bad, []byte("[program:x]\ncommand=/bin/true\nnot an option\n"), 0o644)

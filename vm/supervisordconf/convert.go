@@ -129,7 +129,10 @@ func (c *converter) section(s *section, out *output) {
 		out.notImport = append(out.notImport, comment("", fmt.Sprintf("[%s] (line %d) skipped: tend's CLI finds the daemon from this config's socket (or -s URL).", s.name, s.line)))
 	case "rpcinterface", "ctlplugin":
 		out.notImport = append(out.notImport, comment("", fmt.Sprintf("[%s] (line %d) skipped: tend has its RPC interface built in and no plugins.", s.name, s.line)))
-	case "eventlistener", "fcgi-program":
+	case "eventlistener":
+		c.inherit(s, func(k string) bool { return hasSpec(listenerSpecs, k) })
+		out.programs = append(out.programs, c.listener(name, s))
+	case "fcgi-program":
 		c.warn(s.line, "[%s]: tend does not support %s sections; kept as a comment", s.name, kind)
 		out.notImport = append(out.notImport, comment("", fmt.Sprintf("[%s] (line %d) not imported: tend does not support %s sections.\n\n%s", s.name, s.line, kind, strings.Join(s.raw, "\n"))))
 	default:
@@ -205,6 +208,7 @@ const (
 	kAutoRestart
 	kExitCodes
 	kEnv
+	kNames // a comma-separated list of names, such as events=
 )
 
 type optSpec struct {
@@ -368,6 +372,21 @@ func (c *converter) program(name string, s *section) string {
 	return "program " + quote(name) + " " + b.render("")
 }
 
+// listenerSpecs are the [eventlistener:x] options: a program's, and the
+// pool's events and buffer_size.
+var listenerSpecs = append(slices.Clip(programSpecs), optSpec{"events", kNames}, optSpec{"buffer_size", kInt})
+
+// listener converts an [eventlistener:x] section to an eventlistener "x"
+// { ... } block. result_handler names a Python function; tend's handler is
+// supervisord's default one, so it is reported like any unknown option.
+func (c *converter) listener(name string, s *section) string {
+	var b block
+	for _, o := range c.options(s, listenerSpecs, &b) {
+		c.unknown(s, o, &b)
+	}
+	return "eventlistener " + quote(name) + " " + b.render("")
+}
+
 // group converts a [group:x] section to a group "x" { ... } block.
 func (c *converter) group(name string, s *section) string {
 	var b block
@@ -460,7 +479,7 @@ func (c *converter) value(s *section, o *option, k kind) string {
 var kindName = map[kind]string{
 	kInt: "an integer", kBool: "true or false", kSize: `a size ("50MB" or bytes)`,
 	kAutoRestart: `true, false or "unexpected"`, kExitCodes: "a list of exit codes",
-	kEnv: "KEY=value pairs",
+	kEnv: "KEY=value pairs", kNames: "a comma-separated list of names",
 }
 
 // typed renders v as kind k, or reports that it is not of that kind.
@@ -505,6 +524,14 @@ func typed(v string, k kind) (string, bool) {
 		return "{ " + strings.Join(codes, ", ") + " }", true
 	case kEnv:
 		return envTable(v)
+	case kNames:
+		var names []string
+		for _, f := range strings.Split(v, ",") {
+			if f = strings.TrimSpace(f); f != "" {
+				names = append(names, quote(f))
+			}
+		}
+		return "{ " + strings.Join(names, ", ") + " }", len(names) > 0
 	}
 	return "", false
 }

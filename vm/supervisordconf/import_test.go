@@ -3,6 +3,7 @@ package supervisordconf_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"maps"
 	"os"
 	"os/exec"
@@ -351,5 +352,40 @@ func asSupervisord(s supervisor.Spec, daemonEnv map[string]string) svProcess {
 		StopWaitSecs: int(s.StopWaitSecs / time.Second), StopAsGroup: s.StopAsGroup, KillAsGroup: s.KillAsGroup,
 		UID: uid, Directory: s.Directory, Umask: s.Umask, Environment: env, Redirect: s.RedirectStderr,
 		Stdout: log(s.Stdout), Stderr: stderr, ServerURL: s.ServerURL,
+	}
+}
+
+// An [eventlistener:x] section becomes an eventlistener pool that tend's
+// loader resolves with supervisord's events, buffer size and options.
+func TestImportEventListener(t *testing.T) {
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "supervisord.conf")
+	src := "[eventlistener:crash]\ncommand=crashmail -a -m ops@example.com\nevents=PROCESS_STATE_EXITED,TICK_60\n" +
+		"buffer_size=25\nnumprocs=2\nprocess_name=%(program_name)s_%(process_num)d\npriority=5\n"
+	if err := os.WriteFile(conf, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if w := importTo(t, conf, filepath.Join(dir, "tend.lua")); len(w) != 0 {
+		t.Errorf("warnings: %q", w)
+	}
+	v, cfg, err := vm.Load(context.Background(), filepath.Join(dir, "tend.lua"), vm.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close()
+	if len(cfg.Specs) != 2 {
+		t.Fatalf("specs: %+v", cfg.Specs)
+	}
+	for i, s := range cfg.Specs {
+		if want := fmt.Sprintf("crash_%d", i); s.Name != want || s.Program != "crash" || s.Priority != 5 {
+			t.Errorf("spec %d: name %q program %q priority %d, want %s, crash, 5", i, s.Name, s.Program, s.Priority, want)
+		}
+		if want := []string{"crashmail", "-a", "-m", "ops@example.com"}; !reflect.DeepEqual(s.Command, want) {
+			t.Errorf("%s: command %q, want %q", s.Name, s.Command, want)
+		}
+		want := &supervisor.ListenerSpec{Events: []string{"PROCESS_STATE_EXITED", "TICK_60"}, BufferSize: 25}
+		if !reflect.DeepEqual(s.Listener, want) {
+			t.Errorf("%s: listener %+v, want %+v", s.Name, s.Listener, want)
+		}
 	}
 }
