@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/tend-sh/tend/supervisor"
 )
 
 // Warning is something the import could not carry over exactly. The
@@ -550,7 +552,7 @@ func boolean(v string) (bool, bool) {
 // envTable renders an environment= string as a Lua table, one variable a
 // line, in the order written.
 func envTable(v string) (string, bool) {
-	pairs, err := parseEnv(v)
+	pairs, err := supervisor.ParseEnvironment(v)
 	if err != nil {
 		return "", false
 	}
@@ -559,7 +561,7 @@ func envTable(v string) (string, bool) {
 	}
 	var b block
 	for _, p := range pairs {
-		b.set(key(p.key), quote(p.value))
+		b.set(key(p.Key), quote(p.Value))
 	}
 	return b.render("  "), true
 }

@@ -1,29 +1,29 @@
-package supervisordconf
+package supervisor
 
 import (
 	"errors"
 	"strings"
 )
 
-// envPair is one KEY=value of an environment= string.
-type envPair struct{ key, value string }
+// EnvPair is one KEY=value of a supervisord environment= string.
+type EnvPair struct{ Key, Value string }
 
 // errEnvSyntax is supervisord's complaint about an environment= string.
 var errEnvSyntax = errors.New("unexpected end of key/value pairs")
 
-// parseEnv parses supervisord's environment= syntax as its shlex-based
-// parser does: tokens in triples KEY = VALUE, each followed by one
-// separator token (usually a comma). Values may be quoted with ' or "
+// ParseEnvironment parses supervisord's environment= syntax as its
+// shlex-based parser does: tokens in triples KEY = VALUE, each followed by
+// one separator token (usually a comma). Values may be quoted with ' or "
 // (no escapes); unquoted values hold only letters, digits and
-// _ / . + - ( ) :. A repeated key keeps its first place and last value.
-// (vm has the same parser for environment strings in Lua configs; this
-// copy keeps the order of the keys, and keeps this package free of Lua.)
-func parseEnv(s string) ([]envPair, error) {
+// _ / . + - ( ) :, and %(name)s expansions, which supervisord expands
+// before it parses (a caller that expands first never passes one). A
+// repeated key keeps its first place and last value.
+func ParseEnvironment(s string) ([]EnvPair, error) {
 	toks, err := envTokens(s)
 	if err != nil {
 		return nil, err
 	}
-	var pairs []envPair
+	var pairs []EnvPair
 	at := map[string]int{}
 	for i := 0; i < len(toks); i += 4 {
 		if i+2 >= len(toks) || toks[i].quoted || !toks[i].word || toks[i+1].text != "=" || toks[i+1].quoted {
@@ -34,11 +34,11 @@ func parseEnv(s string) ([]envPair, error) {
 		}
 		k, v := toks[i].text, toks[i+2].text
 		if j, ok := at[k]; ok {
-			pairs[j].value = v
+			pairs[j].Value = v
 			continue
 		}
 		at[k] = len(pairs)
-		pairs = append(pairs, envPair{k, v})
+		pairs = append(pairs, EnvPair{k, v})
 	}
 	return pairs, nil
 }
@@ -55,7 +55,7 @@ func isEnvWordChar(c byte) bool {
 
 // expansionLen returns the length of the %(name)s expansion s starts
 // with, or 0. supervisord expands before it parses, so an unquoted
-// %(ENV_HOME)s is a word there; tend expands each value after parsing.
+// %(ENV_HOME)s is a word there.
 func expansionLen(s string) int {
 	if !strings.HasPrefix(s, "%(") {
 		return 0
