@@ -80,7 +80,7 @@ program "example" {
   stdout_logfile_backups  = 10,
   stdout_capture_maxbytes = 0,          -- PROCESS_COMMUNICATION capture buffer (0 = off)
   stdout_events_enabled   = false,      -- publish PROCESS_LOG_STDOUT events
-  stdout_syslog           = false,      -- accepted for compatibility; not written
+  stdout_syslog           = false,      -- also send each line to syslog as "<name> <line>"
   stderr_logfile          = "AUTO",
   stderr_logfile_maxbytes = "50MB",
   stderr_logfile_backups  = 10,

@@ -3,6 +3,7 @@ package supervisor
 import (
 	"cmp"
 	"context"
+	"github.com/tend-sh/tend/supervisor/logfile"
 	"log/slog"
 	"os"
 	"slices"
@@ -31,6 +32,9 @@ type Config struct {
 	// engine runs Trampoline + [umask, path, argv...]. The binary must call
 	// RunTrampoline first thing in main. nil makes umask specs fail to spawn.
 	Trampoline []string
+	// SyslogAddr is the syslog daemon's unix datagram socket for
+	// stdout_syslog/stderr_syslog; "" means the local one (/dev/log).
+	SyslogAddr string
 }
 
 // Result is the outcome of an operation on one process within a group or
@@ -61,7 +65,8 @@ type Engine struct {
 	byPid        map[int]*process
 	shuttingDown bool
 	closed       chan struct{}
-	pump         *pump // nil if epoll was unavailable: one goroutine per pipe then
+	pump         *pump           // nil if epoll was unavailable: one goroutine per pipe then
+	syslog       *logfile.Syslog // for *_syslog output; connects on first use
 	reaperDone   chan struct{}
 	stopReaper   func()
 }
@@ -81,6 +86,7 @@ func New(cfg Config) *Engine {
 		groups: make(map[string]*group),
 		byPid:  make(map[int]*process),
 		closed: make(chan struct{}),
+		syslog: logfile.NewSyslog(cfg.SyslogAddr, "tend"),
 	}
 	if e.log == nil {
 		e.log = slog.New(slog.DiscardHandler)

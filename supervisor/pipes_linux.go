@@ -2,6 +2,7 @@ package supervisor
 
 import (
 	"context"
+	"errors"
 	"golang.org/x/sys/unix"
 	"log/slog"
 	"os"
@@ -121,7 +122,7 @@ func (e *Engine) outputSink(src Event, dst *logfile.File, ls LogSpec, channel st
 	if channel == "stderr" {
 		typ, commTyp = EventProcessLogStderr, EventProcessCommStderr
 	}
-	events := ls.EventsEnabled
+	events, toSyslog := ls.EventsEnabled, ls.Syslog
 	var comm *commScanner
 	if ls.CaptureMaxBytes > 0 {
 		comm = &commScanner{max: int(ls.CaptureMaxBytes)}
@@ -140,6 +141,13 @@ func (e *Engine) outputSink(src Event, dst *logfile.File, ls LogSpec, channel st
 		if dst != nil {
 			if _, err := dst.Write(chunk); err != nil {
 				e.log.Error("write " + channel + " log of " + name + ": " + err.Error())
+			}
+		}
+		if toSyslog {
+			// Reported when the connection fails, not for every chunk
+			// dropped while it is down.
+			if err := e.syslog.WriteLines(name, chunk); err != nil && !errors.Is(err, logfile.ErrSyslogPaused) {
+				e.log.Error(channel + " of " + name + ": " + err.Error())
 			}
 		}
 		if debug {

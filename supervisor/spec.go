@@ -43,7 +43,7 @@ type LogSpec struct {
 	Backups         int   // rotated files kept (.1 … .N); 0 = truncate in place
 	CaptureMaxBytes int64 // PROCESS_COMMUNICATION capture buffer; 0 = off
 	EventsEnabled   bool  // publish PROCESS_LOG events for this stream
-	Syslog          bool  // accepted for compatibility; tend does not write syslog
+	Syslog          bool  // also send each line to syslog, as "<process name> <line>"
 }
 
 // Default values of supervisord's [program:x] options.
