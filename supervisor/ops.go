@@ -3,6 +3,7 @@ package supervisor
 import (
 	"context"
 	"slices"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -253,6 +254,7 @@ func (e *Engine) Shutdown(ctx context.Context) {
 	order := e.orderedLocked()
 	e.mu.Unlock()
 	e.Publish(Event{Type: EventSupervisorStopping})
+	stopReport := e.shutdownReport(slices.Clone(order)) // listed in ascending priority, as supervisord
 	slices.Reverse(order)
 	for len(order) > 0 {
 		gp := order[0].spec.GroupPriority // groups of equal priority stop together
@@ -270,6 +272,7 @@ func (e *Engine) Shutdown(ctx context.Context) {
 			e.waitFor(ctx, p, State.IsStopped)
 		}
 	}
+	stopReport()
 	e.mu.Lock()
 	for _, p := range e.procs {
 		if p.pid != 0 {
@@ -289,6 +292,47 @@ func (e *Engine) Shutdown(ctx context.Context) {
 	}
 	e.mu.Unlock()
 	close(e.closed)
+}
+
+// shutdownReportEvery is how often a shutdown names the processes it still
+// waits for, as supervisord's shutdown_report does.
+const shutdownReportEvery = 3 * time.Second
+
+// shutdownReport logs "waiting for a, b to die" for the processes of procs
+// not yet in a stopped state, at once and then every shutdownReportEvery,
+// until the returned stop is called. Only a shutdown that takes time says
+// more than once.
+func (e *Engine) shutdownReport(procs []*process) (stop func()) {
+	report := func() {
+		e.mu.Lock()
+		var names []string
+		for _, p := range procs {
+			if !p.state.IsStopped() {
+				names = append(names, p.spec.Name)
+			}
+		}
+		e.mu.Unlock()
+		if len(names) > 0 {
+			e.log.Info("waiting for " + strings.Join(names, ", ") + " to die")
+		}
+	}
+	report()
+	t := time.NewTicker(shutdownReportEvery)
+	done := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case <-t.C:
+				report()
+			case <-done:
+				return
+			}
+		}
+	}()
+	return func() {
+		t.Stop()
+		close(done)
+	}
 }
 
 // drain waits up to d for every child to be reaped.

@@ -2,6 +2,7 @@ package supervisor
 
 import (
 	"context"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -258,4 +259,32 @@ func (h *harness) order(st State) []string {
 		out = append(out, ev.Process)
 	}
 	return out
+}
+
+// Shutdown names the processes it still waits for, in ascending priority
+// as supervisord's shutdown_report does: at once, then every 3 s.
+func TestShutdownReportsWhatItWaitsFor(t *testing.T) {
+	h, logs := newLoggedHarness(t)
+	// late stops first (highest priority) and ignores TERM, so the shutdown
+	// lasts its 5 s stopwaitsecs and reports twice (at 0 s and at 3 s)
+	// before anything has stopped; the others obey TERM.
+	late := h.spec("late", sh(`trap "" TERM; echo ready; while :; do sleep 0.05; done`)...)
+	late.Priority, late.StopWaitSecs, late.Stdout.Path = 300, 5*time.Second, h.file("late.log")
+	early := h.spec("early", "sleep", "1000")
+	early.Priority = 100
+	slow := h.spec("slow", "sleep", "1000")
+	slow.Priority = 200
+	for _, s := range []*Spec{&late, &early, &slow} {
+		s.StartSecs, s.GroupPriority = 0, s.Priority // each its own group
+	}
+	h.update(late, early, slow)
+	h.waitFile(late.Stdout.Path, "ready", 10*time.Second)
+	for _, n := range []string{"early", "slow"} {
+		h.waitState(n, Running, 10*time.Second)
+	}
+	h.e.Shutdown(context.Background())
+	lines := regexp.MustCompile(`waiting for ([a-z, ]+) to die`).FindAllStringSubmatch(logs.String(), -1)
+	if len(lines) < 2 || lines[0][1] != "early, slow, late" {
+		t.Errorf("reports %q, want at least two, the first naming early, slow, late:\n%s", lines, logs)
+	}
 }
