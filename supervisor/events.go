@@ -115,12 +115,16 @@ func (b *Bus) Publish(e Event) {
 	for s := range b.subs {
 		s.deliver(e)
 	}
+	if len(b.pools) == 0 {
+		return
+	}
 	var pe *poolEvent
+	name := e.Name()
 	for _, pl := range b.pools {
 		pl.mu.Lock()
-		if subscribes(pl.events, e.Name()) {
+		if subscribes(pl.events, name) {
 			if pe == nil {
-				pe = &poolEvent{serial: b.serials, name: e.Name(), payload: e.Payload()}
+				pe = &poolEvent{serial: b.serials, name: name, payload: e.Payload()}
 				b.serials++
 			}
 			ev := *pe

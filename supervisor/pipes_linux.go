@@ -72,15 +72,18 @@ func (pp *pipes) closeParentEnds() {
 // captureLocked starts copying the child's output to its logs.
 func (p *process) captureLocked(pp *pipes) {
 	src := Event{Process: p.spec.Name, Group: p.spec.Group, Pid: p.pid}
-	sink := p.e.outputSink(src, p.stdout, p.spec.Stdout, "stdout")
+	ls := p.spec.Stdout
+	var pl *pool
 	if p.spec.Listener != nil && p.pool != nil {
 		// A listener's stdout is the protocol: it is still logged, but it
 		// raises no PROCESS_LOG/COMMUNICATION events.
-		ls := p.spec.Stdout
 		ls.EventsEnabled, ls.CaptureMaxBytes = false, 0
-		logSink := p.e.outputSink(src, p.stdout, ls, "stdout")
-		pl, l := p.pool, p.pool.attach(p.spec.Name, pp.stdinW)
-		p.listener = l
+		pl = p.pool
+		p.listener = pl.attach(p.spec.Name, pp.stdinW)
+	}
+	sink := p.e.outputSink(src, p.stdout, ls, "stdout")
+	if pl != nil {
+		logSink, l := sink, p.listener
 		sink = func(chunk []byte) {
 			logSink(chunk)
 			pl.feed(l, chunk)

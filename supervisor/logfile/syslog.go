@@ -59,9 +59,10 @@ func (s *Syslog) WriteLines(prefix string, text []byte) error {
 		return err
 	}
 	var first error
+	// <14> is facility user (1) * 8 + priority info (6).
+	head := fmt.Sprintf("<14>%s %s[%d]: %s ", time.Now().Format(time.Stamp), s.tag, os.Getpid(), prefix)
 	for line := range strings.SplitSeq(strings.TrimRight(string(text), "\n"), "\n") {
-		// <14> is facility user (1) * 8 + priority info (6).
-		msg := fmt.Sprintf("<14>%s %s[%d]: %s %s", time.Now().Format(time.Stamp), s.tag, os.Getpid(), prefix, line)
+		msg := head + line
 		s.conn.SetWriteDeadline(time.Now().Add(SyslogTimeout))
 		if _, err := s.conn.Write([]byte(msg)); err != nil {
 			if first == nil {
