@@ -22,7 +22,8 @@ func (x *ctl) status(ctx context.Context, names []string) {
 	if len(names) > 0 && !containsAll(names) {
 		matching = nil
 		for _, name := range names {
-			group, proc := control.SplitNamespec(name)
+			t := supervisor.ParseTarget(name)
+			group, proc := t.Group, t.Process
 			bad := true
 			for _, i := range infos {
 				if i.Group == group && (proc == "" || i.Name == proc) {
@@ -135,8 +136,8 @@ func (t opText) result(r control.Result) string {
 // replies of its per-name calls.
 func (x *ctl) printResults(rs []control.NameResult, t opText) {
 	for _, nr := range rs {
-		group, proc := control.SplitNamespec(nr.Name)
-		whole := nr.Name == "all" || proc == ""
+		target := supervisor.ParseTarget(nr.Name)
+		group, proc, whole := target.Group, target.Process, !target.IsProcess()
 		switch {
 		case nr.Error != nil && whole:
 			if nr.Error.Fault() == supervisor.FaultBadName {

@@ -21,6 +21,7 @@ type Control interface {
 	Signal(name, sig string) error
 	// Scale changes the numprocs of a running program to n.
 	Scale(program string, n int) error
-	// Reload re-reads the configuration and applies it, as tend update.
-	Reload() error
+	// Update re-reads the configuration and applies it, as tend update
+	// (sv.update, and its old name sv.reload).
+	Update() error
 }

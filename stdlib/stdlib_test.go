@@ -230,19 +230,19 @@ func (f *fakeControl) Scale(p string, n int) error {
 	f.calls = append(f.calls, "scale "+p+" "+string(rune('0'+n)))
 	return nil
 }
-func (f *fakeControl) Reload() error { f.calls = append(f.calls, "reload"); return nil }
+func (f *fakeControl) Update() error { f.calls = append(f.calls, "update"); return nil }
 
 func TestSV(t *testing.T) {
 	fc := &fakeControl{}
 	L := newState(t, Options{Control: fc})
 	got := run(t, L, `local sv = require "sv"
 local st = sv.status("web")
-sv.start("web"); sv.stop("g:*"); sv.restart("all"); sv.signal("web", "HUP"); sv.scale("web", 3); sv.reload()
+sv.start("web"); sv.stop("g:*"); sv.restart("all"); sv.signal("web", "HUP"); sv.scale("web", 3); sv.update(); sv.reload()
 return st[1].name .. " " .. st[1].state .. " " .. st[1].pid`)
 	if got != "web RUNNING 42" {
 		t.Errorf("status: %q", got)
 	}
-	want := []string{"status web", "start web", "stop g:*", "restart all", "signal web HUP", "scale web 3", "reload"}
+	want := []string{"status web", "start web", "stop g:*", "restart all", "signal web HUP", "scale web 3", "update", "update"}
 	if !reflect.DeepEqual(fc.calls, want) {
 		t.Errorf("calls = %q", fc.calls)
 	}

@@ -29,6 +29,12 @@ func loadSV(c Control) lua.LGFunction {
 			return check(L, fn, call(name))
 		}
 	}
+	update := func(fn string) lua.LGFunction {
+		return func(L *lua.LState) int {
+			attached(L, fn)
+			return check(L, fn, c.Update())
+		}
+	}
 	return func(L *lua.LState) int {
 		L.Push(newModule(L, map[string]lua.LGFunction{
 			"status": func(L *lua.LState) int {
@@ -61,10 +67,11 @@ func loadSV(c Control) lua.LGFunction {
 				attached(L, "scale")
 				return check(L, "scale", c.Scale(prog, n))
 			},
-			"reload": func(L *lua.LState) int {
-				attached(L, "reload")
-				return check(L, "reload", c.Reload())
-			},
+			// update applies the config anew, as tend update. reload is
+			// its older name, kept so configs written for it still run;
+			// supervisord's reload (restart the daemon) is not offered to Lua.
+			"update": update("update"),
+			"reload": update("reload"),
 		}))
 		return 1
 	}

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"os"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 )
@@ -37,13 +36,14 @@ type Config struct {
 	SyslogAddr string
 }
 
-// Result is the outcome of an operation on one process within a group or
-// all-process operation, as supervisord's startProcessGroup returns it.
+// Result is the outcome of an operation on one process, as supervisord's
+// startProcessGroup returns it for each process of a group.
 type Result struct {
 	Name        string
 	Group       string
 	Fault       Fault // FaultSuccess on success
 	Description string
+	Err         error // nil on success; else the *Error behind Fault
 }
 
 // Engine runs and supervises processes. Create it with New, feed it specs
@@ -123,37 +123,18 @@ func (e *Engine) ShuttingDown() bool {
 	return e.shuttingDown
 }
 
-// lookupLocked resolves a supervisord name: "group:name", "group:*" and
-// "group:" (the whole group: p is nil), or "name" meaning "name:name".
-func (e *Engine) lookupLocked(name string) (*group, *process, error) {
-	gname, pname, hasColon := strings.Cut(name, ":")
-	if !hasColon {
-		pname = gname
-	}
-	g := e.groups[gname]
-	if g == nil {
-		return nil, nil, fault(FaultBadName, name)
-	}
-	if pname == "" || pname == "*" {
-		return g, nil, nil
-	}
-	for _, p := range g.procs {
-		if p.spec.Name == pname {
-			return g, p, nil
-		}
-	}
-	return nil, nil, fault(FaultBadName, name)
-}
-
+// processLocked returns the one process name designates ("name" or
+// "group:name"); anything else gives BAD_NAME.
 func (e *Engine) processLocked(name string) (*process, error) {
-	_, p, err := e.lookupLocked(name)
+	t := ParseTarget(name)
+	if !t.IsProcess() {
+		return nil, fault(FaultBadName, name)
+	}
+	procs, err := e.targetLocked(t)
 	if err != nil {
 		return nil, err
 	}
-	if p == nil {
-		return nil, fault(FaultBadName, name)
-	}
-	return p, nil
+	return procs[0], nil
 }
 
 // orderedLocked returns every process in start order: ascending group
@@ -171,32 +152,6 @@ func (e *Engine) orderedLocked() []*process {
 		out = append(out, g.procs...)
 	}
 	return out
-}
-
-// Resolve returns the namespecs a name designates: one process, a group
-// ("g:*", "g:") or, for "all", every process. Unknown names give BAD_NAME.
-func (e *Engine) Resolve(name string) ([]string, error) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if name == "all" {
-		var out []string
-		for _, p := range e.orderedLocked() {
-			out = append(out, p.spec.Namespec())
-		}
-		return out, nil
-	}
-	g, p, err := e.lookupLocked(name)
-	if err != nil {
-		return nil, err
-	}
-	if p != nil {
-		return []string{p.spec.Namespec()}, nil
-	}
-	out := make([]string, 0, len(g.procs))
-	for _, p := range g.procs {
-		out = append(out, p.spec.Namespec())
-	}
-	return out, nil
 }
 
 // Groups returns the names of the groups in use, in start order.

@@ -114,16 +114,22 @@ func logError(err error, name string) error {
 	return fault(FaultFailed, name+": "+err.Error())
 }
 
-// ClearLog truncates a process's stdout and stderr logs (rotated backups
-// are kept), as supervisord's clearProcessLogs.
-func (e *Engine) ClearLog(name string) error {
+// Clear truncates the stdout and stderr logs of the processes t
+// designates (rotated backups are kept), as supervisord's
+// clearProcessLogs does for one process and clearAllProcessLogs for all.
+// Results are in config order.
+func (e *Engine) Clear(t Target) ([]Result, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	p, err := e.processLocked(name)
+	procs, err := e.targetLocked(t)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	return p.clearLocked()
+	b := newBatch(procs)
+	for i, p := range procs {
+		b.done(i, p.clearLocked())
+	}
+	return b.wait(nil), nil
 }
 
 func (p *process) clearLocked() error {
@@ -135,17 +141,6 @@ func (p *process) clearLocked() error {
 		}
 	}
 	return nil
-}
-
-// ClearAllLogs clears the logs of every process.
-func (e *Engine) ClearAllLogs() []Result {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	var out []Result
-	for _, p := range e.orderedLocked() {
-		out = append(out, result(p, p.clearLocked()))
-	}
-	return out
 }
 
 // ReopenLogs closes and reopens every open log file (SIGUSR2).

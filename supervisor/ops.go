@@ -4,30 +4,69 @@ import (
 	"context"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
 
-// StartProcess starts one process by name ("name" or "group:name"). With
-// wait it blocks until the process is RUNNING (nil), or failed to get there
-// (SPAWN_ERROR, ABNORMAL_TERMINATION), as supervisord's startProcess does.
-func (e *Engine) StartProcess(ctx context.Context, name string, wait bool) error {
+// Start starts the processes t designates. With wait it blocks until each
+// is RUNNING or failed to get there (SPAWN_ERROR, ABNORMAL_TERMINATION), as
+// supervisord's startProcess does. A group or "all" skips processes that
+// are already running (autostart=false ones are started too).
+//
+// Like every operation on a Target it returns one Result per process acted
+// on, in config order (group priority, then process priority and name),
+// whatever order they finish in; the error is for the target as a whole
+// (BAD_NAME, SHUTDOWN_STATE). A one-process target always gets exactly one
+// Result, whose Err is what supervisord's startProcess would raise.
+func (e *Engine) Start(ctx context.Context, t Target, wait bool) ([]Result, error) {
 	e.mu.Lock()
 	if e.shuttingDown {
 		e.mu.Unlock()
-		return fault(FaultShutdownState, "")
+		return nil, fault(FaultShutdownState, "")
 	}
-	p, err := e.processLocked(name)
+	procs, err := e.targetLocked(t)
 	if err != nil {
 		e.mu.Unlock()
-		return err
+		return nil, err
 	}
-	err = e.startLocked(p)
+	b := newBatch(procs)
+	for i, p := range procs {
+		switch {
+		case !t.IsProcess() && p.state.IsRunning():
+			b.skip(i)
+		default:
+			b.done(i, e.startLocked(p))
+		}
+	}
 	e.mu.Unlock()
-	if err != nil || !wait {
+	return b.wait(func(p *process) error {
+		if !wait {
+			return nil
+		}
+		return e.waitStarted(ctx, p)
+	}), nil
+}
+
+// StartProcess starts one process by name ("name" or "group:name"); it is
+// Start of a one-process target, returning supervisord's startProcess
+// fault as an error.
+func (e *Engine) StartProcess(ctx context.Context, name string, wait bool) error {
+	return e.one(name, func(t Target) ([]Result, error) { return e.Start(ctx, t, wait) })
+}
+
+// one runs op on the one-process target name and returns its error. A name
+// designating a group or "all" gives BAD_NAME.
+func (e *Engine) one(name string, op func(Target) ([]Result, error)) error {
+	t := ParseTarget(name)
+	if !t.IsProcess() {
+		return fault(FaultBadName, name)
+	}
+	rs, err := op(t)
+	if err != nil {
 		return err
 	}
-	return e.waitStarted(ctx, p)
+	return rs[0].Err
 }
 
 func (e *Engine) startLocked(p *process) error {
@@ -58,33 +97,89 @@ func (e *Engine) waitStarted(ctx context.Context, p *process) error {
 	return fault(FaultAbnormalTermination, p.spec.Namespec())
 }
 
-// StopProcess stops one process: its stopsignal, then SIGKILL after
-// stopwaitsecs. With wait it blocks until the process is stopped. A process
-// that is not running gives NOT_RUNNING.
-func (e *Engine) StopProcess(ctx context.Context, name string, wait bool) error {
+// Stop stops the processes t designates: their stopsignal, then SIGKILL
+// after stopwaitsecs. A group or "all" acts on its running processes and
+// signals them all at once ("all" in ascending priority, as supervisord's
+// stopAllProcesses; a group in reverse order); a single process that is not
+// running gives NOT_RUNNING. With wait it blocks until each has stopped.
+// Results are in config order, as for Start.
+func (e *Engine) Stop(ctx context.Context, t Target, wait bool) ([]Result, error) {
 	e.mu.Lock()
-	p, err := e.processLocked(name)
-	if err == nil {
+	procs, err := e.targetLocked(t)
+	if err != nil {
+		e.mu.Unlock()
+		return nil, err
+	}
+	b := newBatch(procs)
+	order := make([]int, len(procs))
+	for i := range order {
+		order[i] = i
+	}
+	if !t.All {
+		slices.Reverse(order)
+	}
+	for _, i := range order {
+		p := procs[i]
+		if !t.IsProcess() && !p.state.IsRunning() {
+			b.skip(i)
+			continue
+		}
 		p.userStopped = true
-		err = p.requestStopLocked()
+		b.done(i, p.requestStopLocked())
 	}
 	e.mu.Unlock()
-	if err != nil || !wait {
-		return err
-	}
-	e.waitFor(ctx, p, State.IsStopped)
-	return ctx.Err()
+	return b.wait(func(p *process) error {
+		if !wait {
+			return nil
+		}
+		e.waitFor(ctx, p, State.IsStopped)
+		return ctx.Err()
+	}), nil
 }
 
-// SignalProcess sends sig to a RUNNING, STARTING or STOPPING process.
-func (e *Engine) SignalProcess(name string, sig syscall.Signal) error {
+// StopProcess stops one process by name; it is Stop of a one-process
+// target, returning supervisord's stopProcess fault as an error.
+func (e *Engine) StopProcess(ctx context.Context, name string, wait bool) error {
+	return e.one(name, func(t Target) ([]Result, error) { return e.Stop(ctx, t, wait) })
+}
+
+// Restart stops the processes t designates and starts them again, waiting
+// for each stop to finish (and, with wait, for each start), as
+// supervisorctl's restart does. A process that was not running gets a
+// NOT_RUNNING stop result and is started all the same.
+func (e *Engine) Restart(ctx context.Context, t Target, wait bool) (stopped, started []Result, err error) {
+	if stopped, err = e.Stop(ctx, t, true); err != nil {
+		return nil, nil, err
+	}
+	started, err = e.Start(ctx, t, wait)
+	return stopped, started, err
+}
+
+// Signal sends sig to the processes t designates. A group or "all" signals
+// its RUNNING, STARTING and STOPPING processes; a single process in another
+// state gives NOT_RUNNING.
+func (e *Engine) Signal(t Target, sig syscall.Signal) ([]Result, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	p, err := e.processLocked(name)
+	procs, err := e.targetLocked(t)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	return p.signalLocked(sig)
+	b := newBatch(procs)
+	for i, p := range procs {
+		if !t.IsProcess() && !p.state.IsSignallable() {
+			b.skip(i)
+			continue
+		}
+		b.done(i, p.signalLocked(sig))
+	}
+	return b.wait(nil), nil
+}
+
+// SignalProcess sends sig to one process by name: Signal of a one-process
+// target, returning the fault as an error.
+func (e *Engine) SignalProcess(name string, sig syscall.Signal) error {
+	return e.one(name, func(t Target) ([]Result, error) { return e.Signal(t, sig) })
 }
 
 func (p *process) signalLocked(sig syscall.Signal) error {
@@ -98,140 +193,96 @@ func (p *process) signalLocked(sig syscall.Signal) error {
 	return nil
 }
 
-// groupProcsLocked returns the processes of a group, or of every group when
-// name is "" (all), in start order.
-func (e *Engine) groupProcsLocked(name string) ([]*process, error) {
-	if name == "" {
+// targetLocked returns the processes t designates in config order, or
+// BAD_NAME naming the target as it was written.
+func (e *Engine) targetLocked(t Target) ([]*process, error) {
+	if t.All {
 		return e.orderedLocked(), nil
 	}
-	g := e.groups[name]
+	g := e.groups[t.Group]
 	if g == nil {
-		return nil, fault(FaultBadName, name)
+		return nil, fault(FaultBadName, t.label())
 	}
-	return slices.Clone(g.procs), nil
-}
-
-// StartGroup starts every process of a group that is not running. The
-// results come in completion order.
-func (e *Engine) StartGroup(ctx context.Context, group string, wait bool) ([]Result, error) {
-	return e.startMany(ctx, group, wait)
-}
-
-// StartAll starts every process that is not running (autostart=false ones
-// too, as supervisord does), in priority order.
-func (e *Engine) StartAll(ctx context.Context, wait bool) []Result {
-	r, _ := e.startMany(ctx, "", wait)
-	return r
-}
-
-func (e *Engine) startMany(ctx context.Context, group string, wait bool) ([]Result, error) {
-	e.mu.Lock()
-	if e.shuttingDown {
-		e.mu.Unlock()
-		return nil, fault(FaultShutdownState, "")
+	if t.Process == "" {
+		return slices.Clone(g.procs), nil
 	}
-	procs, err := e.groupProcsLocked(group)
-	if err != nil {
-		e.mu.Unlock()
-		return nil, err
-	}
-	var started []*process
-	var out []Result
-	for _, p := range procs {
-		if p.state.IsRunning() {
-			continue
-		}
-		if err := e.startLocked(p); err != nil {
-			out = append(out, result(p, err))
-			continue
-		}
-		started = append(started, p)
-	}
-	e.mu.Unlock()
-	return append(out, e.collect(started, func(p *process) error {
-		if !wait {
-			return nil
-		}
-		return e.waitStarted(ctx, p)
-	})...), nil
-}
-
-// StopGroup stops every running process of a group (in reverse priority
-// order, all at once) and waits for them when wait is set.
-func (e *Engine) StopGroup(ctx context.Context, group string, wait bool) ([]Result, error) {
-	return e.stopMany(ctx, group, wait)
-}
-
-// StopAll stops every running process, signalling all of them at once in
-// ascending priority order as supervisord's stopAllProcesses does.
-func (e *Engine) StopAll(ctx context.Context, wait bool) []Result {
-	r, _ := e.stopMany(ctx, "", wait)
-	return r
-}
-
-func (e *Engine) stopMany(ctx context.Context, group string, wait bool) ([]Result, error) {
-	e.mu.Lock()
-	procs, err := e.groupProcsLocked(group)
-	if err != nil {
-		e.mu.Unlock()
-		return nil, err
-	}
-	if group != "" {
-		slices.Reverse(procs)
-	}
-	var stopping []*process
-	for _, p := range procs {
-		if !p.state.IsRunning() {
-			continue
-		}
-		p.userStopped = true
-		if err := p.requestStopLocked(); err == nil {
-			stopping = append(stopping, p)
+	for _, p := range g.procs {
+		if p.spec.Name == t.Process {
+			return []*process{p}, nil
 		}
 	}
-	e.mu.Unlock()
-	return e.collect(stopping, func(p *process) error {
-		if wait {
-			e.waitFor(ctx, p, State.IsStopped)
-			return ctx.Err()
-		}
-		return nil
-	}), nil
+	return nil, fault(FaultBadName, t.label())
 }
 
-// SignalGroup signals every signallable process of a group ("" = all).
-func (e *Engine) SignalGroup(group string, sig syscall.Signal) ([]Result, error) {
+// Targets returns the namespecs t designates, in config order.
+func (e *Engine) Targets(t Target) ([]string, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	procs, err := e.groupProcsLocked(group)
+	procs, err := e.targetLocked(t)
 	if err != nil {
 		return nil, err
 	}
-	var out []Result
-	for _, p := range procs {
-		if p.state.IsSignallable() {
-			out = append(out, result(p, p.signalLocked(sig)))
-		}
+	out := make([]string, len(procs))
+	for i, p := range procs {
+		out[i] = p.spec.Namespec()
 	}
 	return out, nil
 }
 
-// collect runs wait for each process concurrently and returns the results
-// in completion order.
-func (e *Engine) collect(procs []*process, wait func(*process) error) []Result {
-	ch := make(chan Result, len(procs))
-	for _, p := range procs {
-		go func() { ch <- result(p, wait(p)) }()
+// batch collects the results of one operation on several processes in
+// config order: each process is skipped, done at once, or pending a wait.
+type batch struct {
+	procs   []*process
+	results []Result
+	state   []batchState
+}
+
+type batchState uint8
+
+const (
+	batchSkipped batchState = iota
+	batchDone
+	batchPending
+)
+
+func newBatch(procs []*process) *batch {
+	return &batch{procs: procs, results: make([]Result, len(procs)), state: make([]batchState, len(procs))}
+}
+
+func (b *batch) skip(i int) { b.state[i] = batchSkipped }
+
+// done records the immediate outcome for process i: a failure is final, a
+// success still waits (when wait is given to b.wait).
+func (b *batch) done(i int, err error) {
+	b.results[i] = result(b.procs[i], err)
+	b.state[i] = batchDone
+	if err == nil {
+		b.state[i] = batchPending
 	}
-	out := make([]Result, 0, len(procs))
-	for range procs {
-		out = append(out, <-ch)
+}
+
+// wait runs wait for every pending process concurrently (nil: nothing to
+// wait for) and returns the results of the processes not skipped, in
+// config order.
+func (b *batch) wait(wait func(*process) error) []Result {
+	var wg sync.WaitGroup
+	for i, st := range b.state {
+		if st == batchPending && wait != nil {
+			wg.Go(func() { b.results[i] = result(b.procs[i], wait(b.procs[i])) })
+		}
+	}
+	wg.Wait()
+	out := make([]Result, 0, len(b.results))
+	for i, st := range b.state {
+		if st != batchSkipped {
+			out = append(out, b.results[i])
+		}
 	}
 	return out
 }
 
 func result(p *process, err error) Result {
-	r := Result{Name: p.spec.Name, Group: p.spec.Group, Fault: FaultOf(err), Description: "OK"}
+	r := Result{Name: p.spec.Name, Group: p.spec.Group, Fault: FaultOf(err), Description: "OK", Err: err}
 	if err != nil {
 		r.Description = err.Error()
 	}

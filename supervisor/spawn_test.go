@@ -189,7 +189,7 @@ func TestLogTargets(t *testing.T) {
 	if err != nil || string(data) != "err1\n" {
 		t.Errorf("ReadLog stderr = %q, %v", data, err)
 	}
-	if err := h.e.ClearLog("auto"); err != nil {
+	if _, err := h.e.Clear(ParseTarget("auto")); err != nil {
 		t.Fatal(err)
 	}
 	if data, _ := h.e.ReadLog("auto", "stdout", 0, 0); len(data) != 0 {

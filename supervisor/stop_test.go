@@ -216,7 +216,7 @@ func TestStopAllAscendingAtOnce(t *testing.T) {
 	for _, n := range []string{"a", "b", "c"} {
 		h.waitState(n, Running, 5*time.Second)
 	}
-	res := h.e.StopAll(context.Background(), true)
+	res, _ := h.e.Stop(context.Background(), AllTarget, true)
 	if len(res) != 3 {
 		t.Fatalf("StopAll results %v", res)
 	}

@@ -116,16 +116,16 @@ func TestGroupOperations(t *testing.T) {
 		h.waitState(n, Running, 5*time.Second)
 	}
 	ctx := context.Background()
-	names, err := h.e.Resolve("web:*")
+	names, err := h.e.Targets(ParseTarget("web:*"))
 	if err != nil || len(names) != 3 {
-		t.Fatalf("Resolve web:* = %v, %v", names, err)
+		t.Fatalf("Targets web:* = %v, %v", names, err)
 	}
 	for _, bad := range []string{"web", "web_00", "nogroup:*"} {
-		if _, err := h.e.Resolve(bad); FaultOf(err) != FaultBadName {
-			t.Errorf("Resolve(%q) = %v, want BAD_NAME", bad, err)
+		if _, err := h.e.Targets(ParseTarget(bad)); FaultOf(err) != FaultBadName {
+			t.Errorf("Targets(%q) = %v, want BAD_NAME", bad, err)
 		}
 	}
-	res, err := h.e.StopGroup(ctx, "web", true)
+	res, err := h.e.Stop(ctx, GroupTarget("web"), true)
 	if err != nil || len(res) != 3 {
 		t.Fatalf("StopGroup = %v, %v", res, err)
 	}
@@ -134,17 +134,17 @@ func TestGroupOperations(t *testing.T) {
 			t.Errorf("result %+v", r)
 		}
 	}
-	res, err = h.e.StartGroup(ctx, "web", true)
+	res, err = h.e.Start(ctx, GroupTarget("web"), true)
 	if err != nil || len(res) != 3 {
 		t.Fatalf("StartGroup = %v, %v", res, err)
 	}
-	if _, err := h.e.StartGroup(ctx, "nogroup", true); FaultOf(err) != FaultBadName {
+	if _, err := h.e.Start(ctx, GroupTarget("nogroup"), true); FaultOf(err) != FaultBadName {
 		t.Errorf("StartGroup(nogroup) = %v", err)
 	}
 	if err := h.e.RemoveGroup("web"); FaultOf(err) != FaultStillRunning {
 		t.Errorf("RemoveGroup of a running group = %v, want STILL_RUNNING", err)
 	}
-	h.e.StopAll(ctx, true)
+	h.e.Stop(ctx, AllTarget, true)
 	if err := h.e.RemoveGroup("web"); err != nil {
 		t.Errorf("RemoveGroup = %v", err)
 	}

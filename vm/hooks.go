@@ -58,6 +58,7 @@ func where(f *lua.LFunction) string {
 func (v *VM) call(ctx context.Context, h *hooks, name string, fn *lua.LFunction, args func(L *lua.LState) []lua.LValue) (lua.LValue, error) {
 	ctx, cancel := context.WithTimeout(ctx, h.timeout)
 	defer cancel()
+	start := time.Now()
 	var res lua.LValue = lua.LNil
 	err := v.run(ctx, func(L *lua.LState) error {
 		L.Push(fn)
@@ -75,10 +76,12 @@ func (v *VM) call(ctx context.Context, h *hooks, name string, fn *lua.LFunction,
 		L.Pop(1)
 		return nil
 	})
+	timedOut := errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)
+	v.hookCounts.record(start, err != nil, timedOut)
 	switch {
 	case err == nil:
 		return res, nil
-	case errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled):
+	case timedOut:
 		return nil, fmt.Errorf("%s hook (%s) of %s: timed out after %s", name, where(fn), h.program, h.timeout)
 	default:
 		return nil, fmt.Errorf("%s hook (%s) of %s: %w", name, where(fn), h.program, err)

@@ -88,6 +88,7 @@ func (v *VM) programOf(ns string) string {
 func (v *VM) notify(h *hooks, name string, fn *lua.LFunction, args func(L *lua.LState) []lua.LValue) {
 	ctx, cancel := context.WithTimeout(v.life, h.timeout)
 	defer cancel()
+	start := time.Now()
 	L := v.L
 	L.SetContext(ctx)
 	defer L.RemoveContext()
@@ -99,6 +100,7 @@ func (v *VM) notify(h *hooks, name string, fn *lua.LFunction, args func(L *lua.L
 		}
 		return L.PCall(len(a), 0, nil)
 	})
+	v.hookCounts.record(start, err != nil, err != nil && ctx.Err() != nil)
 	switch {
 	case err == nil:
 	case ctx.Err() != nil:

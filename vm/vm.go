@@ -44,6 +44,8 @@ type VM struct {
 	state    *loadState       // declarations, kept for Resolve
 	resolver *resolver        // the resolver of the last load, for Resolve
 
+	hookCounts hookCounters
+
 	mu        sync.Mutex
 	observers map[string]*hooks // namespec -> hooks with on_start/on_state
 	dropped   int

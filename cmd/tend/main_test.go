@@ -12,8 +12,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/tend-sh/tend/vm"
 )
 
 // tendBin is the tend binary built once for the end-to-end tests.
@@ -36,8 +34,8 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// daemon is a tend daemon started by a test.
-type daemon struct {
+// testDaemon is a tend daemon started by a test.
+type testDaemon struct {
 	t      *testing.T
 	dir    string
 	config string
@@ -57,7 +55,7 @@ func configText(dir, extra, body string) string {
 }
 
 // writeConfig (re)writes the daemon's config.
-func (d *daemon) writeConfig(body string) {
+func (d *testDaemon) writeConfig(body string) {
 	d.t.Helper()
 	if err := os.WriteFile(d.config, []byte(configText(d.dir, d.extra, body)), 0o644); err != nil {
 		d.t.Fatal(err)
@@ -66,16 +64,16 @@ func (d *daemon) writeConfig(body string) {
 
 // startDaemon runs `tend daemon` in the foreground on a config with body
 // and waits until it answers.
-func startDaemon(t *testing.T, body string) *daemon {
+func startDaemon(t *testing.T, body string) *testDaemon {
 	t.Helper()
 	return startDaemonWith(t, "", body)
 }
 
 // startDaemonWith is startDaemon with extra daemon{} settings.
-func startDaemonWith(t *testing.T, extra, body string) *daemon {
+func startDaemonWith(t *testing.T, extra, body string) *testDaemon {
 	t.Helper()
 	dir := t.TempDir()
-	d := &daemon{t: t, dir: dir, config: filepath.Join(dir, "tend.lua"), extra: extra, out: new(bytes.Buffer)}
+	d := &testDaemon{t: t, dir: dir, config: filepath.Join(dir, "tend.lua"), extra: extra, out: new(bytes.Buffer)}
 	d.writeConfig(body)
 	d.cmd = exec.Command(tendBin, "daemon", "-c", d.config)
 	d.cmd.Stdout, d.cmd.Stderr = d.out, d.out
@@ -108,7 +106,7 @@ func startDaemonWith(t *testing.T, extra, body string) *daemon {
 
 // ctl runs a tend command against the daemon and returns its combined
 // output and exit code.
-func (d *daemon) ctl(args ...string) (string, int) {
+func (d *testDaemon) ctl(args ...string) (string, int) {
 	return runTend(d.t, append([]string{"-c", d.config}, args...)...)
 }
 
@@ -138,7 +136,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 }
 
 // waitStatus waits until `status NAME` reports state.
-func (d *daemon) waitStatus(name, state string) string {
+func (d *testDaemon) waitStatus(name, state string) string {
 	d.t.Helper()
 	var out string
 	waitFor(d.t, name+" "+state, func() bool {
@@ -149,13 +147,13 @@ func (d *daemon) waitStatus(name, state string) string {
 }
 
 // log returns the daemon's main log file.
-func (d *daemon) log() string {
+func (d *testDaemon) log() string {
 	b, _ := os.ReadFile(filepath.Join(d.dir, "tend.log"))
 	return string(b)
 }
 
 // pidOf returns the pid `tend pid NAME` prints.
-func (d *daemon) pidOf(name string) string {
+func (d *testDaemon) pidOf(name string) string {
 	d.t.Helper()
 	out, _ := d.ctl("pid", name)
 	return strings.TrimSpace(out)
@@ -177,28 +175,4 @@ func freePort(t *testing.T) int {
 	}
 	defer ln.Close()
 	return ln.Addr().(*net.TCPAddr).Port
-}
-
-func TestNeedRestart(t *testing.T) {
-	base := vm.Daemon{Logfile: "a.log", Socket: vm.SocketConfig{Path: "/run/a.sock", Mode: 0o700},
-		HTTP: &vm.HTTPConfig{Listen: "127.0.0.1:9001", Username: "u", Password: "p"}, LogLevel: "info"}
-	cases := []struct {
-		name string
-		edit func(*vm.Daemon)
-		want string
-	}{
-		{"nothing", func(*vm.Daemon) {}, ""},
-		{"loglevel applies live", func(d *vm.Daemon) { d.LogLevel = "debug" }, ""},
-		{"socket", func(d *vm.Daemon) { d.Socket.Path = "/run/b.sock" }, "socket"},
-		{"http password", func(d *vm.Daemon) { d.HTTP = &vm.HTTPConfig{Listen: "127.0.0.1:9001", Username: "u", Password: "q"} }, "http"},
-		{"http removed", func(d *vm.Daemon) { d.HTTP = nil }, "http"},
-		{"logfile and env", func(d *vm.Daemon) { d.LogfileBackups = 3; d.Environment = map[string]string{"A": "1"} }, "logfile, environment"},
-	}
-	for _, c := range cases {
-		cur := base
-		c.edit(&cur)
-		if got := strings.Join(needRestart(base, cur), ", "); got != c.want {
-			t.Errorf("%s: needRestart = %q, want %q", c.name, got, c.want)
-		}
-	}
 }

@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/http"
 	"strconv"
-	"strings"
 
 	"github.com/tend-sh/tend/supervisor"
 )
@@ -183,8 +182,8 @@ func (s *Server) apiComplete(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	out.Processes = append(out.Processes, groups...)
-	if g, ok := s.opts.Daemon.(interface{ Globals() []string }); ok {
-		out.Globals = append(out.Globals, g.Globals()...)
+	if s.opts.Daemon != nil {
+		out.Globals = append(out.Globals, s.opts.Daemon.Globals()...)
 	}
 	writeJSON(w, http.StatusOK, out)
 }
@@ -287,7 +286,7 @@ func (s *Server) apiReload(w http.ResponseWriter, r *http.Request) {
 		writeFault(w, &supervisor.Error{Fault: supervisor.FaultShutdownState})
 		return
 	}
-	if err := d.Restart(); err != nil {
+	if err := d.Reload(); err != nil {
 		writeFault(w, err)
 		return
 	}
@@ -305,18 +304,4 @@ func (s *Server) apiShutdown(w http.ResponseWriter, r *http.Request) {
 	}
 	d.Shutdown()
 	writeJSON(w, http.StatusOK, OKReply{OK: true})
-}
-
-// SplitNamespec splits a name as supervisorctl does: "g:p" is group g,
-// process p; "g:*" and "g:" are the whole group g (process ""); "p" is
-// process p of group p.
-func SplitNamespec(name string) (group, process string) {
-	g, p, ok := strings.Cut(name, ":")
-	if !ok {
-		return name, name
-	}
-	if p == "*" {
-		p = ""
-	}
-	return g, p
 }

@@ -8,8 +8,8 @@ import (
 	"github.com/tend-sh/tend/supervisor"
 )
 
-// nameOp performs one operation on one requested name.
-type nameOp func(ctx context.Context, name string, req NamesRequest) NameResult
+// nameOp performs one operation on the target one requested name designates.
+type nameOp func(ctx context.Context, t supervisor.Target, req NamesRequest) ([]supervisor.Result, error)
 
 // apiNames serves an operation applied to each requested name in turn.
 func (s *Server) apiNames(op nameOp) http.HandlerFunc {
@@ -25,9 +25,24 @@ func (s *Server) apiNames(op nameOp) http.HandlerFunc {
 func (s *Server) eachName(ctx context.Context, req NamesRequest, op nameOp) []NameResult {
 	out := make([]NameResult, 0, len(req.Names))
 	for _, name := range req.Names {
-		out = append(out, op(ctx, name, req))
+		t := supervisor.ParseTarget(name)
+		rs, err := op(ctx, t, req)
+		out = append(out, nameResult(name, t, rs, err))
 	}
 	return out
+}
+
+// nameResult is the wire form of an operation's outcome on one requested
+// name: a one-process target that failed, or a target that does not
+// resolve, is an Error; otherwise each process has a Result.
+func nameResult(name string, t supervisor.Target, rs []supervisor.Result, err error) NameResult {
+	if err == nil && t.IsProcess() {
+		err = rs[0].Err
+	}
+	if err != nil {
+		return NameResult{Name: name, Error: NewAPIError(err)}
+	}
+	return NameResult{Name: name, Results: results(rs)}
 }
 
 func (s *Server) apiRestart(w http.ResponseWriter, r *http.Request) {
@@ -45,9 +60,12 @@ func (s *Server) apiPid(w http.ResponseWriter, r *http.Request) {
 	if !decode(w, r, &req) {
 		return
 	}
-	out := NamesReply{Pid: os.Getpid(), Results: s.eachName(r.Context(), req, s.pidName)}
+	out := NamesReply{Pid: os.Getpid(), Results: make([]NameResult, 0, len(req.Names))}
 	if s.opts.Daemon != nil {
 		out.Pid = s.opts.Daemon.Pid()
+	}
+	for _, name := range req.Names {
+		out.Results = append(out.Results, s.pidName(name))
 	}
 	writeJSON(w, http.StatusOK, out)
 }
@@ -61,106 +79,50 @@ func results(rs []supervisor.Result) []Result {
 	return out
 }
 
-// single is the result of an operation on one process that succeeded or
-// failed as a whole.
-func (s *Server) single(name string, err error) NameResult {
-	if err != nil {
-		return NameResult{Name: name, Error: NewAPIError(err)}
-	}
-	group, proc := SplitNamespec(name)
-	return NameResult{Name: name, Results: []Result{{Name: proc, Group: group,
-		Code: int(supervisor.FaultSuccess), Description: "OK"}}}
+func (s *Server) startName(ctx context.Context, t supervisor.Target, req NamesRequest) ([]supervisor.Result, error) {
+	return s.eng.Start(ctx, t, !req.NoWait)
 }
 
-// group is the result of a group or all-process operation.
-func group(name string, rs []supervisor.Result, err error) NameResult {
-	if err != nil {
-		return NameResult{Name: name, Error: NewAPIError(err)}
-	}
-	return NameResult{Name: name, Results: results(rs)}
+func (s *Server) stopName(ctx context.Context, t supervisor.Target, req NamesRequest) ([]supervisor.Result, error) {
+	return s.eng.Stop(ctx, t, !req.NoWait)
 }
 
-func (s *Server) startName(ctx context.Context, name string, req NamesRequest) NameResult {
-	return s.runName(ctx, s.startOps(), name, !req.NoWait)
+func (s *Server) signalName(_ context.Context, t supervisor.Target, req NamesRequest) ([]supervisor.Result, error) {
+	return s.signal(t, req.Signal)
 }
 
-func (s *Server) stopName(ctx context.Context, name string, req NamesRequest) NameResult {
-	return s.runName(ctx, s.stopOps(), name, !req.NoWait)
+// clearName clears one process or all of them; a group is refused with
+// BAD_NAME, as supervisorctl's clear (clearProcessLogs) answers.
+func (s *Server) clearName(_ context.Context, t supervisor.Target, _ NamesRequest) ([]supervisor.Result, error) {
+	if !t.All && !t.IsProcess() {
+		return nil, &supervisor.Error{Fault: supervisor.FaultBadName, Detail: t.String()}
+	}
+	return s.eng.Clear(t)
 }
 
-// runName applies ops to "all", a group ("g:*", "g:") or one process.
-func (s *Server) runName(ctx context.Context, ops runOps, name string, wait bool) NameResult {
-	if name == "all" {
-		return group(name, ops.all(ctx, wait), nil)
-	}
-	if g, p := SplitNamespec(name); p == "" {
-		rs, err := ops.group(ctx, g, wait)
-		return group(name, rs, err)
-	}
-	return s.single(name, ops.one(ctx, name, wait))
-}
-
-func (s *Server) signalName(_ context.Context, name string, req NamesRequest) NameResult {
-	g, p := SplitNamespec(name)
-	sig, perr := supervisor.ParseSignal(req.Signal)
-	if perr != nil {
-		return s.badSignal(name, req.Signal)
-	}
-	switch {
-	case name == "all":
-		rs, err := s.eng.SignalGroup("", sig)
-		return group(name, rs, err)
-	case p == "":
-		rs, err := s.eng.SignalGroup(g, sig)
-		return group(name, rs, err)
-	}
-	return s.single(name, s.eng.SignalProcess(name, sig))
-}
-
-// badSignal answers as supervisord does for an unparsable signal: the name
-// is checked first (BAD_NAME), then every signallable process of a group
-// gets BAD_SIGNAL.
-func (s *Server) badSignal(name, sig string) NameResult {
-	bad := &supervisor.Error{Fault: supervisor.FaultBadSignal, Detail: sig}
-	_, p := SplitNamespec(name)
-	if name != "all" && p != "" {
-		if _, err := s.eng.Info(name); err != nil {
-			return s.single(name, err)
-		}
-		return s.single(name, bad)
-	}
-	names, err := s.eng.Resolve(name)
-	if err != nil {
-		return s.single(name, err)
-	}
-	var rs []supervisor.Result
-	for _, n := range names {
-		i, err := s.eng.Info(n)
-		if err == nil && i.State.IsSignallable() {
-			rs = append(rs, supervisor.Result{Name: i.Name, Group: i.Group, Fault: bad.Fault, Description: bad.Error()})
-		}
-	}
-	return group(name, rs, nil)
-}
-
-func (s *Server) clearName(_ context.Context, name string, _ NamesRequest) NameResult {
-	if name == "all" {
-		return group(name, s.eng.ClearAllLogs(), nil)
-	}
-	return s.single(name, s.eng.ClearLog(name))
-}
-
-func (s *Server) pidName(_ context.Context, name string, _ NamesRequest) NameResult {
-	if name == "all" {
+// pidName answers pid for one process or "all"; a group is not a process
+// and has no pid (BAD_NAME, as supervisorctl's getProcessInfo gives).
+func (s *Server) pidName(name string) NameResult {
+	t := supervisor.ParseTarget(name)
+	if t.All {
 		var rs []Result
-		for _, i := range s.eng.Status() {
+		for _, i := range s.eng.Status() { // supervisorctl's pid all: sorted by name
 			rs = append(rs, Result{Name: i.Name, Group: i.Group, Code: int(supervisor.FaultSuccess), Pid: i.Pid})
 		}
 		return NameResult{Name: name, Results: rs}
 	}
-	i, err := s.eng.Info(name)
+	if !t.IsProcess() {
+		return NameResult{Name: name, Error: NewAPIError(&supervisor.Error{Fault: supervisor.FaultBadName, Detail: name})}
+	}
+	names, err := s.eng.Targets(t)
 	if err != nil {
 		return NameResult{Name: name, Error: NewAPIError(err)}
 	}
-	return NameResult{Name: name, Results: []Result{{Name: i.Name, Group: i.Group, Code: int(supervisor.FaultSuccess), Pid: i.Pid}}}
+	rs := make([]Result, 0, len(names))
+	for _, n := range names {
+		if i, err := s.eng.Info(n); err == nil {
+			rs = append(rs, Result{Name: i.Name, Group: i.Group, Code: int(supervisor.FaultSuccess), Pid: i.Pid})
+		}
+	}
+	return NameResult{Name: name, Results: rs}
 }

@@ -49,10 +49,11 @@ func (f *fakeDaemon) Eval(ctx context.Context, chunk string) (string, error) {
 	}
 	return "got " + chunk, nil
 }
-func (f *fakeDaemon) Restart() error    { return nil }
-func (f *fakeDaemon) Shutdown()         {}
-func (f *fakeDaemon) Pid() int          { return 4242 }
-func (f *fakeDaemon) Globals() []string { return []string{"print", "sv"} }
+func (f *fakeDaemon) Reload() error        { return nil }
+func (f *fakeDaemon) HookStats() HookStats { return HookStats{} }
+func (f *fakeDaemon) Shutdown()            {}
+func (f *fakeDaemon) Pid() int             { return 4242 }
+func (f *fakeDaemon) Globals() []string    { return []string{"print", "sv"} }
 
 // newAPITest starts an engine running the given specs and an HTTP test
 // server in front of it.

@@ -21,15 +21,12 @@ import (
 // computed between scrapes.
 
 // HookStats counts the calls of Lua hooks (on_exit, on_backoff...) made by
-// the daemon since it started. A Daemon that implements
-// interface{ HookStats() HookStats } has them exported at /metrics.
+// the daemon since it started, as Daemon.HookStats reports them for
+// /metrics.
 type HookStats struct {
 	Calls, Errors, Timeouts uint64
 	Seconds                 float64 // total time spent in hooks
 }
-
-// hookStatser is the optional Daemon interface providing HookStats.
-type hookStatser interface{ HookStats() HookStats }
 
 // metricsStates lists every process state for the one-hot
 // tend_process_state_info series.
@@ -152,8 +149,8 @@ func (s *Server) writeMetrics(b *bytes.Buffer) {
 	m.sample("tend_goroutines", nil, float64(runtime.NumGoroutine()))
 
 	var hs HookStats
-	if d, ok := s.opts.Daemon.(hookStatser); ok {
-		hs = d.HookStats()
+	if s.opts.Daemon != nil {
+		hs = s.opts.Daemon.HookStats()
 	}
 	m.family("tend_hook_calls_total", "counter", "Lua hook calls.")
 	m.sample("tend_hook_calls_total", nil, float64(hs.Calls))

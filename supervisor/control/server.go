@@ -27,8 +27,8 @@ const Version = "4.2.5"
 const APIVersion = "3.0"
 
 // Daemon is what the control plane needs from the daemon beyond the engine:
-// the config-driven operations. cmd/tend implements it over vm and the
-// engine.
+// the config-driven operations. Package daemon implements it over vm and
+// the engine.
 type Daemon interface {
 	// Reread loads the config anew in a fresh Lua state and returns what
 	// an update would change, applying nothing.
@@ -44,9 +44,15 @@ type Daemon interface {
 	// Eval runs a Lua chunk in the daemon's state and returns what it
 	// printed and returned, rendered as text.
 	Eval(ctx context.Context, chunk string) (string, error)
-	// Restart re-reads everything, daemon settings included, and restarts
-	// all processes (supervisord's reload). It returns once begun.
-	Restart() error
+	// Globals names the Lua globals of the daemon's state, for the REPL's
+	// completion.
+	Globals() []string
+	// HookStats counts the Lua hook calls made so far, for /metrics.
+	HookStats() HookStats
+	// Reload re-reads everything, daemon settings included, and restarts
+	// all processes (supervisord's reload; not update). It checks that the
+	// config loads and returns once the reload has begun.
+	Reload() error
 	// Shutdown begins the daemon's shutdown and returns at once.
 	Shutdown()
 	// Pid is the daemon's pid.

@@ -67,11 +67,10 @@ func (p *webPage) act(ctx context.Context, action, name string) (string, bool) {
 	now := time.Now().Format("Mon Jan _2 15:04:05 2006")
 	switch action {
 	case "stopall":
-		eng.StopAll(ctx, true)
+		eng.Stop(ctx, supervisor.AllTarget, true)
 		return "All stopped at " + now, true
 	case "restartall":
-		eng.StopAll(ctx, true)
-		eng.StartAll(ctx, false)
+		eng.Restart(ctx, supervisor.AllTarget, false)
 		return "All restarted at " + now, true
 	case "start", "stop", "restart", "clear":
 	default:
@@ -91,14 +90,15 @@ func (p *webPage) act(ctx context.Context, action, name string) (string, bool) {
 			return "Process " + name + " stopped", true
 		}
 	case "restart":
-		if err = eng.StopProcess(ctx, name, true); err != nil && supervisor.FaultOf(err) != supervisor.FaultNotRunning {
+		stopped, started, rerr := eng.Restart(ctx, supervisor.ParseNamespec(name), true)
+		if err = oneErr(stopped, rerr); err != nil && supervisor.FaultOf(err) != supervisor.FaultNotRunning {
 			break
 		}
-		if err = eng.StartProcess(ctx, name, true); err == nil {
+		if err = oneErr(started, rerr); err == nil {
 			return "Process " + name + " restarted", true
 		}
 	case "clear":
-		if err = eng.ClearLog(name); err == nil {
+		if err = oneErr(eng.Clear(supervisor.ParseNamespec(name))); err == nil {
 			return "Log for " + name + " cleared", true
 		}
 	}

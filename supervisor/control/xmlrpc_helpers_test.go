@@ -66,7 +66,7 @@ func (d *xrtDaemon) Eval(context.Context, string) (string, error) {
 	return "", errors.New("eval: not supported by the test daemon")
 }
 
-func (d *xrtDaemon) Restart() error {
+func (d *xrtDaemon) Reload() error {
 	d.mu.Lock()
 	d.restarts++
 	d.mu.Unlock()
@@ -85,6 +85,8 @@ func (d *xrtDaemon) Shutdown() {
 }
 
 func (d *xrtDaemon) Pid() int { return os.Getpid() }
+
+func (d *xrtDaemon) Globals() []string { return nil }
 
 func (d *xrtDaemon) HookStats() HookStats {
 	d.mu.Lock()

@@ -39,23 +39,23 @@ func (s *Server) xmlrpcMethods() xrMethods {
 		"supervisor.removeProcessGroup": {sig: []string{boolean, str}, help: "Remove a stopped process from the active configuration",
 			fn: s.xrRemoveProcessGroup},
 		"supervisor.startProcess": {sig: []string{boolean, str, boolean}, optional: 1, help: "Start a process",
-			fn: xrProcessCall(s.startOps())},
+			fn: xrProcessCall(s.eng.Start)},
 		"supervisor.startProcessGroup": {sig: []string{array, str, boolean}, optional: 1, help: "Start all processes in the group named 'name'",
-			fn: xrGroupCall(s.startOps())},
+			fn: xrGroupCall(s.eng.Start)},
 		"supervisor.startAllProcesses": {sig: []string{array, boolean}, optional: 1, help: "Start all processes listed in the configuration file",
-			fn: xrAllCall(s.startOps())},
+			fn: xrAllCall(s.eng.Start)},
 		"supervisor.stopProcess": {sig: []string{boolean, str, boolean}, optional: 1, help: "Stop a process named by name",
-			fn: xrProcessCall(s.stopOps())},
+			fn: xrProcessCall(s.eng.Stop)},
 		"supervisor.stopProcessGroup": {sig: []string{array, str, boolean}, optional: 1, help: "Stop all processes in the process group named 'name'",
-			fn: xrGroupCall(s.stopOps())},
+			fn: xrGroupCall(s.eng.Stop)},
 		"supervisor.stopAllProcesses": {sig: []string{array, boolean}, optional: 1, help: "Stop all processes in the process list",
-			fn: xrAllCall(s.stopOps())},
+			fn: xrAllCall(s.eng.Stop)},
 		"supervisor.signalProcess": {sig: []string{boolean, str, str}, help: "Send an arbitrary UNIX signal to the process named by name",
-			fn: s.xrSignalProcess},
+			fn: s.xrSignalCall(xrNameTarget)},
 		"supervisor.signalProcessGroup": {sig: []string{array, str, str}, help: "Send a signal to all processes in the group named 'name'",
-			fn: s.xrSignalProcessGroup},
+			fn: s.xrSignalCall(xrGroupTarget)},
 		"supervisor.signalAllProcesses": {sig: []string{array, str}, help: "Send a signal to all processes in the process list",
-			fn: s.xrSignalAllProcesses},
+			fn: s.xrSignalCall(xrAllTarget)},
 		"supervisor.getAllConfigInfo": {sig: []string{array}, help: "Get info about all available process configurations",
 			fn: s.xrGetAllConfigInfo},
 		"supervisor.getProcessInfo": {sig: []string{strct, str}, help: "Get info about a process named name",
@@ -167,7 +167,7 @@ func (s *Server) xrRestart(context.Context, []any) (any, error) {
 	if s.opts.Daemon == nil {
 		return nil, &supervisor.Error{Fault: supervisor.FaultFailed, Detail: "no daemon to restart"}
 	}
-	if err := s.opts.Daemon.Restart(); err != nil {
+	if err := s.opts.Daemon.Reload(); err != nil {
 		return nil, &supervisor.Error{Fault: supervisor.FaultFailed, Detail: "restart: " + err.Error()}
 	}
 	return true, nil

@@ -6,18 +6,10 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/tend-sh/tend/supervisor"
 )
-
-// xrGroupOf reports whether name designates a whole group ("g:*" or "g:"),
-// and which.
-func xrGroupOf(name string) (string, bool) {
-	g, p, ok := strings.Cut(name, ":")
-	return g, ok && (p == "" || p == "*")
-}
 
 // xrResultsArray converts group-operation results to supervisord's structs.
 func xrResultsArray(rs []supervisor.Result) []xrStruct {
@@ -30,7 +22,7 @@ func xrResultsArray(rs []supervisor.Result) []xrStruct {
 
 // xrProcessCall implements startProcess/stopProcess(name, wait=True); a
 // "group:*" or "group:" name acts on the whole group, as in supervisord.
-func xrProcessCall(ops runOps) xrMethodFunc {
+func xrProcessCall(op targetOp) xrMethodFunc {
 	return func(ctx context.Context, args []any) (any, error) {
 		name, err := xrArgString(args, 0, "")
 		if err != nil {
@@ -40,18 +32,27 @@ func xrProcessCall(ops runOps) xrMethodFunc {
 		if err != nil {
 			return nil, err
 		}
-		if g, ok := xrGroupOf(name); ok {
-			return xrGroupResults(ops.group(ctx, g, wait))
-		}
-		if err := ops.one(ctx, name, wait); err != nil {
-			return nil, err
-		}
-		return true, nil
+		return xrTargetResults(supervisor.ParseNamespec(name), func(t supervisor.Target) ([]supervisor.Result, error) {
+			return op(ctx, t, wait)
+		})
 	}
 }
 
+// xrTargetResults runs op on t and answers as supervisord does: true or the
+// fault for one process, an array of result structs for a group.
+func xrTargetResults(t supervisor.Target, op func(supervisor.Target) ([]supervisor.Result, error)) (any, error) {
+	rs, err := op(t)
+	if !t.IsProcess() || err != nil {
+		return xrGroupResults(rs, err)
+	}
+	if err := oneErr(rs, nil); err != nil {
+		return nil, err
+	}
+	return true, nil
+}
+
 // xrGroupCall implements start/stopProcessGroup(name, wait=True).
-func xrGroupCall(ops runOps) xrMethodFunc {
+func xrGroupCall(op targetOp) xrMethodFunc {
 	return func(ctx context.Context, args []any) (any, error) {
 		name, err := xrArgString(args, 0, "")
 		if err != nil {
@@ -61,18 +62,18 @@ func xrGroupCall(ops runOps) xrMethodFunc {
 		if err != nil {
 			return nil, err
 		}
-		return xrGroupResults(ops.group(ctx, name, wait))
+		return xrGroupResults(op(ctx, supervisor.GroupTarget(name), wait))
 	}
 }
 
 // xrAllCall implements start/stopAllProcesses(wait=True).
-func xrAllCall(ops runOps) xrMethodFunc {
+func xrAllCall(op targetOp) xrMethodFunc {
 	return func(ctx context.Context, args []any) (any, error) {
 		wait, err := xrArgBool(args, 0, true)
 		if err != nil {
 			return nil, err
 		}
-		return xrResultsArray(ops.all(ctx, wait)), nil
+		return xrGroupResults(op(ctx, supervisor.AllTarget, wait))
 	}
 }
 
@@ -83,91 +84,49 @@ func xrGroupResults(rs []supervisor.Result, err error) (any, error) {
 	return xrResultsArray(rs), nil
 }
 
-// xrArgSignal reads a signal argument: a name ("HUP", "SIGHUP") or a number,
-// given as a string or an int. The raw text is returned for BAD_SIGNAL.
-func xrArgSignal(args []any, i int) (syscall.Signal, string, error) {
-	var raw string
+// xrSignalArg reads a signal argument, a name ("HUP", "SIGHUP") or a
+// number given as a string or an int, as the text signal parses.
+func xrSignalArg(args []any, i int) (string, error) {
 	switch v := args[i].(type) {
 	case string:
-		raw = v
+		return v, nil
 	case int64:
-		raw = fmt.Sprint(v)
-	default:
-		return 0, "", xrBadParam("signal must be a string or an integer")
+		return fmt.Sprint(v), nil
 	}
-	sig, err := supervisor.ParseSignal(raw)
-	if err != nil {
-		return 0, raw, &supervisor.Error{Fault: supervisor.FaultBadSignal, Detail: raw}
-	}
-	return sig, raw, nil
+	return "", xrBadParam("signal must be a string or an integer")
 }
 
-func (s *Server) xrSignalProcess(_ context.Context, args []any) (any, error) {
+// xrSignalCall implements signalProcess, signalProcessGroup and
+// signalAllProcesses: target reads the name argument (if any), and the
+// signal follows it.
+func (s *Server) xrSignalCall(target func(args []any) (supervisor.Target, int, error)) xrMethodFunc {
+	return func(_ context.Context, args []any) (any, error) {
+		t, i, err := target(args)
+		if err != nil {
+			return nil, err
+		}
+		sig, err := xrSignalArg(args, i)
+		if err != nil {
+			return nil, err
+		}
+		return xrTargetResults(t, func(t supervisor.Target) ([]supervisor.Result, error) { return s.signal(t, sig) })
+	}
+}
+
+// xrNameTarget reads the name argument of signalProcess.
+func xrNameTarget(args []any) (supervisor.Target, int, error) {
 	name, err := xrArgString(args, 0, "")
-	if err != nil {
-		return nil, err
-	}
-	if g, ok := xrGroupOf(name); ok {
-		return s.xrSignalGroup(g, args[1])
-	}
-	sig, _, err := xrArgSignal(args, 1)
-	if err != nil {
-		// A bad name is reported before a bad signal, as supervisord does.
-		if _, ierr := s.eng.Info(name); ierr != nil {
-			return nil, ierr
-		}
-		return nil, err
-	}
-	if err := s.eng.SignalProcess(name, sig); err != nil {
-		return nil, err
-	}
-	return true, nil
+	return supervisor.ParseNamespec(name), 1, err
 }
 
-// xrSignalGroup signals a group ("" = all). A bad signal gives a BAD_SIGNAL
-// result for every signallable process, as supervisord's per-process loop
-// does.
-func (s *Server) xrSignalGroup(group string, sigArg any) (any, error) {
-	sig, _, err := xrArgSignal([]any{sigArg}, 0)
-	if err != nil {
-		var out []supervisor.Result
-		found := group == ""
-		for _, i := range s.eng.Status() {
-			if group != "" && i.Group != group {
-				continue
-			}
-			found = true
-			if i.State.IsSignallable() {
-				code, msg := xrFaultOf(err)
-				out = append(out, supervisor.Result{Name: i.Name, Group: i.Group, Fault: code, Description: msg})
-			}
-		}
-		if !found {
-			return nil, &supervisor.Error{Fault: supervisor.FaultBadName, Detail: group}
-		}
-		return xrResultsArray(out), nil
-	}
-	rs, err := s.eng.SignalGroup(group, sig)
-	if err != nil {
-		return nil, err
-	}
-	return xrResultsArray(rs), nil
-}
-
-func (s *Server) xrSignalProcessGroup(_ context.Context, args []any) (any, error) {
+// xrGroupTarget reads the group argument of signalProcessGroup.
+func xrGroupTarget(args []any) (supervisor.Target, int, error) {
 	name, err := xrArgString(args, 0, "")
-	if err != nil {
-		return nil, err
-	}
-	if name == "" {
-		return nil, &supervisor.Error{Fault: supervisor.FaultBadName, Detail: name}
-	}
-	return s.xrSignalGroup(name, args[1])
+	return supervisor.GroupTarget(name), 1, err
 }
 
-func (s *Server) xrSignalAllProcesses(_ context.Context, args []any) (any, error) {
-	return s.xrSignalGroup("", args[0])
-}
+// xrAllTarget is signalAllProcesses' target; the signal is the only argument.
+func xrAllTarget([]any) (supervisor.Target, int, error) { return supervisor.AllTarget, 0, nil }
 
 // xrEpoch is a time as supervisord's integer epoch seconds (0 = never).
 func xrEpoch(t time.Time) int64 {
@@ -355,14 +314,15 @@ func (s *Server) xrClearProcessLogs(_ context.Context, args []any) (any, error) 
 	if err != nil {
 		return nil, err
 	}
-	if err := s.eng.ClearLog(name); err != nil {
-		return nil, err
+	t := supervisor.ParseNamespec(name)
+	if !t.IsProcess() { // supervisord clears one process here, never a group
+		return nil, &supervisor.Error{Fault: supervisor.FaultBadName, Detail: name}
 	}
-	return true, nil
+	return xrTargetResults(t, s.eng.Clear)
 }
 
 func (s *Server) xrClearAllProcessLogs(context.Context, []any) (any, error) {
-	return xrResultsArray(s.eng.ClearAllLogs()), nil
+	return xrGroupResults(s.eng.Clear(supervisor.AllTarget))
 }
 
 func (s *Server) xrSendProcessStdin(_ context.Context, args []any) (any, error) {

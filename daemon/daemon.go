@@ -1,0 +1,324 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"runtime/debug"
+	"slices"
+	"strconv"
+	"sync"
+	"syscall"
+
+	"github.com/tend-sh/tend/supervisor"
+	"github.com/tend-sh/tend/supervisor/control"
+	"github.com/tend-sh/tend/supervisor/logfile"
+	"github.com/tend-sh/tend/vm"
+)
+
+// Options configure Open.
+type Options struct {
+	// Path is the config file.
+	Path string
+	// Echo, if not nil, also receives the daemon log (the foreground
+	// daemon's stderr). Before the config names the log file, Echo is the
+	// only place the log goes.
+	Echo io.Writer
+	// Detached says the daemon was daemonized, for the start-up log.
+	Detached bool
+	// Trampoline is the argv prefix that runs a child with a umask (see
+	// supervisor.Config); nil means this executable with
+	// supervisor.TrampolineArg.
+	Trampoline []string
+}
+
+// Daemon is the running daemon. Open loads the config; Start creates the
+// engine; Run starts the processes and serves signals and requests until
+// shutdown; Close releases what is left. Its methods are safe for
+// concurrent use.
+type Daemon struct {
+	path string
+	opts Options
+	log  *slog.Logger
+	sw   switchHandler
+	ml   *mainLog
+
+	// txMu serialises config transactions (update, reload, scale).
+	txMu sync.Mutex
+
+	mu        sync.Mutex
+	eng       *supervisor.Engine
+	vm        *vm.VM     // the state of the config loaded last
+	cfg       *vm.Config // the config loaded last
+	running   vm.Daemon  // the daemon{} settings the daemon started with
+	available []supervisor.Spec
+	owner     map[string]*vm.VM // group -> the state its hooks run in
+	closedHS  vm.HookStats      // hook counts of states already closed
+
+	shutdownOnce sync.Once
+	shutdownCh   chan struct{}
+	reloadCh     chan struct{}
+	observed     chan struct{} // closed when the observer goroutine ends
+}
+
+// Open loads the config at opts.Path, applies the daemon{} settings that
+// act on the process itself (working directory, umask, file limit) and
+// opens the daemon's log. A config error returns the error and leaves
+// nothing behind.
+func Open(ctx context.Context, opts Options) (*Daemon, error) {
+	var boot slog.Handler = slog.DiscardHandler
+	if opts.Echo != nil {
+		boot = logfile.NewHandler(opts.Echo, slog.LevelInfo)
+	}
+	d := &Daemon{path: opts.Path, opts: opts, sw: newSwitchHandler(boot),
+		owner: map[string]*vm.VM{}, shutdownCh: make(chan struct{}), reloadCh: make(chan struct{}, 1),
+		observed: make(chan struct{})}
+	d.log = slog.New(d.sw)
+	// The VM is loaded with sv attached; sv calls made while the config
+	// loads find no engine yet and say so.
+	v, cfg, err := d.load(ctx, true)
+	if err != nil {
+		return nil, err
+	}
+	dc := cfg.Daemon
+	if err := applySettings(dc); err != nil {
+		v.Close()
+		return nil, err
+	}
+	ml, h, err := openMainLog(dc.Logfile, dc.LogfileMaxBytes, dc.LogfileBackups, dc.LogLevel, opts.Echo)
+	if err != nil {
+		v.Close()
+		return nil, err
+	}
+	d.sw.set(h)
+	d.ml = ml
+	d.vm, d.cfg, d.running = v, cfg, dc
+	return d, nil
+}
+
+// Settings returns the daemon{} settings the daemon started with.
+func (d *Daemon) Settings() vm.Daemon { return d.running }
+
+// Logger is the daemon's log.
+func (d *Daemon) Logger() *slog.Logger { return d.log }
+
+// MainLog is the daemon's own log file, for maintail.
+func (d *Daemon) MainLog() *logfile.File { return d.ml.file }
+
+// Engine returns the engine; nil before Start.
+func (d *Daemon) Engine() *supervisor.Engine {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.eng
+}
+
+// Start creates the engine (becoming a child subreaper when configured)
+// and begins handing its events to the hooks. No process starts before
+// Run.
+func (d *Daemon) Start() error {
+	dc := d.running
+	childLogDir := dc.ChildLogDir
+	if childLogDir == "" {
+		childLogDir = os.TempDir()
+	}
+	if !dc.Nocleanup {
+		if err := logfile.CleanAutoIdent(childLogDir, dc.Identifier); err != nil {
+			d.log.Warn("cleaning up AUTO child logs: " + err.Error())
+		}
+	}
+	tramp := d.opts.Trampoline
+	if tramp == nil {
+		exe, err := os.Executable()
+		if err != nil {
+			return fmt.Errorf("find own executable: %w", err)
+		}
+		tramp = []string{exe, supervisor.TrampolineArg}
+	}
+	subreaper := dc.Subreaper
+	if subreaper {
+		if err := supervisor.BecomeSubreaper(); err != nil {
+			d.log.Warn("could not become a subreaper: " + err.Error())
+			subreaper = false
+		}
+	}
+	eng := supervisor.New(supervisor.Config{
+		Logger: d.log, ChildLogDir: childLogDir, ServerURL: "unix://" + dc.Socket.Path,
+		Environ: environ(dc.Environment), Subreaper: subreaper, Trampoline: tramp,
+	})
+	d.mu.Lock()
+	d.eng = eng
+	d.mu.Unlock()
+	go d.observe(eng)
+	return nil
+}
+
+// Run starts the processes of the config, calls ready, and then serves
+// sigs (SIGHUP reloads, SIGUSR2 reopens the logs, any other signal shuts
+// down) and the reload and shutdown requests of the control plane until
+// ctx ends or a shutdown is asked for. It returns once every process has
+// stopped.
+func (d *Daemon) Run(ctx context.Context, sigs <-chan os.Signal, ready func()) {
+	dc := d.running
+	d.startupLog()
+	if dc.Pidfile != "" {
+		if err := writePidfile(dc.Pidfile); err != nil {
+			d.log.Error(err.Error())
+		} else {
+			defer os.Remove(dc.Pidfile)
+		}
+	}
+	d.mu.Lock()
+	eng, v, cfg := d.eng, d.vm, d.cfg
+	d.mu.Unlock()
+	d.adopt(v, cfg, nil)
+	if _, err := eng.Update(ctx, cfg.Specs); err != nil {
+		d.log.Error("start processes: " + err.Error())
+	}
+	eng.Publish(supervisor.Event{Type: supervisor.EventSupervisorRunning})
+	if ready != nil {
+		ready()
+	}
+	// Loading the config (parse trees, the first Lua state) is the daemon's
+	// biggest allocation burst; hand that memory back now rather than
+	// whenever the background scavenger gets to it.
+	debug.FreeOSMemory()
+
+	d.loop(ctx, sigs)
+	d.Shutdown() // ends observe, and makes later shutdown requests no-ops
+	eng.Shutdown(context.Background())
+}
+
+// loop waits for signals and control requests until shutdown.
+func (d *Daemon) loop(ctx context.Context, sigs <-chan os.Signal) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-d.shutdownCh:
+			return
+		case <-d.reloadCh:
+			d.reloadLogged(ctx)
+		case sig := <-sigs:
+			name := "SIG" + supervisor.SignalName(sig.(syscall.Signal))
+			switch sig {
+			case syscall.SIGHUP:
+				d.log.Warn("received " + name + " indicating restart request")
+				d.reloadLogged(ctx)
+			case syscall.SIGUSR2:
+				d.log.Info("received " + name + " indicating log reopen request")
+				if err := errors.Join(d.ml.file.Reopen(), d.Engine().ReopenLogs()); err != nil {
+					d.log.Error("reopen logs: " + err.Error())
+				}
+			default:
+				d.log.Warn("received " + name + " indicating exit request")
+				return
+			}
+		}
+	}
+}
+
+// reloadLogged reloads and logs the outcome as supervisord does.
+func (d *Daemon) reloadLogged(ctx context.Context) {
+	if err := d.reload(ctx); err != nil {
+		d.log.Error("reload failed, keeping the running configuration: " + err.Error())
+		return
+	}
+	d.log.Info("supervisord started with pid " + strconv.Itoa(os.Getpid()))
+}
+
+// Close closes every Lua state and the daemon's log. Call it after Run.
+func (d *Daemon) Close() {
+	d.Shutdown()
+	if d.Engine() != nil {
+		<-d.observed
+	}
+	d.mu.Lock()
+	states := d.statesLocked()
+	d.vm, d.cfg, d.owner = nil, nil, map[string]*vm.VM{}
+	d.mu.Unlock()
+	for _, v := range states {
+		d.closeVM(v)
+	}
+	d.ml.file.Close()
+}
+
+// Shutdown asks the main loop to shut down and returns at once.
+func (d *Daemon) Shutdown() { d.shutdownOnce.Do(func() { close(d.shutdownCh) }) }
+
+// Pid is the daemon's pid.
+func (d *Daemon) Pid() int { return os.Getpid() }
+
+// observe hands every engine event to the hooks of the state that owns the
+// event's group.
+func (d *Daemon) observe(eng *supervisor.Engine) {
+	defer close(d.observed)
+	sub := eng.Subscribe(1024)
+	defer sub.Close()
+	for {
+		select {
+		case ev := <-sub.C:
+			d.mu.Lock()
+			v := d.owner[ev.Group]
+			d.mu.Unlock()
+			if v != nil {
+				v.Observe(ev)
+			}
+		case <-d.shutdownCh:
+			return
+		}
+	}
+}
+
+// startupLog writes supervisord's start-up lines.
+func (d *Daemon) startupLog() {
+	crit := func(msg string) { d.log.Log(context.Background(), logfile.LevelCrit, msg) }
+	if os.Getuid() == 0 {
+		crit("Supervisor is running as root.  Privileges were not dropped because no user is specified in the config file.  If you intend to run as root, you can set user=root in the config file to avoid this message.")
+	}
+	d.log.Info("RPC interface 'supervisor' initialized")
+	crit("Server 'unix_http_server' running without any HTTP authentication checking")
+	if h := d.running.HTTP; h != nil && h.Username == "" {
+		crit("Server 'inet_http_server' running without any HTTP authentication checking")
+	}
+	if d.opts.Detached {
+		d.log.Info("daemonizing the supervisord process")
+	}
+	d.log.Info("supervisord started with pid " + strconv.Itoa(os.Getpid()))
+}
+
+// HookStats counts the hook calls of every Lua state the daemon has used.
+func (d *Daemon) HookStats() control.HookStats {
+	d.mu.Lock()
+	hs := d.closedHS
+	for _, v := range d.statesLocked() {
+		hs = hs.Add(v.HookStats())
+	}
+	d.mu.Unlock()
+	return control.HookStats{Calls: hs.Calls, Errors: hs.Errors, Timeouts: hs.Timeouts, Seconds: hs.Duration.Seconds()}
+}
+
+// statesLocked returns every open Lua state: the current one and those
+// some group still runs its hooks in.
+func (d *Daemon) statesLocked() []*vm.VM {
+	var out []*vm.VM
+	if d.vm != nil {
+		out = append(out, d.vm)
+	}
+	for _, v := range d.owner {
+		if !slices.Contains(out, v) {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// closeVM closes a state, keeping its hook counts for HookStats.
+func (d *Daemon) closeVM(v *vm.VM) {
+	v.Close()
+	d.mu.Lock()
+	d.closedHS = d.closedHS.Add(v.HookStats())
+	d.mu.Unlock()
+}

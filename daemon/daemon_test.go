@@ -1,0 +1,264 @@
+package daemon
+
+import (
+	"context"
+	"io"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/tend-sh/tend/supervisor"
+	"github.com/tend-sh/tend/supervisor/control"
+)
+
+func TestMain(m *testing.M) {
+	supervisor.RunTrampoline() // children with a umask run this binary first
+	os.Exit(m.Run())
+}
+
+// testDaemon is a Daemon running in the test process on a config in a
+// temporary folder.
+type testDaemon struct {
+	*Daemon
+	t      *testing.T
+	dir    string
+	config string
+	done   chan struct{}
+}
+
+// header is the daemon{} block every test config starts with; extra adds
+// settings to it.
+func (td *testDaemon) header(extra string) string {
+	return `daemon { logfile = "` + td.dir + `/tend.log", childlogdir = "` + td.dir + `", ` +
+		`socket = { path = "` + td.dir + `/tend.sock" }, ` + extra + ` }
+`
+}
+
+// write replaces the config file.
+func (td *testDaemon) write(text string) {
+	td.t.Helper()
+	if err := os.WriteFile(td.config, []byte(text), 0o644); err != nil {
+		td.t.Fatal(err)
+	}
+}
+
+// startDaemon writes the config that config(td) returns, opens the daemon
+// and runs it until the test ends.
+func startDaemon(t *testing.T, config func(td *testDaemon) string) *testDaemon {
+	t.Helper()
+	dir := t.TempDir()
+	td := &testDaemon{t: t, dir: dir, config: filepath.Join(dir, "tend.lua"), done: make(chan struct{})}
+	td.write(config(td))
+	d, err := Open(context.Background(), Options{Path: td.config})
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	td.Daemon = d
+	if err := d.Start(); err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	running := make(chan struct{})
+	go func() {
+		defer close(td.done)
+		d.Run(context.Background(), nil, func() { close(running) })
+	}()
+	<-running
+	t.Cleanup(func() {
+		d.Shutdown()
+		<-td.done
+		d.Close()
+	})
+	return td
+}
+
+// waitFor polls cond until it holds or d passes.
+func waitFor(t *testing.T, what string, d time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", d, what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// running waits until name is RUNNING and returns its pid.
+func (td *testDaemon) running(name string) int {
+	td.t.Helper()
+	var pid int
+	waitFor(td.t, name+" RUNNING", 10*time.Second, func() bool {
+		i, err := td.Engine().Info(name)
+		pid = i.Pid
+		return err == nil && i.State == supervisor.Running
+	})
+	return pid
+}
+
+// logText returns the daemon's log so far.
+func (td *testDaemon) logText() string {
+	data, _ := os.ReadFile(filepath.Join(td.dir, "tend.log"))
+	return string(data)
+}
+
+// waitLog waits until the daemon's log matches re.
+func (td *testDaemon) waitLog(re string) {
+	td.t.Helper()
+	rx := regexp.MustCompile(re)
+	waitFor(td.t, "log line "+re, 10*time.Second, func() bool { return rx.MatchString(td.logText()) })
+}
+
+func TestReloadWithBadConfigChangesNothing(t *testing.T) {
+	td := startDaemon(t, func(td *testDaemon) string {
+		return td.header("") + `program "a" { command = "sleep 1000", startsecs = 0 }`
+	})
+	pid := td.running("a")
+	cfg := td.Config()
+	for _, bad := range []struct{ name, text, want string }{
+		{"syntax", `program "a" { command = "sleep 1000" `, `tend\.lua`},
+		{"unknown option", td.header("") + `program "a" { command = "sleep 1000", startsec = 1 }`, `tend\.lua:\d+: program "a": unknown option "startsec"`},
+		{"runtime error", td.header("") + `error("boom")`, `tend\.lua:\d+: boom`},
+	} {
+		td.write(bad.text)
+		err := td.reload(context.Background())
+		if err == nil || !regexp.MustCompile(bad.want).MatchString(err.Error()) {
+			t.Errorf("%s: reload error %v, want one matching %s", bad.name, err, bad.want)
+		}
+		if got := td.running("a"); got != pid {
+			t.Errorf("%s: a's pid went from %d to %d", bad.name, pid, got)
+		}
+		if td.Config() != cfg {
+			t.Errorf("%s: the running config was replaced", bad.name)
+		}
+		if err := td.Reload(); err == nil {
+			t.Errorf("%s: Reload() accepted a config that does not load", bad.name)
+		}
+		if _, err := td.Update(context.Background(), nil); err == nil {
+			t.Errorf("%s: Update accepted a config that does not load", bad.name)
+		}
+	}
+}
+
+func TestReloadForgetsRemovedHookTimeout(t *testing.T) {
+	prog := `program "a" { command = "sleep 1000", startsecs = 0, on_exit = function() end }`
+	td := startDaemon(t, func(td *testDaemon) string { return td.header("hook_timeout = 5") + prog })
+	td.running("a")
+	if got := td.Config().Daemon.HookTimeout; got != 5*time.Second {
+		t.Fatalf("hook_timeout = %s, want 5s", got)
+	}
+	td.write(td.header("") + prog)
+	if err := td.reload(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	td.running("a")
+	if got := td.Config().Daemon.HookTimeout; got != supervisor.DefaultHookTimeout {
+		t.Errorf("after removing hook_timeout it is %s, want the default %s", got, supervisor.DefaultHookTimeout)
+	}
+	if got := td.Engine().Specs()[0].HookTimeout; got != supervisor.DefaultHookTimeout {
+		t.Errorf("a's hook timeout is %s, want the default %s", got, supervisor.DefaultHookTimeout)
+	}
+}
+
+// TestPartialUpdateKeepsEachGroupInOneState checks the rule of doc.go: after
+// `update one`, program two still runs every hook in the state it started
+// with, and program one every hook in the new one.
+func TestPartialUpdateKeepsEachGroupInOneState(t *testing.T) {
+	config := func(td *testDaemon, gen string) string {
+		text := td.header("") + `local log = require "log"
+local gen = "` + gen + `"
+for _, name in ipairs { "one", "two" } do
+  program(name) {
+    command = "sleep 1000", startsecs = 0, autorestart = true,
+    on_start = function(p) log.info("on_start " .. p.name .. " gen=" .. gen) end,
+    on_exit = function(p, e) log.info("on_exit " .. p.name .. " gen=" .. gen) end,
+  }
+end
+`
+		return text
+	}
+	td := startDaemon(t, func(td *testDaemon) string { return config(td, "A") })
+	td.waitLog(`on_start one gen=A`)
+	td.waitLog(`on_start two gen=A`)
+	td.write(config(td, "B"))
+	if _, err := td.Update(context.Background(), []string{"one"}); err != nil {
+		t.Fatal(err)
+	}
+	kill := func(name string) {
+		pid := td.running(name)
+		if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, name+" restarted", 10*time.Second, func() bool {
+			i, _ := td.Engine().Info(name)
+			return i.State == supervisor.Running && i.Pid != pid
+		})
+	}
+	kill("two")
+	td.waitLog(`on_exit two gen=A[^\n]*\n(?s:.*)on_start two gen=A`)
+	kill("one")
+	td.waitLog(`on_exit one gen=B[^\n]*\n(?s:.*)on_start one gen=B`)
+	if strings.Contains(td.logText(), "two gen=B") {
+		t.Errorf("two ran a hook of the new config before its group was updated:\n%s", td.logText())
+	}
+
+	// A full update moves every group to the new state, and the old one
+	// is closed.
+	if _, err := td.Update(context.Background(), nil); err != nil {
+		t.Fatal(err)
+	}
+	kill("two")
+	td.waitLog(`on_exit two gen=B[^\n]*\n(?s:.*)on_start two gen=B`)
+	td.mu.Lock()
+	states := len(td.statesLocked())
+	td.mu.Unlock()
+	if states != 1 {
+		t.Errorf("%d Lua states open after a full update, want 1", states)
+	}
+}
+
+// TestHookMetricsMove proves /metrics reports the real hook calls.
+func TestHookMetricsMove(t *testing.T) {
+	td := startDaemon(t, func(td *testDaemon) string {
+		return td.header("hook_timeout = 0.2") + `
+program "ok" { command = "sleep 1000", startsecs = 0, on_start = function() end }
+program "bad" { command = "sleep 1000", startsecs = 0, on_start = function() error("boom") end }
+program "slow" { command = "sleep 1000", startsecs = 0, on_start = function() while true do end end }
+`
+	})
+	srv := httptest.NewServer(control.New(control.Options{Engine: td.Engine(), Daemon: td.Daemon}))
+	defer srv.Close()
+	metric := func(body, name string) float64 {
+		m := regexp.MustCompile(`(?m)^` + name + ` (\S+)$`).FindStringSubmatch(body)
+		if m == nil {
+			t.Fatalf("no %s in /metrics:\n%s", name, body)
+		}
+		v, _ := strconv.ParseFloat(m[1], 64)
+		return v
+	}
+	var body string
+	waitFor(t, "three hook calls counted", 10*time.Second, func() bool {
+		resp, err := srv.Client().Get(srv.URL + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		data, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		body = string(data)
+		return metric(body, "tend_hook_calls_total") >= 3
+	})
+	if got := metric(body, "tend_hook_errors_total"); got != 1 {
+		t.Errorf("tend_hook_errors_total = %v, want 1", got)
+	}
+	if got := metric(body, "tend_hook_timeouts_total"); got != 1 {
+		t.Errorf("tend_hook_timeouts_total = %v, want 1", got)
+	}
+	if got := metric(body, "tend_hook_duration_seconds_total"); got < 0.2 {
+		t.Errorf("tend_hook_duration_seconds_total = %v, want at least the 0.2 s timeout", got)
+	}
+}
