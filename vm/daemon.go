@@ -33,10 +33,7 @@ func defaultDaemon(opts Options) Daemon {
 	if err != nil {
 		cwd = "."
 	}
-	sock := "/run/tend.sock"
-	if uid := os.Getuid(); uid != 0 {
-		sock = fmt.Sprintf("/tmp/tend-%d.sock", uid)
-	}
+	sock := DefaultSocket()
 	timeout := opts.HookTimeout
 	if timeout <= 0 {
 		timeout = supervisor.DefaultHookTimeout

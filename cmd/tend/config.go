@@ -8,7 +8,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 
 	"github.com/tend-sh/tend/repl"
@@ -35,36 +34,25 @@ func findConfig(g globals) (string, error) {
 	return "", fmt.Errorf("no config file: none of %s exists (use -c FILE)", strings.Join(defaultConfigs, ", "))
 }
 
-// defaultSocket is the socket a daemon without a config would use.
-func defaultSocket() string {
-	if os.Getuid() == 0 {
-		return "/run/tend.sock"
-	}
-	return fmt.Sprintf("/tmp/tend-%d.sock", os.Getuid())
-}
-
 // newClient returns a client for the daemon named by -s, or by the
-// config's socket. On failure it prints why and returns the exit code.
-func newClient(ctx context.Context, g globals, stderr io.Writer) (*repl.Client, int) {
+// config's socket. The config is not run for that: its daemon{} block is
+// read as text (vm.ReadDialInfo). On failure it prints why and returns the
+// exit code.
+func newClient(g globals, stderr io.Writer) (*repl.Client, int) {
 	server, user, pass := g.server, g.user, g.password
 	if server == "" || (user == "" && strings.HasPrefix(server, "http://")) {
 		path, err := findConfig(g)
 		switch {
 		case err == nil:
-			v, cfg, err := vm.Load(ctx, path, vm.Options{})
-			if err != nil {
-				// A broken config must not keep us from the daemon: reread
-				// is how its error gets reported. Find the socket by text.
-				if server == "" {
-					server = "unix://" + socketFromText(path)
-				}
-				break
+			info, err := vm.ReadDialInfo(path)
+			if err != nil && !errors.Is(err, vm.ErrUnparsed) {
+				fmt.Fprintf(stderr, "Error: %v\n", err)
+				return nil, 2
 			}
-			v.Close()
 			if server == "" {
-				server = "unix://" + cfg.Daemon.Socket.Path
+				server = "unix://" + info.Socket
 			}
-			if h := cfg.Daemon.HTTP; h != nil && user == "" && strings.HasPrefix(server, "http://") {
+			if h := info.HTTP; h != nil && user == "" && strings.HasPrefix(server, "http://") {
 				user, pass = h.Username, h.Password
 				if strings.HasPrefix(pass, "{SHA}") {
 					pass = "" // a hashed password cannot be sent; -p is needed
@@ -76,7 +64,7 @@ func newClient(ctx context.Context, g globals, stderr io.Writer) (*repl.Client, 
 		}
 	}
 	if server == "" {
-		server = "unix://" + defaultSocket()
+		server = "unix://" + vm.DefaultSocket()
 	}
 	c, err := repl.NewClient(server, user, pass)
 	if err != nil {
@@ -138,19 +126,4 @@ func runImport(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprint(stdout, res.Lua)
 	return 0
-}
-
-// socketRE finds a literal socket path in a config: socket = { path = "..." }.
-var socketRE = regexp.MustCompile(`socket\s*=\s*\{[^}]*\bpath\s*=\s*["']([^"']+)["']`)
-
-// socketFromText returns the socket path written literally in the config
-// at path, or the default socket.
-func socketFromText(path string) string {
-	data, err := os.ReadFile(path)
-	if err == nil {
-		if m := socketRE.FindSubmatch(data); m != nil {
-			return string(m[1])
-		}
-	}
-	return defaultSocket()
 }

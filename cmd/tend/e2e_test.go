@@ -77,7 +77,8 @@ func TestE2E_Commands(t *testing.T) {
 		{[]string{"clear", "nosuch"}, "nosuch: ERROR \\(no such process\\)\n", 1},
 		{[]string{"maintail", "-30"}, ".{30}\n", 0},
 		{[]string{"maintail", "x"}, "Error: bad argument x\n", 1},
-		{[]string{"avail"}, "app {30}in use    auto      999:999\nidle {29}in use    manual    999:999\n.*", 0},
+		// Sorted by name as supervisorctl lists them, not in config order.
+		{[]string{"avail"}, "app {30}in use    auto      999:999\necho.*\nfails.*\nidle {29}in use    manual    999:999\nmissing .*\nweb:web_00 .*", 0},
 		{[]string{"version"}, "4.2.5\n", 0},
 		{[]string{"version", "x"}, "Error: version accepts no arguments\n.*", 1},
 		{[]string{"bogus"}, "\\*\\*\\* Unknown syntax: bogus\n", 1},

@@ -69,13 +69,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case "import":
 		return runImport(rest[1:], stdout, stderr)
 	case "repl":
-		c, code := newClient(ctx, g, stderr)
+		c, code := newClient(g, stderr)
 		if c == nil {
 			return code
 		}
 		return runREPL(ctx, c, rest[1:])
 	}
-	c, code := newClient(ctx, g, stderr)
+	c, code := newClient(g, stderr)
 	if c == nil {
 		return code
 	}

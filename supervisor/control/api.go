@@ -1,11 +1,13 @@
 package control
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 
 	"github.com/tend-sh/tend/supervisor"
@@ -162,6 +164,9 @@ func (s *Server) apiAvail(w http.ResponseWriter, r *http.Request) {
 	for _, sp := range s.eng.Specs() {
 		inUse[sp.Namespec()] = true
 	}
+	// Sorted by name, as supervisord's getAllConfigInfo sorts them.
+	specs = slices.Clone(specs)
+	slices.SortStableFunc(specs, func(a, b supervisor.Spec) int { return cmp.Compare(a.Name, b.Name) })
 	out := AvailReply{Processes: make([]ConfigInfo, 0, len(specs))}
 	for _, sp := range specs {
 		out.Processes = append(out.Processes, ConfigInfo{Name: sp.Name, Group: sp.Group,

@@ -32,7 +32,7 @@ func (f *fakeDaemon) Update(ctx context.Context, groups []string) ([]supervisor.
 	return f.Reread(ctx)
 }
 func (f *fakeDaemon) Available(context.Context) ([]supervisor.Spec, error) {
-	return []supervisor.Spec{supervisor.NewSpec("a", "sleep", "100"), supervisor.NewSpec("new", "true")}, nil
+	return []supervisor.Spec{supervisor.NewSpec("new", "true"), supervisor.NewSpec("a", "sleep", "100")}, nil // not sorted
 }
 func (f *fakeDaemon) Scale(context.Context, string, int) ([]supervisor.Change, error) {
 	return nil, nil
@@ -313,7 +313,7 @@ func TestAPI_CompleteVersionAvailReread(t *testing.T) {
 	}
 	var av AvailReply
 	get(t, srv, "/v1/avail", &av)
-	if len(av.Processes) != 2 || !av.Processes[0].InUse || av.Processes[1].InUse {
+	if len(av.Processes) != 2 || av.Processes[0].Name != "a" || !av.Processes[0].InUse || av.Processes[1].InUse {
 		t.Fatalf("avail %+v", av)
 	}
 	var ch ChangesReply
