@@ -31,8 +31,15 @@ func TestImportRules(t *testing.T) {
 		}
 	}
 	for _, d := range deps("./supervisor/...") {
-		if strings.Contains(d, "peterh/liner") || strings.Contains(d, "tend/repl") || strings.Contains(d, "tend/cmd") {
+		if strings.Contains(d, "peterh/liner") || strings.Contains(d, "tend/repl") || strings.Contains(d, "tend/cmd") ||
+			strings.HasSuffix(d, "tend/daemon") {
 			t.Errorf("supervisor depends on %s", d)
+		}
+	}
+	// The daemon is what cmd wires; it knows nothing of the client side.
+	for _, d := range deps("./daemon") {
+		if strings.Contains(d, "peterh/liner") || strings.Contains(d, "tend/repl") || strings.Contains(d, "tend/cmd") {
+			t.Errorf("daemon depends on %s", d)
 		}
 	}
 }
