@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/tend-sh/tend/supervisor"
 	"github.com/tend-sh/tend/supervisor/control"
@@ -191,22 +192,28 @@ func (d *Daemon) Run(ctx context.Context, sigs <-chan os.Signal, ready func()) {
 	eng.Shutdown(context.Background())
 }
 
-// loop waits for signals and control requests until shutdown.
+// loop waits for signals and control requests until shutdown. A reload
+// runs beside it, so a shutdown asked for while a config loads (or hangs
+// loading) is obeyed at once: the reload is cancelled.
 func (d *Daemon) loop(ctx context.Context, sigs <-chan os.Signal) {
+	var r reloader
+	defer r.cancel()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-d.shutdownCh:
 			return
+		case <-r.done:
+			r.finished(ctx, d)
 		case <-d.reloadCh:
-			d.reloadLogged(ctx)
+			r.start(ctx, d)
 		case sig := <-sigs:
 			name := "SIG" + supervisor.SignalName(sig.(syscall.Signal))
 			switch sig {
 			case syscall.SIGHUP:
 				d.log.Warn("received " + name + " indicating restart request")
-				d.reloadLogged(ctx)
+				r.start(ctx, d)
 			case syscall.SIGUSR2:
 				d.log.Info("received " + name + " indicating log reopen request")
 				if err := errors.Join(d.ml.file.Reopen(), d.Engine().ReopenLogs()); err != nil {
@@ -217,6 +224,53 @@ func (d *Daemon) loop(ctx context.Context, sigs <-chan os.Signal) {
 				return
 			}
 		}
+	}
+}
+
+// reloader runs one reload at a time beside the main loop; a request made
+// while one runs is done once it finishes.
+type reloader struct {
+	done    chan struct{} // closed when the running reload ends; nil when none runs
+	stop    context.CancelFunc
+	pending bool
+}
+
+func (r *reloader) start(ctx context.Context, d *Daemon) {
+	if r.done != nil {
+		r.pending = true
+		return
+	}
+	rctx, stop := context.WithCancel(ctx)
+	done := make(chan struct{})
+	r.done, r.stop = done, stop
+	go func() {
+		defer close(done)
+		d.reloadLogged(rctx)
+	}()
+}
+
+func (r *reloader) finished(ctx context.Context, d *Daemon) {
+	r.stop()
+	r.done, r.stop = nil, nil
+	if r.pending {
+		r.pending = false
+		r.start(ctx, d)
+	}
+}
+
+// reloadGrace is how long a shutdown waits for a cancelled reload to let
+// go before stopping the processes anyway.
+const reloadGrace = 2 * time.Second
+
+// cancel ends a running reload, waiting a moment for it to return.
+func (r *reloader) cancel() {
+	if r.done == nil {
+		return
+	}
+	r.stop()
+	select {
+	case <-r.done:
+	case <-time.After(reloadGrace):
 	}
 }
 

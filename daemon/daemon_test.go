@@ -262,3 +262,41 @@ program "slow" { command = "sleep 1000", startsecs = 0, on_start = function() wh
 		t.Errorf("tend_hook_duration_seconds_total = %v, want at least the 0.2 s timeout", got)
 	}
 }
+
+// TestShutdownDuringHungReload: a config that loops forever at load must
+// not hold up a SIGTERM that arrives meanwhile (the load's own deadline is
+// far longer than the wait here).
+func TestShutdownDuringHungReload(t *testing.T) {
+	dir := t.TempDir()
+	td := &testDaemon{t: t, dir: dir, config: filepath.Join(dir, "tend.lua")}
+	td.write(td.header("") + `program "a" { command = "sleep 1000", startsecs = 0 }`)
+	d, err := Open(context.Background(), Options{Path: td.config})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	if err := d.Start(); err != nil {
+		t.Fatal(err)
+	}
+	sigs := make(chan os.Signal, 2)
+	running, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		d.Run(context.Background(), sigs, func() { close(running) })
+	}()
+	<-running
+	td.Daemon = d
+	pid := td.running("a")
+	td.write(td.header("") + `while true do end`)
+	sigs <- syscall.SIGHUP
+	td.waitLog(`received SIGHUP`)
+	sigs <- syscall.SIGTERM
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("SIGTERM during a hung reload was not obeyed within 10 s")
+	}
+	if syscall.Kill(pid, 0) == nil {
+		t.Errorf("a (pid %d) survived the shutdown", pid)
+	}
+}
