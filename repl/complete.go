@@ -114,7 +114,7 @@ func isCtlContext(commands []string, before string) bool {
 	if len(fields) == 1 && !strings.ContainsAny(before[len(before)-1:], " \t") {
 		return true // still typing the first word
 	}
-	return slices.Contains(commands, fields[0]) || isBuiltin(fields[0])
+	return slices.Contains(commands, fields[0])
 }
 
 // openQuote reports whether before ends inside a Lua short string, and

@@ -11,9 +11,9 @@ import (
 	"regexp"
 	"strings"
 
-	"github.com/tend-sh/tend/repl"
 	"github.com/tend-sh/tend/scripts"
 	"github.com/tend-sh/tend/supervisor/control"
+	"github.com/tend-sh/tend/supervisor/control/client"
 	"github.com/tend-sh/tend/vm"
 	"github.com/tend-sh/tend/vm/supervisordconf"
 )
@@ -45,7 +45,7 @@ func defaultSocket() string {
 
 // newClient returns a client for the daemon named by -s, or by the
 // config's socket. On failure it prints why and returns the exit code.
-func newClient(ctx context.Context, g globals, stderr io.Writer) (*repl.Client, int) {
+func newClient(ctx context.Context, g globals, stderr io.Writer) (*client.Client, int) {
 	server, user, pass := g.server, g.user, g.password
 	if server == "" || (user == "" && strings.HasPrefix(server, "http://")) {
 		path, err := findConfig(g)
@@ -78,7 +78,7 @@ func newClient(ctx context.Context, g globals, stderr io.Writer) (*repl.Client, 
 	if server == "" {
 		server = "unix://" + defaultSocket()
 	}
-	c, err := repl.NewClient(server, user, pass)
+	c, err := client.New(server, user, pass)
 	if err != nil {
 		fmt.Fprintf(stderr, "Error: %v\n", err)
 		return nil, 2
