@@ -48,9 +48,10 @@ type command struct {
 	run func(x *ctl, ctx context.Context, args []string)
 }
 
-// commands is the command table, in the order `tend -h` lists it. The
-// help texts and argument errors are supervisorctl 4.2.5's, tabs included.
-// It is filled in by init because the help command's handler reads it.
+// commands is the command table, in the order `tend -h` lists it. Where
+// supervisorctl 4.2.5 has the command, the help text, the argument errors
+// and their exit statuses are its own, tabs included. The table is filled
+// in by init because the help command's handler reads it.
 var commands []command
 
 func init() { commands = commandTable() }
@@ -201,21 +202,20 @@ func Usage() string {
 }
 
 // writeHelp prints `help` (the list of ctl commands, as supervisorctl
-// prints its topics) or `help TOPIC`, and returns the exit status.
-func writeHelp(w io.Writer, topic string) int {
+// prints its topics) or `help TOPIC`. Both succeed, as in supervisorctl,
+// even for a topic it has no help on.
+func writeHelp(w io.Writer, topic string) {
 	if topic == "" {
 		fmt.Fprintln(w)
 		fmt.Fprintln(w, "default commands (type help <topic>):")
 		fmt.Fprintln(w, "=====================================")
 		fmt.Fprintln(w, strings.Join(slices.DeleteFunc(commandNames(ctlCmd), func(n string) bool { return n == "help" }), " "))
 		fmt.Fprintln(w)
-		return exitOK
+		return
 	}
-	c := lookup(topic)
-	if c == nil {
-		fmt.Fprintf(w, "*** No help on %s\n", topic)
-		return exitOK
+	if c := lookup(topic); c != nil {
+		fmt.Fprintln(w, c.helpText())
+		return
 	}
-	fmt.Fprintln(w, c.helpText())
-	return exitOK
+	fmt.Fprintf(w, "*** No help on %s\n", topic)
 }

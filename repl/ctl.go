@@ -63,7 +63,7 @@ func RunCommand(ctx context.Context, c *client.Client, args []string, stdout, st
 
 // help prints the list of commands, or the help of one.
 func (x *ctl) help(_ context.Context, args []string) {
-	x.rc = writeHelp(x.out, strings.Join(args, " "))
+	writeHelp(x.out, strings.Join(args, " "))
 }
 
 // transport reports an error that is not an answer from the daemon:
