@@ -70,16 +70,20 @@ func (c *completer) complete(line string, pos int) (head string, items []string,
 // completeAt completes the last word of before. A first word is a ctl
 // command or a Lua name; the arguments of a ctl command are process names;
 // inside a Lua string, process names; elsewhere in Lua, globals and
-// keywords. A single ctl candidate gets a trailing space.
+// keywords. The argument of help is a command name. A single ctl
+// candidate gets a trailing space.
 func completeAt(n names, before, tail string) (string, []string, string) {
 	if isCtlContext(n.commands, before) {
 		i := strings.LastIndexAny(before, " \t") + 1
 		head, word := before[:i], before[i:]
 		isArg := strings.TrimSpace(head) != ""
 		var pool []string
-		if isArg {
+		switch {
+		case isArg && strings.Fields(head)[0] == "help":
+			pool = n.commands
+		case isArg:
 			pool = append(slices.Clone(n.processes), "all")
-		} else {
+		default:
 			pool = slices.Concat(n.commands, n.globals, luaKeywords)
 		}
 		items := matching(pool, word)
@@ -114,7 +118,7 @@ func isCtlContext(commands []string, before string) bool {
 	if len(fields) == 1 && !strings.ContainsAny(before[len(before)-1:], " \t") {
 		return true // still typing the first word
 	}
-	return slices.Contains(commands, fields[0]) || isBuiltin(fields[0])
+	return slices.Contains(commands, fields[0])
 }
 
 // openQuote reports whether before ends inside a Lua short string, and

@@ -31,6 +31,8 @@ func TestCompleteAt(t *testing.T) {
 		{"restart w", "", "restart ", []string{"web:*", "web:web_00", "web:web_01"}},
 		{"restart web:web_01 sl", "", "restart web:web_01 ", []string{"sleeper "}},
 		{"stop a", "", "stop ", []string{"all "}},
+		{"help st", "", "help ", []string{"start", "status", "stop"}},
+		{"help rest", "", "help ", []string{"restart "}},
 		{"tail -f sl", " stderr", "tail -f ", []string{"sleeper "}},
 		{"x = sv.sta", "", "x = ", []string{"sv.status"}},
 		{"print(str", ")", "print(", []string{"string", "string.format"}},

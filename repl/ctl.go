@@ -5,16 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"slices"
 	"strings"
 
 	"github.com/tend-sh/tend/supervisor"
 	"github.com/tend-sh/tend/supervisor/control"
+	"github.com/tend-sh/tend/supervisor/control/client"
 )
-
-// Commands are the ctl command names, for completion and for deciding
-// whether a REPL line is a ctl command.
-var Commands = control.CtlCommands()
 
 // Exit codes of supervisorctl 4.2.5 (its LSB init and status schemes).
 const (
@@ -29,7 +25,7 @@ const (
 
 // ctl is one command run: where output goes and the exit status so far.
 type ctl struct {
-	c      *Client
+	c      *client.Client
 	out    io.Writer
 	errOut io.Writer
 	rc     int
@@ -40,64 +36,34 @@ func (x *ctl) printf(f string, a ...any)       { fmt.Fprintf(x.out, f, a...) }
 func (x *ctl) errorf(f string, a ...any)       { fmt.Fprintf(x.errOut, f+"\n", a...) }
 func (x *ctl) fail(rc int, f string, a ...any) { x.printf(f+"\n", a...); x.rc = rc }
 
-// Run runs one ctl command, args like ["status"] or ["restart", "web:*"],
-// printing exactly what supervisorctl prints, and returns its exit code.
-func (c *Client) Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+// RunCommand runs one ctl command against the daemon c talks to, args
+// like ["status"] or ["restart", "web:*"], printing exactly what
+// supervisorctl prints, and returns its exit code.
+func RunCommand(ctx context.Context, c *client.Client, args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
 		return exitOK
 	}
 	x := &ctl{c: c, out: stdout, errOut: stderr}
-	cmd, rest := args[0], args[1:]
-	switch cmd {
-	case "status":
-		x.status(ctx, rest)
-	case "start":
-		x.start(ctx, rest)
-	case "stop":
-		x.stop(ctx, rest)
-	case "restart":
-		x.restart(ctx, rest)
-	case "signal":
-		x.signal(ctx, rest)
-	case "pid":
-		x.pid(ctx, rest)
-	case "clear":
-		x.clear(ctx, rest)
-	case "avail":
-		x.avail(ctx, rest)
-	case "tail":
-		x.tail(ctx, rest)
-	case "maintail":
-		x.maintail(ctx, rest)
-	case "reread":
-		x.reread(ctx, rest)
-	case "update":
-		x.update(ctx, rest)
-	case "reload":
-		x.reload(ctx, rest)
-	case "shutdown":
-		x.shutdown(ctx, rest)
-	case "version":
-		x.version(ctx, rest)
-	case "scale":
-		x.scale(ctx, rest)
-	case "eval":
-		x.eval(ctx, rest)
-	case "help":
-		x.help()
-	default:
+	cmd := lookup(args[0])
+	if cmd == nil || cmd.at != ctlCmd {
 		x.fail(exitGeneric, "*** Unknown syntax: %s", strings.Join(args, " "))
+		return x.rc
 	}
+	args = args[1:]
+	if msg := cmd.argsError(len(args)); msg != "" {
+		x.fail(cmd.argsRC, "%s", msg)
+		if !cmd.noUsage {
+			x.println(cmd.helpText())
+		}
+		return x.rc
+	}
+	cmd.run(x, ctx, args)
 	return x.rc
 }
 
-// help lists the commands.
-func (x *ctl) help() {
-	x.println()
-	x.println("default commands (type help <topic>):")
-	x.println("=====================================")
-	x.println(strings.Join(Commands, " "))
-	x.println()
+// help prints the list of commands, or the help of one.
+func (x *ctl) help(_ context.Context, args []string) {
+	writeHelp(x.out, strings.Join(args, " "))
 }
 
 // transport reports an error that is not an answer from the daemon:
@@ -107,18 +73,18 @@ func (x *ctl) transport(err error) bool {
 	if err == nil {
 		return false
 	}
-	var ce *ConnError
+	var ce *client.ConnError
 	switch {
 	case errors.As(err, &ce):
 		rc := exitGeneric
 		switch {
-		case strings.HasSuffix(ce.Error(), " no such file"):
+		case ce.NoSuchFile():
 			rc = exitNotRunning
-		case strings.HasSuffix(ce.Error(), " refused connection"):
+		case ce.Refused():
 			rc = exitNoAuth
 		}
 		x.fail(rc, "%s", ce.Error())
-	case errors.Is(err, errUnauthorized):
+	case errors.Is(err, client.ErrUnauthorized):
 		x.fail(exitGeneric, "Server requires authentication")
 	case errors.Is(err, context.Canceled):
 		x.rc = exitGeneric
@@ -149,13 +115,4 @@ func (x *ctl) faultExit(code int, ignored supervisor.Fault) {
 	default:
 		x.rc = exitGeneric
 	}
-}
-
-// normalizeAll reduces a name list containing "all" to just "all", as
-// supervisorctl only calls the all-process method then.
-func normalizeAll(names []string) []string {
-	if slices.Contains(names, "all") {
-		return []string{"all"}
-	}
-	return names
 }

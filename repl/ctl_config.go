@@ -10,17 +10,8 @@ import (
 
 	"github.com/tend-sh/tend/supervisor"
 	"github.com/tend-sh/tend/supervisor/control"
+	"github.com/tend-sh/tend/supervisor/control/client"
 )
-
-// noArgs reports (and fails) a command given arguments it does not take.
-func (x *ctl) noArgs(cmd string, args []string, help string) bool {
-	if len(args) == 0 {
-		return true
-	}
-	x.fail(exitGeneric, "Error: %s accepts no arguments", cmd)
-	x.println(help)
-	return false
-}
 
 // daemonError reports a fault or transport error of a daemon-wide command
 // (reread, update, avail, reload) as supervisorctl does.
@@ -40,27 +31,21 @@ func (x *ctl) daemonError(err error, shutdownText string) {
 	}
 }
 
-func (x *ctl) version(ctx context.Context, args []string) {
-	if !x.noArgs("version", args, "version\t\t\tShow the version of the remote supervisord process") {
-		return
-	}
-	var r control.VersionReply
-	if x.transport(x.c.call(ctx, "GET", "/v1/version", nil, &r)) {
+func (x *ctl) version(ctx context.Context, _ []string) {
+	r, err := x.c.Version(ctx)
+	if x.transport(err) {
 		return
 	}
 	x.println(r.Version)
 }
 
-func (x *ctl) avail(ctx context.Context, args []string) {
-	if !x.noArgs("avail", args, "avail\t\t\tDisplay all configured processes") {
-		return
-	}
-	var r control.AvailReply
-	if err := x.c.call(ctx, "GET", "/v1/avail", nil, &r); err != nil {
+func (x *ctl) avail(ctx context.Context, _ []string) {
+	procs, err := x.c.Avail(ctx)
+	if err != nil {
 		x.daemonError(err, "ERROR: supervisor shutting down")
 		return
 	}
-	for _, p := range r.Processes {
+	for _, p := range procs {
 		inuse, auto := "avail", "manual"
 		if p.InUse {
 			inuse = "in use"
@@ -72,17 +57,13 @@ func (x *ctl) avail(ctx context.Context, args []string) {
 	}
 }
 
-func (x *ctl) reread(ctx context.Context, args []string) {
-	if !x.noArgs("reread", args, "reread \t\t\tReload the daemon's configuration files without add/remove") {
-		return
-	}
-	var r control.ChangesReply
-	if err := x.c.call(ctx, "POST", "/v1/reread", nil, &r); err != nil {
+func (x *ctl) reread(ctx context.Context, _ []string) {
+	changes, err := x.c.Reread(ctx)
+	if err != nil {
 		x.daemonError(err, "ERROR: supervisor shutting down")
 		return
 	}
 	words := map[string]string{"added": "available", "changed": "changed", "removed": "disappeared"}
-	changes := slices.Clone(r.Changes)
 	slices.SortFunc(changes, func(a, b control.Change) int { return strings.Compare(a.Group, b.Group) })
 	if len(changes) == 0 {
 		x.println("No config updates to processes")
@@ -135,29 +116,19 @@ func (x *ctl) details(c control.Change) {
 
 // update applies the config: all groups, or the named ones.
 func (x *ctl) update(ctx context.Context, groups []string) {
-	if slices.Contains(groups, "all") {
-		groups = nil
-	}
-	var r control.ChangesReply
-	for {
-		err := x.c.call(ctx, "POST", "/v1/update", control.UpdateRequest{Groups: groups}, &r)
-		ae := apiError(err)
-		if ae != nil && ae.Fault() == supervisor.FaultBadName && len(groups) > 0 {
-			bad, _ := strings.CutPrefix(ae.Message, "BAD_NAME: ")
-			x.fail(exitGeneric, "ERROR: no such group: %s", bad)
-			groups = slices.DeleteFunc(groups, func(g string) bool { return g == bad })
-			if len(groups) == 0 {
-				return
-			}
-			continue
+	changes, err := x.c.Update(ctx, groups...)
+	var unknown *client.UnknownNamesError
+	if errors.As(err, &unknown) {
+		for _, g := range unknown.Names {
+			x.fail(exitGeneric, "ERROR: no such group: %s", g)
 		}
-		if err != nil {
-			x.daemonError(err, "ERROR: already shutting down")
-			return
-		}
-		break
+		err = unknown.Err
 	}
-	x.printUpdate(r.Changes)
+	if err != nil {
+		x.daemonError(err, "ERROR: already shutting down")
+		return
+	}
+	x.printUpdate(changes)
 }
 
 // printUpdate prints what update did in supervisorctl's words: removed
@@ -184,24 +155,16 @@ func (x *ctl) printUpdate(changes []control.Change) {
 	}
 }
 
-func (x *ctl) reload(ctx context.Context, args []string) {
-	if !x.noArgs("reload", args, "reload \t\tRestart the remote supervisord.") {
-		return
-	}
-	var r control.OKReply
-	if err := x.c.call(ctx, "POST", "/v1/reload", nil, &r); err != nil {
+func (x *ctl) reload(ctx context.Context, _ []string) {
+	if err := x.c.Reload(ctx); err != nil {
 		x.daemonError(err, "ERROR: already shutting down")
 		return
 	}
 	x.println("Restarted supervisord")
 }
 
-func (x *ctl) shutdown(ctx context.Context, args []string) {
-	if !x.noArgs("shutdown", args, "shutdown \tShut the remote supervisord down.") {
-		return
-	}
-	var r control.OKReply
-	err := x.c.call(ctx, "POST", "/v1/shutdown", nil, &r)
+func (x *ctl) shutdown(ctx context.Context, _ []string) {
+	err := x.c.Shutdown(ctx)
 	if ae := apiError(err); ae != nil {
 		if ae.Fault() == supervisor.FaultShutdownState {
 			x.println("ERROR: already shutting down")
@@ -210,8 +173,8 @@ func (x *ctl) shutdown(ctx context.Context, args []string) {
 		x.fail(exitGeneric, "error: %s", ae.Message)
 		return
 	}
-	var ce *ConnError
-	if asConnError(err, &ce) {
+	var ce *client.ConnError
+	if errors.As(err, &ce) {
 		x.fail(exitGeneric, "ERROR: %s (already shut down?)", ce.Error())
 		return
 	}
@@ -223,18 +186,12 @@ func (x *ctl) shutdown(ctx context.Context, args []string) {
 
 // scale sets the number of instances of a program: scale PROGRAM N.
 func (x *ctl) scale(ctx context.Context, args []string) {
-	if len(args) != 2 {
-		x.fail(exitInvalidArgs, "Error: scale requires a program name and a number of processes")
-		x.println("scale <program> <n>\tRun n instances of a program")
-		return
-	}
 	n, err := strconv.Atoi(args[1])
 	if err != nil || n < 0 {
 		x.fail(exitInvalidArgs, "Error: bad number of processes %q", args[1])
 		return
 	}
-	var r control.ChangesReply
-	err = x.c.call(ctx, "POST", "/v1/scale", control.ScaleRequest{Program: args[0], N: n}, &r)
+	changes, err := x.c.Scale(ctx, args[0], n)
 	if ae := apiError(err); ae != nil {
 		x.rc = exitGeneric
 		x.errorf("ERROR: %s", ae.Message)
@@ -243,11 +200,11 @@ func (x *ctl) scale(ctx context.Context, args []string) {
 	if x.transport(err) {
 		return
 	}
-	if len(r.Changes) == 0 {
+	if len(changes) == 0 {
 		x.println(args[0] + ": already at " + args[1])
 		return
 	}
-	for _, c := range r.Changes {
+	for _, c := range changes {
 		for _, name := range c.Removed {
 			x.println(supervisor.Namespec(c.Group, name) + ": removed")
 		}
@@ -260,12 +217,8 @@ func (x *ctl) scale(ctx context.Context, args []string) {
 // eval runs a Lua chunk in the daemon and prints what it printed and
 // returned; errors go to stderr with status 1.
 func (x *ctl) eval(ctx context.Context, args []string) {
-	if len(args) == 0 {
-		x.fail(exitInvalidArgs, "Error: eval requires a Lua chunk")
-		return
-	}
 	out, err := x.c.Eval(ctx, strings.Join(args, " "))
-	var le *LuaError
+	var le *client.LuaError
 	if errors.As(err, &le) {
 		fmt.Fprint(x.out, out)
 		x.rc = exitGeneric
@@ -277,8 +230,8 @@ func (x *ctl) eval(ctx context.Context, args []string) {
 		x.errorf("%s", ae.Message)
 		return
 	}
-	var ce *ConnError
-	if asConnError(err, &ce) {
+	var ce *client.ConnError
+	if errors.As(err, &ce) {
 		x.rc = exitGeneric
 		x.errorf("%s", ce.Error())
 		return

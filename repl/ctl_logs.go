@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"net/url"
 	"strconv"
 	"strings"
 
@@ -13,17 +12,6 @@ import (
 
 // tail prints the end of a process log: tail [-f|-N] NAME [stdout|stderr].
 func (x *ctl) tail(ctx context.Context, args []string) {
-	const usage = "tail [-f] <name> [stdout|stderr] (default stdout)\nEx:\ntail -f <name>\t\tContinuous tail of named process stdout\n\t\t\tCtrl-C to exit.\ntail -100 <name>\tlast 100 *bytes* of process stdout\ntail <name> stderr\tlast 1600 *bytes* of process stderr"
-	switch {
-	case len(args) < 1:
-		x.fail(exitGeneric, "Error: too few arguments")
-		x.println(usage)
-		return
-	case len(args) > 3:
-		x.fail(exitGeneric, "Error: too many arguments")
-		x.println(usage)
-		return
-	}
 	modifier := ""
 	if strings.HasPrefix(args[0], "-") {
 		modifier, args = args[0], args[1:]
@@ -46,13 +34,12 @@ func (x *ctl) tail(ctx context.Context, args []string) {
 	if !ok {
 		return
 	}
-	q := url.Values{"name": {name}, "channel": {channel}}
 	if follow {
-		x.follow(ctx, "/v1/tail?"+q.Encode()+"&follow=1", "/logtail/"+name+"/"+channel)
+		stream, err := x.c.FollowTail(ctx, name, channel)
+		x.follow(ctx, stream, err, "/logtail/"+name+"/"+channel)
 		return
 	}
-	q.Set("bytes", strconv.FormatInt(n, 10))
-	data, err := x.fetch(ctx, "/v1/tail?"+q.Encode())
+	data, err := x.c.Tail(ctx, name, channel, n)
 	if ae := apiError(err); ae != nil {
 		x.rc = exitGeneric
 		switch ae.Fault() {
@@ -92,11 +79,6 @@ func (x *ctl) tailModifier(modifier string) (n int64, follow, ok bool) {
 
 // maintail prints the end of the daemon's log: maintail [-f|-N].
 func (x *ctl) maintail(ctx context.Context, args []string) {
-	if len(args) > 1 {
-		x.fail(exitGeneric, "Error: too many arguments")
-		x.println("maintail -f \tContinuous tail of supervisor main log file (Ctrl-C to exit)\nmaintail -100\tlast 100 *bytes* of supervisord main log file\nmaintail\tlast 1600 *bytes* of supervisor main log file")
-		return
-	}
 	var n int64 = 1600
 	if len(args) == 1 {
 		if !strings.HasPrefix(args[0], "-") {
@@ -108,11 +90,12 @@ func (x *ctl) maintail(ctx context.Context, args []string) {
 			return
 		}
 		if follow {
-			x.follow(ctx, "/v1/maintail?follow=1", "/mainlogtail")
+			stream, err := x.c.FollowMainTail(ctx)
+			x.follow(ctx, stream, err, "/mainlogtail")
 			return
 		}
 	}
-	data, err := x.fetch(ctx, "/v1/maintail?bytes="+strconv.FormatInt(n, 10))
+	data, err := x.c.MainTail(ctx, n)
 	if ae := apiError(err); ae != nil {
 		x.rc = exitGeneric
 		switch ae.Fault() {
@@ -131,24 +114,14 @@ func (x *ctl) maintail(ctx context.Context, args []string) {
 	x.println(string(data))
 }
 
-// fetch GETs a text reply.
-func (x *ctl) fetch(ctx context.Context, path string) ([]byte, error) {
-	resp, err := x.c.request(ctx, "GET", path, nil)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	return io.ReadAll(resp.Body)
-}
-
-// follow streams a log to stdout until ctx ends (Ctrl-C) or the daemon
-// ends the stream. As supervisorctl, an unknown process is reported on
-// stderr with status 0; shown is the supervisord path named in that text.
-func (x *ctl) follow(ctx context.Context, path, shown string) {
+// follow copies a followed log stream (or the error opening it) to
+// stdout until ctx ends (Ctrl-C) or the daemon ends the stream. As
+// supervisorctl, an unknown process is reported on stderr with status 0;
+// shown is the supervisord path named in that text.
+func (x *ctl) follow(ctx context.Context, stream io.ReadCloser, err error, shown string) {
 	x.println("==> Press Ctrl-C to exit <==")
-	resp, err := x.c.request(ctx, "GET", path, nil)
 	if ae := apiError(err); ae != nil {
-		x.errorf("%s%s Cannot read, status code 404", x.c.url, shown)
+		x.errorf("%s%s Cannot read, status code 404", x.c.URL(), shown)
 		return
 	}
 	if errors.Is(err, context.Canceled) {
@@ -158,10 +131,10 @@ func (x *ctl) follow(ctx context.Context, path, shown string) {
 	if x.transport(err) {
 		return
 	}
-	defer resp.Body.Close()
+	defer stream.Close()
 	buf := make([]byte, 32<<10)
 	for {
-		n, err := resp.Body.Read(buf)
+		n, err := stream.Read(buf)
 		if n > 0 {
 			if _, werr := x.out.Write(buf[:n]); werr != nil {
 				return

@@ -2,60 +2,44 @@ package repl
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
 
 	"github.com/tend-sh/tend/supervisor"
 	"github.com/tend-sh/tend/supervisor/control"
+	"github.com/tend-sh/tend/supervisor/control/client"
 )
 
 // status prints supervisorctl's status table for all processes or the
 // named ones.
 func (x *ctl) status(ctx context.Context, names []string) {
-	infos, err := x.c.Status(ctx)
+	infos, err := x.c.Status(ctx, names...)
+	var unknown *client.UnknownNamesError
+	if errors.As(err, &unknown) {
+		for _, name := range unknown.Names {
+			if t := supervisor.ParseTarget(name); !t.IsProcess() {
+				x.println(t.Group + ": ERROR (no such group)")
+			} else {
+				x.println(name + ": ERROR (no such process)")
+			}
+		}
+		err = unknown.Err
+	}
 	if x.transport(err) {
 		x.rc = statusUnknown
 		return
 	}
-	matching := infos
-	if len(names) > 0 && !containsAll(names) {
-		matching = nil
-		for _, name := range names {
-			t := supervisor.ParseTarget(name)
-			group, proc := t.Group, t.Process
-			bad := true
-			for _, i := range infos {
-				if i.Group == group && (proc == "" || i.Name == proc) {
-					bad = false
-					matching = append(matching, i)
-				}
-			}
-			if bad {
-				if proc == "" {
-					x.println(group + ": ERROR (no such group)")
-				} else {
-					x.println(name + ": ERROR (no such process)")
-				}
-				x.rc = statusUnknown
-			}
-		}
+	if unknown != nil {
+		x.rc = statusUnknown
 	}
-	x.printStatuses(matching)
-	for _, i := range matching {
+	x.printStatuses(infos)
+	for _, i := range infos {
 		if supervisor.State(i.State).IsStopped() {
 			x.rc = statusStopped
 		}
 	}
-}
-
-func containsAll(names []string) bool {
-	for _, n := range names {
-		if n == "all" {
-			return true
-		}
-	}
-	return false
 }
 
 // printStatuses prints the status lines with supervisorctl's template
@@ -75,15 +59,14 @@ func (x *ctl) printStatuses(infos []control.ProcessInfo) {
 	fmt.Fprint(x.out, b.String())
 }
 
-// names sends a names request, reporting transport errors.
-func (x *ctl) names(ctx context.Context, path string, req control.NamesRequest) (control.NamesReply, bool) {
-	var r control.NamesReply
-	err := x.c.call(ctx, "POST", path, req, &r)
+// answered reports err unless it is nil; a fault of the whole request
+// prints as supervisorctl prints an unexpected fault.
+func (x *ctl) answered(err error) bool {
 	if ae := apiError(err); ae != nil {
 		x.fail(exitGeneric, "error: %s", ae.Message)
-		return r, false
+		return false
 	}
-	return r, !x.transport(err)
+	return !x.transport(err)
 }
 
 // opText is what one operation prints: its success word, its error texts
@@ -161,81 +144,48 @@ func (x *ctl) printResults(rs []control.NameResult, t opText) {
 }
 
 func (x *ctl) start(ctx context.Context, names []string) {
-	if len(names) == 0 {
-		x.fail(exitInvalidArgs, "Error: start requires a process name")
-		x.println("start <name>\t\tStart a process\nstart <gname>:*\t\tStart all processes in a group\nstart <name> <name>\tStart multiple processes or groups\nstart all\t\tStart all processes")
-		return
-	}
-	if r, ok := x.names(ctx, "/v1/start", control.NamesRequest{Names: normalizeAll(names)}); ok {
-		x.printResults(r.Results, startText)
+	if rs, err := x.c.Start(ctx, names...); x.answered(err) {
+		x.printResults(rs, startText)
 	}
 }
 
 func (x *ctl) stop(ctx context.Context, names []string) {
-	if len(names) == 0 {
-		x.fail(exitGeneric, "Error: stop requires a process name")
-		x.println("stop <name>\t\tStop a process\nstop <gname>:*\t\tStop all processes in a group\nstop <name> <name>\tStop multiple processes or groups\nstop all\t\tStop all processes")
-		return
-	}
-	if r, ok := x.names(ctx, "/v1/stop", control.NamesRequest{Names: normalizeAll(names)}); ok {
-		x.printResults(r.Results, stopText)
+	if rs, err := x.c.Stop(ctx, names...); x.answered(err) {
+		x.printResults(rs, stopText)
 	}
 }
 
 func (x *ctl) restart(ctx context.Context, names []string) {
-	if len(names) == 0 {
-		x.fail(exitInvalidArgs, "Error: restart requires a process name")
-		x.println("restart <name>\t\tRestart a process\nrestart <gname>:*\tRestart all processes in a group\nrestart <name> <name>\tRestart multiple processes or groups\nrestart all\t\tRestart all processes")
-		return
+	if r, err := x.c.Restart(ctx, names...); x.answered(err) {
+		x.printResults(r.Stopped, stopText)
+		x.printResults(r.Started, startText)
 	}
-	var r control.RestartReply
-	err := x.c.call(ctx, "POST", "/v1/restart", control.NamesRequest{Names: normalizeAll(names)}, &r)
-	if ae := apiError(err); ae != nil {
-		x.fail(exitGeneric, "error: %s", ae.Message)
-		return
-	}
-	if x.transport(err) {
-		return
-	}
-	x.printResults(r.Stopped, stopText)
-	x.printResults(r.Started, startText)
 }
 
 func (x *ctl) signal(ctx context.Context, args []string) {
-	if len(args) < 2 {
-		x.fail(exitInvalidArgs, "Error: signal requires a signal name and a process name")
-		x.println("signal <signal name> <name>\t\tSignal a process\nsignal <signal name> <gname>:*\t\tSignal all processes in a group\nsignal <signal name> <name> <name>\tSignal multiple processes or groups\nsignal <signal name> all\t\tSignal all processes")
-		return
-	}
-	req := control.NamesRequest{Signal: args[0], Names: normalizeAll(args[1:])}
-	if r, ok := x.names(ctx, "/v1/signal", req); ok {
-		x.printResults(r.Results, signalText)
+	if rs, err := x.c.Signal(ctx, args[0], args[1:]...); x.answered(err) {
+		x.printResults(rs, signalText)
 	}
 }
 
 func (x *ctl) clear(ctx context.Context, names []string) {
-	if len(names) == 0 {
-		x.fail(exitGeneric, "Error: clear requires a process name")
-		x.println("clear <name>\t\tClear a process' log files.\nclear <name> <name>\tClear multiple process' log files\nclear all\t\tClear all process' log files")
-		return
-	}
-	if r, ok := x.names(ctx, "/v1/clear", control.NamesRequest{Names: normalizeAll(names)}); ok {
-		x.printResults(r.Results, clearText)
+	if rs, err := x.c.Clear(ctx, names...); x.answered(err) {
+		x.printResults(rs, clearText)
 	}
 }
 
 // pid prints the daemon's pid, every process's pid (all), or the named
 // processes' pids.
 func (x *ctl) pid(ctx context.Context, names []string) {
-	r, ok := x.names(ctx, "/v1/pid", control.NamesRequest{Names: normalizeAll(names)})
-	if !ok {
+	daemon, rs, err := x.c.Pid(ctx, names...)
+	if !x.answered(err) {
 		return
 	}
 	if len(names) == 0 {
-		x.println(strconv.Itoa(r.Pid))
+		x.println(strconv.Itoa(daemon))
 		return
 	}
-	for _, nr := range r.Results {
+	for _, nr := range rs {
 		if nr.Error != nil {
 			x.rc = exitGeneric
 			if nr.Error.Fault() == supervisor.FaultBadName {

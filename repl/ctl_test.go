@@ -16,6 +16,7 @@ import (
 
 	"github.com/tend-sh/tend/supervisor"
 	"github.com/tend-sh/tend/supervisor/control"
+	"github.com/tend-sh/tend/supervisor/control/client"
 )
 
 // serveEngine runs an engine with specs behind a control server on a unix
@@ -59,10 +60,10 @@ func sleeper(name string) supervisor.Spec {
 	return s
 }
 
-func runCtl(t *testing.T, c *Client, args ...string) (string, int) {
+func runCtl(t *testing.T, c *client.Client, args ...string) (string, int) {
 	t.Helper()
 	var out bytes.Buffer
-	rc := c.Run(context.Background(), args, &out, &out)
+	rc := RunCommand(context.Background(), c, args, &out, &out)
 	return out.String(), rc
 }
 
@@ -70,7 +71,7 @@ func TestRun_StatusFormat(t *testing.T) {
 	long := sleeper("a_really_long_program_name_exceeding_thirty")
 	long.AutoStart = false
 	_, url := serveEngine(t, control.Options{}, sleeper("app"), long)
-	c, err := NewClient(url, "", "")
+	c, err := client.New(url, "", "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,7 +112,7 @@ func TestRun_ServerDown(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
-			c, err := NewClient(tt.url, "", "")
+			c, err := client.New(tt.url, "", "")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -134,17 +135,9 @@ func TestRun_Auth(t *testing.T) {
 		{"user", "wrong", "Server requires authentication\n", 1},
 		{"user", "123", "4.2.5\n", 0},
 	} {
-		c, _ := NewClient(url, tt.user, tt.pass)
+		c, _ := client.New(url, tt.user, tt.pass)
 		if out, rc := runCtl(t, c, "version"); out != tt.want || rc != tt.rc {
 			t.Errorf("%s/%s: rc %d %q, want rc %d %q", tt.user, tt.pass, rc, out, tt.rc, tt.want)
-		}
-	}
-}
-
-func TestNewClient_BadURL(t *testing.T) {
-	for _, u := range []string{"ftp://x", "unix://", "http://", "/tmp/x.sock"} {
-		if _, err := NewClient(u, "", ""); err == nil {
-			t.Errorf("NewClient(%q) succeeded", u)
 		}
 	}
 }
@@ -161,17 +154,17 @@ func BenchmarkStatus1000(b *testing.B) {
 		specs[i].Stdout.Path, specs[i].Stderr.Path = supervisor.LogNone, supervisor.LogNone
 	}
 	_, url := serveEngine(b, control.Options{}, specs...)
-	c, err := NewClient(url, "", "")
+	c, err := client.New(url, "", "")
 	if err != nil {
 		b.Fatal(err)
 	}
 	var out bytes.Buffer
-	if rc := c.Run(context.Background(), []string{"status"}, &out, os.Stderr); rc != 0 || strings.Count(out.String(), "RUNNING") != 1000 {
+	if rc := RunCommand(context.Background(), c, []string{"status"}, &out, os.Stderr); rc != 0 || strings.Count(out.String(), "RUNNING") != 1000 {
 		b.Fatalf("status rc %d, %d RUNNING lines", rc, strings.Count(out.String(), "RUNNING"))
 	}
 	b.ResetTimer()
 	for b.Loop() {
-		if rc := c.Run(context.Background(), []string{"status"}, io.Discard, os.Stderr); rc != 0 {
+		if rc := RunCommand(context.Background(), c, []string{"status"}, io.Discard, os.Stderr); rc != 0 {
 			b.Fatalf("status rc %d", rc)
 		}
 	}

@@ -1,8 +1,11 @@
-// Package repl is the client side of tend: the wire client the CLI
-// commands use (Client, Client.Run) and the interactive REPL (Run), which
-// sends ctl commands and Lua chunks to the running daemon. It parses Lua
-// only to tell a finished chunk from an unfinished one, with
-// gopher-lua/parse; the Lua state lives in the daemon.
+// Package repl is the client side of tend's command line: the ctl
+// commands (RunCommand), the command table that `tend -h`, help and
+// completion are derived from (Usage), and the interactive REPL (Run),
+// which sends ctl commands and Lua chunks to the running daemon. It talks
+// to the daemon only through package client and only formats and prints
+// what comes back. It parses Lua only to tell a finished chunk from an
+// unfinished one, with gopher-lua/parse; the Lua state lives in the
+// daemon.
 package repl
 
 import (
@@ -21,12 +24,15 @@ import (
 
 	"github.com/peterh/liner"
 	"golang.org/x/sys/unix"
+
+	"github.com/tend-sh/tend/supervisor/control"
+	"github.com/tend-sh/tend/supervisor/control/client"
 )
 
 // Options configures Run.
 type Options struct {
 	// Client talks to the running daemon.
-	Client *Client
+	Client *client.Client
 	// In is read line by line. When it is the terminal on os.Stdin and Out
 	// is the terminal on os.Stdout, the REPL edits lines with liner;
 	// otherwise it reads plainly and prints no prompt, so piped input
@@ -49,11 +55,21 @@ const (
 	contPrompt = "  ... "
 )
 
-// backend is what the REPL needs from the daemon; *Client provides it.
+// backend is what the REPL needs from the daemon; clientBackend provides
+// it over a *client.Client.
 type backend interface {
 	Eval(ctx context.Context, chunk string) (string, error)
-	Complete(ctx context.Context) (commands, processes, globals []string, err error)
+	Complete(ctx context.Context) (control.CompleteReply, error)
 	Run(ctx context.Context, args []string, stdout, stderr io.Writer) int
+}
+
+// clientBackend is the backend of a real daemon: Eval and Complete from
+// the client, and Run as RunCommand.
+type clientBackend struct{ *client.Client }
+
+// Run implements backend.
+func (b clientBackend) Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	return RunCommand(ctx, b.Client, args, stdout, stderr)
 }
 
 // Run runs the REPL until end of input (Ctrl-D), exit/quit or ctx is done.
@@ -66,7 +82,7 @@ func Run(ctx context.Context, opts Options) error {
 	if opts.Client == nil {
 		return errors.New("repl: no client")
 	}
-	return run(ctx, opts, opts.Client)
+	return run(ctx, opts, clientBackend{opts.Client})
 }
 
 // run is Run over any backend.
@@ -80,7 +96,7 @@ func run(ctx context.Context, opts Options, b backend) error {
 	if opts.Err == nil {
 		opts.Err = io.Discard
 	}
-	s := &session{b: b, out: opts.Out, errw: opts.Err, commands: slices.Clone(Commands)}
+	s := &session{b: b, out: opts.Out, errw: opts.Err, commands: Commands()}
 	s.comp = newCompleter(s.fetchNames)
 
 	var in lineReader
@@ -109,7 +125,7 @@ func run(ctx context.Context, opts Options, b backend) error {
 type session struct {
 	b           backend
 	out, errw   io.Writer
-	commands    []string
+	commands    []string // the words the REPL reads as commands, not Lua
 	comp        *completer
 	interactive bool
 	failed      int
@@ -178,11 +194,14 @@ func (s *session) result() error {
 
 // command runs a ctl command or a REPL builtin; it returns false to leave.
 func (s *session) command(ctx context.Context, words []string) bool {
-	switch words[0] {
-	case "exit", "quit":
+	switch {
+	case words[0] == "exit", words[0] == "quit":
 		return false
-	case "help":
+	case words[0] == "help" && len(words) == 1:
 		s.help()
+		return true
+	case words[0] == "help":
+		writeHelp(s.out, strings.Join(words[1:], " "))
 		return true
 	}
 	ctx, done := s.running(ctx)
@@ -263,13 +282,11 @@ func (s *session) catchInterrupts() func() {
 
 // fetchNames asks the daemon for the names completion offers.
 func (s *session) fetchNames(ctx context.Context) (names, error) {
-	cmds, procs, globals, err := s.b.Complete(ctx)
+	r, err := s.b.Complete(ctx)
 	if err != nil {
 		return names{}, fmt.Errorf("complete: %w", err)
 	}
-	cmds = append(append(cmds, s.commands...), "help", "exit", "quit")
-	slices.Sort(cmds)
-	return names{commands: slices.Compact(cmds), processes: procs, globals: globals}, nil
+	return names{commands: s.commands, processes: r.Processes, globals: r.Globals}, nil
 }
 
 // help prints how the REPL reads its input.
@@ -278,7 +295,7 @@ func (s *session) help() {
 
 A line of plain words that starts with a command runs it as the tend CLI does:
   %s
-  e.g. status, restart web:*, tail -f web, signal HUP all
+  e.g. status, restart web:*, tail -f web, signal HUP all; help CMD explains one
 Anything else is Lua run in the daemon's state, where the sv module is the
 live engine; an expression prints its value:
   1+1   =x   sv = require "sv"   sv.status("web")   sv.restart("web:*")
@@ -286,7 +303,7 @@ An unfinished chunk (function ... end, an open table) continues on the next line
 
 Tab completes commands, process names and Lua globals; Up/Down walk history.
 Ctrl-C clears the input or cancels a running chunk; Ctrl-D or exit leaves.
-`, wrapWords(s.commands, 76, "\n  "))
+`, wrapWords(commandNames(ctlCmd), 76, "\n  "))
 }
 
 // wrapWords joins words with spaces, breaking lines before width.
@@ -309,23 +326,17 @@ func wrapWords(words []string, width int, sep string) string {
 	return b.String()
 }
 
-// ctlWords returns the words of line when it is a ctl command or a REPL
-// builtin (help, exit, quit): plain words, the first of them a command.
-// It returns nil for Lua.
+// ctlWords returns the words of line when it is a command: plain words,
+// the first of them one of commands. It returns nil for Lua.
 func ctlWords(commands []string, line string) []string {
 	if !plainWords(line) {
 		return nil
 	}
 	words := strings.Fields(line)
-	if len(words) == 0 || !slices.Contains(commands, words[0]) && !isBuiltin(words[0]) {
+	if len(words) == 0 || !slices.Contains(commands, words[0]) {
 		return nil
 	}
 	return words
-}
-
-// isBuiltin reports whether word is a command the REPL handles itself.
-func isBuiltin(word string) bool {
-	return word == "help" || word == "exit" || word == "quit"
 }
 
 // plainWords reports whether line is only words made of the characters

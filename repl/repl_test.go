@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/tend-sh/tend/supervisor/control"
 )
 
 // fakeDaemon records what the REPL sends and answers like a daemon.
@@ -48,8 +50,8 @@ func (f *fakeDaemon) Eval(ctx context.Context, chunk string) (string, error) {
 	return "", nil
 }
 
-func (f *fakeDaemon) Complete(context.Context) ([]string, []string, []string, error) {
-	return []string{"status"}, []string{"sleeper"}, []string{"sv"}, nil
+func (f *fakeDaemon) Complete(context.Context) (control.CompleteReply, error) {
+	return control.CompleteReply{Commands: []string{"status"}, Processes: []string{"sleeper"}, Globals: []string{"sv"}}, nil
 }
 
 func (f *fakeDaemon) Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -105,7 +107,7 @@ func TestRunPiped(t *testing.T) {
 		{name: "exit", in: "exit\nstatus\n", calls: nil},
 		{name: "quit", in: "quit\n1+1\n", calls: nil},
 		{name: "help", in: "help\n", calls: nil, out: "restart web:*"},
-		{name: "help with a topic", in: "help stop\n", calls: nil, out: "Ctrl-C"},
+		{name: "help with a topic", in: "help stop\n", calls: nil, out: "stop <name>\t\tStop a process\n"},
 		{name: "failing command", in: "stop nosuch\nstatus\n", calls: []string{"run stop nosuch", "run status"}, out: "no such process", failed: true},
 	}
 	for _, tt := range tests {
@@ -142,7 +144,7 @@ func TestRunNeedsClient(t *testing.T) {
 }
 
 func TestCtlWords(t *testing.T) {
-	commands := []string{"status", "start", "restart", "tail", "signal"}
+	commands := []string{"status", "start", "restart", "tail", "signal", "help", "exit"}
 	tests := []struct {
 		line string
 		want []string

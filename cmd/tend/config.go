@@ -10,9 +10,9 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/tend-sh/tend/repl"
 	"github.com/tend-sh/tend/scripts"
 	"github.com/tend-sh/tend/supervisor/control"
+	"github.com/tend-sh/tend/supervisor/control/client"
 	"github.com/tend-sh/tend/vm"
 	"github.com/tend-sh/tend/vm/supervisordconf"
 )
@@ -38,7 +38,7 @@ func findConfig(g globals) (string, error) {
 // config's socket. The config is not run for that: its daemon{} block is
 // read as text (vm.ReadDialInfo). On failure it prints why and returns the
 // exit code.
-func newClient(g globals, stderr io.Writer) (*repl.Client, int) {
+func newClient(g globals, stderr io.Writer) (*client.Client, int) {
 	server, user, pass := g.server, g.user, g.password
 	if server == "" || (user == "" && strings.HasPrefix(server, "http://")) {
 		path, err := findConfig(g)
@@ -66,7 +66,7 @@ func newClient(g globals, stderr io.Writer) (*repl.Client, int) {
 	if server == "" {
 		server = "unix://" + vm.DefaultSocket()
 	}
-	c, err := repl.NewClient(server, user, pass)
+	c, err := client.New(server, user, pass)
 	if err != nil {
 		fmt.Fprintf(stderr, "Error: %v\n", err)
 		return nil, 2

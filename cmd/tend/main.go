@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/signal"
 
+	"github.com/tend-sh/tend/repl"
 	"github.com/tend-sh/tend/supervisor"
 )
 
@@ -22,22 +23,12 @@ func main() {
 	os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
 }
 
-// usage is what tend prints for -h and for a missing command.
-const usage = `usage: tend [-c FILE] [-s URL] [-u USER] [-p PASS] COMMAND [ARGS]
+// usage is what tend prints for -h and for a missing command; the
+// command lines come from the command table.
+var usage = `usage: tend [-c FILE] [-s URL] [-u USER] [-p PASS] COMMAND [ARGS]
 
 commands:
-  daemon [--detach]          run the daemon (foreground unless --detach)
-  init                       print a commented sample config
-  check                      load the config and print every resolved process
-  import FILE                print the tend config equivalent to a supervisord.conf
-  status|start|stop|restart [NAME|GROUP:*|all ...]
-  signal SIG NAME...   pid [NAME|all]   clear NAME...   avail
-  tail [-f] [-N] NAME [stdout|stderr]   maintail [-f] [-N]
-  reread | update [GROUP...] | reload | shutdown | version
-  scale PROGRAM N            change the number of instances of a program
-  eval 'LUA'                 run one chunk in the daemon
-  repl                       interactive: ctl commands and Lua
-
+` + repl.Usage() + `
 options (before or after the command):
   -c FILE    config file (default ./tend.lua, then /etc/tend/tend.lua)
   -s URL     daemon to talk to: unix:///path or http://host:port
@@ -82,5 +73,5 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	// Ctrl-C ends a tail -f (or a long wait) cleanly, as in supervisorctl.
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt)
 	defer stop()
-	return c.Run(ctx, rest, stdout, stderr)
+	return repl.RunCommand(ctx, c, rest, stdout, stderr)
 }

@@ -9,12 +9,13 @@ import (
 	"path/filepath"
 
 	"github.com/tend-sh/tend/repl"
+	"github.com/tend-sh/tend/supervisor/control/client"
 )
 
 // runREPL runs `tend repl [--history FILE]` against the daemon c talks to
 // and returns the exit code: 0, 1 when piped input had a failing line or
 // the REPL could not run, 2 for bad arguments.
-func runREPL(ctx context.Context, c *repl.Client, args []string) int {
+func runREPL(ctx context.Context, c *client.Client, args []string) int {
 	fl := flag.NewFlagSet("repl", flag.ContinueOnError)
 	fl.SetOutput(os.Stderr)
 	history := fl.String("history", "", "history file (default $XDG_STATE_HOME/tend/history or ~/.local/state/tend/history)")

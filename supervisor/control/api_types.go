@@ -7,8 +7,36 @@ import (
 	"github.com/tend-sh/tend/supervisor"
 )
 
-// The JSON API's wire types. The tend CLI (package repl) decodes the same
-// types, so they are the contract between the two sides.
+// The JSON API's wire types. The tend CLI (package client, used by repl)
+// decodes the same types, so they are the contract between the two sides.
+
+// The JSON API's routes, each written as the server's mux pattern reads it:
+// the method, a space, the path. The server registers these constants and
+// the client sends to them, so the two sides cannot drift apart.
+const (
+	RouteStatus   = "GET /v1/status"
+	RouteStart    = "POST /v1/start"
+	RouteStop     = "POST /v1/stop"
+	RouteSignal   = "POST /v1/signal"
+	RoutePid      = "POST /v1/pid"
+	RouteClear    = "POST /v1/clear"
+	RouteRestart  = "POST /v1/restart"
+	RouteAvail    = "GET /v1/avail"
+	RouteTail     = "GET /v1/tail"
+	RouteMainTail = "GET /v1/maintail"
+	RouteReread   = "POST /v1/reread"
+	RouteUpdate   = "POST /v1/update"
+	RouteReload   = "POST /v1/reload"
+	RouteShutdown = "POST /v1/shutdown"
+	RouteVersion  = "GET /v1/version"
+	RouteScale    = "POST /v1/scale"
+	RouteEval     = "POST /v1/eval"
+	RouteComplete = "GET /v1/complete"
+)
+
+// APIPrefix is the path every route starts with; the server answers
+// UNKNOWN_METHOD for any other path under it.
+const APIPrefix = "/v1/"
 
 // APIError is the error body of every failed /v1/ request. Code and Name
 // are the supervisord fault (BAD_NAME is 10) so the client can print

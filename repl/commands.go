@@ -1,0 +1,221 @@
+package repl
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+)
+
+// where says which command lines accept a command.
+type where uint8
+
+const (
+	// ctlCmd is a ctl command: `tend NAME` and the REPL both run it,
+	// through RunCommand.
+	ctlCmd where = iota
+	// cliCmd is run by cmd/tend itself (daemon, check, repl ...); the
+	// table only documents it for `tend -h`.
+	cliCmd
+	// shellCmd is a REPL builtin (exit, quit).
+	shellCmd
+)
+
+// command is one entry of the command table, the single place that knows
+// a command: `tend -h`, help and help NAME, the REPL's Tab completion and
+// builtins, and the argument count checks are all derived from it.
+type command struct {
+	name    string
+	args    string // argument synopsis for `tend -h`: "[-f|-N] NAME [stdout|stderr]"
+	summary string // one line for `tend -h`
+	// help is what `help NAME` prints, and what follows an argument count
+	// error: supervisorctl's help text where it has the command. Empty
+	// means "NAME ARGS<tab>summary".
+	help string
+	at   where
+
+	// The argument count: min to max, max < 0 meaning no limit. need
+	// names what a missing argument is ("a process name" gives "Error:
+	// start requires a process name"; empty gives "Error: too few
+	// arguments"). argsRC is the exit status of a count error, and
+	// noUsage keeps the help text from following it.
+	min, max int
+	need     string
+	argsRC   int
+	noUsage  bool
+
+	run func(x *ctl, ctx context.Context, args []string)
+}
+
+// commands is the command table, in the order `tend -h` lists it. Where
+// supervisorctl 4.2.5 has the command, the help text, the argument errors
+// and their exit statuses are its own, tabs included. The table is filled
+// in by init because the help command's handler reads it.
+var commands []command
+
+func init() { commands = commandTable() }
+
+// commandTable returns the command table.
+func commandTable() []command {
+	return []command{
+		{name: "daemon", args: "[--detach]", summary: "run the daemon (foreground unless --detach)", at: cliCmd},
+		{name: "init", summary: "print a commented sample config", at: cliCmd},
+		{name: "check", summary: "load the config and print every resolved process", at: cliCmd},
+		{name: "import", args: "FILE", summary: "print the tend config equivalent to a supervisord.conf", at: cliCmd},
+
+		{name: "status", args: "[NAME|GROUP:*|all ...]", summary: "show the state of processes", max: -1,
+			help: "status <name>\t\tGet status for a single process\nstatus <gname>:*\tGet status for all processes in a group\nstatus <name> <name>\tGet status for multiple named processes\nstatus\t\t\tGet all process status info",
+			run:  (*ctl).status},
+		{name: "start", args: "NAME|GROUP:*|all ...", summary: "start processes", min: 1, max: -1,
+			need: "a process name", argsRC: exitInvalidArgs,
+			help: "start <name>\t\tStart a process\nstart <gname>:*\t\tStart all processes in a group\nstart <name> <name>\tStart multiple processes or groups\nstart all\t\tStart all processes",
+			run:  (*ctl).start},
+		{name: "stop", args: "NAME|GROUP:*|all ...", summary: "stop processes", min: 1, max: -1,
+			need: "a process name", argsRC: exitGeneric,
+			help: "stop <name>\t\tStop a process\nstop <gname>:*\t\tStop all processes in a group\nstop <name> <name>\tStop multiple processes or groups\nstop all\t\tStop all processes",
+			run:  (*ctl).stop},
+		{name: "restart", args: "NAME|GROUP:*|all ...", summary: "stop, then start processes", min: 1, max: -1,
+			need: "a process name", argsRC: exitInvalidArgs,
+			help: "restart <name>\t\tRestart a process\nrestart <gname>:*\tRestart all processes in a group\nrestart <name> <name>\tRestart multiple processes or groups\nrestart all\t\tRestart all processes",
+			run:  (*ctl).restart},
+		{name: "signal", args: "SIG NAME|GROUP:*|all ...", summary: "send a signal to processes", min: 2, max: -1,
+			need: "a signal name and a process name", argsRC: exitInvalidArgs,
+			help: "signal <signal name> <name>\t\tSignal a process\nsignal <signal name> <gname>:*\t\tSignal all processes in a group\nsignal <signal name> <name> <name>\tSignal multiple processes or groups\nsignal <signal name> all\t\tSignal all processes",
+			run:  (*ctl).signal},
+		{name: "pid", args: "[NAME|all ...]", summary: "print the daemon's pid, or the pids of processes", max: -1,
+			help: "pid\t\t\tGet the PID of supervisord.\npid <name>\t\tGet the PID of a single child process by name.\npid all\t\t\tGet the PID of every child process, one per line.",
+			run:  (*ctl).pid},
+		{name: "clear", args: "NAME|all ...", summary: "empty the log files of processes", min: 1, max: -1,
+			need: "a process name", argsRC: exitGeneric,
+			help: "clear <name>\t\tClear a process' log files.\nclear <name> <name>\tClear multiple process' log files\nclear all\t\tClear all process' log files",
+			run:  (*ctl).clear},
+		{name: "avail", summary: "list every configured process", argsRC: exitGeneric,
+			help: "avail\t\t\tDisplay all configured processes", run: (*ctl).avail},
+
+		{name: "tail", args: "[-f|-N] NAME [stdout|stderr]", summary: "print the end of a process log, or follow it", min: 1, max: 3,
+			argsRC: exitGeneric,
+			help:   "tail [-f] <name> [stdout|stderr] (default stdout)\nEx:\ntail -f <name>\t\tContinuous tail of named process stdout\n\t\t\tCtrl-C to exit.\ntail -100 <name>\tlast 100 *bytes* of process stdout\ntail <name> stderr\tlast 1600 *bytes* of process stderr",
+			run:    (*ctl).tail},
+		{name: "maintail", args: "[-f|-N]", summary: "print the end of the daemon's log, or follow it", max: 1, argsRC: exitGeneric,
+			help: "maintail -f \tContinuous tail of supervisor main log file (Ctrl-C to exit)\nmaintail -100\tlast 100 *bytes* of supervisord main log file\nmaintail\tlast 1600 *bytes* of supervisor main log file",
+			run:  (*ctl).maintail},
+
+		{name: "reread", summary: "read the config and show what changed, applying nothing", argsRC: exitGeneric,
+			help: "reread \t\t\tReload the daemon's configuration files without add/remove", run: (*ctl).reread},
+		{name: "update", args: "[GROUP|all ...]", summary: "apply the config: add, remove and restart changed groups", max: -1,
+			help: "update\t\t\tReload config and add/remove as necessary, and will restart affected programs\nupdate all\t\tReload config and add/remove as necessary, and will restart affected programs\nupdate <gname> [...]\tUpdate specific groups",
+			run:  (*ctl).update},
+		{name: "reload", summary: "restart the daemon and every process", argsRC: exitGeneric,
+			help: "reload \t\tRestart the remote supervisord.", run: (*ctl).reload},
+		{name: "shutdown", summary: "stop every process and the daemon", argsRC: exitGeneric,
+			help: "shutdown \tShut the remote supervisord down.", run: (*ctl).shutdown},
+		{name: "version", summary: "print the daemon's version", argsRC: exitGeneric,
+			help: "version\t\t\tShow the version of the remote supervisord process", run: (*ctl).version},
+
+		{name: "scale", args: "PROGRAM N", summary: "change the number of instances of a program", min: 2, max: 2,
+			need: "a program name and a number of processes", argsRC: exitInvalidArgs,
+			help: "scale <program> <n>\tRun n instances of a program", run: (*ctl).scale},
+		{name: "eval", args: "'LUA'", summary: "run one chunk in the daemon", min: 1, max: -1,
+			need: "a Lua chunk", argsRC: exitInvalidArgs, noUsage: true,
+			help: "eval <chunk>\t\tRun a Lua chunk in the daemon; print what it prints and returns", run: (*ctl).eval},
+		{name: "repl", args: "[--history FILE]", summary: "interactive: ctl commands and Lua", at: cliCmd},
+		{name: "help", args: "[COMMAND]", summary: "list the commands, or explain one", max: -1,
+			help: "help\t\tPrint a list of available actions\nhelp <action>\tPrint help for <action>", run: (*ctl).help},
+
+		{name: "exit", summary: "leave the REPL", help: "exit\tExit the tend shell.", at: shellCmd},
+		{name: "quit", summary: "leave the REPL", help: "quit\tExit the tend shell.", at: shellCmd},
+	}
+}
+
+// lookup returns the table entry of name, or nil.
+func lookup(name string) *command {
+	for i := range commands {
+		if commands[i].name == name {
+			return &commands[i]
+		}
+	}
+	return nil
+}
+
+// commandNames returns the names of the commands at any of the given
+// places, sorted.
+func commandNames(at ...where) []string {
+	var out []string
+	for _, c := range commands {
+		if slices.Contains(at, c.at) {
+			out = append(out, c.name)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// Commands returns the names the REPL reads as commands rather than Lua:
+// the ctl commands and the REPL's builtins, sorted.
+func Commands() []string { return commandNames(ctlCmd, shellCmd) }
+
+// helpText is what `help NAME` prints for c.
+func (c *command) helpText() string {
+	if c.help != "" {
+		return c.help
+	}
+	return strings.TrimSpace(c.name+" "+c.args) + "\t" + c.summary
+}
+
+// argsError returns the error an argument count outside c's bounds gets,
+// or "" when n is within them.
+func (c *command) argsError(n int) string {
+	switch {
+	case n < c.min && c.need != "":
+		return fmt.Sprintf("Error: %s requires %s", c.name, c.need)
+	case n < c.min:
+		return "Error: too few arguments"
+	case c.max < 0 || n <= c.max:
+		return ""
+	case c.max == 0:
+		return fmt.Sprintf("Error: %s accepts no arguments", c.name)
+	case c.min == c.max && c.need != "":
+		return fmt.Sprintf("Error: %s requires %s", c.name, c.need)
+	}
+	return "Error: too many arguments"
+}
+
+// Usage returns the command lines of `tend -h`, one per command tend
+// runs from its command line, each with its arguments and summary.
+func Usage() string {
+	var lines [][2]string
+	width := 0
+	for _, c := range commands {
+		if c.at == shellCmd {
+			continue
+		}
+		left := strings.TrimSpace(c.name + " " + c.args)
+		width = max(width, len(left))
+		lines = append(lines, [2]string{left, c.summary})
+	}
+	var b strings.Builder
+	for _, l := range lines {
+		fmt.Fprintf(&b, "  %-*s  %s\n", width, l[0], l[1])
+	}
+	return b.String()
+}
+
+// writeHelp prints `help` (the list of ctl commands, as supervisorctl
+// prints its topics) or `help TOPIC`. Both succeed, as in supervisorctl,
+// even for a topic it has no help on.
+func writeHelp(w io.Writer, topic string) {
+	if topic == "" {
+		fmt.Fprintln(w)
+		fmt.Fprintln(w, "default commands (type help <topic>):")
+		fmt.Fprintln(w, "=====================================")
+		fmt.Fprintln(w, strings.Join(slices.DeleteFunc(commandNames(ctlCmd), func(n string) bool { return n == "help" }), " "))
+		fmt.Fprintln(w)
+		return
+	}
+	if c := lookup(topic); c != nil {
+		fmt.Fprintln(w, c.helpText())
+		return
+	}
+	fmt.Fprintf(w, "*** No help on %s\n", topic)
+}

@@ -1,0 +1,254 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/tend-sh/tend/supervisor"
+	"github.com/tend-sh/tend/supervisor/control"
+)
+
+// Status returns the processes the names select, in the daemon's order
+// (by group, then name), or every process when there are no names or one
+// of them is "all". Names that select nothing come back in an
+// *UnknownNamesError beside the processes the others selected, as
+// supervisorctl status reports them and goes on.
+func (c *Client) Status(ctx context.Context, names ...string) ([]control.ProcessInfo, error) {
+	var r control.StatusReply
+	if err := c.call(ctx, control.RouteStatus, nil, &r); err != nil {
+		return nil, err
+	}
+	if len(names) == 0 || slices.Contains(names, "all") {
+		return r.Processes, nil
+	}
+	var matching []control.ProcessInfo
+	var unknown []string
+	for _, name := range names {
+		t := supervisor.ParseTarget(name)
+		found := false
+		for _, i := range r.Processes {
+			if i.Group == t.Group && (t.Process == "" || i.Name == t.Process) {
+				found = true
+				matching = append(matching, i)
+			}
+		}
+		if !found {
+			unknown = append(unknown, name)
+		}
+	}
+	if unknown != nil {
+		return matching, &UnknownNamesError{Names: unknown}
+	}
+	return matching, nil
+}
+
+// Start starts the named processes and waits until each is running or
+// has failed to start. There is one result per name, in order.
+func (c *Client) Start(ctx context.Context, names ...string) ([]control.NameResult, error) {
+	return c.names(ctx, control.RouteStart, control.NamesRequest{Names: normalizeAll(names)})
+}
+
+// Stop stops the named processes and waits until each has stopped.
+func (c *Client) Stop(ctx context.Context, names ...string) ([]control.NameResult, error) {
+	return c.names(ctx, control.RouteStop, control.NamesRequest{Names: normalizeAll(names)})
+}
+
+// Restart stops, then starts the named processes, and returns what each
+// half did.
+func (c *Client) Restart(ctx context.Context, names ...string) (control.RestartReply, error) {
+	var r control.RestartReply
+	err := c.call(ctx, control.RouteRestart, control.NamesRequest{Names: normalizeAll(names)}, &r)
+	return r, err
+}
+
+// Signal sends sig (a name such as "HUP" or a number) to the named
+// processes.
+func (c *Client) Signal(ctx context.Context, sig string, names ...string) ([]control.NameResult, error) {
+	return c.names(ctx, control.RouteSignal, control.NamesRequest{Signal: sig, Names: normalizeAll(names)})
+}
+
+// Clear empties the log files of the named processes.
+func (c *Client) Clear(ctx context.Context, names ...string) ([]control.NameResult, error) {
+	return c.names(ctx, control.RouteClear, control.NamesRequest{Names: normalizeAll(names)})
+}
+
+// Pid returns the daemon's pid, and the pid of each named process (0 when
+// it is not running), one result per name.
+func (c *Client) Pid(ctx context.Context, names ...string) (daemon int, results []control.NameResult, err error) {
+	var r control.NamesReply
+	if err := c.call(ctx, control.RoutePid, control.NamesRequest{Names: normalizeAll(names)}, &r); err != nil {
+		return 0, nil, err
+	}
+	return r.Pid, r.Results, nil
+}
+
+// names sends a NamesRequest and returns the per-name results.
+func (c *Client) names(ctx context.Context, route string, req control.NamesRequest) ([]control.NameResult, error) {
+	var r control.NamesReply
+	if err := c.call(ctx, route, req, &r); err != nil {
+		return nil, err
+	}
+	return r.Results, nil
+}
+
+// normalizeAll reduces a name list containing "all" to just "all", as
+// supervisorctl then makes the one all-process call.
+func normalizeAll(names []string) []string {
+	if slices.Contains(names, "all") {
+		return []string{"all"}
+	}
+	return names
+}
+
+// Avail returns every process of the config as last read, in use or not.
+func (c *Client) Avail(ctx context.Context) ([]control.ConfigInfo, error) {
+	var r control.AvailReply
+	if err := c.call(ctx, control.RouteAvail, nil, &r); err != nil {
+		return nil, err
+	}
+	return r.Processes, nil
+}
+
+// Tail returns the last n bytes of a process log; channel is "stdout" or
+// "stderr".
+func (c *Client) Tail(ctx context.Context, name, channel string, n int64) ([]byte, error) {
+	q := url.Values{"name": {name}, "channel": {channel}, "bytes": {strconv.FormatInt(n, 10)}}
+	return c.text(ctx, control.RouteTail, q)
+}
+
+// FollowTail streams a process log, starting with its last kilobyte,
+// until ctx ends or the caller closes the stream.
+func (c *Client) FollowTail(ctx context.Context, name, channel string) (io.ReadCloser, error) {
+	q := url.Values{"name": {name}, "channel": {channel}, "follow": {"1"}}
+	return c.stream(ctx, control.RouteTail, q)
+}
+
+// MainTail returns the last n bytes of the daemon's own log.
+func (c *Client) MainTail(ctx context.Context, n int64) ([]byte, error) {
+	return c.text(ctx, control.RouteMainTail, url.Values{"bytes": {strconv.FormatInt(n, 10)}})
+}
+
+// FollowMainTail streams the daemon's own log until ctx ends or the caller
+// closes the stream.
+func (c *Client) FollowMainTail(ctx context.Context) (io.ReadCloser, error) {
+	return c.stream(ctx, control.RouteMainTail, url.Values{"follow": {"1"}})
+}
+
+// stream sends a GET and returns the reply body for the caller to read
+// and close.
+func (c *Client) stream(ctx context.Context, route string, query url.Values) (io.ReadCloser, error) {
+	resp, err := c.request(ctx, route, query, nil)
+	if err != nil {
+		return nil, err
+	}
+	return resp.Body, nil
+}
+
+// Reread loads the config anew and returns what Update would change,
+// applying nothing.
+func (c *Client) Reread(ctx context.Context) ([]control.Change, error) {
+	var r control.ChangesReply
+	if err := c.call(ctx, control.RouteReread, nil, &r); err != nil {
+		return nil, err
+	}
+	return r.Changes, nil
+}
+
+// Update loads the config anew and applies it to the named groups, or to
+// all groups when there are none or one of them is "all". Groups the
+// daemon does not know come back in an *UnknownNamesError beside the
+// changes made to the others, as supervisorctl update reports them.
+func (c *Client) Update(ctx context.Context, groups ...string) ([]control.Change, error) {
+	if slices.Contains(groups, "all") {
+		groups = nil
+	}
+	groups = slices.Clone(groups)
+	var unknown []string
+	for {
+		var r control.ChangesReply
+		err := c.call(ctx, control.RouteUpdate, control.UpdateRequest{Groups: groups}, &r)
+		if bad, ok := badName(err); ok && len(groups) > 0 {
+			// The daemon refuses the whole request for one unknown
+			// group: drop it and ask again for the rest.
+			unknown = append(unknown, bad)
+			groups = slices.DeleteFunc(groups, func(g string) bool { return g == bad })
+			if len(groups) > 0 {
+				continue
+			}
+			err = nil
+		}
+		if unknown != nil {
+			return r.Changes, &UnknownNamesError{Names: unknown, Err: err}
+		}
+		return r.Changes, err
+	}
+}
+
+// badName returns the name a BAD_NAME fault names.
+func badName(err error) (string, bool) {
+	var ae *control.APIError
+	if !errors.As(err, &ae) || ae.Fault() != supervisor.FaultBadName {
+		return "", false
+	}
+	return strings.TrimPrefix(ae.Message, "BAD_NAME: "), true
+}
+
+// Reload restarts the daemon: it reads its config anew, daemon settings
+// included, and restarts every process (supervisord's reload). It returns
+// once the restart has begun.
+func (c *Client) Reload(ctx context.Context) error {
+	var r control.OKReply
+	return c.call(ctx, control.RouteReload, nil, &r)
+}
+
+// Shutdown begins the daemon's shutdown.
+func (c *Client) Shutdown(ctx context.Context) error {
+	var r control.OKReply
+	return c.call(ctx, control.RouteShutdown, nil, &r)
+}
+
+// Version returns the version the daemon reports.
+func (c *Client) Version(ctx context.Context) (control.VersionReply, error) {
+	var r control.VersionReply
+	err := c.call(ctx, control.RouteVersion, nil, &r)
+	return r, err
+}
+
+// Scale sets the number of instances of a program and returns the change,
+// none when it already has n.
+func (c *Client) Scale(ctx context.Context, program string, n int) ([]control.Change, error) {
+	var r control.ChangesReply
+	if err := c.call(ctx, control.RouteScale, control.ScaleRequest{Program: program, N: n}, &r); err != nil {
+		return nil, err
+	}
+	return r.Changes, nil
+}
+
+// Eval runs a Lua chunk in the daemon and returns what it printed and
+// returned. A chunk that fails returns its output and a *LuaError.
+// Cancelling ctx aborts the request, and the daemon then cancels the
+// chunk.
+func (c *Client) Eval(ctx context.Context, chunk string) (string, error) {
+	var r control.EvalReply
+	if err := c.call(ctx, control.RouteEval, control.EvalRequest{Chunk: chunk}, &r); err != nil {
+		return "", err
+	}
+	if r.LuaError != "" {
+		return r.Output, &LuaError{Message: r.LuaError}
+	}
+	return r.Output, nil
+}
+
+// Complete returns the words the REPL completes: process names
+// (namespecs, then "group:*" for each group) and the daemon's Lua
+// globals.
+func (c *Client) Complete(ctx context.Context) (control.CompleteReply, error) {
+	var r control.CompleteReply
+	err := c.call(ctx, control.RouteComplete, nil, &r)
+	return r, err
+}
