@@ -51,7 +51,7 @@ func (f *fakeDaemon) Eval(ctx context.Context, chunk string) (string, error) {
 }
 
 func (f *fakeDaemon) Complete(context.Context) (control.CompleteReply, error) {
-	return control.CompleteReply{Commands: []string{"status"}, Processes: []string{"sleeper"}, Globals: []string{"sv"}}, nil
+	return control.CompleteReply{Processes: []string{"sleeper"}, Globals: []string{"sv"}}, nil
 }
 
 func (f *fakeDaemon) Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {

@@ -59,6 +59,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return runInit(rest[1:], stdout, stderr)
 	case "import":
 		return runImport(rest[1:], stdout, stderr)
+	case "help": // needs no daemon
+		return repl.RunCommand(ctx, nil, rest, stdout, stderr)
 	case "repl":
 		c, code := newClient(g, stderr)
 		if c == nil {

@@ -176,7 +176,7 @@ func (s *Server) apiAvail(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) apiComplete(w http.ResponseWriter, r *http.Request) {
-	out := CompleteReply{Commands: CtlCommands(), Processes: []string{}, Globals: []string{}}
+	out := CompleteReply{Processes: []string{}, Globals: []string{}}
 	seen := map[string]bool{}
 	var groups []string
 	for _, i := range s.eng.Status() {

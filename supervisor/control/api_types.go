@@ -229,7 +229,6 @@ type VersionReply struct {
 
 // CompleteReply is the body of GET /v1/complete: words for REPL completion.
 type CompleteReply struct {
-	Commands  []string `json:"commands"`
 	Processes []string `json:"processes"` // namespecs, then "group:*" for each group
 	Globals   []string `json:"globals"`
 }
@@ -238,11 +237,4 @@ type CompleteReply struct {
 // shutdown).
 type OKReply struct {
 	OK bool `json:"ok"`
-}
-
-// CtlCommands returns the names of the tend CLI's control commands, as
-// /v1/complete reports them.
-func CtlCommands() []string {
-	return []string{"avail", "clear", "eval", "maintail", "pid", "reload", "reread", "restart",
-		"scale", "shutdown", "signal", "start", "status", "stop", "tail", "update", "version"}
 }
