@@ -69,6 +69,7 @@ type Engine struct {
 	syslog       *logfile.Syslog // for *_syslog output; connects on first use
 	reaperDone   chan struct{}
 	stopReaper   func()
+	cloexec      closeOnExec // keeps stray descriptors out of children
 }
 
 type group struct {
@@ -94,6 +95,9 @@ func New(cfg Config) *Engine {
 	e.environ = cfg.Environ
 	if e.environ == nil {
 		e.environ = os.Environ()
+	}
+	if err := e.cloexec.apply(); err != nil {
+		e.log.Warn("children may inherit stray descriptors: " + err.Error())
 	}
 	if p, err := newPump(); err == nil {
 		e.pump = p
