@@ -35,6 +35,14 @@ type Config struct {
 	// SyslogAddr is the syslog daemon's unix datagram socket for
 	// stdout_syslog/stderr_syslog; "" means the local one (/dev/log).
 	SyslogAddr string
+	// StateFile is where the engine records the processes it runs (pid,
+	// start time, how to stop them), rewritten atomically shortly after
+	// each change and removed by Shutdown, so that Recover in a later
+	// engine finds what this one left running if it is killed. "" = off.
+	StateFile string
+	// Orphans says what Recover does with those: OrphansStop ("" too) or
+	// OrphansAdopt.
+	Orphans OrphanMode
 }
 
 // Result is the outcome of an operation on one process within a group or
@@ -70,6 +78,8 @@ type Engine struct {
 	reaperDone   chan struct{}
 	stopReaper   func()
 	cloexec      closeOnExec // keeps stray descriptors out of children
+	state        *stateWriter
+	adoptable    map[string]*orphan // by namespec: kept by Recover for the next Update
 }
 
 type group struct {
@@ -88,6 +98,7 @@ func New(cfg Config) *Engine {
 		byPid:  make(map[int]*process),
 		closed: make(chan struct{}),
 		syslog: logfile.NewSyslog(cfg.SyslogAddr, "tend"),
+		state:  newStateWriter(cfg.StateFile),
 	}
 	if e.log == nil {
 		e.log = slog.New(slog.DiscardHandler)
