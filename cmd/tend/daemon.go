@@ -126,7 +126,13 @@ func serve(ctx context.Context, path string, echo io.Writer, ready *os.File) (in
 		Logger: log, ChildLogDir: childLogDir, ServerURL: "unix://" + dc.Socket.Path,
 		Environ: environ(dc.Environment), Subreaper: dc.Subreaper,
 		Trampoline: []string{exe, supervisor.TrampolineArg},
+		StateFile:  stateFile(dc), Orphans: dc.Orphans,
 	})
+	// What a killed previous instance left running is stopped or adopted
+	// before anything starts (after listenUnix: a live instance is refused there).
+	if _, err := eng.Recover(ctx, cfg.Specs); err != nil {
+		log.Error("recover processes of a previous tend: " + err.Error())
+	}
 	d.setEngine(eng)
 	d.swap(v, cfg, false)
 	go observe(eng, d)
@@ -303,6 +309,15 @@ func environ(extra map[string]string) []string {
 		env = append(env, k+"="+v)
 	}
 	return env
+}
+
+// stateFile is where the engine records its children for crash recovery:
+// beside the pidfile, or beside the socket when there is no pidfile.
+func stateFile(dc vm.Daemon) string {
+	if dc.Pidfile != "" {
+		return strings.TrimSuffix(dc.Pidfile, ".pid") + ".state"
+	}
+	return strings.TrimSuffix(dc.Socket.Path, ".sock") + ".state"
 }
 
 // writePidfile writes the daemon's pid, creating the directory.
