@@ -29,6 +29,10 @@ type Info struct {
 	// Adopted marks a process left running by a previous engine and
 	// adopted by Recover: its output is not captured.
 	Adopted bool
+	// DroppedStdout and DroppedStderr count the bytes of output the log
+	// files could not take (the disk was full), since the process was
+	// loaded.
+	DroppedStdout, DroppedStderr int64
 }
 
 // Namespec returns "group:name", or "name" when both are equal.

@@ -25,6 +25,9 @@ type process struct {
 	// process left running by a previous engine (see Recover).
 	startTicks uint64
 	adopted    *adoption
+	// drops counts the output the stdout (0) and stderr (1) logs could not
+	// take; the pump writes it without Engine.mu.
+	drops [2]logDrops
 
 	state      State
 	pid        int
@@ -70,6 +73,7 @@ func (p *process) infoLocked(now time.Time) Info {
 		ExitStatus: p.exitStatus, SpawnErr: p.spawnErr, Restarts: p.restarts,
 		Priority: p.spec.Priority, GroupPriority: p.spec.GroupPriority,
 		AutoStart: p.spec.AutoStart, InUse: !p.removed, Adopted: p.adopted != nil,
+		DroppedStdout: p.drops[0].total.Load(), DroppedStderr: p.drops[1].total.Load(),
 	}
 	if p.stdout != nil {
 		i.StdoutLogfile = p.stdout.Path()

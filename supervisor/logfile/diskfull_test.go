@@ -24,7 +24,7 @@ func mountTmpfs(t *testing.T, size string) string {
 		t.Skipf("a full disk needs a small tmpfs, and mounting one failed: %v", err)
 	}
 	t.Cleanup(func() {
-		if err := syscall.Unmount(dir, 0); err != nil {
+		if err := syscall.Unmount(dir, syscall.MNT_DETACH); err != nil {
 			t.Errorf("unmount %s: %v", dir, err)
 		}
 	})
@@ -40,11 +40,8 @@ func hasCapSysAdmin() bool {
 	}
 	for _, l := range strings.Split(string(b), "\n") {
 		if hex, ok := strings.CutPrefix(l, "CapEff:"); ok {
-			var caps uint64
-			for _, c := range strings.TrimSpace(hex) {
-				caps = caps<<4 | uint64(strings.IndexRune("0123456789abcdef", c))
-			}
-			return caps&(1<<21) != 0
+			caps, err := strconv.ParseUint(strings.TrimSpace(hex), 16, 64)
+			return err == nil && caps&(1<<21) != 0
 		}
 	}
 	return false
