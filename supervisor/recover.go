@@ -305,6 +305,14 @@ func (p *process) adoptLocked(o *orphan) {
 	p.logf(slog.LevelWarn, "adopted: '%s' with pid %d, left running by a previous tend; its output is not captured and its exit status will be unknown",
 		p.spec.Name, o.Pid)
 	p.e.stateChangedLocked()
+	p.watchAdoptedLocked(a)
+}
+
+// watchAdoptedLocked arranges for adoptedExitLocked to run when the
+// adopted process exits: the pump watches a duplicate of its pidfd (or a
+// goroutine blocks in poll(2) on one, without the pump), so that the
+// original stays valid for signals until the exit is handled.
+func (p *process) watchAdoptedLocked(a *adoption) {
 	exited := func() {
 		p.e.mu.Lock()
 		defer p.e.mu.Unlock()
@@ -312,21 +320,20 @@ func (p *process) adoptLocked(o *orphan) {
 			p.adoptedExitLocked()
 		}
 	}
-	if p.e.pump != nil {
-		if dup, err := unix.FcntlInt(uintptr(o.pidfd), unix.F_DUPFD_CLOEXEC, 0); err == nil {
-			if p.e.pump.watch(dup, func() { unix.Close(dup); exited() }) == nil {
-				return
-			}
-			unix.Close(dup)
-		}
+	dup, err := unix.FcntlInt(uintptr(a.pidfd), unix.F_DUPFD_CLOEXEC, 0)
+	if err != nil {
+		p.logf(slog.LevelError, "cannot watch adopted '%s' (pid %d) for its exit: %v", p.spec.Name, p.pid, err)
+		return
+	}
+	if p.e.pump != nil && p.e.pump.watch(dup, func() { unix.Close(dup); exited() }) == nil {
+		return
 	}
 	go func() {
-		for !pidfdWait(context.Background(), a.pidfd, time.Hour) {
-			p.e.mu.Lock()
-			gone := p.adopted != a
-			p.e.mu.Unlock()
-			if gone {
-				return
+		defer unix.Close(dup)
+		pfd := []unix.PollFd{{Fd: int32(dup), Events: unix.POLLIN}}
+		for {
+			if _, err := unix.Poll(pfd, -1); !errors.Is(err, unix.EINTR) {
+				break
 			}
 		}
 		exited()
