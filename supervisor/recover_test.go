@@ -283,7 +283,7 @@ func TestRecoverAdoptsOrphans(t *testing.T) {
 			t.Errorf("%s: description %q", name, d)
 		}
 	}
-	h.waitFile(prev.state, `"pid": `+strconv.Itoa(prev.pids["plain"]), 5*time.Second)
+	h.waitFile(prev.state, `"pid":`+strconv.Itoa(prev.pids["plain"]), 5*time.Second)
 
 	// An adopted process that dies is noticed, and autorestart (unexpected)
 	// starts a new one.
@@ -382,7 +382,7 @@ func TestStateFileFollowsRunningSet(t *testing.T) {
 	a := h.spec("a", "sleep", "300")
 	h.update(a)
 	i := h.waitState("a", Running, 10*time.Second)
-	h.waitFile(path, `"pid": `+strconv.Itoa(i.Pid), 5*time.Second)
+	h.waitFile(path, `"pid":`+strconv.Itoa(i.Pid), 5*time.Second)
 	s, err := readStateFile(path)
 	if err != nil || len(s.Processes) != 1 {
 		t.Fatalf("state %+v, %v", s, err)
@@ -405,7 +405,8 @@ func TestStateFileFollowsRunningSet(t *testing.T) {
 }
 
 // A flapping program rewrites the state file at most once per
-// stateFlushDelay, however often it restarts.
+// stateFlushDelay (a small file is quick to write), however often it
+// restarts.
 func TestStateFileWritesCoalesce(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "tend.state")
 	h := newHarness(t, Config{StateFile: path})

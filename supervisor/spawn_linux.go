@@ -239,12 +239,14 @@ func (p *process) spawnLocked() error {
 	}
 	p.pid = pid
 	p.start = timeNow()
-	// The child cannot be reaped while mu is held, so this is its start
-	// time even if it already exited.
-	if st, err := readProcStat(pid); err == nil {
-		p.startTicks = st.Start
+	if p.e.state.path != "" {
+		// The child cannot be reaped while mu is held, so this is its
+		// start time even if it already exited.
+		if st, err := readProcStat(pid); err == nil {
+			p.startTicks = st.Start
+		}
+		p.e.stateChangedLocked()
 	}
-	p.e.stateChangedLocked()
 	p.e.byPid[pid] = p
 	p.e.watchExit(pid, pidfd)
 	p.stdin = pp.stdinW

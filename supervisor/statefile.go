@@ -8,6 +8,7 @@ import (
 	"os"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -26,6 +27,12 @@ const stateVersion = 1
 // is missing from the file and would run twice; the delay keeps that
 // window short.
 const stateFlushDelay = 100 * time.Millisecond
+
+// stateFlushCost stretches the delay for large files: it is at least this
+// many times the last write's duration, which caps the writes at 2% of a
+// core (1000 processes make a 130 KB file that takes 5 ms to write, so
+// one flapping program among them causes a write every 250 ms).
+const stateFlushCost = 50
 
 // stateFile is the content of the state file.
 type stateFile struct {
@@ -57,6 +64,8 @@ type stateWriter struct {
 
 	pending bool // a flush is scheduled; guarded by Engine.mu
 
+	cost atomic.Int64 // duration of the last write, in nanoseconds
+
 	mu     sync.Mutex // serializes writes
 	writes int        // files written, for tests and measurements
 	failed bool       // the last write failed (logged once until one succeeds)
@@ -83,7 +92,7 @@ func (e *Engine) stateChangedLocked() {
 		return
 	}
 	w.pending = true
-	time.AfterFunc(stateFlushDelay, e.flushState)
+	time.AfterFunc(max(stateFlushDelay, stateFlushCost*time.Duration(w.cost.Load())), e.flushState)
 }
 
 // flushState writes the state file from a snapshot of the running set.
@@ -133,7 +142,9 @@ func (w *stateWriter) write(s stateFile) error {
 	if w.closed {
 		return nil
 	}
+	began := time.Now()
 	err := w.replace(s)
+	w.cost.Store(int64(time.Since(began)))
 	first := err != nil && !w.failed
 	w.failed = err != nil
 	if first {
@@ -143,7 +154,7 @@ func (w *stateWriter) write(s stateFile) error {
 }
 
 func (w *stateWriter) replace(s stateFile) error {
-	b, err := json.MarshalIndent(s, "", " ")
+	b, err := json.Marshal(s)
 	if err != nil {
 		return fmt.Errorf("encode: %w", err)
 	}
