@@ -41,13 +41,12 @@ func ParseOrphanMode(s string) (OrphanMode, error) {
 
 // Outcomes of Recovered.
 const (
-	RecoverGone    = "gone"     // no longer running
-	RecoverReused  = "reused"   // the pid now belongs to another process: left alone
-	RecoverStopped = "stopped"  // stopped by its stopsignal
-	RecoverKilled  = "killed"   // still running after stopwaitsecs: SIGKILLed
-	RecoverAdopted = "adopted"  // kept running, supervised by this engine
-	RecoverFailed  = "failed"   // could not be signalled (see the log)
-	recoverPending = "stopping" // internal: being stopped
+	RecoverGone    = "gone"    // no longer running
+	RecoverReused  = "reused"  // the pid now belongs to another process: left alone
+	RecoverStopped = "stopped" // stopped by its stopsignal
+	RecoverKilled  = "killed"  // still running after stopwaitsecs: SIGKILLed
+	RecoverAdopted = "adopted" // kept running, supervised by this engine
+	RecoverFailed  = "failed"  // could not be signalled, or survived SIGKILL (see the log)
 )
 
 // Recovered reports one process found in the state file of a previous
@@ -184,7 +183,7 @@ const orphanKillWait = 5 * time.Second
 // group: it belonged to the dead engine's tree.
 func (e *Engine) stopOrphan(ctx context.Context, o *orphan) Recovered {
 	defer unix.Close(o.pidfd)
-	r := Recovered{Name: o.Name, Pid: o.Pid, Outcome: recoverPending}
+	r := Recovered{Name: o.Name, Pid: o.Pid}
 	sig, err := ParseSignal(o.StopSignal)
 	if err != nil {
 		sig = syscall.SIGTERM
