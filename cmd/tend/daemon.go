@@ -352,5 +352,6 @@ func needRestart(old, cur vm.Daemon) []string {
 	add("environment", !maps.Equal(old.Environment, cur.Environment))
 	add("identifier", old.Identifier != cur.Identifier)
 	add("subreaper", old.Subreaper != cur.Subreaper)
+	add("orphans", old.Orphans != cur.Orphans)
 	return out
 }
