@@ -59,10 +59,21 @@ func childFDs(t *testing.T, pid int) []int {
 // Defect 4 of issue 11: a child gets exactly 0, 1 and 2, whatever stray
 // descriptors the daemon holds: inherited before the engine started or
 // opened without close-on-exec afterwards, direct spawn or umask
-// trampoline.
+// trampoline, with close_range or with the /proc walk.
 func TestChildGetsOnlyStandardFDs(t *testing.T) {
+	for _, sweep := range []bool{false, true} {
+		t.Run(map[bool]string{false: "close_range", true: "sweep"}[sweep], func(t *testing.T) {
+			testChildFDs(t, sweep)
+		})
+	}
+}
+
+func testChildFDs(t *testing.T, sweep bool) {
 	before := leakyFD(t)
 	h := newHarness(t)
+	h.e.mu.Lock()
+	h.e.cloexec.sweep = sweep
+	h.e.mu.Unlock()
 	after := leakyFD(t)
 
 	plain := h.spec("plain", "sleep", "60")
