@@ -257,8 +257,9 @@ func (f *File) loseLocked(b []byte, err error) {
 }
 
 // writeMarkerLocked writes the line that says what was dropped, on a line
-// of its own. If only part of it could be written, the rest is lost with
-// the next chunk and a full marker follows later.
+// of its own. If only part of it could be written, that part stays, the
+// chunk that was to follow is counted as dropped, and a whole marker is
+// written at the next success.
 func (f *File) writeMarkerLocked() error {
 	why := "while the disk was full"
 	if !errors.Is(f.lost.err, syscall.ENOSPC) && !errors.Is(f.lost.err, syscall.EDQUOT) {
