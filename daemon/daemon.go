@@ -116,10 +116,13 @@ func (d *Daemon) Engine() *supervisor.Engine {
 	return d.eng
 }
 
-// Start creates the engine (becoming a child subreaper when configured)
-// and begins handing its events to the hooks. No process starts before
-// Run.
-func (d *Daemon) Start() error {
+// Start creates the engine (becoming a child subreaper when configured),
+// stops or adopts what a killed previous instance left running (see
+// daemon{ orphans }), and begins handing the engine's events to the
+// hooks. No process of the config starts before Run. Call it after the
+// control socket is listened on: that is where a live previous instance
+// is refused.
+func (d *Daemon) Start(ctx context.Context) error {
 	dc := d.running
 	childLogDir := dc.ChildLogDir
 	if childLogDir == "" {
@@ -148,7 +151,11 @@ func (d *Daemon) Start() error {
 	eng := supervisor.New(supervisor.Config{
 		Logger: d.log, ChildLogDir: childLogDir, ServerURL: "unix://" + dc.Socket.Path,
 		Environ: environ(dc.Environment), Subreaper: subreaper, Trampoline: tramp,
+		StateFile: stateFile(dc), Orphans: dc.Orphans,
 	})
+	if _, err := eng.Recover(ctx, d.cfg.Specs); err != nil {
+		d.log.Error("recover processes of a previous tend: " + err.Error())
+	}
 	d.mu.Lock()
 	d.eng = eng
 	d.mu.Unlock()

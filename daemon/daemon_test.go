@@ -60,7 +60,7 @@ func startDaemon(t *testing.T, config func(td *testDaemon) string) *testDaemon {
 		t.Fatalf("Open: %v", err)
 	}
 	td.Daemon = d
-	if err := d.Start(); err != nil {
+	if err := d.Start(context.Background()); err != nil {
 		t.Fatalf("Start: %v", err)
 	}
 	running := make(chan struct{})
@@ -275,7 +275,7 @@ func TestShutdownDuringHungReload(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer d.Close()
-	if err := d.Start(); err != nil {
+	if err := d.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	sigs := make(chan os.Signal, 2)

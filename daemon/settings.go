@@ -56,6 +56,16 @@ func environ(extra map[string]string) []string {
 	return env
 }
 
+// stateFile is where the engine records its running children for crash
+// recovery: beside the pidfile (tend.pid -> tend.state), or beside the
+// socket when there is no pidfile.
+func stateFile(dc vm.Daemon) string {
+	if dc.Pidfile != "" {
+		return strings.TrimSuffix(dc.Pidfile, ".pid") + ".state"
+	}
+	return strings.TrimSuffix(dc.Socket.Path, ".sock") + ".state"
+}
+
 // writePidfile writes the daemon's pid, creating the directory.
 func writePidfile(path string) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
@@ -88,5 +98,6 @@ func needRestart(old, cur vm.Daemon) []string {
 	add("environment", !maps.Equal(old.Environment, cur.Environment))
 	add("identifier", old.Identifier != cur.Identifier)
 	add("subreaper", old.Subreaper != cur.Subreaper)
+	add("orphans", old.Orphans != cur.Orphans)
 	return out
 }

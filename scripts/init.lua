@@ -41,6 +41,7 @@ daemon {
   -- environment   = { TZ = "UTC" },   -- added to every child's environment
   hook_timeout     = 1,                -- seconds a hook may run before it is cancelled
   subreaper        = true,             -- adopt and reap orphaned grandchildren
+  orphans          = "stop",           -- processes a killed tend left running: "stop" them or "adopt" them
   -- The control socket used by the tend CLI and supervisorctl.
   -- Default path: /run/tend.sock as root, else /tmp/tend-<uid>.sock.
   socket = {

@@ -34,6 +34,14 @@ type Config struct {
 	// SyslogAddr is the syslog daemon's unix datagram socket for
 	// stdout_syslog/stderr_syslog; "" means the local one (/dev/log).
 	SyslogAddr string
+	// StateFile is where the engine records the processes it runs (pid,
+	// start time, how to stop them), rewritten atomically shortly after
+	// each change and removed by Shutdown, so that Recover in a later
+	// engine finds what this one left running if it is killed. "" = off.
+	StateFile string
+	// Orphans says what Recover does with those: OrphansStop ("" too) or
+	// OrphansAdopt.
+	Orphans OrphanMode
 }
 
 // Result is the outcome of an operation on one process, as supervisord's
@@ -69,6 +77,9 @@ type Engine struct {
 	syslog       *logfile.Syslog // for *_syslog output; connects on first use
 	reaperDone   chan struct{}
 	stopReaper   func()
+	cloexec      closeOnExec // keeps stray descriptors out of children
+	state        *stateWriter
+	adoptable    map[string]*orphan // by namespec: kept by Recover for the next Update
 }
 
 type group struct {
@@ -87,6 +98,7 @@ func New(cfg Config) *Engine {
 		byPid:  make(map[int]*process),
 		closed: make(chan struct{}),
 		syslog: logfile.NewSyslog(cfg.SyslogAddr, "tend"),
+		state:  newStateWriter(cfg.StateFile),
 	}
 	if e.log == nil {
 		e.log = slog.New(slog.DiscardHandler)
@@ -94,6 +106,9 @@ func New(cfg Config) *Engine {
 	e.environ = cfg.Environ
 	if e.environ == nil {
 		e.environ = os.Environ()
+	}
+	if err := e.cloexec.apply(); err != nil {
+		e.log.Warn("children may inherit stray descriptors: " + err.Error())
 	}
 	if p, err := newPump(); err == nil {
 		e.pump = p

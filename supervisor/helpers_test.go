@@ -13,6 +13,7 @@ import (
 
 func TestMain(m *testing.M) {
 	RunTrampoline() // the umask tests run this binary as the trampoline
+	runTestRole()   // the recovery tests run it as a previous engine
 	os.Exit(m.Run())
 }
 

@@ -26,6 +26,13 @@ type Info struct {
 	GroupPriority int
 	AutoStart     bool
 	InUse         bool // false for a process that is configured but being removed
+	// Adopted marks a process left running by a previous engine and
+	// adopted by Recover: its output is not captured.
+	Adopted bool
+	// DroppedStdout and DroppedStderr count the bytes of output the log
+	// files could not take (the disk was full), since the process was
+	// loaded.
+	DroppedStdout, DroppedStderr int64
 }
 
 // Namespec returns "group:name", or "name" when both are equal.
@@ -45,7 +52,11 @@ func (i Info) Uptime() time.Duration {
 func (i Info) Description() string {
 	switch i.State {
 	case Running:
-		return fmt.Sprintf("pid %d, uptime %s", i.Pid, FormatUptime(i.Now.Sub(i.Start)))
+		d := fmt.Sprintf("pid %d, uptime %s", i.Pid, FormatUptime(i.Now.Sub(i.Start)))
+		if i.Adopted {
+			d += " (adopted after a restart of tend: output not captured)"
+		}
+		return d
 	case Backoff, Fatal:
 		if i.SpawnErr == "" {
 			return `unknown error (try "tail ` + i.Namespec() + `")`

@@ -187,7 +187,7 @@ func (p *process) signalLocked(sig syscall.Signal) error {
 		return fault(FaultNotRunning, p.spec.Namespec())
 	}
 	p.logf(-4, "sending %s (pid %d) sig SIG%s", p.spec.Name, p.pid, SignalName(sig))
-	if err := syscall.Kill(p.pid, sig); err != nil {
+	if err := p.sendLocked(sig, false); err != nil {
 		return fault(FaultFailed, p.spec.Namespec()+": "+err.Error())
 	}
 	return nil
@@ -327,7 +327,7 @@ func (e *Engine) Shutdown(ctx context.Context) {
 	e.mu.Lock()
 	for _, p := range e.procs {
 		if p.pid != 0 {
-			syscall.Kill(-p.pid, syscall.SIGKILL)
+			p.sendLocked(syscall.SIGKILL, true)
 		}
 	}
 	e.mu.Unlock()
@@ -342,6 +342,9 @@ func (e *Engine) Shutdown(ctx context.Context) {
 		p.closeLogsLocked()
 	}
 	e.mu.Unlock()
+	if err := e.state.remove(); err != nil {
+		e.log.Error(err.Error())
+	}
 	close(e.closed)
 }
 

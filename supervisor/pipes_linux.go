@@ -81,7 +81,7 @@ func (p *process) captureLocked(pp *pipes) {
 		pl = p.pool
 		p.listener = pl.attach(p.spec.Name, pp.stdinW)
 	}
-	sink := p.e.outputSink(src, p.stdout, ls, "stdout")
+	sink := p.e.outputSink(src, p.stdout, ls, "stdout", &p.drops[0])
 	if pl != nil {
 		logSink, l := sink, p.listener
 		sink = func(chunk []byte) {
@@ -91,7 +91,7 @@ func (p *process) captureLocked(pp *pipes) {
 	}
 	p.e.capture(pp.stdoutR, sink, "stdout of "+src.Process)
 	if pp.stderrR != nil {
-		p.e.capture(pp.stderrR, p.e.outputSink(src, p.stderr, p.spec.Stderr, "stderr"), "stderr of "+src.Process)
+		p.e.capture(pp.stderrR, p.e.outputSink(src, p.stderr, p.spec.Stderr, "stderr", &p.drops[1]), "stderr of "+src.Process)
 	}
 }
 
@@ -117,8 +117,8 @@ func (e *Engine) capture(r *os.File, sink func([]byte), what string) {
 
 // outputSink returns what happens to each chunk a child writes on one
 // channel: capture-mode scanning, the log file, the debug echo and the
-// PROCESS_LOG event.
-func (e *Engine) outputSink(src Event, dst *logfile.File, ls LogSpec, channel string) func([]byte) {
+// PROCESS_LOG event. drops counts what the log file could not take.
+func (e *Engine) outputSink(src Event, dst *logfile.File, ls LogSpec, channel string, drops *logDrops) func([]byte) {
 	name, group, pid := src.Process, src.Group, src.Pid
 	debug := e.log.Enabled(context.Background(), slog.LevelDebug)
 	typ, commTyp := EventProcessLogStdout, EventProcessCommStdout
@@ -142,9 +142,7 @@ func (e *Engine) outputSink(src Event, dst *logfile.File, ls LogSpec, channel st
 			}
 		}
 		if dst != nil {
-			if _, err := dst.Write(chunk); err != nil {
-				e.log.Error("write " + channel + " log of " + name + ": " + err.Error())
-			}
+			e.writeLog(dst, chunk, channel+" log of "+name, drops)
 		}
 		if toSyslog {
 			// Reported when the connection fails, not for every chunk
@@ -160,6 +158,23 @@ func (e *Engine) outputSink(src Event, dst *logfile.File, ls LogSpec, channel st
 			e.bus.Publish(Event{Type: typ, Time: time.Now(), Process: name, Group: group, Pid: pid,
 				Data: append([]byte(nil), chunk...)})
 		}
+	}
+}
+
+// writeLog writes one chunk to a process's log file. A failure is logged
+// at a limited rate (a full disk fails every chunk), and what it dropped is
+// counted for /metrics; the file itself writes a marker line once writing
+// works again.
+func (e *Engine) writeLog(dst *logfile.File, chunk []byte, what string, drops *logDrops) {
+	n, err := dst.Write(chunk)
+	if err == nil {
+		if msg := drops.ok(what); msg != "" {
+			e.log.Info(msg)
+		}
+		return
+	}
+	if msg := drops.failed(time.Now(), what, err, len(chunk)-n); msg != "" {
+		e.log.Error(msg)
 	}
 }
 

@@ -20,6 +20,14 @@ type process struct {
 	env  []string // final child environment, computed from spec once
 	// cmdPath caches where Command[0] was found; reset with the spec.
 	cmdPath string
+	// startTicks is the start time of the running process in /proc (clock
+	// ticks since boot), recorded in the state file; adopted is set for a
+	// process left running by a previous engine (see Recover).
+	startTicks uint64
+	adopted    *adoption
+	// drops counts the output the stdout (0) and stderr (1) logs could not
+	// take; the pump writes it without Engine.mu.
+	drops [2]logDrops
 
 	state      State
 	pid        int
@@ -64,7 +72,8 @@ func (p *process) infoLocked(now time.Time) Info {
 		State: p.state, Pid: p.pid, Start: p.start, Stop: p.stop, Now: now,
 		ExitStatus: p.exitStatus, SpawnErr: p.spawnErr, Restarts: p.restarts,
 		Priority: p.spec.Priority, GroupPriority: p.spec.GroupPriority,
-		AutoStart: p.spec.AutoStart, InUse: !p.removed,
+		AutoStart: p.spec.AutoStart, InUse: !p.removed, Adopted: p.adopted != nil,
+		DroppedStdout: p.drops[0].total.Load(), DroppedStderr: p.drops[1].total.Load(),
 	}
 	if p.stdout != nil {
 		i.StdoutLogfile = p.stdout.Path()
@@ -178,7 +187,8 @@ func (p *process) exitedLocked(ws syscall.WaitStatus) {
 	now := timeNow()
 	pid := p.pid
 	delete(p.e.byPid, pid)
-	p.pid = 0
+	p.pid, p.startTicks = 0, 0
+	p.e.stateChangedLocked()
 	p.lastPid = pid
 	defer func() { p.lastPid = 0 }()
 	p.stop = now
@@ -405,11 +415,10 @@ func (p *process) requestStopLocked() error {
 	}
 	if p.spec.StopAsGroup {
 		p.logf(slog.LevelDebug, "killing %s (pid %d) process group with signal SIG%s", p.spec.Name, p.pid, SignalName(sig))
-		syscall.Kill(-p.pid, sig)
 	} else {
 		p.logf(slog.LevelDebug, "killing %s (pid %d) with signal SIG%s", p.spec.Name, p.pid, SignalName(sig))
-		syscall.Kill(p.pid, sig)
 	}
+	p.sendLocked(sig, p.spec.StopAsGroup)
 	p.setStateLocked(Stopping, false)
 	p.afterLocked(p.spec.StopWaitSecs, p.killLocked)
 	return nil
@@ -422,11 +431,7 @@ func (p *process) killLocked() {
 	}
 	p.killSent = true
 	p.logf(slog.LevelWarn, "killing '%s' (%d) with SIGKILL", p.spec.Name, p.pid)
-	if p.spec.KillAsGroup {
-		syscall.Kill(-p.pid, syscall.SIGKILL)
-	} else {
-		syscall.Kill(p.pid, syscall.SIGKILL)
-	}
+	p.sendLocked(syscall.SIGKILL, p.spec.KillAsGroup)
 }
 
 // afterStopLocked finishes a stop: a removed process leaves the table.

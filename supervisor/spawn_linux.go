@@ -226,6 +226,11 @@ func (p *process) spawnLocked() error {
 		sys.PidFD = &pidfd
 	}
 	attr := &syscall.ProcAttr{Dir: s.Directory, Env: p.env, Files: pp.childFiles(), Sys: sys}
+	// Again at each spawn: a library may have opened a descriptor without
+	// close-on-exec since the last one.
+	if err := p.e.cloexec.apply(); err != nil {
+		p.logf(slog.LevelWarn, "%s may inherit stray descriptors: %v", s.Name, err)
+	}
 	pid, err := syscall.ForkExec(argv0, argv, attr)
 	pp.closeChildEnds()
 	if err != nil {
@@ -234,6 +239,14 @@ func (p *process) spawnLocked() error {
 	}
 	p.pid = pid
 	p.start = timeNow()
+	if p.e.state.path != "" {
+		// The child cannot be reaped while mu is held, so this is its
+		// start time even if it already exited.
+		if st, err := readProcStat(pid); err == nil {
+			p.startTicks = st.Start
+		}
+		p.e.stateChangedLocked()
+	}
 	p.e.byPid[pid] = p
 	p.e.watchExit(pid, pidfd)
 	p.stdin = pp.stdinW

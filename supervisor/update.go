@@ -271,7 +271,7 @@ func (e *Engine) update(ctx context.Context, specs []Spec, scope func(string) bo
 	// Phase 2: swap configurations and start what should run.
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	var toStart []*process
+	var toStart, toAdopt []*process
 	for key, p := range e.procs {
 		if !in(p.spec.Group) {
 			continue
@@ -300,17 +300,27 @@ func (e *Engine) update(ctx context.Context, specs []Spec, scope func(string) bo
 			p := &process{e: e, spec: s}
 			p.env = e.buildEnv(&p.spec)
 			e.procs[key] = p
-			if s.AutoStart {
+			switch {
+			case e.adoptable[key] != nil:
+				toAdopt = append(toAdopt, p)
+			case s.AutoStart:
 				toStart = append(toStart, p)
 			}
 		}
 	}
 	e.rebuildGroupsLocked()
+	slices.SortFunc(toAdopt, startOrder)
+	for _, p := range toAdopt {
+		e.claimOrphanLocked(p)
+	}
 	slices.SortFunc(toStart, startOrder)
 	for _, p := range toStart {
 		if !p.state.IsRunning() && p.state != Stopping {
 			p.startLocked()
 		}
+	}
+	if left := e.unclaimedOrphansLocked(); len(left) > 0 {
+		go e.stopOrphans(context.Background(), left)
 	}
 	return changes, nil
 }

@@ -18,7 +18,7 @@ var daemonOptions = map[string]bool{
 	"logfile": true, "logfile_maxbytes": true, "logfile_backups": true, "loglevel": true,
 	"pidfile": true, "childlogdir": true, "directory": true, "umask": true, "identifier": true,
 	"nocleanup": true, "minfds": true, "environment": true, "socket": true, "http": true,
-	"hook_timeout": true, "subreaper": true,
+	"hook_timeout": true, "subreaper": true, "orphans": true,
 }
 
 var (
@@ -42,7 +42,7 @@ func defaultDaemon(opts Options) Daemon {
 		Logfile: filepath.Join(cwd, "tend.log"), LogfileMaxBytes: supervisor.DefaultLogMaxBytes,
 		LogfileBackups: supervisor.DefaultLogBackups, LogLevel: "info", Umask: 0o22,
 		Identifier: "supervisor", Minfds: 1024, Socket: SocketConfig{Path: sock, Mode: 0o700},
-		HookTimeout: timeout, Subreaper: true,
+		HookTimeout: timeout, Subreaper: true, Orphans: supervisor.OrphansStop,
 	}
 }
 
@@ -122,6 +122,12 @@ func decodeDaemon(dd *daemonDecl, d *Daemon) []error {
 			check(err)
 		case "subreaper":
 			d.Subreaper, err = decodeBool(name, v)
+			check(err)
+		case "orphans":
+			var s string
+			if s, err = decodeString(name, v); err == nil {
+				d.Orphans, err = supervisor.ParseOrphanMode(s)
+			}
 			check(err)
 		case "minfds":
 			d.Minfds, err = decodeInt(name, v, 1)

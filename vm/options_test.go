@@ -93,7 +93,7 @@ func TestDaemonOptions(t *testing.T) {
   identifier = "me", nocleanup = true, minfds = 4096, environment = "A=1,B='x y',C=%(here)s/c,D=%(ENV_TEND_TEST_D)s",
   socket = { path = "%(here)s/x.sock", mode = "0770", owner = "root" },
   http = { listen = "127.0.0.1:9001", username = "u", password = "p" },
-  hook_timeout = 0.5, subreaper = false,
+  hook_timeout = 0.5, subreaper = false, orphans = "adopt",
 }`, Options{})
 	here := filepath.Dir(cfg.Path)
 	want := Daemon{
@@ -102,10 +102,17 @@ func TestDaemonOptions(t *testing.T) {
 		Nocleanup: true, Minfds: 4096, Environment: map[string]string{"A": "1", "B": "x y", "C": here + "/c", "D": "dee"},
 		Socket:      SocketConfig{Path: here + "/x.sock", Mode: 0o770, Owner: "root"},
 		HTTP:        &HTTPConfig{Listen: "127.0.0.1:9001", Username: "u", Password: "p"},
-		HookTimeout: 500 * time.Millisecond, Subreaper: false,
+		HookTimeout: 500 * time.Millisecond, Subreaper: false, Orphans: supervisor.OrphansAdopt,
 	}
 	if !reflect.DeepEqual(cfg.Daemon, want) {
 		t.Errorf("daemon:\n got %+v\nwant %+v", cfg.Daemon, want)
+	}
+	if _, def := loadSource(t, `daemon {}`, Options{}); def.Daemon.Orphans != supervisor.OrphansStop {
+		t.Errorf("default orphans = %q, want stop", def.Daemon.Orphans)
+	}
+	msg := loadError(t, map[string]string{"tend.lua": `daemon { orphans = "keep" }`})
+	if !strings.Contains(msg, `tend.lua:1: daemon: orphans must be "stop" or "adopt", got "keep"`) {
+		t.Errorf("bad orphans: %s", msg)
 	}
 }
 

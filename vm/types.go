@@ -55,6 +55,9 @@ type Daemon struct {
 	HTTP            *HTTPConfig // nil = no TCP listener
 	HookTimeout     time.Duration
 	Subreaper       bool // default true
+	// Orphans is what a daemon does with the processes a killed previous
+	// instance left running: stop them (default) or adopt them.
+	Orphans supervisor.OrphanMode
 }
 
 // Config is a loaded configuration.

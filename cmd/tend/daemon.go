@@ -72,7 +72,7 @@ func serve(ctx context.Context, path string, echo io.Writer, ready *os.File) (in
 			return 1, fmt.Errorf("listen on %s: %w", dc.HTTP.Listen, err)
 		}
 	}
-	if err := d.Start(); err != nil {
+	if err := d.Start(ctx); err != nil {
 		ln.Close()
 		if tcp != nil {
 			tcp.Close()

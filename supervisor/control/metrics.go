@@ -136,6 +136,17 @@ func (s *Server) writeMetrics(b *bytes.Buffer) {
 			}
 		}
 	}
+	m.family("tend_log_dropped_bytes_total", "counter", "Bytes of output a process's log file could not take (the disk was full).")
+	for _, i := range infos {
+		for _, ch := range []struct {
+			name, path string
+			dropped    int64
+		}{{"stdout", i.StdoutLogfile, i.DroppedStdout}, {"stderr", i.StderrLogfile, i.DroppedStderr}} {
+			if ch.path != "" || ch.dropped > 0 {
+				m.sample("tend_log_dropped_bytes_total", lbl(i, "channel", ch.name), float64(ch.dropped))
+			}
+		}
+	}
 
 	m.family("tend_up", "gauge", "1 while the daemon is running, 0 once it is shutting down.")
 	m.sample("tend_up", nil, metricsBool(!s.eng.ShuttingDown()))

@@ -5,10 +5,14 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"regexp"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/tend-sh/tend/supervisor"
 )
 
 // promSample is one parsed sample.
@@ -215,5 +219,49 @@ func TestMetrics(t *testing.T) {
 	}
 	if strings.Count(fmt.Sprint(samples), "tend_process_state_info") != 5*8 {
 		t.Errorf("one-hot state series: want 8 per process")
+	}
+}
+
+// The bytes a log file could not take are counted per process and channel.
+func TestMetricsLogDropped(t *testing.T) {
+	if _, err := os.Stat("/dev/full"); err != nil {
+		t.Skipf("no /dev/full: %v", err)
+	}
+	inUse, avail := xrtSpecs()
+	full := supervisor.NewSpec("full", "cat")
+	full.StartSecs = 0
+	full.Stdout.Path = "/dev/full"
+	env := xrtStart(t, append(inUse, full), avail, "", "")
+	env.waitState(t, "full", supervisor.Running)
+	if err := env.eng.SendStdin("full", []byte("12345\n")); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for i, _ := env.eng.Info("full"); i.DroppedStdout < 6; i, _ = env.eng.Info("full") {
+		if time.Now().After(deadline) {
+			t.Fatalf("DroppedStdout = %d, want 6", i.DroppedStdout)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	resp, err := http.Get("http://" + env.tcp + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	samples, types, err := parseProm(resp.Body)
+	if err != nil {
+		t.Fatalf("scrape does not parse: %v", err)
+	}
+	if types["tend_log_dropped_bytes_total"] != "counter" {
+		t.Errorf("type %q", types["tend_log_dropped_bytes_total"])
+	}
+	got := map[string]float64{}
+	for _, s := range samples {
+		if s.name == "tend_log_dropped_bytes_total" {
+			got[s.labels["name"]+"/"+s.labels["channel"]] = s.value
+		}
+	}
+	if got["full/stdout"] != 6 || got["talker/stdout"] != 0 || len(got) < 3 {
+		t.Errorf("tend_log_dropped_bytes_total = %v, want full/stdout 6 and zeros", got)
 	}
 }

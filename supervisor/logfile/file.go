@@ -1,6 +1,7 @@
 package logfile
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -52,6 +53,18 @@ type File struct {
 	// start a new one); renamedGen is the gen that began with the previous
 	// file renamed to .1, for ReadSince.
 	gen, renamedGen uint64
+
+	// lost counts what failed writes dropped since the last write that
+	// succeeded (disk full), for the marker line written when writing
+	// resumes; midLine says the last byte written was not a newline.
+	lost    lost
+	midLine bool
+}
+
+// lost is output a File could not write.
+type lost struct {
+	bytes, lines int64
+	err          error // the first failure
 }
 
 // Open opens (creating, mode 0644, append) path. maxBytes 0 = never rotate;
@@ -174,6 +187,11 @@ func (f *File) Size() int64 {
 // If p was written but the rotation failed, Write returns len(p) and the
 // error; the rotation is retried after the next Write. Callers must not
 // write p again.
+//
+// What a failed write could not write (the disk is full) is dropped and
+// counted; the first Write that succeeds afterwards is preceded by one
+// line saying how much was lost: "[tend: 39250 lines (2048000 bytes)
+// dropped while the disk was full]".
 func (f *File) Write(p []byte) (int, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -182,35 +200,91 @@ func (f *File) Write(p []byte) (int, error) {
 	}
 	if f.fp == nil {
 		if err := f.openLocked(0); err != nil {
+			f.loseLocked(p, err)
 			return 0, fmt.Errorf("write %s: %w", f.path, err)
 		}
 	}
-	var n int
-	var err error
-	if f.std != nil {
-		f.std.Lock()
-		n, err = f.fp.Write(p)
-		f.std.Unlock()
-	} else {
-		n, err = f.fp.Write(p)
-	}
-	f.notifyLocked()
-	if f.pass {
-		if err != nil {
-			return n, fmt.Errorf("write %s: %w", f.path, err)
+	if f.lost.bytes > 0 {
+		if err := f.writeMarkerLocked(); err != nil {
+			f.loseLocked(p, err)
+			return 0, fmt.Errorf("write %s: %w", f.path, err)
 		}
-		return n, nil
 	}
-	f.size += int64(n)
+	n, err := f.rawWriteLocked(p)
 	if err != nil {
+		f.loseLocked(p[n:], err)
 		return n, fmt.Errorf("write %s: %w", f.path, err)
 	}
-	if f.maxBytes > 0 && f.size >= f.maxBytes {
+	if !f.pass && f.maxBytes > 0 && f.size >= f.maxBytes {
 		if err := f.rotateLocked(); err != nil {
 			return n, err
 		}
 	}
 	return n, nil
+}
+
+// rawWriteLocked writes b to the open file and accounts for it.
+func (f *File) rawWriteLocked(b []byte) (int, error) {
+	var n int
+	var err error
+	if f.std != nil {
+		f.std.Lock()
+		n, err = f.fp.Write(b)
+		f.std.Unlock()
+	} else {
+		n, err = f.fp.Write(b)
+	}
+	f.notifyLocked()
+	if n > 0 {
+		f.midLine = b[n-1] != '\n'
+	}
+	if !f.pass {
+		f.size += int64(n)
+	}
+	return n, err
+}
+
+// loseLocked counts b as dropped by a failed write.
+func (f *File) loseLocked(b []byte, err error) {
+	if len(b) == 0 {
+		return
+	}
+	if f.lost.bytes == 0 {
+		f.lost.err = err
+	}
+	f.lost.bytes += int64(len(b))
+	f.lost.lines += int64(bytes.Count(b, []byte{'\n'}))
+}
+
+// writeMarkerLocked writes the line that says what was dropped, on a line
+// of its own. If only part of it could be written, that part stays, the
+// chunk that was to follow is counted as dropped, and a whole marker is
+// written at the next success.
+func (f *File) writeMarkerLocked() error {
+	why := "while the disk was full"
+	if !errors.Is(f.lost.err, syscall.ENOSPC) && !errors.Is(f.lost.err, syscall.EDQUOT) {
+		why = "because the log could not be written (" + errText(f.lost.err) + ")"
+	}
+	marker := fmt.Sprintf("[tend: %d lines (%d bytes) dropped %s]\n", f.lost.lines, f.lost.bytes, why)
+	if f.midLine {
+		marker = "\n" + marker
+	}
+	if _, err := f.rawWriteLocked([]byte(marker)); err != nil {
+		return err
+	}
+	f.lost = lost{}
+	return nil
+}
+
+// errText is the innermost message of err ("no space left on device").
+func errText(err error) string {
+	for {
+		next := errors.Unwrap(err)
+		if next == nil {
+			return err.Error()
+		}
+		err = next
+	}
 }
 
 // rotateLocked shifts the backups and starts a fresh, empty file (with

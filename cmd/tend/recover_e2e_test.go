@@ -1,0 +1,180 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// startDaemonIn runs `tend daemon` on dir's config (written by the caller
+// or by a previous daemon of the test), handing it files as descriptors 3
+// and up without close-on-exec, as a careless parent would.
+func startDaemonIn(t *testing.T, dir, extra, body string, files ...*os.File) *testDaemon {
+	t.Helper()
+	d := &testDaemon{t: t, dir: dir, config: filepath.Join(dir, "tend.lua"), extra: extra, out: new(bytes.Buffer)}
+	d.writeConfig(body)
+	d.cmd = exec.Command(tendBin, "daemon", "-c", d.config)
+	d.cmd.Stdout, d.cmd.Stderr = d.out, d.out
+	d.cmd.ExtraFiles = files
+	if err := d.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	d.exited = exited
+	go func() { d.cmd.Wait(); close(exited) }()
+	t.Cleanup(func() {
+		d.cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-exited:
+		case <-time.After(30 * time.Second):
+			d.cmd.Process.Kill()
+			<-exited
+		}
+	})
+	waitFor(t, "daemon answering", func() bool {
+		select {
+		case <-exited:
+			t.Fatalf("daemon exited early: %s", d.out)
+		default:
+		}
+		_, rc := d.ctl("version")
+		return rc == 0
+	})
+	return d
+}
+
+// pids returns the pid of each named program, from `tend pid`.
+func (d *testDaemon) pids(names ...string) map[string]int {
+	d.t.Helper()
+	out := map[string]int{}
+	for _, n := range names {
+		pid, err := strconv.Atoi(strings.TrimSpace(d.pidOf(n)))
+		if err != nil || pid <= 0 {
+			d.t.Fatalf("pid of %s: %q", n, d.pidOf(n))
+		}
+		out[n] = pid
+	}
+	return out
+}
+
+func processAlive(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	i := bytes.LastIndexByte(b, ')')
+	return i > 0 && len(b) > i+2 && b[i+2] != 'Z'
+}
+
+const recoverPrograms = `
+program "a" { command = "sleep 1001", startsecs = 0 }
+program "b" { command = "sleep 1002", startsecs = 0 }
+`
+
+// Issue 11, defect 6: after kill -9 of the daemon, a new daemon stops what
+// the old one left running before starting its programs: one copy each.
+func TestE2E_CrashRecoveryStops(t *testing.T) {
+	dir := t.TempDir()
+	first := startDaemonIn(t, dir, "", recoverPrograms)
+	first.waitStatus("a", "RUNNING")
+	first.waitStatus("b", "RUNNING")
+	old := first.pids("a", "b")
+	waitFor(t, "the state file", func() bool {
+		b, _ := os.ReadFile(filepath.Join(dir, "tend.state"))
+		return bytes.Contains(b, []byte(`"pid":`+strconv.Itoa(old["b"])))
+	})
+	first.cmd.Process.Kill()
+	<-first.exited
+
+	second := startDaemonIn(t, dir, "", recoverPrograms)
+	second.waitStatus("a", "RUNNING")
+	second.waitStatus("b", "RUNNING")
+	now := second.pids("a", "b")
+	for name, pid := range old {
+		if processAlive(pid) || now[name] == pid {
+			t.Errorf("%s: old pid %d alive=%v, new pid %d: want the old one stopped", name, pid, processAlive(pid), now[name])
+		}
+	}
+	if log := second.log(); !strings.Contains(log, "stopping 'a' (pid "+strconv.Itoa(old["a"])+") left running by a previous tend") {
+		t.Errorf("the log does not name the stopped orphan:\n%s", log)
+	}
+}
+
+// With orphans = "adopt" the new daemon keeps the old processes, shown
+// RUNNING with their old pids.
+func TestE2E_CrashRecoveryAdopts(t *testing.T) {
+	dir := t.TempDir()
+	extra := `orphans = "adopt"`
+	first := startDaemonIn(t, dir, extra, recoverPrograms)
+	first.waitStatus("a", "RUNNING")
+	first.waitStatus("b", "RUNNING")
+	old := first.pids("a", "b")
+	t.Cleanup(func() {
+		for _, pid := range old {
+			if processAlive(pid) {
+				syscall.Kill(pid, syscall.SIGKILL) // the adopted processes outlive a failed test
+			}
+		}
+	})
+	waitFor(t, "the state file", func() bool {
+		b, _ := os.ReadFile(filepath.Join(dir, "tend.state"))
+		return bytes.Contains(b, []byte(`"pid":`+strconv.Itoa(old["b"])))
+	})
+	first.cmd.Process.Kill()
+	<-first.exited
+
+	second := startDaemonIn(t, dir, extra, recoverPrograms)
+	out := second.waitStatus("a", "RUNNING")
+	if !strings.Contains(out, "pid "+strconv.Itoa(old["a"])+",") || !strings.Contains(out, "output not captured") {
+		t.Errorf("status a: %q, want pid %d adopted", out, old["a"])
+	}
+	if now := second.pids("a", "b"); !maps2Equal(now, old) {
+		t.Errorf("pids %v, want the old ones %v", now, old)
+	}
+}
+
+func maps2Equal(a, b map[string]int) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if b[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+// Issue 11, defect 4: a descriptor the daemon inherited without
+// close-on-exec does not reach its children.
+func TestE2E_ChildrenGetOnlyStdio(t *testing.T) {
+	leak, err := os.Open(os.DevNull)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer leak.Close()
+	d := startDaemonIn(t, t.TempDir(), "", `program "a" { command = "sleep 1003", startsecs = 0 }`, leak)
+	d.waitStatus("a", "RUNNING")
+	pid := d.pids("a")["a"]
+	entries, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fds []int
+	for _, e := range entries {
+		n, _ := strconv.Atoi(e.Name())
+		fds = append(fds, n)
+	}
+	slices.Sort(fds)
+	if !slices.Equal(fds, []int{0, 1, 2}) {
+		t.Errorf("child has descriptors %v, want [0 1 2]", fds)
+	}
+}

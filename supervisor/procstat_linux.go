@@ -1,0 +1,79 @@
+package supervisor
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// procStat is what the engine reads from /proc/PID/stat to tell a process
+// from a later one that got the same pid.
+type procStat struct {
+	State byte   // R, S, D, Z...
+	Pgid  int    // field 5
+	Start uint64 // field 22: start time in clock ticks since boot
+}
+
+// readProcStat reads /proc/PID/stat. The command name (field 2) may hold
+// spaces and parentheses, so fields are counted from its last ')'.
+func readProcStat(pid int) (procStat, error) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return procStat{}, err
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return procStat{}, fmt.Errorf("/proc/%d/stat: no command field", pid)
+	}
+	f := strings.Fields(s[i+1:]) // f[0] is field 3
+	if len(f) < 20 || len(f[0]) != 1 {
+		return procStat{}, fmt.Errorf("/proc/%d/stat: %d fields", pid, len(f)+2)
+	}
+	pgid, err1 := strconv.Atoi(f[2])
+	start, err2 := strconv.ParseUint(f[19], 10, 64)
+	if err := errors.Join(err1, err2); err != nil {
+		return procStat{}, fmt.Errorf("/proc/%d/stat: %w", pid, err)
+	}
+	return procStat{State: f[0][0], Pgid: pgid, Start: start}, nil
+}
+
+// bootID identifies the running kernel boot: start times count clock ticks
+// since boot, so they only compare within one boot.
+func bootID() string {
+	b, err := os.ReadFile("/proc/sys/kernel/random/boot_id")
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(b))
+}
+
+// clockTicks is USER_HZ, the unit of /proc start times: 100 on every Linux
+// architecture Go supports (the kernel converts to it for userspace).
+const clockTicks = 100
+
+// startWallTime converts a start time in ticks since boot to wall-clock
+// time, from btime in /proc/stat; the zero Time if that cannot be read.
+func startWallTime(ticks uint64) time.Time {
+	f, err := os.Open("/proc/stat")
+	if err != nil {
+		return time.Time{}
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if rest, ok := strings.CutPrefix(sc.Text(), "btime "); ok {
+			btime, err := strconv.ParseInt(strings.TrimSpace(rest), 10, 64)
+			if err != nil {
+				return time.Time{}
+			}
+			ms := int64(ticks) * 1000 / clockTicks
+			return time.Unix(btime, 0).Add(time.Duration(ms) * time.Millisecond)
+		}
+	}
+	return time.Time{}
+}
