@@ -1,7 +1,6 @@
 package supervisor
 
 import (
-	"bytes"
 	"fmt"
 	"log/slog"
 	"os"
@@ -10,10 +9,11 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/tend-sh/tend/internal/testkit"
 )
 
 // listenerScript is a superlance-style event listener in sh. It appends
@@ -62,27 +62,14 @@ func readEvents(path string) []received {
 	return out
 }
 
-// syncBuffer is a bytes.Buffer safe for the engine's logger.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-func newLoggedHarness(t *testing.T) (*harness, *syncBuffer) {
-	buf := &syncBuffer{}
-	h := newHarness(t, Config{Logger: slog.New(slog.NewTextHandler(buf, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+func newLoggedHarness(t *testing.T, cfg ...Config) (*harness, *testkit.Buffer) {
+	buf := &testkit.Buffer{}
+	c := Config{}
+	if len(cfg) > 0 {
+		c = cfg[0]
+	}
+	c.Logger = slog.New(slog.NewTextHandler(buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	h := newHarness(t, c)
 	return h, buf
 }
 

@@ -233,7 +233,7 @@ func (p *process) spawnLocked() error {
 		return fmt.Errorf("couldn't exec %s: %s", s.Command[0], errnoName(err))
 	}
 	p.pid = pid
-	p.start = timeNow()
+	p.start = p.e.clock.Now()
 	p.e.byPid[pid] = p
 	p.e.watchExit(pid, pidfd)
 	p.stdin = pp.stdinW

@@ -239,10 +239,8 @@ func TestStopAllAscendingAtOnce(t *testing.T) {
 }
 
 func (h *harness) eventsOf(states ...State) []Event {
-	h.mu.Lock()
-	defer h.mu.Unlock()
 	var out []Event
-	for _, ev := range h.events {
+	for _, ev := range h.all() {
 		for _, s := range states {
 			if ev.Type == EventProcessState && ev.To == s {
 				out = append(out, ev)
