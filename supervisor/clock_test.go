@@ -99,6 +99,12 @@ func TestBackoffOnFakeClock(t *testing.T) {
 	if got := h.states("quick"); !slices.Equal(got, want) {
 		t.Fatalf("states = %v, want %v", got, want)
 	}
+	// tries: STARTING 0, BACKOFF 1, STARTING 1, BACKOFF 2, ...
+	for i, ev := range h.stateEvents("quick")[:8] {
+		if want := (i + 1) / 2; ev.Tries != want {
+			t.Errorf("event %d (%s) tries = %d, want %d", i, ev.Name(), ev.Tries, want)
+		}
+	}
 	if got := h.clock.Pending(); len(got) != 0 {
 		t.Errorf("FATAL left timers armed: %v", got)
 	}
