@@ -108,7 +108,7 @@ func TestKilledRunningProcessRespawnsAtOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	var next Info
-	h.waitFor("a new pid", 5*time.Second, func() bool {
+	h.waitEngine("a new pid", 5*time.Second, func() bool {
 		next, _ = h.e.Info("victim")
 		return next.Pid != 0 && next.Pid != info.Pid
 	})

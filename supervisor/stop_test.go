@@ -183,7 +183,7 @@ func TestShutdownOrderDescendingPriority(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	h.e.Shutdown(ctx)
-	h.waitFor("all stopped events", 10*time.Second, func() bool { return len(h.order(Stopped)) == 3 })
+	h.waitEngine("all stopped events", 10*time.Second, func() bool { return len(h.order(Stopped)) == 3 })
 	if got, want := strings.Join(h.order(Stopping), ","), "high,mid,low"; got != want {
 		t.Errorf("shutdown order %s, want %s", got, want)
 	}
@@ -220,7 +220,7 @@ func TestStopAllAscendingAtOnce(t *testing.T) {
 	if len(res) != 3 {
 		t.Fatalf("StopAll results %v", res)
 	}
-	h.waitFor("all stopped events", 10*time.Second, func() bool { return len(h.order(Stopped)) == 3 })
+	h.waitEngine("all stopped events", 10*time.Second, func() bool { return len(h.order(Stopped)) == 3 })
 	// All three were signalled together: each ignores TERM and stops only
 	// at its stopwaitsecs SIGKILL, so every STOPPING precedes every STOPPED.
 	// (Stopped one after another, the first would be STOPPED before the

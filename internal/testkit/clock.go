@@ -150,25 +150,25 @@ func (c *FakeClock) WaitPending(tb testing.TB, n int) {
 	}
 }
 
-// RunUntil keeps moving the time to the next armed timer until done is
-// closed, pacing itself by pace of real time per timer so that the work a
-// timer starts (a signal, a reap) can happen before the next one fires. It
-// lets code that waits on timers finish under a fake clock, such as an
-// engine shutting down when a test ends.
+// RunUntil lets code that waits on timers finish under a fake clock, such
+// as an engine shutting down when a test ends: until done is closed, it
+// moves the time to the latest armed timer, running every timer on the
+// way, then gives the work they started (a signal, a reap) pace of real
+// time before it looks again.
 func (c *FakeClock) RunUntil(done <-chan struct{}, pace time.Duration) {
 	tick := time.NewTicker(pace)
 	defer tick.Stop()
 	for {
 		c.mu.Lock()
 		changed := c.changed
-		var next time.Time
+		var last time.Time
 		for _, t := range c.timers {
-			if next.IsZero() || t.when.Before(next) {
-				next = t.when
+			if t.when.After(last) {
+				last = t.when
 			}
 		}
 		c.mu.Unlock()
-		if next.IsZero() {
+		if last.IsZero() {
 			select {
 			case <-done:
 				return
@@ -176,11 +176,11 @@ func (c *FakeClock) RunUntil(done <-chan struct{}, pace time.Duration) {
 				continue
 			}
 		}
+		c.advanceTo(last)
 		select {
 		case <-done:
 			return
 		case <-tick.C:
-			c.advanceTo(next)
 		}
 	}
 }
