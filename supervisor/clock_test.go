@@ -149,6 +149,7 @@ func TestStartsecsOnFakeClock(t *testing.T) {
 	case <-time.After(20 * time.Second):
 		t.Fatal("start with wait did not return once RUNNING")
 	}
+	h.sync()
 	evs := h.stateEvents("slow")
 	if gap := evs[len(evs)-1].Time.Sub(evs[len(evs)-2].Time); gap != 5*time.Second {
 		t.Errorf("RUNNING came %s after STARTING, want 5s", gap)
