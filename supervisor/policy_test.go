@@ -126,3 +126,42 @@ func TestStalledPolicyFallsBack(t *testing.T) {
 	h.waitSeq("stuck", 15*time.Second, Exited, Starting, Running, Exited, Starting)
 	h.waitSeq("other", 15*time.Second, Exited, Starting, Running, Exited, Starting)
 }
+
+// gatedPolicy answers "stop" once release is closed.
+type gatedPolicy struct{ release chan struct{} }
+
+func (g *gatedPolicy) OnExit(ctx context.Context, p Info, e ExitInfo) (Decision, error) {
+	<-g.release
+	return Decision{Action: ActionStop}, nil
+}
+
+func (g *gatedPolicy) OnBackoff(ctx context.Context, p Info, e ExitInfo) (BackoffDecision, error) {
+	<-g.release
+	return BackoffDecision{Default: true}, nil
+}
+
+// An answer that comes after the process moved on is dropped, and it
+// takes the timer covering its deadline with it.
+func TestStaleHookAnswerLeavesNoTimer(t *testing.T) {
+	h := newFakeHarness(t)
+	pol := &gatedPolicy{release: make(chan struct{})}
+	s := h.spec("late", sh("exit 1")...)
+	s.StartSecs = 0
+	s.Policy = pol
+	s.HookTimeout = time.Hour
+	h.update(s)
+	h.waitState("late", Exited, 0)
+	if got := h.clock.Pending(); len(got) != 1 {
+		t.Fatalf("timers armed %v, want the hook's deadline", got)
+	}
+	// A stop request on an EXITED process invalidates what was pending.
+	if err := h.e.StopProcess(context.Background(), "late", false); FaultOf(err) != FaultNotRunning {
+		t.Fatalf("stop: %v, want NOT_RUNNING", err)
+	}
+	close(pol.release)
+	h.clock.WaitPending(t, 0)
+	h.sync()
+	if got, want := h.states("late"), []State{Starting, Running, Exited}; !equalStates(got, want) {
+		t.Errorf("states %v, want %v", got, want)
+	}
+}

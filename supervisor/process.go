@@ -356,11 +356,14 @@ func (p *process) askLocked(call func(context.Context) (func(), error), fallback
 	settle := func(apply func(), err error) {
 		p.e.mu.Lock()
 		defer p.e.mu.Unlock()
-		if settled || p.gen != gen {
+		if settled {
 			return
 		}
 		settled = true
 		stopCover() // an answered hook leaves no timer behind
+		if p.gen != gen {
+			return // p moved on: the answer is stale
+		}
 		if err != nil {
 			p.e.log.Error(fmt.Sprintf("hook for %s failed (%s), applying the default rule: %v", name, source, err))
 			fallback()
