@@ -195,3 +195,29 @@ func TestStopwaitOnFakeClock(t *testing.T) {
 		t.Errorf("STOPPED came %s after STOPPING, want 10s", gap)
 	}
 }
+
+// A shutdown whose deadline passed SIGKILLs what still runs and returns
+// once the children are reaped: its wait for the reaping is woken by the
+// reaper, not by a clock (here, a clock that never moves).
+func TestShutdownDrainsKilledChildren(t *testing.T) {
+	h := newFakeHarness(t)
+	s := h.spec("stubborn", sh(`trap "" TERM; echo ready; exec sleep 1000`)...)
+	s.StartSecs = 0
+	s.StopWaitSecs = time.Hour
+	s.Stdout.Path = h.file("stubborn.log")
+	h.update(s)
+	pid := h.waitState("stubborn", Running, 0).Pid
+	h.waitFile(s.Stdout.Path, "ready", 0)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	done := make(chan struct{})
+	go func() { defer close(done); h.e.Shutdown(ctx) }()
+	select {
+	case <-done:
+	case <-time.After(testkit.DefaultWait):
+		t.Fatal("shutdown did not return once its child was killed and reaped")
+	}
+	if _, err := os.Stat(fmt.Sprintf("/proc/%d", pid)); err == nil {
+		t.Errorf("child %d still exists (running or unreaped) after shutdown", pid)
+	}
+}
