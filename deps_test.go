@@ -7,8 +7,9 @@ import (
 )
 
 // TestImportRules keeps the layout's dependency rules true: the engine knows
-// nothing of Lua or the REPL, only vm and stdlib import gopher-lua, and the
-// supervisord.conf importer (which writes Lua as text) imports neither.
+// nothing of Lua or the REPL, only vm and stdlib import gopher-lua, the
+// supervisord.conf importer (which writes Lua as text) imports neither, and
+// the test kit imports no Lua either.
 func TestImportRules(t *testing.T) {
 	deps := func(pkg string) []string {
 		out, err := exec.Command("go", "list", "-deps", pkg).Output()
@@ -17,11 +18,18 @@ func TestImportRules(t *testing.T) {
 		}
 		return strings.Fields(string(out))
 	}
-	for _, pkg := range []string{"./supervisor/...", "./repl/..."} {
+	for _, pkg := range []string{"./supervisor/...", "./repl/...", "./internal/testkit/..."} {
 		for _, d := range deps(pkg) {
 			if strings.Contains(d, "gopher-lua") && !strings.HasSuffix(d, "gopher-lua/parse") && !strings.HasSuffix(d, "gopher-lua/ast") || strings.Contains(d, "tend/vm") || strings.Contains(d, "tend/stdlib") {
 				t.Errorf("%s depends on %s", pkg, d)
 			}
+		}
+	}
+	// The engine's in-package tests import the test kit's base: it must not
+	// import the engine (an import cycle) or anything else of tend.
+	for _, d := range deps("./internal/testkit") {
+		if strings.Contains(d, "tend-sh/tend/") && !strings.HasSuffix(d, "tend/internal/testkit") {
+			t.Errorf("internal/testkit depends on %s", d)
 		}
 	}
 	// tend import writes Lua as text; it never needs a Lua state.

@@ -6,14 +6,14 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 
+	"github.com/tend-sh/tend/internal/testkit"
+	"github.com/tend-sh/tend/internal/testkit/enginekit"
 	"github.com/tend-sh/tend/supervisor"
 	"github.com/tend-sh/tend/supervisor/control"
 	"github.com/tend-sh/tend/supervisor/control/client"
@@ -21,43 +21,11 @@ import (
 
 // serveEngine runs an engine with specs behind a control server on a unix
 // socket and returns the socket URL.
-func serveEngine(tb testing.TB, opts control.Options, specs ...supervisor.Spec) (*supervisor.Engine, string) {
+func serveEngine(tb testing.TB, opts control.Options, specs ...supervisor.Spec) (*enginekit.Engine, string) {
 	tb.Helper()
-	dir := tb.TempDir()
-	eng := supervisor.New(supervisor.Config{ChildLogDir: dir})
-	tb.Cleanup(func() { eng.Shutdown(context.Background()) })
-	if _, err := eng.Update(context.Background(), specs); err != nil {
-		tb.Fatal(err)
-	}
-	sock := filepath.Join(dir, "tend.sock")
-	ln, err := net.Listen("unix", sock)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	opts.Engine = eng
-	srv := &http.Server{Handler: control.New(opts)}
-	go srv.Serve(ln)
-	tb.Cleanup(func() { srv.Close() })
-	deadline := time.Now().Add(30 * time.Second)
-	for _, s := range specs {
-		for {
-			i, err := eng.Info(s.Namespec())
-			if err == nil && (i.State == supervisor.Running || !s.AutoStart) {
-				break
-			}
-			if time.Now().After(deadline) {
-				tb.Fatalf("%s did not reach RUNNING", s.Namespec())
-			}
-			time.Sleep(5 * time.Millisecond)
-		}
-	}
-	return eng, "unix://" + sock
-}
-
-func sleeper(name string) supervisor.Spec {
-	s := supervisor.NewSpec(name, "sleep", "100")
-	s.StartSecs = 0
-	return s
+	eng := enginekit.Run(tb, supervisor.Config{}, specs...)
+	opts.Engine = eng.Engine
+	return eng, "unix://" + testkit.ServeUnix(tb, control.New(opts))
 }
 
 func runCtl(t *testing.T, c *client.Client, args ...string) (string, int) {
@@ -68,9 +36,9 @@ func runCtl(t *testing.T, c *client.Client, args ...string) (string, int) {
 }
 
 func TestRun_StatusFormat(t *testing.T) {
-	long := sleeper("a_really_long_program_name_exceeding_thirty")
+	long := enginekit.Sleeper("a_really_long_program_name_exceeding_thirty")
 	long.AutoStart = false
-	_, url := serveEngine(t, control.Options{}, sleeper("app"), long)
+	_, url := serveEngine(t, control.Options{}, enginekit.Sleeper("app"), long)
 	c, err := client.New(url, "", "")
 	if err != nil {
 		t.Fatal(err)
@@ -150,7 +118,7 @@ func BenchmarkStatus1000(b *testing.B) {
 	}
 	specs := make([]supervisor.Spec, 1000)
 	for i := range specs {
-		specs[i] = sleeper(fmt.Sprintf("prog_%04d", i))
+		specs[i] = enginekit.Sleeper(fmt.Sprintf("prog_%04d", i))
 		specs[i].Stdout.Path, specs[i].Stderr.Path = supervisor.LogNone, supervisor.LogNone
 	}
 	_, url := serveEngine(b, control.Options{}, specs...)

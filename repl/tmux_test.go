@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/tend-sh/tend/internal/testkit"
 )
 
 // tendBin is the tend binary TestMain builds for the end-to-end tests;
@@ -23,26 +25,17 @@ var (
 
 func TestMain(m *testing.M) {
 	flag.Parse()
-	if !testing.Short() {
-		tendBin, buildErr = buildTend()
-	}
-	os.Exit(m.Run())
-}
-
-// buildTend builds cmd/tend into <module root>/tmp/tend.
-func buildTend() (string, error) {
-	gomod, err := exec.Command("go", "env", "GOMOD").Output()
+	dir, err := os.MkdirTemp("", "tend-repl-")
 	if err != nil {
-		return "", fmt.Errorf("go env GOMOD: %w", err)
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
 	}
-	root := filepath.Dir(strings.TrimSpace(string(gomod)))
-	bin := filepath.Join(root, "tmp", "tend")
-	cmd := exec.Command("go", "build", "-o", bin, "./cmd/tend")
-	cmd.Dir = root
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("go build ./cmd/tend: %w\n%s", err, out)
+	if !testing.Short() {
+		tendBin, buildErr = testkit.BuildTend(dir)
 	}
-	return bin, nil
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
 }
 
 // daemon is a running `tend daemon` for one test.
@@ -250,12 +243,7 @@ func lastLineIs(s string) func([]string) bool {
 }
 
 func TestREPLTerminal(t *testing.T) {
-	if _, err := exec.LookPath("tmux"); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("tmux is required under CI=true: %v", err)
-		}
-		t.Skip("tmux not installed")
-	}
+	testkit.RequireTool(t, "tmux")
 	d := startDaemon(t)
 	state := filepath.Join(d.dir, "state")
 	p := &tmuxPane{t: t, sock: filepath.Join(d.dir, "tmux.sock")}

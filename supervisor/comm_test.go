@@ -39,9 +39,7 @@ func TestCaptureModePublishesCommunication(t *testing.T) {
 	s.Stdout.EventsEnabled = true
 	h.update(s)
 	h.waitFor("PROCESS_COMMUNICATION_STDOUT", 10*time.Second, func() bool {
-		h.mu.Lock()
-		defer h.mu.Unlock()
-		for _, ev := range h.events {
+		for _, ev := range h.all() {
 			if ev.Type == EventProcessCommStdout && string(ev.Data) == "comm-data" && ev.Process == "talker" {
 				return true
 			}
@@ -52,9 +50,7 @@ func TestCaptureModePublishesCommunication(t *testing.T) {
 	// and the harness records events on its own goroutine: the event can
 	// trail both the COMMUNICATION event and the file, so wait for it.
 	h.waitFor("a PROCESS_LOG_STDOUT event with hello-log", 10*time.Second, func() bool {
-		h.mu.Lock()
-		defer h.mu.Unlock()
-		for _, ev := range h.events {
+		for _, ev := range h.all() {
 			if ev.Type == EventProcessLogStdout && strings.Contains(string(ev.Data), "hello-log") {
 				return true
 			}
@@ -65,9 +61,7 @@ func TestCaptureModePublishesCommunication(t *testing.T) {
 	if strings.Contains(got, "comm-data") {
 		t.Errorf("captured text also logged: %q", got)
 	}
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	for _, ev := range h.events {
+	for _, ev := range h.all() {
 		if ev.Type == EventProcessLogStdout && strings.Contains(string(ev.Data), "comm-data") {
 			t.Errorf("captured text also sent as PROCESS_LOG_STDOUT: %q", ev.Data)
 		}

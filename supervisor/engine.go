@@ -8,7 +8,6 @@ import (
 	"os"
 	"slices"
 	"sync"
-	"time"
 )
 
 // Config configures an Engine.
@@ -42,6 +41,9 @@ type Config struct {
 	// Orphans says what Recover does with those: OrphansStop ("" too) or
 	// OrphansAdopt.
 	Orphans OrphanMode
+	// Clock is the engine's time source for every timer and timestamp;
+	// nil means the real clock.
+	Clock Clock
 }
 
 // Result is the outcome of an operation on one process, as supervisord's
@@ -60,6 +62,7 @@ type Result struct {
 type Engine struct {
 	cfg     Config
 	log     *slog.Logger
+	clock   Clock
 	bus     Bus
 	environ []string
 
@@ -69,8 +72,9 @@ type Engine struct {
 	procs        map[string]*process // by namespec
 	groups       map[string]*group
 	pools        map[string]*pool // eventlistener pools by program name
-	ticks        map[EventType]*time.Timer
+	ticks        map[EventType]*tick
 	byPid        map[int]*process
+	reaped       chan struct{} // closed when byPid empties, for drain
 	shuttingDown bool
 	closed       chan struct{}
 	pump         *pump           // nil if epoll was unavailable: one goroutine per pipe then
@@ -93,6 +97,7 @@ func New(cfg Config) *Engine {
 	e := &Engine{
 		cfg:    cfg,
 		log:    cfg.Logger,
+		clock:  cfg.Clock,
 		procs:  make(map[string]*process),
 		groups: make(map[string]*group),
 		byPid:  make(map[int]*process),
@@ -102,6 +107,9 @@ func New(cfg Config) *Engine {
 	}
 	if e.log == nil {
 		e.log = slog.New(slog.DiscardHandler)
+	}
+	if e.clock == nil {
+		e.clock = realClock{}
 	}
 	e.environ = cfg.Environ
 	if e.environ == nil {
@@ -126,7 +134,7 @@ func (e *Engine) Subscribe(n int) *Subscription { return e.bus.Subscribe(n) }
 // parts of the daemon originate, such as SUPERVISOR_STATE_CHANGE_RUNNING).
 func (e *Engine) Publish(ev Event) {
 	if ev.Time.IsZero() {
-		ev.Time = time.Now()
+		ev.Time = e.clock.Now()
 	}
 	e.bus.Publish(ev)
 }
@@ -186,7 +194,7 @@ func (e *Engine) Groups() []string {
 // supervisorctl lists them.
 func (e *Engine) Status() []Info {
 	e.mu.Lock()
-	now := time.Now()
+	now := e.clock.Now()
 	out := make([]Info, 0, len(e.procs))
 	for _, p := range e.procs {
 		out = append(out, p.infoLocked(now))
@@ -206,7 +214,7 @@ func (e *Engine) Info(name string) (Info, error) {
 	if err != nil {
 		return Info{}, err
 	}
-	return p.infoLocked(time.Now()), nil
+	return p.infoLocked(e.clock.Now()), nil
 }
 
 // Specs returns the spec of every process in start order.
@@ -218,6 +226,15 @@ func (e *Engine) Specs() []Spec {
 		out = append(out, p.spec)
 	}
 	return out
+}
+
+// forgetPidLocked drops a reaped pid and wakes a drain once none is left.
+func (e *Engine) forgetPidLocked(pid int) {
+	delete(e.byPid, pid)
+	if len(e.byPid) == 0 && e.reaped != nil {
+		close(e.reaped)
+		e.reaped = nil
+	}
 }
 
 // waitFor blocks until done(state) holds for p, or ctx ends.

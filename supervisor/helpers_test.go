@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/tend-sh/tend/internal/testkit"
 )
 
 func TestMain(m *testing.M) {
@@ -17,15 +19,14 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// harness is an engine plus a recorder of its state events.
+// harness is an engine plus a recorder of its events.
 type harness struct {
-	t   *testing.T
-	e   *Engine
-	dir string
-
-	mu     sync.Mutex
-	events []Event
-	wake   chan struct{}
+	t     *testing.T
+	e     *Engine
+	dir   string
+	clock *testkit.FakeClock // nil when the engine runs on the real clock
+	rec   *testkit.Recorder[Event]
+	syncs int // markers published by sync
 }
 
 func newHarness(t *testing.T, cfg ...Config) *harness {
@@ -45,34 +46,30 @@ func newHarness(t *testing.T, cfg ...Config) *harness {
 		}
 		c.Trampoline = []string{exe, TrampolineArg}
 	}
-	h := &harness{t: t, dir: dir, wake: make(chan struct{}, 1)}
+	h := &harness{t: t, dir: dir}
+	h.clock, _ = c.Clock.(*testkit.FakeClock)
 	h.e = New(c)
 	sub := h.e.Subscribe(100000)
-	done := make(chan struct{})
-	go func() {
-		for {
-			select {
-			case ev := <-sub.C:
-				h.mu.Lock()
-				h.events = append(h.events, ev)
-				h.mu.Unlock()
-				select {
-				case h.wake <- struct{}{}:
-				default:
-				}
-			case <-done:
-				return
-			}
-		}
-	}()
+	h.rec = testkit.Record(t, sub.C)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		defer cancel()
+		if h.clock != nil {
+			// Let the stop timers of what still runs fire.
+			done := make(chan struct{})
+			defer close(done)
+			go h.clock.RunUntil(done, 5*time.Millisecond)
+		}
 		h.e.Shutdown(ctx)
-		close(done)
 		sub.Close()
 	})
 	return h
+}
+
+// newFakeHarness returns a harness whose engine runs on a fake clock
+// (h.clock): its timers fire only when the test advances the time.
+func newFakeHarness(t *testing.T) *harness {
+	return newHarness(t, Config{Clock: testkit.NewFakeClock()})
 }
 
 // spec returns a spec with fast test defaults: startsecs 0.3 s, stopwait 2 s,
@@ -93,12 +90,29 @@ func (h *harness) update(specs ...Spec) {
 	}
 }
 
+// all returns every event recorded so far.
+func (h *harness) all() []Event { return h.rec.All() }
+
+// sync returns once every event published before the call is recorded:
+// it publishes a marker and waits for it (the bus keeps a subscriber's
+// events in order). Taking the engine's lock first means that a
+// transition in progress has published everything it will.
+func (h *harness) sync() {
+	h.t.Helper()
+	h.e.mu.Lock() // an empty critical section: wait for the holder
+	h.e.mu.Unlock()
+	h.syncs++
+	mark := Event{Type: "TEST_SYNC", Pid: h.syncs}
+	h.e.Publish(mark)
+	h.rec.Wait(h.t, "the sync marker", 0, func(evs []Event) bool {
+		return slices.ContainsFunc(evs, func(ev Event) bool { return ev.Type == mark.Type && ev.Pid == mark.Pid })
+	})
+}
+
 // states returns the sequence of states name entered.
 func (h *harness) states(name string) []State {
-	h.mu.Lock()
-	defer h.mu.Unlock()
 	var out []State
-	for _, ev := range h.events {
+	for _, ev := range h.all() {
 		if ev.Type == EventProcessState && (ev.Process == name || Namespec(ev.Group, ev.Process) == name) {
 			out = append(out, ev.To)
 		}
@@ -107,10 +121,8 @@ func (h *harness) states(name string) []State {
 }
 
 func (h *harness) stateEvents(name string) []Event {
-	h.mu.Lock()
-	defer h.mu.Unlock()
 	var out []Event
-	for _, ev := range h.events {
+	for _, ev := range h.all() {
 		if ev.Type == EventProcessState && ev.Process == name {
 			out = append(out, ev)
 		}
@@ -118,26 +130,24 @@ func (h *harness) stateEvents(name string) []Event {
 	return out
 }
 
-// waitFor polls cond until it holds or the deadline passes.
+// waitFor polls cond until it holds or the deadline passes, for what sends
+// no event (files, /proc). States have waitState and waitSeq.
 func (h *harness) waitFor(what string, d time.Duration, cond func() bool) {
 	h.t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			h.t.Fatalf("timed out after %s waiting for %s", d, what)
-		}
-		select {
-		case <-h.wake:
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
+	testkit.WaitFor(h.t, what, d, cond)
+}
+
+// waitEngine waits, woken by each engine event, until cond holds.
+func (h *harness) waitEngine(what string, d time.Duration, cond func() bool) {
+	h.t.Helper()
+	h.rec.Wait(h.t, what, d, func([]Event) bool { return cond() })
 }
 
 // waitState waits until name is in state st.
 func (h *harness) waitState(name string, st State, d time.Duration) Info {
 	h.t.Helper()
 	var info Info
-	h.waitFor(fmt.Sprintf("%s to be %s", name, st), d, func() bool {
+	h.waitEngine(fmt.Sprintf("%s to be %s", name, st), d, func() bool {
 		i, err := h.e.Info(name)
 		info = i
 		seen := h.states(name)
@@ -149,7 +159,7 @@ func (h *harness) waitState(name string, st State, d time.Duration) Info {
 // waitSeq waits until the states name entered contain want in a row.
 func (h *harness) waitSeq(name string, d time.Duration, want ...State) {
 	h.t.Helper()
-	h.waitFor(fmt.Sprintf("%s states %v", name, want), d, func() bool {
+	h.waitEngine(fmt.Sprintf("%s states %v", name, want), d, func() bool {
 		got := h.states(name)
 		for i := 0; i+len(want) <= len(got); i++ {
 			if equalStates(got[i:i+len(want)], want) {

@@ -424,11 +424,11 @@ func (e *Engine) rebuildPoolsLocked() {
 		switch {
 		case ticks[t] && e.ticks[t] == nil && !e.shuttingDown:
 			if e.ticks == nil {
-				e.ticks = map[EventType]*time.Timer{}
+				e.ticks = map[EventType]*tick{}
 			}
 			e.scheduleTickLocked(t)
 		case !ticks[t] && e.ticks[t] != nil:
-			e.ticks[t].Stop()
+			e.ticks[t].stop()
 			delete(e.ticks, t)
 		}
 	}
@@ -446,25 +446,29 @@ func orDefault(v, def int) int {
 // publishes the tick and re-arms itself while the tick is still wanted.
 func (e *Engine) scheduleTickLocked(t EventType) {
 	period := tickPeriods[t]
-	now := time.Now()
+	now := e.clock.Now()
 	next := now.Truncate(period).Add(period)
-	var timer *time.Timer
-	timer = time.AfterFunc(next.Sub(now), func() {
+	tk := &tick{}
+	tk.stop = e.clock.AfterFunc(next.Sub(now), func() {
 		e.mu.Lock()
 		defer e.mu.Unlock()
-		if e.ticks[t] != timer {
+		if e.ticks[t] != tk {
 			return
 		}
 		e.bus.Publish(Event{Type: t, Time: next})
 		e.scheduleTickLocked(t)
 	})
-	e.ticks[t] = timer
+	e.ticks[t] = tk
 }
+
+// tick is the armed timer of one TICK event type; its identity tells a
+// timer that fired after being replaced from the current one.
+type tick struct{ stop func() bool }
 
 // stopTicksLocked stops every tick timer (at shutdown).
 func (e *Engine) stopTicksLocked() {
-	for t, timer := range e.ticks {
-		timer.Stop()
+	for t, tk := range e.ticks {
+		tk.stop()
 		delete(e.ticks, t)
 	}
 }

@@ -1,7 +1,6 @@
 package supervisor
 
 import (
-	"bytes"
 	"fmt"
 	"log/slog"
 	"os"
@@ -10,10 +9,11 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/tend-sh/tend/internal/testkit"
 )
 
 // listenerScript is a superlance-style event listener in sh. It appends
@@ -62,27 +62,14 @@ func readEvents(path string) []received {
 	return out
 }
 
-// syncBuffer is a bytes.Buffer safe for the engine's logger.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-func newLoggedHarness(t *testing.T) (*harness, *syncBuffer) {
-	buf := &syncBuffer{}
-	h := newHarness(t, Config{Logger: slog.New(slog.NewTextHandler(buf, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+func newLoggedHarness(t *testing.T, cfg ...Config) (*harness, *testkit.Buffer) {
+	buf := &testkit.Buffer{}
+	c := Config{}
+	if len(cfg) > 0 {
+		c = cfg[0]
+	}
+	c.Logger = slog.New(slog.NewTextHandler(buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	h := newHarness(t, c)
 	return h, buf
 }
 
@@ -281,15 +268,26 @@ func TestListenerKilledMidEventGetsItAgain(t *testing.T) {
 	}
 }
 
+// TICK_5 comes at every multiple of 5 s of the clock, with that time.
 func TestListenerTick5(t *testing.T) {
-	h := newHarness(t)
+	h := newFakeHarness(t)
 	out := h.file("events")
 	h.update(h.listenerSpec(out, "", 0, "TICK_5"))
-	got := h.waitEvents(out, 15*time.Second, func(r []received) bool { return len(r) >= 1 })
-	r := got[0]
-	when, err := strconv.ParseInt(strings.TrimPrefix(r.body, "when:"), 10, 64)
-	if r.header["eventname"] != "TICK_5" || err != nil || when%5 != 0 || !strings.HasPrefix(r.body, "when:") {
-		t.Fatalf("bad tick %q %q", r.line, r.body)
+	h.waitState("ev", Running, 0)
+	// The fake clock reads 03:04:05, so the next multiple of 5 s is 5 s
+	// away; then one every 5 s.
+	if got := h.clock.Pending(); !slices.Equal(got, []time.Duration{5 * time.Second}) {
+		t.Fatalf("timers armed %v, want the tick in 5s", got)
+	}
+	start := h.clock.Now().Unix()
+	h.clock.Advance(5 * time.Second)
+	h.clock.Advance(5 * time.Second)
+	got := h.waitEvents(out, 0, func(r []received) bool { return len(r) >= 2 })
+	for i, r := range got {
+		when, err := strconv.ParseInt(strings.TrimPrefix(r.body, "when:"), 10, 64)
+		if want := start + 5*int64(i+1); r.header["eventname"] != "TICK_5" || err != nil || when != want || !strings.HasPrefix(r.body, "when:") {
+			t.Fatalf("tick %d: %q %q, want when:%d", i, r.line, r.body, want)
+		}
 	}
 	h.e.mu.Lock()
 	n := len(h.e.ticks)

@@ -371,34 +371,47 @@ func (e *Engine) shutdownReport(procs []*process) (stop func()) {
 		}
 	}
 	report()
-	t := time.NewTicker(shutdownReportEvery)
-	done := make(chan struct{})
-	go func() {
-		for {
-			select {
-			case <-t.C:
-				report()
-			case <-done:
-				return
+	var mu sync.Mutex
+	var stopTimer func() bool
+	var arm func()
+	arm = func() {
+		stopTimer = e.clock.AfterFunc(shutdownReportEvery, func() {
+			report()
+			mu.Lock()
+			defer mu.Unlock()
+			if stopTimer != nil {
+				arm()
 			}
-		}
-	}()
+		})
+	}
+	mu.Lock()
+	arm()
+	mu.Unlock()
 	return func() {
-		t.Stop()
-		close(done)
+		mu.Lock()
+		defer mu.Unlock()
+		stopTimer()
+		stopTimer = nil
 	}
 }
 
 // drain waits up to d for every child to be reaped.
 func (e *Engine) drain(d time.Duration) {
-	deadline := time.Now().Add(d)
-	for time.Now().Before(deadline) {
-		e.mu.Lock()
-		n := len(e.byPid)
+	e.mu.Lock()
+	if len(e.byPid) == 0 {
 		e.mu.Unlock()
-		if n == 0 {
-			return
-		}
-		time.Sleep(5 * time.Millisecond)
+		return
+	}
+	if e.reaped == nil {
+		e.reaped = make(chan struct{})
+	}
+	reaped := e.reaped
+	e.mu.Unlock()
+	timeout := make(chan struct{})
+	stop := e.clock.AfterFunc(d, func() { close(timeout) })
+	defer stop()
+	select {
+	case <-reaped:
+	case <-timeout:
 	}
 }

@@ -6,14 +6,9 @@ import (
 	"golang.org/x/sys/unix"
 	"log/slog"
 	"os"
-	"time"
 
 	"github.com/tend-sh/tend/supervisor/logfile"
 )
-
-// timeNow is time.Now; a variable only so that the engine reads the clock
-// in one place.
-var timeNow = time.Now
 
 // pipes are the three standard streams of one child.
 type pipes struct {
@@ -135,7 +130,7 @@ func (e *Engine) outputSink(src Event, dst *logfile.File, ls LogSpec, channel st
 			var payloads [][]byte
 			chunk, payloads = comm.feed(chunk)
 			for _, data := range payloads {
-				e.bus.Publish(Event{Type: commTyp, Time: time.Now(), Process: name, Group: group, Pid: pid, Data: data})
+				e.bus.Publish(Event{Type: commTyp, Time: e.clock.Now(), Process: name, Group: group, Pid: pid, Data: data})
 			}
 			if len(chunk) == 0 {
 				return
@@ -155,7 +150,7 @@ func (e *Engine) outputSink(src Event, dst *logfile.File, ls LogSpec, channel st
 			e.log.Debug("'" + name + "' " + channel + " output:\n" + string(chunk))
 		}
 		if events {
-			e.bus.Publish(Event{Type: typ, Time: time.Now(), Process: name, Group: group, Pid: pid,
+			e.bus.Publish(Event{Type: typ, Time: e.clock.Now(), Process: name, Group: group, Pid: pid,
 				Data: append([]byte(nil), chunk...)})
 		}
 	}
@@ -173,7 +168,7 @@ func (e *Engine) writeLog(dst *logfile.File, chunk []byte, what string, drops *l
 		}
 		return
 	}
-	if msg := drops.failed(time.Now(), what, err, len(chunk)-n); msg != "" {
+	if msg := drops.failed(e.clock.Now(), what, err, len(chunk)-n); msg != "" {
 		e.log.Error(msg)
 	}
 }

@@ -40,23 +40,20 @@ func TestPolicyDecisions(t *testing.T) {
 		s.HookTimeout = 300 * time.Millisecond
 		return s
 	}
+	// A start that exits at once must fail however slow the machine: with
+	// startsecs 0.1 s a loaded machine can see "exit 1" reach RUNNING.
+	failing := func(s Spec) Spec {
+		s.StartSecs = 30 * time.Second
+		return s
+	}
 	h.update(
-		// on_exit "stop" overrides autorestart=true.
-		mk("stopper", "sleep 0.3; exit 1", &fakePolicy{exit: Decision{Action: ActionStop}}, RestartAlways),
 		// on_exit "restart" after a delay overrides autorestart=false.
 		mk("delayed", "sleep 0.3; exit 0", &fakePolicy{exit: Decision{Action: ActionRestart, Delay: 400 * time.Millisecond}}, RestartNever),
 		// on_backoff false gives up at the first failure despite retries left.
-		mk("giveup", "exit 1", &fakePolicy{backoff: BackoffDecision{GiveUp: true}}, RestartUnexpected),
+		failing(mk("giveup", "exit 1", &fakePolicy{backoff: BackoffDecision{GiveUp: true}}, RestartUnexpected)),
 		// on_backoff with a short custom delay.
-		mk("quickretry", "exit 1", &fakePolicy{backoff: BackoffDecision{Delay: 50 * time.Millisecond}}, RestartUnexpected),
-		// an erroring hook falls back to the supervisord rule.
-		mk("broken", "sleep 0.3; exit 0", &fakePolicy{err: errors.New("hook.lua:3: boom")}, RestartNever),
+		failing(mk("quickretry", "exit 1", &fakePolicy{backoff: BackoffDecision{Delay: 50 * time.Millisecond}}, RestartUnexpected)),
 	)
-	h.waitState("stopper", Exited, 5*time.Second)
-	time.Sleep(300 * time.Millisecond)
-	if got := h.states("stopper"); len(got) != 3 {
-		t.Errorf("stopper restarted despite on_exit stop: %v", got)
-	}
 	h.waitSeq("delayed", 5*time.Second, Exited, Starting)
 	evs := h.stateEvents("delayed")
 	for i := 1; i < len(evs); i++ {
@@ -88,10 +85,34 @@ func TestPolicyDecisions(t *testing.T) {
 	if retries != 2 {
 		t.Errorf("quickretry retried %d times, want 2 (startretries=2): %v", retries, h.states("quickretry"))
 	}
+}
+
+// A hook's answer that says "no restart" leaves nothing behind: once the
+// answers are applied (the timer covering each hook's deadline is
+// stopped then), no timer is armed and nothing was restarted.
+func TestPolicyNoRestart(t *testing.T) {
+	h := newFakeHarness(t)
+	mk := func(name, script string, pol Policy, ar AutoRestart) Spec {
+		s := h.spec(name, sh(script)...)
+		s.StartSecs = 0
+		s.AutoRestart = ar
+		s.Policy = pol
+		return s
+	}
+	h.update(
+		// on_exit "stop" overrides autorestart=true.
+		mk("stopper", "exit 1", &fakePolicy{exit: Decision{Action: ActionStop}}, RestartAlways),
+		// an erroring hook falls back to the supervisord rule.
+		mk("broken", "exit 0", &fakePolicy{err: errors.New("hook.lua:3: boom")}, RestartNever),
+	)
+	h.waitState("stopper", Exited, 5*time.Second)
 	h.waitState("broken", Exited, 5*time.Second)
-	time.Sleep(300 * time.Millisecond)
-	if got := h.states("broken"); len(got) != 3 {
-		t.Errorf("erroring hook: states %v, want the default rule (no restart)", got)
+	h.clock.WaitPending(t, 0)
+	h.sync()
+	for _, name := range []string{"stopper", "broken"} {
+		if got, want := h.states(name), []State{Starting, Running, Exited}; !equalStates(got, want) {
+			t.Errorf("%s: states %v, want %v (no restart)", name, got, want)
+		}
 	}
 }
 
@@ -110,4 +131,43 @@ func TestStalledPolicyFallsBack(t *testing.T) {
 	// Default for exit 1 with autorestart=unexpected: restart.
 	h.waitSeq("stuck", 15*time.Second, Exited, Starting, Running, Exited, Starting)
 	h.waitSeq("other", 15*time.Second, Exited, Starting, Running, Exited, Starting)
+}
+
+// gatedPolicy answers "stop" once release is closed.
+type gatedPolicy struct{ release chan struct{} }
+
+func (g *gatedPolicy) OnExit(ctx context.Context, p Info, e ExitInfo) (Decision, error) {
+	<-g.release
+	return Decision{Action: ActionStop}, nil
+}
+
+func (g *gatedPolicy) OnBackoff(ctx context.Context, p Info, e ExitInfo) (BackoffDecision, error) {
+	<-g.release
+	return BackoffDecision{Default: true}, nil
+}
+
+// An answer that comes after the process moved on is dropped, and it
+// takes the timer covering its deadline with it.
+func TestStaleHookAnswerLeavesNoTimer(t *testing.T) {
+	h := newFakeHarness(t)
+	pol := &gatedPolicy{release: make(chan struct{})}
+	s := h.spec("late", sh("exit 1")...)
+	s.StartSecs = 0
+	s.Policy = pol
+	s.HookTimeout = time.Hour
+	h.update(s)
+	h.waitState("late", Exited, 0)
+	if got := h.clock.Pending(); len(got) != 1 {
+		t.Fatalf("timers armed %v, want the hook's deadline", got)
+	}
+	// A stop request on an EXITED process invalidates what was pending.
+	if err := h.e.StopProcess(context.Background(), "late", false); FaultOf(err) != FaultNotRunning {
+		t.Fatalf("stop: %v, want NOT_RUNNING", err)
+	}
+	close(pol.release)
+	h.clock.WaitPending(t, 0)
+	h.sync()
+	if got, want := h.states("late"), []State{Starting, Running, Exited}; !equalStates(got, want) {
+		t.Errorf("states %v, want %v", got, want)
+	}
 }

@@ -50,8 +50,10 @@ type process struct {
 
 	// gen invalidates timers and policy answers: every transition bumps it,
 	// and a callback carrying an older gen does nothing.
-	gen   uint64
-	timer *time.Timer
+	gen uint64
+	// stopTimer cancels the pending timer (startsecs, backoff, stopwaitsecs
+	// or a delayed restart); nil when none is armed.
+	stopTimer func() bool
 	// changed is closed (and replaced) at every state change when someone
 	// waits on it; nil when nobody does.
 	changed chan struct{}
@@ -95,7 +97,7 @@ func (p *process) setStateLocked(to State, expected bool) {
 		pid = p.lastPid
 	}
 	ev := Event{
-		Type: EventProcessState, Time: time.Now(), Process: p.spec.Name, Group: p.spec.Group,
+		Type: EventProcessState, Time: p.e.clock.Now(), Process: p.spec.Name, Group: p.spec.Group,
 		From: from, To: to, Tries: p.backoff, Pid: pid, Expected: expected,
 	}
 	if p.listener != nil {
@@ -111,23 +113,23 @@ func (p *process) setStateLocked(to State, expected bool) {
 // bumpLocked cancels the pending timer and invalidates pending callbacks.
 func (p *process) bumpLocked() {
 	p.gen++
-	if p.timer != nil {
-		p.timer.Stop()
-		p.timer = nil
+	if p.stopTimer != nil {
+		p.stopTimer()
+		p.stopTimer = nil
 	}
 }
 
 // afterLocked runs f (with Engine.mu held) after d unless p changes first.
 func (p *process) afterLocked(d time.Duration, f func()) {
 	gen := p.gen
-	if p.timer != nil {
-		p.timer.Stop()
+	if p.stopTimer != nil {
+		p.stopTimer()
 	}
-	p.timer = time.AfterFunc(d, func() {
+	p.stopTimer = p.e.clock.AfterFunc(d, func() {
 		p.e.mu.Lock()
 		defer p.e.mu.Unlock()
 		if p.gen == gen {
-			p.timer = nil
+			p.stopTimer = nil
 			f()
 		}
 	})
@@ -147,7 +149,7 @@ func (p *process) startLocked() error {
 	if err != nil && p.spawnErrIsExit {
 		// The failure happened "in the child" as supervisord sees it.
 		p.spawnErrIsExit = false
-		p.exitStatus, p.stop = 127, timeNow()
+		p.exitStatus, p.stop = 127, p.e.clock.Now()
 		p.logf(slog.LevelWarn, "exited: %s (exit status 127; not expected)", p.spec.Name)
 		p.spawnErr = tooQuick
 		p.failedStartLocked(ExitInfo{Code: 127, StartRetries: p.spec.StartRetries})
@@ -184,9 +186,9 @@ func formatSecs(d time.Duration) string {
 
 // exitedLocked handles the reaped exit of p's child.
 func (p *process) exitedLocked(ws syscall.WaitStatus) {
-	now := timeNow()
+	now := p.e.clock.Now()
 	pid := p.pid
-	delete(p.e.byPid, pid)
+	p.e.forgetPidLocked(pid)
 	p.pid, p.startTicks = 0, 0
 	p.e.stateChangedLocked()
 	p.lastPid = pid
@@ -243,10 +245,11 @@ func (p *process) lingeringGroupKillLocked(pgid int) {
 	if !p.spec.KillAsGroup || p.killSent || syscall.Kill(-pgid, 0) != nil {
 		return
 	}
-	deadline := time.Until(p.stopAt.Add(p.spec.StopWaitSecs))
+	clock := p.e.clock
+	deadline := p.stopAt.Add(p.spec.StopWaitSecs).Sub(clock.Now())
 	name := p.spec.Name
 	log := p.e.log
-	time.AfterFunc(max(deadline, 0), func() {
+	clock.AfterFunc(max(deadline, 0), func() {
 		if syscall.Kill(-pgid, 0) == nil {
 			log.Warn(fmt.Sprintf("killing '%s' process group %d with SIGKILL", name, pgid))
 			syscall.Kill(-pgid, syscall.SIGKILL)
@@ -270,7 +273,7 @@ func (p *process) failedStartLocked(ei ExitInfo) {
 		p.afterLocked(def, p.retryLocked)
 		return
 	}
-	pol, info := p.spec.Policy, p.infoLocked(time.Now())
+	pol, info := p.spec.Policy, p.infoLocked(p.e.clock.Now())
 	p.askLocked(func(ctx context.Context) (func(), error) {
 		d, err := pol.OnBackoff(ctx, info, ei)
 		if err != nil {
@@ -306,7 +309,7 @@ func (p *process) decideExitLocked(ei ExitInfo) {
 		p.defaultExitLocked(ei)
 		return
 	}
-	pol, info := p.spec.Policy, p.infoLocked(time.Now())
+	pol, info := p.spec.Policy, p.infoLocked(p.e.clock.Now())
 	p.askLocked(func(ctx context.Context) (func(), error) {
 		d, err := pol.OnExit(ctx, info, ei)
 		if err != nil {
@@ -359,13 +362,18 @@ func (p *process) askLocked(call func(context.Context) (func(), error), fallback
 	}
 	name, source := p.spec.Name, p.spec.Source
 	settled := false
+	var stopCover func() bool
 	settle := func(apply func(), err error) {
 		p.e.mu.Lock()
 		defer p.e.mu.Unlock()
-		if settled || p.gen != gen {
+		if settled {
 			return
 		}
 		settled = true
+		stopCover() // an answered hook leaves no timer behind
+		if p.gen != gen {
+			return // p moved on: the answer is stale
+		}
 		if err != nil {
 			p.e.log.Error(fmt.Sprintf("hook for %s failed (%s), applying the default rule: %v", name, source, err))
 			fallback()
@@ -373,7 +381,9 @@ func (p *process) askLocked(call func(context.Context) (func(), error), fallback
 		}
 		apply()
 	}
-	time.AfterFunc(timeout+50*time.Millisecond, func() {
+	// The context's deadline is real time: it bounds real work in the
+	// policy. The covering timer is the engine's, so it uses the clock.
+	stopCover = p.e.clock.AfterFunc(timeout+50*time.Millisecond, func() {
 		settle(nil, fmt.Errorf("no answer within %s", timeout))
 	})
 	go func() {
@@ -407,7 +417,7 @@ func (p *process) requestStopLocked() error {
 		p.bumpLocked() // cancel a delayed restart a policy may have scheduled
 		return fault(FaultNotRunning, p.spec.Namespec())
 	}
-	p.stopAt = time.Now()
+	p.stopAt = p.e.clock.Now()
 	p.killSent = false
 	sig := p.spec.StopSignal
 	if sig == 0 {

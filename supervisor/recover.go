@@ -294,7 +294,7 @@ type adoption struct{ pidfd int }
 func (p *process) adoptLocked(o *orphan) {
 	start := startWallTime(o.Start)
 	if start.IsZero() {
-		start = timeNow()
+		start = p.e.clock.Now()
 	}
 	p.pid, p.startTicks, p.start = o.Pid, o.Start, start
 	a := &adoption{pidfd: o.pidfd}
@@ -344,7 +344,7 @@ func (p *process) watchAdoptedLocked(a *adoption) {
 func (p *process) adoptedExitLocked() {
 	unix.Close(p.adopted.pidfd)
 	p.adopted = nil
-	now := timeNow()
+	now := p.e.clock.Now()
 	pid := p.pid
 	p.pid, p.startTicks, p.lastPid, p.stop = 0, 0, pid, now
 	defer func() { p.lastPid = 0 }()

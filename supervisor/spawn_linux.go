@@ -38,6 +38,13 @@ func RunTrampoline() {
 	}
 	syscall.Umask(int(mask))
 	path := os.Args[3]
+	// The trampoline is a Go program of its own: whatever its runtime (or
+	// a race-detector build's) opened without close-on-exec must not reach
+	// the program either.
+	var fds closeOnExec
+	if err := fds.apply(); err != nil {
+		fmt.Fprintf(os.Stderr, "supervisor: descriptors may leak to %s: %v\n", path, err)
+	}
 	err = syscall.Exec(path, os.Args[4:], os.Environ())
 	fmt.Fprintf(os.Stderr, "supervisor: couldn't exec %s: %s\n", path, errnoName(err))
 	fmt.Fprintln(os.Stderr, "supervisor: child process was not spawned")
@@ -238,7 +245,7 @@ func (p *process) spawnLocked() error {
 		return fmt.Errorf("couldn't exec %s: %s", s.Command[0], errnoName(err))
 	}
 	p.pid = pid
-	p.start = timeNow()
+	p.start = p.e.clock.Now()
 	if p.e.state.path != "" {
 		// The child cannot be reaped while mu is held, so this is its
 		// start time even if it already exited.

@@ -6,39 +6,8 @@ import (
 	"time"
 )
 
-// Section 1 of the reference: the transition table, row by row.
-func TestStartFailuresBackOffLinearlyThenFatal(t *testing.T) {
-	h := newHarness(t)
-	s := h.spec("quick", sh("echo hi; exit 3")...)
-	s.StartSecs = time.Second
-	s.StartRetries = 2
-	h.update(s)
-	h.waitState("quick", Fatal, 10*time.Second)
-	want := []State{Starting, Backoff, Starting, Backoff, Starting, Backoff, Fatal}
-	if got := h.states("quick"); !equalStates(got, want) {
-		t.Fatalf("states = %v, want %v", got, want)
-	}
-	evs := h.stateEvents("quick")
-	// tries: STARTING 0, BACKOFF 1, STARTING 1, BACKOFF 2, STARTING 2, BACKOFF 3.
-	for i, want := range []int{0, 1, 1, 2, 2, 3} {
-		if evs[i].Tries != want {
-			t.Errorf("event %d (%s) tries = %d, want %d", i, evs[i].Name(), evs[i].Tries, want)
-		}
-	}
-	// Linear backoff: N seconds after the Nth failure (no 1-second tick on top).
-	for n, i := 1, 1; i+1 < len(evs) && evs[i+1].To == Starting; n, i = n+1, i+2 {
-		gap := evs[i+1].Time.Sub(evs[i].Time)
-		want := time.Duration(n) * time.Second
-		if gap < want || gap > want+900*time.Millisecond {
-			t.Errorf("backoff %d lasted %s, want %s (+ <0.9 s)", n, gap, want)
-		}
-	}
-	info, _ := h.e.Info("quick")
-	if got, want := info.Description(), "Exited too quickly (process log may have details)"; got != want {
-		t.Errorf("description %q, want %q", got, want)
-	}
-}
-
+// Section 1 of the reference: the transition table, row by row. (The
+// backoff delays are TestBackoffOnFakeClock's.)
 func TestExitWithinStartsecsIsAlwaysUnexpected(t *testing.T) {
 	h := newHarness(t)
 	s := h.spec("zero", "/bin/true")
@@ -85,11 +54,14 @@ func TestAutorestartAfterRunning(t *testing.T) {
 		{"false_0", RestartNever, "0", false, true},
 		{"false_1", RestartNever, "1", false, false},
 	}
-	h := newHarness(t)
+	// On a fake clock nothing is delayed by a timer that the test does not
+	// fire: with startsecs 0, a restart can only be immediate, inside the
+	// transition to EXITED, or armed on the clock.
+	h := newFakeHarness(t)
 	var specs []Spec
 	for _, c := range cases {
 		s := h.spec(c.name, sh("sleep 0.4; exit "+c.code)...)
-		s.StartSecs = 200 * time.Millisecond
+		s.StartSecs = 0
 		s.ExitCodes = []int{0, 2}
 		s.AutoRestart = c.autorestart
 		specs = append(specs, s)
@@ -107,9 +79,12 @@ func TestAutorestartAfterRunning(t *testing.T) {
 				}
 			} else {
 				h.waitState(c.name, Exited, 10*time.Second)
-				time.Sleep(300 * time.Millisecond) // a restart would be immediate
+				h.sync()
 				if got, want := h.states(c.name), []State{Starting, Running, Exited}; !equalStates(got, want) {
 					t.Errorf("%s: states = %v, want %v", c.name, got, want)
+				}
+				if p := h.clock.Pending(); len(p) != 0 {
+					t.Errorf("%s: timers armed after EXITED: %v", c.name, p)
 				}
 			}
 			for _, ev := range h.stateEvents(c.name) {
@@ -133,7 +108,7 @@ func TestKilledRunningProcessRespawnsAtOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	var next Info
-	h.waitFor("a new pid", 5*time.Second, func() bool {
+	h.waitEngine("a new pid", 5*time.Second, func() bool {
 		next, _ = h.e.Info("victim")
 		return next.Pid != 0 && next.Pid != info.Pid
 	})
@@ -144,7 +119,7 @@ func TestKilledRunningProcessRespawnsAtOnce(t *testing.T) {
 }
 
 func TestStopBackoffIsImmediate(t *testing.T) {
-	h := newHarness(t)
+	h := newFakeHarness(t)
 	s := h.spec("fails", sh("exit 1")...)
 	s.StartRetries = 100
 	h.update(s)
@@ -155,10 +130,14 @@ func TestStopBackoffIsImmediate(t *testing.T) {
 	if i, _ := h.e.Info("fails"); i.State != Stopped {
 		t.Fatalf("state %s after stopping a BACKOFF process, want STOPPED", i.State)
 	}
-	// No further spawn happens.
-	time.Sleep(1500 * time.Millisecond)
-	if i, _ := h.e.Info("fails"); i.State != Stopped {
-		t.Fatalf("state %s: the backoff timer survived the stop", i.State)
+	// No further spawn happens, however long one waits.
+	if p := h.clock.Pending(); len(p) != 0 {
+		t.Fatalf("timers still armed after the stop: %v", p)
+	}
+	h.clock.Advance(time.Hour)
+	h.sync()
+	if got, want := h.states("fails"), []State{Starting, Backoff, Stopped}; !equalStates(got, want) {
+		t.Fatalf("states %v, want %v: the backoff timer survived the stop", got, want)
 	}
 }
 
@@ -243,26 +222,15 @@ func TestBadDirectoryExitsTooQuickly(t *testing.T) {
 	}
 }
 
+// A start with wait of a process that fails gives SPAWN_ERROR. (One that
+// succeeds returns once startsecs passed: TestStartsecsOnFakeClock.)
 func TestStartWaitSemantics(t *testing.T) {
 	h := newHarness(t)
-	good := h.spec("good", "sleep", "1000")
-	good.AutoStart = false
-	good.StartSecs = 500 * time.Millisecond
 	bad := h.spec("bad", sh("exit 1")...)
 	bad.AutoStart = false
 	bad.StartRetries = 0
-	h.update(good, bad)
+	h.update(bad)
 	ctx := context.Background()
-	t0 := time.Now()
-	if err := h.e.StartProcess(ctx, "good", true); err != nil {
-		t.Fatalf("start good: %v", err)
-	}
-	if el := time.Since(t0); el < 500*time.Millisecond {
-		t.Errorf("start wait=true returned after %s, before startsecs", el)
-	}
-	if i, _ := h.e.Info("good"); i.State != Running {
-		t.Errorf("state %s after start wait=true", i.State)
-	}
 	if err := h.e.StartProcess(ctx, "bad", true); FaultOf(err) != FaultSpawnError {
 		t.Errorf("start bad: %v, want SPAWN_ERROR", err)
 	}

@@ -376,12 +376,12 @@ func (e *Engine) rebuildGroupsLocked() {
 	for _, g := range order {
 		slices.SortFunc(g.procs, startOrder)
 		if e.groups[g.name] == nil {
-			e.bus.Publish(Event{Type: EventProcessGroupAdded, Time: timeNow(), Group: g.name})
+			e.bus.Publish(Event{Type: EventProcessGroupAdded, Time: e.clock.Now(), Group: g.name})
 		}
 	}
 	for _, name := range slices.Sorted(maps.Keys(e.groups)) {
 		if groups[name] == nil {
-			e.bus.Publish(Event{Type: EventProcessGroupRemove, Time: timeNow(), Group: name})
+			e.bus.Publish(Event{Type: EventProcessGroupRemove, Time: e.clock.Now(), Group: name})
 		}
 	}
 	e.groups = groups

@@ -7,7 +7,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/tend-sh/tend/scripts"
 	"github.com/tend-sh/tend/supervisor"
@@ -61,7 +60,7 @@ func TestExamples(t *testing.T) {
 				t.Fatalf("update: %v", err)
 			}
 			for _, s := range cfg.Specs {
-				waitFor(t, s.Namespec()+" RUNNING", 15*time.Second, func() bool {
+				e.Until(s.Namespec()+" RUNNING", func() bool {
 					in := info(t, e, s.Namespec())
 					return in.State == supervisor.Running || in.Restarts > 0
 				})

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tend-sh/tend/internal/testkit"
+	"github.com/tend-sh/tend/internal/testkit/enginekit"
 	"github.com/tend-sh/tend/supervisor"
 )
 
@@ -54,31 +56,21 @@ func loadError(t *testing.T, files map[string]string) string {
 
 // newEngine returns a real engine with its logs in a temp folder, shut
 // down at the end of the test.
-func newEngine(t *testing.T) *supervisor.Engine {
+func newEngine(t *testing.T) *enginekit.Engine {
 	t.Helper()
-	e := supervisor.New(supervisor.Config{ChildLogDir: t.TempDir()})
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		defer cancel()
-		e.Shutdown(ctx)
-	})
-	return e
+	return enginekit.New(t, supervisor.Config{})
 }
 
-// waitFor polls cond until it holds or the deadline passes.
+// waitFor polls cond until it holds or the deadline passes, for what the
+// engine's events do not tell (the Lua state); engine states have
+// enginekit's event-driven waits.
 func waitFor(t *testing.T, what string, d time.Duration, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", d, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	testkit.WaitFor(t, what, d, cond)
 }
 
 // info returns the engine's snapshot of one process.
-func info(t *testing.T, e *supervisor.Engine, name string) supervisor.Info {
+func info(t *testing.T, e *enginekit.Engine, name string) supervisor.Info {
 	t.Helper()
 	in, err := e.Info(name)
 	if err != nil {

@@ -1,45 +1,27 @@
 package vm
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/tend-sh/tend/internal/testkit"
+	"github.com/tend-sh/tend/internal/testkit/enginekit"
 	"github.com/tend-sh/tend/supervisor"
 )
 
-// syncBuffer is a goroutine-safe log sink.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // start loads src, feeds its specs to a real engine, and forwards the
 // engine's events to the VM as the daemon does.
-func start(t *testing.T, src string, logs *syncBuffer) (*VM, *supervisor.Engine) {
+func start(t *testing.T, src string, logs *testkit.Buffer) (*VM, *enginekit.Engine) {
 	t.Helper()
 	var logger *slog.Logger
 	if logs != nil {
 		logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
 	v, cfg := loadSource(t, src, Options{Logger: logger})
-	e := supervisor.New(supervisor.Config{ChildLogDir: t.TempDir(), Logger: logger})
+	e := enginekit.New(t, supervisor.Config{Logger: logger})
 	sub := e.Subscribe(256)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -87,14 +69,14 @@ program "d" {
   on_exit = function(p, e) return 0.5 end,
 }`, nil)
 	var first supervisor.Info
-	waitFor(t, "first exit", 10*time.Second, func() bool {
+	e.Until("first exit", func() bool {
 		first = info(t, e, "d")
 		return first.State == supervisor.Exited
 	})
 	// The restart that follows the exit seen above: a poll that missed the
 	// first EXITED (a loaded machine) saw a later one, after a restart.
 	var second supervisor.Info
-	waitFor(t, "restart", 10*time.Second, func() bool {
+	e.Until("restart", func() bool {
 		second = info(t, e, "d")
 		return second.Restarts > first.Restarts
 	})
@@ -115,7 +97,7 @@ program "b" {
     return 0.1
   end,
 }`, nil)
-	waitFor(t, "FATAL", 15*time.Second, func() bool { return info(t, e, "b").State == supervisor.Fatal })
+	e.WaitState("b", supervisor.Fatal)
 	if got := eval(t, v, `table.concat(attempts, " ")`); got != "1/2/1 2/2/1" {
 		t.Errorf("attempts = %q, want \"1/2/1 2/2/1\"", got)
 	}
@@ -129,7 +111,7 @@ program "g" {
   command = { "sh", "-c", "exit 1" }, startsecs = 1, startretries = 10,
   on_backoff = function(p, e) calls = calls + 1; return false end,
 }`, nil)
-	waitFor(t, "FATAL", 10*time.Second, func() bool { return info(t, e, "g").State == supervisor.Fatal })
+	e.WaitState("g", supervisor.Fatal)
 	if got := eval(t, v, "calls"); got != "1" {
 		t.Errorf("on_backoff called %s times, want 1", got)
 	}
@@ -149,7 +131,7 @@ program "control" {
   on_exit = function(p, e) return nil end,
 }`, nil)
 	waitFor(t, "stopper's hook", 10*time.Second, func() bool { return eval(t, v, "calls") == "1" })
-	waitFor(t, "control restarting", 10*time.Second, func() bool { return info(t, e, "control").Restarts >= 3 })
+	e.Until("control restarting", func() bool { return info(t, e, "control").Restarts >= 3 })
 	if in := info(t, e, "stopper"); in.State != supervisor.Exited || in.Restarts != 0 {
 		t.Errorf("stopper: state %s, restarts %d; want EXITED, 0", in.State, in.Restarts)
 	}
@@ -160,7 +142,7 @@ program "control" {
 // program with a hook keeps restarting meanwhile. A failing hook is logged
 // the same way.
 func TestHookRunaway(t *testing.T) {
-	logs := &syncBuffer{}
+	logs := &testkit.Buffer{}
 	v, e := start(t, `
 program "runaway" {
   command = { "sh", "-c", "sleep 0.1; exit 1" }, startsecs = 0, autorestart = true,
@@ -178,11 +160,9 @@ program "steady" {
   command = { "sh", "-c", "sleep 0.1; exit 1" }, startsecs = 0, autorestart = false,
   on_exit = function(p, e) steady_calls = steady_calls + 1; return "restart" end,
 }`, logs)
-	waitFor(t, "runaway restarted twice by the default rule", 20*time.Second, func() bool {
-		return info(t, e, "runaway").Restarts >= 2
-	})
-	waitFor(t, "steady restarting", 20*time.Second, func() bool { return info(t, e, "steady").Restarts >= 5 })
-	waitFor(t, "broken restarting", 20*time.Second, func() bool { return info(t, e, "broken").Restarts >= 2 })
+	e.Until("runaway restarted twice by the default rule", func() bool { return info(t, e, "runaway").Restarts >= 2 })
+	e.Until("steady restarting", func() bool { return info(t, e, "steady").Restarts >= 5 })
+	e.Until("broken restarting", func() bool { return info(t, e, "broken").Restarts >= 2 })
 	out := logs.String()
 	for _, want := range []string{
 		"on_exit hook (" + v.path + ":5) of runaway: timed out after 300ms",
@@ -207,7 +187,7 @@ program "o" {
   on_start = function(p) started[p.name] = p.pid end,
   on_state = function(p, from, to) states[#states + 1] = from .. ">" .. to end,
 }`, nil)
-	waitFor(t, "RUNNING", 10*time.Second, func() bool { return info(t, e, "o").State == supervisor.Running })
+	e.WaitState("o", supervisor.Running)
 	waitFor(t, "on_start", 10*time.Second, func() bool { return eval(t, v, "started.o ~= nil") == "true" })
 	if got, want := eval(t, v, "started.o"), info(t, e, "o").Pid; got != itoa(want) {
 		t.Errorf("on_start saw pid %s, want %d", got, want)
@@ -219,7 +199,7 @@ program "o" {
 
 // TestObserveNeverBlocks floods Observe while the VM is busy.
 func TestObserveNeverBlocks(t *testing.T) {
-	logs := &syncBuffer{}
+	logs := &testkit.Buffer{}
 	var logger = slog.New(slog.NewTextHandler(logs, nil))
 	v, _ := loadSource(t, `program "o" { command = "x", hook_timeout = 5, on_state = function() while true do end end }`,
 		Options{Logger: logger})

@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/tend-sh/tend/internal/testkit"
 )
 
 const programs = `
@@ -321,7 +323,7 @@ func TestE2E_DetachAndSocket(t *testing.T) {
 
 // TestE2E_HTTPAuth talks to the TCP listener with and without credentials.
 func TestE2E_HTTPAuth(t *testing.T) {
-	port := freePort(t)
+	port := testkit.FreePort(t)
 	d := startDaemonWith(t, `http = { listen = "127.0.0.1:`+strconv.Itoa(port)+`", username = "user", password = "123" }`,
 		`program "app" { command = "sleep 1000", startsecs = 0 }`)
 	url := "http://127.0.0.1:" + strconv.Itoa(port)

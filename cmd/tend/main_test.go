@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/tend-sh/tend/internal/testkit"
 )
 
 // tendBin is the tend binary built once for the end-to-end tests.
@@ -23,9 +24,8 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	tendBin = filepath.Join(dir, "tend")
-	if out, err := exec.Command("go", "build", "-o", tendBin, ".").CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "build tend: %v\n%s", err, out)
+	if tendBin, err = testkit.BuildTend(dir); err != nil {
+		fmt.Fprintln(os.Stderr, err)
 		os.RemoveAll(dir)
 		os.Exit(1)
 	}
@@ -123,16 +123,11 @@ func runTend(t *testing.T, args ...string) (string, int) {
 	return string(out), cmd.ProcessState.ExitCode()
 }
 
-// waitFor polls cond until it holds, failing the test after a deadline.
+// waitFor polls cond until it holds, failing the test after a deadline
+// (the daemon runs in another process: there is no event to wait on).
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	testkit.WaitFor(t, what, 0, cond)
 }
 
 // waitStatus waits until `status NAME` reports state.
@@ -165,14 +160,4 @@ func check(t *testing.T, args []string, out string, rc int, want string, wantRC 
 	if !regexp.MustCompile(`^(?s:`+want+`)$`).MatchString(out) || rc != wantRC {
 		t.Errorf("tend %s: rc %d, output:\n%s\nwant rc %d, output matching:\n%s", strings.Join(args, " "), rc, out, wantRC, want)
 	}
-}
-
-// freePort returns a TCP port nothing listens on right now.
-func freePort(t *testing.T) int {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
 }

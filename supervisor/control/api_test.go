@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tend-sh/tend/internal/testkit"
+	"github.com/tend-sh/tend/internal/testkit/enginekit"
 	"github.com/tend-sh/tend/supervisor"
 )
 
@@ -57,45 +59,16 @@ func (f *fakeDaemon) Globals() []string    { return []string{"print", "sv"} }
 
 // newAPITest starts an engine running the given specs and an HTTP test
 // server in front of it.
-func newAPITest(t *testing.T, opts Options, specs ...supervisor.Spec) (*supervisor.Engine, *httptest.Server) {
+func newAPITest(t *testing.T, opts Options, specs ...supervisor.Spec) (*enginekit.Engine, *httptest.Server) {
 	t.Helper()
-	eng := supervisor.New(supervisor.Config{ChildLogDir: t.TempDir()})
-	t.Cleanup(func() { eng.Shutdown(context.Background()) })
-	if _, err := eng.Update(context.Background(), specs); err != nil {
-		t.Fatal(err)
-	}
-	opts.Engine = eng
+	eng := enginekit.Run(t, supervisor.Config{}, specs...)
+	opts.Engine = eng.Engine
 	if opts.Daemon == nil {
 		opts.Daemon = &fakeDaemon{evalDone: make(chan error, 1)}
 	}
 	srv := httptest.NewServer(New(opts))
 	t.Cleanup(srv.Close)
-	for _, s := range specs {
-		waitState(t, eng, s.Namespec(), func(st supervisor.State) bool { return st == supervisor.Running || !s.AutoStart })
-	}
 	return eng, srv
-}
-
-// waitState polls the engine until name's state satisfies ok.
-func waitState(t *testing.T, eng *supervisor.Engine, name string, ok func(supervisor.State) bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		i, err := eng.Info(name)
-		if err == nil && ok(i.State) {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: state %v not reached (err %v)", name, i.State, err)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
-func sleeper(name string) supervisor.Spec {
-	s := supervisor.NewSpec(name, "sleep", "100")
-	s.StartSecs = 0
-	return s
 }
 
 // post sends a JSON body and decodes the reply into out, returning the
@@ -127,9 +100,9 @@ func get(t *testing.T, srv *httptest.Server, path string, out any) int {
 }
 
 func TestAPI_Status(t *testing.T) {
-	idle := sleeper("idle")
+	idle := enginekit.Sleeper("idle")
 	idle.AutoStart = false
-	_, srv := newAPITest(t, Options{}, sleeper("a"), idle)
+	_, srv := newAPITest(t, Options{}, enginekit.Sleeper("a"), idle)
 	var r StatusReply
 	if code := get(t, srv, "/v1/status", &r); code != 200 {
 		t.Fatalf("status %d", code)
@@ -147,9 +120,9 @@ func TestAPI_Status(t *testing.T) {
 }
 
 func TestAPI_NamesOperations(t *testing.T) {
-	g1, g2 := sleeper("w1"), sleeper("w2")
+	g1, g2 := enginekit.Sleeper("w1"), enginekit.Sleeper("w2")
 	g1.Group, g2.Group = "grp", "grp"
-	_, srv := newAPITest(t, Options{}, sleeper("a"), g1, g2)
+	_, srv := newAPITest(t, Options{}, enginekit.Sleeper("a"), g1, g2)
 	tests := []struct {
 		path, body string
 		wantErr    supervisor.Fault // for the single name, 0 = none
@@ -206,7 +179,7 @@ func TestAPI_NamesOperations(t *testing.T) {
 }
 
 func TestAPI_PidAndRestart(t *testing.T) {
-	eng, srv := newAPITest(t, Options{}, sleeper("a"))
+	eng, srv := newAPITest(t, Options{}, enginekit.Sleeper("a"))
 	before, _ := eng.Info("a")
 	var pr NamesReply
 	post(t, srv, "/v1/pid", `{"names":["a","nosuch"]}`, &pr)
@@ -225,7 +198,7 @@ func TestAPI_PidAndRestart(t *testing.T) {
 }
 
 func TestAPI_BadRequests(t *testing.T) {
-	_, srv := newAPITest(t, Options{}, sleeper("a"))
+	_, srv := newAPITest(t, Options{}, enginekit.Sleeper("a"))
 	tests := []struct {
 		path, body string
 		status     int
@@ -300,7 +273,7 @@ func TestAPI_Eval(t *testing.T) {
 
 func TestAPI_CompleteVersionAvailReread(t *testing.T) {
 	fd := &fakeDaemon{}
-	_, srv := newAPITest(t, Options{Daemon: fd}, sleeper("a"))
+	_, srv := newAPITest(t, Options{Daemon: fd}, enginekit.Sleeper("a"))
 	var c CompleteReply
 	get(t, srv, "/v1/complete", &c)
 	if strings.Join(c.Processes, ",") != "a,a:*" || strings.Join(c.Globals, ",") != "print,sv" {
@@ -364,16 +337,10 @@ func TestAPI_Tail(t *testing.T) {
 		b, _ := io.ReadAll(resp.Body)
 		return resp.StatusCode, string(b)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if code, body := readAll("/v1/tail?name=echo"); code == 200 && body == "first\n" {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("tail never showed the first line")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	testkit.WaitFor(t, "tail to show the first line", 0, func() bool {
+		code, body := readAll("/v1/tail?name=echo")
+		return code == 200 && body == "first\n"
+	})
 	if code, body := readAll("/v1/tail?name=echo&bytes=3"); code != 200 || body != "st\n" {
 		t.Fatalf("tail -3: %d %q", code, body)
 	}

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -16,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tend-sh/tend/internal/testkit"
 	"github.com/tend-sh/tend/supervisor"
 )
 
@@ -111,27 +111,17 @@ func (s *wdSession) waitJS(what, script string) {
 	}
 }
 
-// freePort returns a TCP port that was free a moment ago.
-func freePort(t *testing.T) int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
 // TestWebPageChromium loads the page in headless Chromium driven through
 // chromedriver: the programs are listed, Stop changes the state live, the
 // log view follows output, the group filter filters; a screenshot is saved.
 func TestWebPageChromium(t *testing.T) {
-	driver := xrtRequireTool(t, "chromedriver")
-	browser := xrtRequireTool(t, "chromium")
+	driver := testkit.RequireTool(t, "chromedriver")
+	browser := testkit.RequireTool(t, "chromium")
 	inUse, avail := xrtSpecs()
 	env := xrtStart(t, inUse, avail, "user", "s3cret")
-	env.waitState(t, "talker", supervisor.Running)
+	env.eng.WaitState("talker", supervisor.Running)
 
-	port := freePort(t)
+	port := testkit.FreePort(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	cd := exec.CommandContext(ctx, driver, fmt.Sprintf("--port=%d", port))

@@ -232,7 +232,7 @@ func TestMetricsLogDropped(t *testing.T) {
 	full.StartSecs = 0
 	full.Stdout.Path = "/dev/full"
 	env := xrtStart(t, append(inUse, full), avail, "", "")
-	env.waitState(t, "full", supervisor.Running)
+	env.eng.WaitState("full", supervisor.Running)
 	if err := env.eng.SendStdin("full", []byte("12345\n")); err != nil {
 		t.Fatal(err)
 	}

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tend-sh/tend/internal/testkit"
 	"github.com/tend-sh/tend/supervisor"
 )
 
@@ -39,10 +40,10 @@ func ctlRun(t *testing.T, ctl string, args ...string) (string, int) {
 // exit codes with what it prints against supervisord 4.2.5 (section 8 of
 // the reference).
 func TestSupervisorctl(t *testing.T) {
-	ctl := xrtRequireTool(t, "supervisorctl")
+	ctl := testkit.RequireTool(t, "supervisorctl")
 	inUse, avail := xrtSpecs()
 	env := xrtStart(t, inUse, avail, "", "")
-	env.waitState(t, "talker", supervisor.Running)
+	env.eng.WaitState("talker", supervisor.Running)
 	env.waitTalkerOutput(t)
 	url := "unix://" + env.sock
 	pid := fmt.Sprint(os.Getpid())
@@ -185,7 +186,7 @@ func (env *xrtEnv) mustCallRestart(t *testing.T, name string) (any, error) {
 
 // TestSupervisorctlTCPAuth runs supervisorctl over TCP with basic auth.
 func TestSupervisorctlTCPAuth(t *testing.T) {
-	ctl := xrtRequireTool(t, "supervisorctl")
+	ctl := testkit.RequireTool(t, "supervisorctl")
 	inUse, avail := xrtSpecs()
 	env := xrtStart(t, inUse[:1], avail[:1], "user", "123")
 	url := "http://" + env.tcp

@@ -135,7 +135,7 @@ func TestWebPage(t *testing.T) {
 	}
 	// A GET with supervisord's action query does nothing.
 	env.webDo(t, "GET", "/index.html?action=stopall", nil, nil)
-	env.waitState(t, "idle", supervisor.Running) // restartall started it, as supervisord does
+	env.eng.WaitState("idle", supervisor.Running) // restartall started it, as supervisord does
 	if i, _ := env.eng.Info("sleeper"); i.State != supervisor.Running {
 		t.Errorf("GET ?action=stopall stopped sleeper")
 	}

@@ -10,13 +10,13 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/tend-sh/tend/internal/testkit"
+	"github.com/tend-sh/tend/internal/testkit/enginekit"
 	"github.com/tend-sh/tend/supervisor"
 	"github.com/tend-sh/tend/supervisor/logfile"
 )
@@ -97,7 +97,7 @@ func (d *xrtDaemon) HookStats() HookStats {
 // xrtEnv is a running control server over a real engine.
 type xrtEnv struct {
 	dir     string
-	eng     *supervisor.Engine
+	eng     *enginekit.Engine
 	daemon  *xrtDaemon
 	srv     *Server
 	sock    string // unix socket path
@@ -137,20 +137,17 @@ func xrtSpecs() (inUse, available []supervisor.Spec) {
 // it on a unix socket and on 127.0.0.1:0 (with basic auth when user is set).
 func xrtStart(t *testing.T, inUse, available []supervisor.Spec, user, pass string) *xrtEnv {
 	t.Helper()
-	dir, err := os.MkdirTemp("", "tendx")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
+	dir := testkit.ShortTempDir(t)
 	env := &xrtEnv{dir: dir, user: user, pass: pass}
-	env.eng = supervisor.New(supervisor.Config{ChildLogDir: dir})
-	env.daemon = &xrtDaemon{eng: env.eng, specs: available}
+	env.eng = enginekit.New(t, supervisor.Config{ChildLogDir: dir})
+	env.daemon = &xrtDaemon{eng: env.eng.Engine, specs: available}
+	var err error
 	env.mainLog, err = logfile.Open(filepath.Join(dir, "tend.log"), 0, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	env.mainLog.Write([]byte("2026-01-01 00:00:00,000 INFO supervisord started with pid 1\n"))
-	env.srv = New(Options{Engine: env.eng, Daemon: env.daemon, MainLog: env.mainLog, Username: user, Password: pass})
+	env.srv = New(Options{Engine: env.eng.Engine, Daemon: env.daemon, MainLog: env.mainLog, Username: user, Password: pass})
 
 	env.sock = filepath.Join(dir, "s.sock")
 	ul, err := net.Listen("unix", env.sock)
@@ -172,39 +169,14 @@ func xrtStart(t *testing.T, inUse, available []supervisor.Spec, user, pass strin
 		hs.Close()
 		env.mainLog.Close()
 	})
-	if _, err := env.eng.Update(context.Background(), inUse); err != nil {
-		t.Fatal(err)
-	}
-	env.waitState(t, "sleeper", supervisor.Running)
+	env.eng.Load(inUse...)
 	return env
 }
 
-// waitState polls (with a deadline) until a process reaches state.
-func (env *xrtEnv) waitState(t *testing.T, name string, want supervisor.State) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		info, err := env.eng.Info(name)
-		if err == nil && info.State == want {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: state %v (err %v), want %v", name, info.State, err, want)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-// waitFor polls cond with a deadline.
+// xrtWaitFor polls cond with a deadline, for what sends no event.
 func xrtWaitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	testkit.WaitFor(t, what, 0, cond)
 }
 
 // waitTalkerOutput waits until both of talker's lines are logged. Its
@@ -340,19 +312,4 @@ func xrtField(t *testing.T, v any, name string) any {
 		t.Fatalf("struct has no %q: %#v", name, v)
 	}
 	return f
-}
-
-// xrtRequireTool returns the path of an external tool, failing under
-// CI=true when it is missing and skipping otherwise.
-func xrtRequireTool(t *testing.T, name string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err == nil {
-		return p
-	}
-	if strings.EqualFold(os.Getenv("CI"), "true") {
-		t.Fatalf("%s is required under CI=true but was not found: %v", name, err)
-	}
-	t.Skipf("%s not installed; skipping", name)
-	return ""
 }

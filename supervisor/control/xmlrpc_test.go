@@ -117,7 +117,7 @@ func TestXMLRPCMalformed(t *testing.T) {
 func TestXMLRPCMethods(t *testing.T) {
 	inUse, avail := xrtSpecs()
 	env := xrtStart(t, inUse, avail, "", "")
-	env.waitState(t, "talker", supervisor.Running)
+	env.eng.WaitState("talker", supervisor.Running)
 	env.waitTalkerOutput(t)
 
 	simple := []struct {
@@ -248,7 +248,7 @@ func TestXMLRPCMethods(t *testing.T) {
 	if len(res) != 5 {
 		t.Errorf("startAllProcesses = %#v", res)
 	}
-	env.waitState(t, "talker", supervisor.Running)
+	env.eng.WaitState("talker", supervisor.Running)
 
 	// stdin reaches the process.
 	cat := xrtSpec("cat", "cat", "sh", "-c", "exec cat")
@@ -256,7 +256,7 @@ func TestXMLRPCMethods(t *testing.T) {
 	if v := env.mustCall(t, "supervisor.addProcessGroup", "cat"); v != true {
 		t.Fatalf("addProcessGroup = %v", v)
 	}
-	env.waitState(t, "cat", supervisor.Running)
+	env.eng.WaitState("cat", supervisor.Running)
 	env.mustCall(t, "supervisor.sendProcessStdin", "cat", "ping\n")
 	xrtWaitFor(t, "cat echo", func() bool {
 		b, _ := env.eng.ReadLog("cat", "stdout", 0, 0)

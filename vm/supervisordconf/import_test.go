@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tend-sh/tend/internal/testkit"
 	"github.com/tend-sh/tend/supervisor"
 	"github.com/tend-sh/tend/vm"
 	"github.com/tend-sh/tend/vm/supervisordconf"
@@ -242,13 +243,7 @@ print(json.dumps(out))
 // #! line), failing under CI=true when supervisord is missing.
 func supervisorPython(t *testing.T) string {
 	t.Helper()
-	p, err := exec.LookPath("supervisord")
-	if err != nil {
-		if strings.EqualFold(os.Getenv("CI"), "true") {
-			t.Fatalf("supervisord is required under CI=true but was not found: %v", err)
-		}
-		t.Skipf("supervisord not installed; skipping")
-	}
+	p := testkit.RequireTool(t, "supervisord")
 	b, err := os.ReadFile(p)
 	if err != nil {
 		t.Fatal(err)
