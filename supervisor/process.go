@@ -233,7 +233,7 @@ func (p *process) lingeringGroupKillLocked(pgid int) {
 	if !p.spec.KillAsGroup || p.killSent || syscall.Kill(-pgid, 0) != nil {
 		return
 	}
-	deadline := time.Until(p.stopAt.Add(p.spec.StopWaitSecs))
+	deadline := time.Until(p.stopAt.Add(p.spec.StopWait))
 	name := p.spec.Name
 	log := p.e.log
 	time.AfterFunc(max(deadline, 0), func() {
@@ -411,7 +411,7 @@ func (p *process) requestStopLocked() error {
 		syscall.Kill(p.pid, sig)
 	}
 	p.setStateLocked(Stopping, false)
-	p.afterLocked(p.spec.StopWaitSecs, p.killLocked)
+	p.afterLocked(p.spec.StopWait, p.killLocked)
 	return nil
 }
 

@@ -79,7 +79,7 @@ type Spec struct {
 	AutoRestart   AutoRestart
 	ExitCodes     []int
 	StopSignal    syscall.Signal
-	StopWaitSecs  time.Duration
+	StopWait      time.Duration
 	StopAsGroup   bool
 	KillAsGroup   bool
 
@@ -120,7 +120,7 @@ func NewSpec(name string, argv ...string) Spec {
 		Name: name, Program: name, Group: name, NumProcs: 1, Command: argv,
 		Priority: DefaultPriority, GroupPriority: DefaultPriority,
 		AutoStart: true, StartSecs: DefaultStartSecs, StartRetries: DefaultStartRetries,
-		ExitCodes: []int{0}, StopSignal: syscall.SIGTERM, StopWaitSecs: DefaultStopWait,
+		ExitCodes: []int{0}, StopSignal: syscall.SIGTERM, StopWait: DefaultStopWait,
 		Umask:       -1,
 		Stdout:      LogSpec{Path: LogAuto, MaxBytes: DefaultLogMaxBytes, Backups: DefaultLogBackups},
 		Stderr:      LogSpec{Path: LogAuto, MaxBytes: DefaultLogMaxBytes, Backups: DefaultLogBackups},

@@ -56,7 +56,7 @@ func FormatCheck(w io.Writer, cfg *Config) error {
 		}
 		field("restart", fmt.Sprintf("autorestart=%s exitcodes=%s", s.AutoRestart, strings.Join(codes, ",")))
 		field("stop", fmt.Sprintf("stopsignal=%s stopwaitsecs=%s stopasgroup=%t killasgroup=%t",
-			supervisor.SignalName(s.StopSignal), secs(s.StopWaitSecs), s.StopAsGroup, s.KillAsGroup))
+			supervisor.SignalName(s.StopSignal), secs(s.StopWait), s.StopAsGroup, s.KillAsGroup))
 		stderr := logDesc(s.Stderr)
 		if s.RedirectStderr {
 			stderr = "redirected to stdout"

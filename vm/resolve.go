@@ -315,7 +315,7 @@ func (r *resolver) apply(s *supervisor.Spec, name string, v lua.LValue, x *expan
 	case "stopsignal":
 		s.StopSignal, err = decodeSignal(name, v)
 	case "stopwaitsecs":
-		s.StopWaitSecs, err = decodeSeconds(name, v, false)
+		s.StopWait, err = decodeSeconds(name, v, false)
 	case "stopasgroup":
 		s.StopAsGroup, err = decodeBool(name, v)
 	case "killasgroup":

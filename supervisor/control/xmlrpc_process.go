@@ -282,7 +282,7 @@ func xrConfigStruct(sp supervisor.Spec, inUse bool) xrStruct {
 		{"stdout_capture_maxbytes", sp.Stdout.CaptureMaxBytes}, {"stdout_events_enabled", sp.Stdout.EventsEnabled},
 		{"stdout_logfile", xrLogOption(sp.Stdout.Path)}, {"stdout_logfile_backups", sp.Stdout.Backups},
 		{"stdout_logfile_maxbytes", sp.Stdout.MaxBytes}, {"stdout_syslog", sp.Stdout.Syslog},
-		{"stopsignal", int(sp.StopSignal)}, {"stopwaitsecs", int64(sp.StopWaitSecs / time.Second)},
+		{"stopsignal", int(sp.StopSignal)}, {"stopwaitsecs", int64(sp.StopWait / time.Second)},
 		{"stderr_capture_maxbytes", sp.Stderr.CaptureMaxBytes}, {"stderr_events_enabled", sp.Stderr.EventsEnabled},
 		{"stderr_logfile", xrLogOption(sp.Stderr.Path)}, {"stderr_logfile_backups", sp.Stderr.Backups},
 		{"stderr_logfile_maxbytes", sp.Stderr.MaxBytes}, {"stderr_syslog", sp.Stderr.Syslog},
