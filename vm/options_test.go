@@ -42,7 +42,7 @@ program "web" {
 	here := filepath.Dir(cfg.Path)
 	s := cfg.Specs[0]
 	want := supervisor.Spec{
-		Name: "web_03", Program: "web", Group: "web", Num: 3, NumProcs: 2,
+		Name: "web_03", Program: "web", Group: "web", Num: 3, NumProcs: 2, NumProcsStart: 3,
 		Command:     []string{"/srv/app/bin/web", "--port", "8080", "-n", "3", "--name", "web web"},
 		CommandLine: "/srv/app/bin/web --port 8080 -n 3 \\\n    --name 'web web' # a comment",
 		Priority:    10, GroupPriority: 10, AutoStart: false, StartSecs: 2500 * time.Millisecond,

@@ -192,7 +192,7 @@ func TestNeedRestart(t *testing.T) {
 		{"socket", func(d *vm.Daemon) { d.Socket.Path = "/run/b.sock" }, "socket"},
 		{"http password", func(d *vm.Daemon) { d.HTTP = &vm.HTTPConfig{Listen: "127.0.0.1:9001", Username: "u", Password: "q"} }, "http"},
 		{"http removed", func(d *vm.Daemon) { d.HTTP = nil }, "http"},
-		{"logfile and env", func(d *vm.Daemon) { d.LogfileBackups = 3; d.Environment = map[string]string{"A": "1"} }, "logfile, environment"},
+		{"logfile and env", func(d *vm.Daemon) { d.LogfileBackups = 3; d.Environment = map[string]string{"A": "1"} }, "logfile_backups, environment"},
 	}
 	for _, c := range cases {
 		cur := base

@@ -139,7 +139,7 @@ func wantSpecs(t *testing.T, dir string) []supervisor.Spec {
 		num := int(n[1] - '0')
 		s := supervisor.NewSpec("web_"+n, "/usr/bin/python3", "-m", "http.server", "80"+n, "--bind", "127.0.0.1")
 		s.CommandLine = "/usr/bin/python3 -m http.server 80" + n + "\n--bind 127.0.0.1"
-		s.Program, s.Group, s.Num, s.NumProcs = "web", "pool", num, 3
+		s.Program, s.Group, s.Num, s.NumProcs, s.NumProcsStart = "web", "pool", num, 3, 1
 		s.Priority, s.GroupPriority, s.AutoStart = 300, 10, false
 		s.StartSecs, s.StartRetries, s.AutoRestart = 5*time.Second, 7, supervisor.RestartAlways
 		s.ExitCodes, s.StopSignal, s.StopWait = []int{0, 2}, syscall.SIGQUIT, 20*time.Second
