@@ -12,7 +12,6 @@ import (
 	"strings"
 
 	"github.com/tend-sh/tend/repl"
-	"github.com/tend-sh/tend/scripts"
 	"github.com/tend-sh/tend/supervisor/control"
 	"github.com/tend-sh/tend/vm"
 	"github.com/tend-sh/tend/vm/supervisordconf"
@@ -116,7 +115,7 @@ func runInit(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "Error: init takes no arguments, got %q\n", args)
 		return 2
 	}
-	fmt.Fprint(stdout, scripts.Init)
+	fmt.Fprint(stdout, vm.Sample())
 	return 0
 }
 

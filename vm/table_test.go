@@ -1,0 +1,223 @@
+package vm
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"reflect"
+	"regexp"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+
+	lua "github.com/yuin/gopher-lua"
+
+	"github.com/tend-sh/tend/supervisor"
+)
+
+// TestOptionTablesAgree checks vm's side of the program option table
+// against supervisor.ProgramOptions: every special decoder names a real
+// option, and every option's example decodes into its field. (Defaults
+// are checked by TestSampleLoadsWithDefaults, which sets each one.)
+func TestOptionTablesAgree(t *testing.T) {
+	for name := range programDecoders {
+		if _, ok := supervisor.LookupOption(name); !ok {
+			t.Errorf("programDecoders has %q, which is not in supervisor.ProgramOptions", name)
+		}
+	}
+	L := lua.NewState()
+	defer L.Close()
+	for _, o := range supervisor.ProgramOptions {
+		text := cmp.Or(o.Default, o.Example)
+		if text == "" {
+			continue // written by hand in the sample (command, events)
+		}
+		src := fmt.Sprintf("return %s", luaValue(o.Kind, text))
+		if err := L.DoString(src); err != nil {
+			t.Fatalf("%s: %s: %v", o.Name, src, err)
+		}
+		v := L.Get(-1)
+		L.Pop(1)
+		if o.Name == "user" {
+			continue // resolving a user name needs the user to exist
+		}
+		s := supervisor.NewSpec("x", "true")
+		s.Listener = &supervisor.ListenerSpec{}
+		r := &resolver{creds: map[string]*syscall.Credential{}, environ: map[string]string{}}
+		x := &expander{r: r, d: &programDecl{name: "x"}, group: "x", numprocs: 1}
+		if err := r.decodeOption(&s, o, v, x); err != nil {
+			t.Errorf("%s = %s: %v", o.Name, src, err)
+		}
+	}
+	for _, o := range daemonOptions {
+		text := cmp.Or(o.def, o.example)
+		if text == "" {
+			continue // socket and http: tables, written by hand in the sample
+		}
+		if err := L.DoString("return " + luaValue(o.kind, text)); err != nil {
+			t.Fatalf("daemon %s: %v", o.name, err)
+		}
+		v := L.Get(-1)
+		L.Pop(1)
+		d := defaultDaemon(Options{})
+		c := &daemonDecoding{el: &errorList{}, vars: map[string]any{}}
+		if err := o.set(&d, v, c); err != nil || len(c.el.errs) > 0 {
+			t.Errorf("daemon %s = %s: %v %v", o.name, text, err, c.el.errs)
+		}
+	}
+}
+
+// TestSampleListsEveryOption checks that tend init shows every option in
+// its block, with its default (or example) and its doc line.
+func TestSampleListsEveryOption(t *testing.T) {
+	sample := Sample()
+	block := func(decl string) string {
+		i := regexp.MustCompile(`(?m)^` + decl + `\b`).FindStringIndex(sample)
+		if i == nil {
+			t.Fatalf("sample has no %s block", decl)
+		}
+		return blockText(strings.SplitAfter(sample[i[0]:], "\n"))
+	}
+	check := func(decl string, e sampleEntry) {
+		b := block(decl)
+		if !regexp.MustCompile(`(?m)^\s*(--\s*)?` + e.name + `\s*=`).MatchString(b) {
+			t.Errorf("tend init: %s block lacks %s", decl, e.name)
+			return
+		}
+		if e.def == "" && e.example == "" {
+			return // written by hand
+		}
+		value, prefix := e.def, ""
+		if value == "" {
+			value, prefix = e.example, `--\s*`
+		}
+		want := `(?m)^\s*` + prefix + e.name + `\s*= ` + regexp.QuoteMeta(luaValue(e.kind, value)) + `,\s*(-- ` + regexp.QuoteMeta(e.doc) + `)?$`
+		m := regexp.MustCompile(want).FindStringSubmatch(b)
+		if m == nil || e.doc != "" && m[1] == "" {
+			t.Errorf("tend init: %s block has no line matching %s", decl, want)
+		}
+	}
+	for _, decl := range []string{"daemon", "program", "eventlistener"} {
+		for _, e := range sampleEntries(decl) {
+			check(decl, e)
+		}
+	}
+	for _, h := range hookNames {
+		check("program", sampleEntry{name: h})
+	}
+	if strings.Contains(sample, "@options") {
+		t.Error("tend init output still has an @options marker")
+	}
+}
+
+// TestSampleLoadsWithDefaults loads what tend init prints: it sets every
+// option that has a fixed default to that default, so the specs and the
+// daemon settings it gives must be the engine's and the loader's own
+// defaults. A table default that disagrees with NewSpec fails here.
+func TestSampleLoadsWithDefaults(t *testing.T) {
+	path := writeConfig(t, map[string]string{"tend.lua": Sample()})
+	v, cfg, err := Load(context.Background(), path, Options{})
+	if err != nil {
+		t.Fatalf("load tend init's sample: %v", err)
+	}
+	defer v.Close()
+	want := supervisor.NewSpec("example", "/bin/cat")
+	want.CommandLine, want.HookTimeout = "/bin/cat", supervisor.DefaultHookTimeout
+	got := cfg.Specs[slices.IndexFunc(cfg.Specs, func(s supervisor.Spec) bool { return s.Name == "example" })]
+	got.Source = ""
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("sample's program:\n got %+v\nwant %+v", got, want)
+	}
+	l := cfg.Specs[slices.IndexFunc(cfg.Specs, func(s supervisor.Spec) bool { return s.Name == "listener" })]
+	if l.Listener == nil || l.Listener.BufferSize != supervisor.DefaultBufferSize {
+		t.Errorf("sample's eventlistener: %+v", l.Listener)
+	}
+	if d := defaultDaemon(Options{}); !reflect.DeepEqual(cfg.Daemon, d) {
+		t.Errorf("sample's daemon:\n got %+v\nwant %+v", cfg.Daemon, d)
+	}
+}
+
+// TestUnknownOptionsSuggest checks that a misspelt option of each table
+// gets "did you mean" with the right name.
+func TestUnknownOptionsSuggest(t *testing.T) {
+	var cases []struct{ src, want string }
+	add := func(src, name, what string) {
+		cases = append(cases, struct{ src, want string }{src,
+			fmt.Sprintf(`tend.lua:1: %s: unknown option %q (did you mean %q?)`, what, strings.ToUpper(name), name)})
+	}
+	for _, o := range supervisor.ProgramOptions {
+		if !o.Listener {
+			add(fmt.Sprintf(`program "p" { command = "x", %s = 1 }`, strings.ToUpper(o.Name)), o.Name, `program "p"`)
+		}
+		add(fmt.Sprintf(`eventlistener "e" { command = "x", events = "EVENT", %s = 1 }`, strings.ToUpper(o.Name)), o.Name, `eventlistener "e"`)
+	}
+	for _, o := range daemonOptions {
+		add(fmt.Sprintf(`daemon { %s = 1 }`, strings.ToUpper(o.name)), o.name, "daemon")
+	}
+	for _, c := range cases {
+		if got := loadError(t, map[string]string{"tend.lua": c.src}); !strings.Contains(got, c.want) {
+			t.Errorf("%s:\n got %s\nwant %s", c.src, got, c.want)
+		}
+	}
+	// A pool option is unknown to a plain program.
+	got := loadError(t, map[string]string{"tend.lua": `program "p" { command = "x", buffer_size = 1 }`})
+	if !strings.Contains(got, `unknown option "buffer_size"`) {
+		t.Errorf("buffer_size in a program: %s", got)
+	}
+}
+
+// differ changes the value p points at to another of its type.
+func differ(t *testing.T, p any) {
+	v := reflect.ValueOf(p).Elem()
+	switch v.Kind() {
+	case reflect.Bool:
+		v.SetBool(!v.Bool())
+	case reflect.Int, reflect.Int64, reflect.Uint32:
+		if v.CanInt() {
+			v.SetInt(v.Int() + 1)
+		} else {
+			v.SetUint(v.Uint() + 1)
+		}
+	case reflect.String:
+		v.SetString(v.String() + "x")
+	case reflect.Map:
+		v.Set(reflect.ValueOf(map[string]string{"K": "v"}))
+	case reflect.Struct:
+		differ(t, v.Field(0).Addr().Interface())
+	case reflect.Pointer:
+		if v.IsNil() {
+			v.Set(reflect.New(v.Type().Elem()))
+		} else {
+			v.Set(reflect.Zero(v.Type()))
+		}
+	default:
+		t.Fatalf("differ: no rule for %s", v.Type())
+	}
+}
+
+// TestDaemonRestartNeeded changes each daemon{} option alone: a reload
+// reports it exactly when the table says it needs a restart.
+func TestDaemonRestartNeeded(t *testing.T) {
+	base := defaultDaemon(Options{})
+	base.HTTP = &HTTPConfig{Listen: "127.0.0.1:9001", Username: "u", Password: "p"}
+	for _, o := range daemonOptions {
+		cur := base
+		cur.HTTP = &HTTPConfig{}
+		*cur.HTTP = *base.HTTP
+		differ(t, o.field(&cur))
+		got := DaemonRestartNeeded(base, cur)
+		var want []string
+		if o.restart {
+			want = []string{o.name}
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("%s changed: DaemonRestartNeeded = %v, want %v", o.name, got, want)
+		}
+	}
+	cur := base
+	cur.Environment = map[string]string{}
+	if got := DaemonRestartNeeded(base, cur); len(got) != 0 {
+		t.Errorf("empty environment vs none: %v", got)
+	}
+}
