@@ -221,3 +221,33 @@ func TestDaemonRestartNeeded(t *testing.T) {
 		t.Errorf("empty environment vs none: %v", got)
 	}
 }
+
+// TestCheckShowsEveryOption changes each program option alone and
+// requires tend check's output to change: every option is shown.
+func TestCheckShowsEveryOption(t *testing.T) {
+	format := func(s supervisor.Spec) string {
+		var b strings.Builder
+		if err := FormatCheck(&b, &Config{Path: "tend.lua", Specs: []supervisor.Spec{s}}); err != nil {
+			t.Fatal(err)
+		}
+		return b.String()
+	}
+	base := supervisor.NewSpec("x", "true")
+	base.Listener = &supervisor.ListenerSpec{Events: []string{"EVENT"}, BufferSize: 10}
+	before := format(base)
+	for _, o := range supervisor.ProgramOptions {
+		s := base
+		s.Command, s.ExitCodes = slices.Clone(base.Command), slices.Clone(base.ExitCodes)
+		s.Listener = &supervisor.ListenerSpec{Events: slices.Clone(base.Listener.Events), BufferSize: 10}
+		p := reflect.ValueOf(o.Field(&s)).Elem()
+		switch p.Kind() {
+		case reflect.Slice:
+			p.Set(reflect.Append(p, reflect.New(p.Type().Elem()).Elem()))
+		default:
+			differ(t, o.Field(&s))
+		}
+		if after := format(s); after == before {
+			t.Errorf("tend check does not show %s: changing it leaves\n%s", o.Name, after)
+		}
+	}
+}
