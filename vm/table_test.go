@@ -14,6 +14,7 @@ import (
 	lua "github.com/yuin/gopher-lua"
 
 	"github.com/tend-sh/tend/supervisor"
+	"github.com/tend-sh/tend/vm/supervisordconf"
 )
 
 // TestOptionTablesAgree checks vm's side of the program option table
@@ -248,6 +249,17 @@ func TestCheckShowsEveryOption(t *testing.T) {
 		}
 		if after := format(s); after == before {
 			t.Errorf("tend check does not show %s: changing it leaves\n%s", o.Name, after)
+		}
+	}
+}
+
+// TestImporterDaemonOptionsAgree checks that every [supervisord] option
+// tend import writes into daemon{} is a daemon{} option of the same kind.
+func TestImporterDaemonOptionsAgree(t *testing.T) {
+	for name, kind := range supervisordconf.DaemonOptions() {
+		i := slices.IndexFunc(daemonOptions, func(o daemonOption) bool { return o.name == name })
+		if i < 0 || daemonOptions[i].kind != kind {
+			t.Errorf("tend import writes daemon{ %s } of kind %d; vm has it: %v", name, kind, i >= 0)
 		}
 	}
 }
