@@ -380,7 +380,6 @@ func (c *converter) program(name string, s *section) string {
 	return "program " + quote(name) + " " + b.render("")
 }
 
-
 // listener converts an [eventlistener:x] section to an eventlistener "x"
 // { ... } block. result_handler names a Python function; tend's handler is
 // supervisord's default one, so it is reported like any unknown option.
