@@ -145,16 +145,23 @@ func defaultDaemon(opts Options) Daemon {
 	if uid := os.Getuid(); uid != 0 {
 		sock = fmt.Sprintf("/tmp/tend-%d.sock", uid)
 	}
-	timeout := opts.HookTimeout
-	if timeout <= 0 {
-		timeout = supervisor.DefaultHookTimeout
+	// The defaults that depend on the machine; the table has the others.
+	d := Daemon{Logfile: filepath.Join(cwd, "tend.log"), Socket: SocketConfig{Path: sock, Mode: 0o700}}
+	c := &daemonDecoding{el: &errorList{}}
+	for _, o := range daemonOptions {
+		if o.def == "" {
+			continue
+		}
+		// Every decoder takes supervisord's text form; a default that does
+		// not decode is a mistake in the table (TestSampleLoadsWithDefaults).
+		if err := o.set(&d, lua.LString(o.def), c); err != nil {
+			panic(fmt.Sprintf("daemon option %s: default %q: %v", o.name, o.def, err))
+		}
 	}
-	return Daemon{
-		Logfile: filepath.Join(cwd, "tend.log"), LogfileMaxBytes: supervisor.DefaultLogMaxBytes,
-		LogfileBackups: supervisor.DefaultLogBackups, LogLevel: "info", Umask: 0o22,
-		Identifier: "supervisor", Minfds: 1024, Socket: SocketConfig{Path: sock, Mode: 0o700},
-		HookTimeout: timeout, Subreaper: true,
+	if opts.HookTimeout > 0 {
+		d.HookTimeout = opts.HookTimeout
 	}
+	return d
 }
 
 // daemonDecoding is what decoding one daemon{} declaration shares.

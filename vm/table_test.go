@@ -10,6 +10,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	lua "github.com/yuin/gopher-lua"
 
@@ -261,5 +262,19 @@ func TestImporterDaemonOptionsAgree(t *testing.T) {
 		if i < 0 || daemonOptions[i].kind != kind {
 			t.Errorf("tend import writes daemon{ %s } of kind %d; vm has it: %v", name, kind, i >= 0)
 		}
+	}
+}
+
+// TestDaemonDefaults pins the daemon{} defaults that defaultDaemon takes
+// from the table: supervisord's, and tend's own.
+func TestDaemonDefaults(t *testing.T) {
+	d := defaultDaemon(Options{})
+	if d.LogfileMaxBytes != 50<<20 || d.LogfileBackups != 10 || d.LogLevel != "info" || d.Umask != 0o22 ||
+		d.Identifier != "supervisor" || d.Nocleanup || d.Minfds != 1024 || d.HookTimeout != time.Second ||
+		!d.Subreaper || d.Socket.Mode != 0o700 || d.HTTP != nil || d.Pidfile != "" || d.Environment != nil {
+		t.Errorf("daemon defaults: %+v", d)
+	}
+	if d := defaultDaemon(Options{HookTimeout: 3 * time.Second}); d.HookTimeout != 3*time.Second {
+		t.Errorf("Options.HookTimeout ignored: %v", d.HookTimeout)
 	}
 }
