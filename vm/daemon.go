@@ -213,6 +213,7 @@ func (o daemonOption) set(d *Daemon, v lua.LValue, c *daemonDecoding) error {
 	return setField(o.name, o.field(d), val)
 }
 
+// decodeLogLevel accepts supervisord's level names in any case.
 func decodeLogLevel(d *Daemon, name string, v lua.LValue, _ *daemonDecoding) error {
 	s, err := decodeString(name, v)
 	if err == nil {
