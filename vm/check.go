@@ -45,10 +45,18 @@ func FormatCheck(w io.Writer, cfg *Config) error {
 	fmt.Fprintf(&b, "%s: %d processes\n", cfg.Path, len(cfg.Specs))
 	for _, s := range cfg.Specs {
 		fmt.Fprintf(&b, "\n%s  (%s)\n", s.Namespec(), s.Source)
+		// extra ends a line with what is no option.
+		extra := map[string]string{"instance": fmt.Sprintf("group_priority=%d", s.GroupPriority)}
+		if s.Listener != nil {
+			extra["events"] = fmt.Sprintf("(eventlistener pool %q)", s.Program)
+		}
 		var label string
 		var words []string
 		flush := func() {
 			if len(words) > 0 {
+				if e := extra[label]; e != "" {
+					words = append(words, e)
+				}
 				fmt.Fprintf(&b, "  %-12s %s\n", label, strings.Join(words, " "))
 			}
 			words = nil
@@ -68,9 +76,6 @@ func FormatCheck(w io.Writer, cfg *Config) error {
 				words = append(words, text)
 			default:
 				words = append(words, strings.TrimPrefix(o.Name, label+"_")+"="+text)
-			}
-			if o.Name == "priority" {
-				words = append(words, fmt.Sprintf("group_priority=%d", s.GroupPriority))
 			}
 		}
 		flush()
