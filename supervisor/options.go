@@ -15,7 +15,7 @@ type Kind int
 const (
 	KindString      Kind = iota // text; the loader applies %(name)s expansions
 	KindBool                    // true or false (supervisord also takes yes/no/on/off/1/0)
-	KindInt                     // an integer >= 0
+	KindInt                     // an integer (>= 0 unless the option's own decoder says otherwise)
 	KindSize                    // bytes, or a string such as "50MB" (1024-based)
 	KindSeconds                 // a duration in seconds (fractions allowed)
 	KindSignal                  // a signal name such as "TERM", or a number
