@@ -160,7 +160,7 @@ func (d *Daemon) reload(ctx context.Context) error {
 	if lv, err := logfile.ParseLevel(dc.LogLevel); err == nil {
 		d.ml.level.Set(lv)
 	}
-	if changed := needRestart(d.running, dc); len(changed) > 0 {
+	if changed := vm.DaemonRestartNeeded(d.running, dc); len(changed) > 0 {
 		d.log.Warn("reload: daemon settings " + strings.Join(changed, ", ") +
 			" changed; they take effect when the daemon is restarted")
 	}

@@ -2,7 +2,6 @@ package daemon
 
 import (
 	"fmt"
-	"maps"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -75,29 +74,4 @@ func writePidfile(path string) error {
 		return fmt.Errorf("write pidfile: %w", err)
 	}
 	return nil
-}
-
-// needRestart names the daemon{} settings that differ between the running
-// daemon and a reloaded config but only apply at start-up (sockets, the
-// main log, the process environment), so a reload can say so instead of
-// silently ignoring them.
-func needRestart(old, cur vm.Daemon) []string {
-	var out []string
-	add := func(name string, differ bool) {
-		if differ {
-			out = append(out, name)
-		}
-	}
-	add("socket", old.Socket != cur.Socket)
-	add("http", (old.HTTP == nil) != (cur.HTTP == nil) || old.HTTP != nil && *old.HTTP != *cur.HTTP)
-	add("logfile", old.Logfile != cur.Logfile || old.LogfileMaxBytes != cur.LogfileMaxBytes || old.LogfileBackups != cur.LogfileBackups)
-	add("pidfile", old.Pidfile != cur.Pidfile)
-	add("childlogdir", old.ChildLogDir != cur.ChildLogDir)
-	add("directory", old.Directory != cur.Directory)
-	add("umask", old.Umask != cur.Umask)
-	add("environment", !maps.Equal(old.Environment, cur.Environment))
-	add("identifier", old.Identifier != cur.Identifier)
-	add("subreaper", old.Subreaper != cur.Subreaper)
-	add("orphans", old.Orphans != cur.Orphans)
-	return out
 }

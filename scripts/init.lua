@@ -9,8 +9,8 @@
 -- Everything else is ordinary Lua: variables, loops, functions, require.
 --
 -- Every option below is shown with its default value. Options that are
--- commented out have no fixed default (it depends on the machine) or would
--- change behaviour; uncomment and edit them as needed.
+-- commented out have no fixed default (it depends on the machine, the
+-- daemon or another option); uncomment and edit them as needed.
 --
 -- Values:
 --   * sizes are bytes or strings such as "50MB", "1KB", "1GB" (1024-based);
@@ -27,21 +27,7 @@
 local log = require "log"
 
 daemon {
-  -- logfile       = "tend.log",       -- default: tend.log in the daemon's working directory
-  logfile_maxbytes = "50MB",           -- rotate the daemon log at this size (0 = never)
-  logfile_backups  = 10,               -- rotated daemon logs kept (0 = truncate in place)
-  loglevel         = "info",           -- critical, error, warn, info, debug, trace, blather
-  -- pidfile       = "/run/tend.pid",  -- default: none
-  -- childlogdir   = "/var/log/tend",  -- where AUTO child logs go; default: the temp folder
-  -- directory     = "/",              -- chdir here at start; default: stay
-  umask            = "022",            -- the daemon's umask
-  identifier       = "supervisor",     -- reported by getIdentification
-  nocleanup        = false,            -- keep old AUTO child logs at start-up
-  minfds           = 1024,             -- raise the open-files limit to at least this
-  -- environment   = { TZ = "UTC" },   -- added to every child's environment
-  hook_timeout     = 1,                -- seconds a hook may run before it is cancelled
-  subreaper        = true,             -- adopt and reap orphaned grandchildren
-  orphans          = "stop",           -- processes a killed tend left running: "stop" them or "adopt" them
+  -- @options: tend init lists here each option not written out below
   -- The control socket used by the tend CLI and supervisorctl.
   -- Default path: /run/tend.sock as root, else /tmp/tend-<uid>.sock.
   socket = {
@@ -58,39 +44,7 @@ program "example" {
   command        = "/bin/cat",          -- required: a command line (split like a shell,
                                         -- '#' starts a comment) or an argv list:
                                         -- { "/usr/bin/env", "python3", "app.py" }
-  process_name   = "%(program_name)s",  -- needs %(process_num) when numprocs > 1
-  numprocs       = 1,                   -- how many copies to run
-  numprocs_start = 0,                   -- the first %(process_num)
-  priority       = 999,                 -- lower starts first, stops last
-  autostart      = true,                -- start when the daemon starts
-  startsecs      = 1,                   -- must stay up this long to be RUNNING
-  startretries   = 3,                   -- failed starts before FATAL (math.huge = never give up)
-  autorestart    = "unexpected",        -- true, false or "unexpected" (exit code not in exitcodes)
-  exitcodes      = { 0 },               -- the expected exit codes
-  stopsignal     = "TERM",              -- TERM, HUP, INT, QUIT, KILL, USR1, USR2 or a number
-  stopwaitsecs   = 10,                  -- then SIGKILL
-  stopasgroup    = false,               -- send stopsignal to the whole process group
-  killasgroup    = false,               -- SIGKILL the whole group (defaults to stopasgroup)
-  -- user        = "nobody",            -- run as this user (the daemon must be root)
-  -- directory   = "/tmp",              -- chdir here before exec; default: the daemon's directory
-  -- umask       = "022",               -- default: the daemon's umask
-  environment    = {},                  -- extra variables, or a "KEY=value,KEY2=value" string
-  redirect_stderr = false,              -- send stderr to the stdout log
-  stdout_logfile          = "AUTO",     -- a path, "AUTO" (in childlogdir) or "NONE"
-  stdout_logfile_maxbytes = "50MB",
-  stdout_logfile_backups  = 10,
-  stdout_capture_maxbytes = 0,          -- PROCESS_COMMUNICATION capture buffer (0 = off)
-  stdout_events_enabled   = false,      -- publish PROCESS_LOG_STDOUT events
-  stdout_syslog           = false,      -- also send each line to syslog as "<name> <line>"
-  stderr_logfile          = "AUTO",
-  stderr_logfile_maxbytes = "50MB",
-  stderr_logfile_backups  = 10,
-  stderr_capture_maxbytes = 0,
-  stderr_events_enabled   = false,
-  stderr_syslog           = false,
-  serverurl      = "AUTO",              -- SUPERVISOR_SERVER_URL for the child; AUTO = the daemon's
-  hook_timeout   = 1,                   -- default: daemon's hook_timeout
-
+  -- @options
   -- Hooks (optional). p has name, program, group, num, pid, state, uptime,
   -- restarts; e has code, signal, expected, uptime, attempt, startretries.
   -- on_exit:    after a RUNNING process exits: "restart", "stop", a delay
@@ -100,6 +54,7 @@ program "example" {
   -- on_start / on_state(p, from, to): notifications.
   -- on_exit    = function(p, e) if e.code == 75 then return "stop" end end,
   -- on_backoff = require("policy").exponential { initial = 1, max = 60, jitter = 0.2 },
+  -- on_state   = function(p, from, to) log.info(p.name .. ": " .. from .. " -> " .. to) end,
   on_start = function(p) log.info(p.name .. " started, pid " .. p.pid) end,
 }
 
@@ -121,7 +76,7 @@ eventlistener "listener" {
                                       -- PROCESS_COMMUNICATION[_X], REMOTE_COMMUNICATION,
                                       -- PROCESS_GROUP[_X], SUPERVISOR_STATE_CHANGE[_X],
                                       -- TICK_5, TICK_60, TICK_3600, TICK or EVENT (all)
-  buffer_size = 10,                   -- events queued for the pool; when full the oldest is dropped
+  -- @options
 }
 
 -- group "workers" { programs = { "example" }, priority = 999 }

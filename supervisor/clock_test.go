@@ -164,7 +164,7 @@ func TestStopwaitOnFakeClock(t *testing.T) {
 	// (an ignored signal stays ignored across exec).
 	s := h.spec("ign", sh(`trap "" TERM; echo ready; exec sleep 1000`)...)
 	s.StartSecs = 0
-	s.StopWaitSecs = 10 * time.Second
+	s.StopWait = 10 * time.Second
 	s.Stdout.Path = h.file("ign.log")
 	h.update(s)
 	info := h.waitState("ign", Running, 0)
@@ -203,7 +203,7 @@ func TestShutdownDrainsKilledChildren(t *testing.T) {
 	h := newFakeHarness(t)
 	s := h.spec("stubborn", sh(`trap "" TERM; echo ready; exec sleep 1000`)...)
 	s.StartSecs = 0
-	s.StopWaitSecs = time.Hour
+	s.StopWait = time.Hour
 	s.Stdout.Path = h.file("stubborn.log")
 	h.update(s)
 	pid := h.waitState("stubborn", Running, 0).Pid

@@ -77,7 +77,7 @@ func newFakeHarness(t *testing.T) *harness {
 func (h *harness) spec(name string, argv ...string) Spec {
 	s := NewSpec(name, argv...)
 	s.StartSecs = 300 * time.Millisecond
-	s.StopWaitSecs = 2 * time.Second
+	s.StopWait = 2 * time.Second
 	return s
 }
 

@@ -246,7 +246,7 @@ func (p *process) lingeringGroupKillLocked(pgid int) {
 		return
 	}
 	clock := p.e.clock
-	deadline := p.stopAt.Add(p.spec.StopWaitSecs).Sub(clock.Now())
+	deadline := p.stopAt.Add(p.spec.StopWait).Sub(clock.Now())
 	name := p.spec.Name
 	log := p.e.log
 	clock.AfterFunc(max(deadline, 0), func() {
@@ -430,7 +430,7 @@ func (p *process) requestStopLocked() error {
 	}
 	p.sendLocked(sig, p.spec.StopAsGroup)
 	p.setStateLocked(Stopping, false)
-	p.afterLocked(p.spec.StopWaitSecs, p.killLocked)
+	p.afterLocked(p.spec.StopWait, p.killLocked)
 	return nil
 }
 

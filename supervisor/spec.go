@@ -62,12 +62,14 @@ const (
 // config loader. Specs are values: the engine compares them to decide what
 // a reload changes.
 type Spec struct {
-	Name     string   // process name (the expanded process_name)
-	Program  string   // program name (the [program:x] name)
-	Group    string   // group name; equals Program unless the program is in a group
-	Num      int      // process_num
-	NumProcs int      // numprocs of the program
-	Command  []string // argv; Command[0] is looked up in PATH if it has no slash
+	Name     string // process name (the expanded process_name)
+	Program  string // program name (the [program:x] name)
+	Group    string // group name; equals Program unless the program is in a group
+	Num      int    // process_num
+	NumProcs int    // numprocs of the program
+	// NumProcsStart is numprocs_start of the program: Num of its first process.
+	NumProcsStart int
+	Command       []string // argv; Command[0] is looked up in PATH if it has no slash
 	// CommandLine is the command as written, for display (getAllConfigInfo).
 	CommandLine string
 
@@ -79,7 +81,7 @@ type Spec struct {
 	AutoRestart   AutoRestart
 	ExitCodes     []int
 	StopSignal    syscall.Signal
-	StopWaitSecs  time.Duration
+	StopWait      time.Duration
 	StopAsGroup   bool
 	KillAsGroup   bool
 
@@ -120,7 +122,7 @@ func NewSpec(name string, argv ...string) Spec {
 		Name: name, Program: name, Group: name, NumProcs: 1, Command: argv,
 		Priority: DefaultPriority, GroupPriority: DefaultPriority,
 		AutoStart: true, StartSecs: DefaultStartSecs, StartRetries: DefaultStartRetries,
-		ExitCodes: []int{0}, StopSignal: syscall.SIGTERM, StopWaitSecs: DefaultStopWait,
+		ExitCodes: []int{0}, StopSignal: syscall.SIGTERM, StopWait: DefaultStopWait,
 		Umask:       -1,
 		Stdout:      LogSpec{Path: LogAuto, MaxBytes: DefaultLogMaxBytes, Backups: DefaultLogBackups},
 		Stderr:      LogSpec{Path: LogAuto, MaxBytes: DefaultLogMaxBytes, Backups: DefaultLogBackups},
@@ -128,18 +130,16 @@ func NewSpec(name string, argv ...string) Spec {
 	}
 }
 
-// Equal reports whether two specs describe the same process configuration,
-// ignoring Policy, Source and fields that only affect ordering of a group
-// (GroupPriority) — a change in those never requires a restart.
+// Equal reports whether two specs describe the same process configuration:
+// whether they differ only in what update applies without a restart (the
+// live options of ProgramOptions, Policy, Source, GroupPriority).
 func (s Spec) Equal(o Spec) bool {
-	a, b := s, o
-	for _, x := range []*Spec{&a, &b} {
-		x.Policy, x.Source, x.HookTimeout, x.NumProcs, x.GroupPriority = nil, "", 0, 0, 0
-		if len(x.Environment) == 0 {
-			x.Environment = nil
-		}
+	a := s
+	a.copyLive(&o)
+	if len(a.Environment) == 0 && len(o.Environment) == 0 {
+		a.Environment = o.Environment
 	}
-	return reflect.DeepEqual(a, b)
+	return reflect.DeepEqual(a, o)
 }
 
 // Namespec returns the name clients use for the process: "group:name", or

@@ -123,7 +123,7 @@ func (e *Engine) stateSnapshotLocked() stateFile {
 		s.Processes = append(s.Processes, stateProcess{
 			Name: p.spec.Namespec(), Pid: p.pid, Pgid: p.pid, Start: p.startTicks,
 			Command: slices.Clone(p.spec.Command), StopSignal: SignalName(sig),
-			StopWait: p.spec.StopWaitSecs.Seconds(), StopAsGroup: p.spec.StopAsGroup, KillAsGroup: p.spec.KillAsGroup,
+			StopWait: p.spec.StopWait.Seconds(), StopAsGroup: p.spec.StopAsGroup, KillAsGroup: p.spec.KillAsGroup,
 		})
 	}
 	return s

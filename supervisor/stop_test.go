@@ -21,12 +21,12 @@ func TestStopSignal(t *testing.T) {
 	// Processes that obey their stop signal get a stopwaitsecs far beyond
 	// the time allowed below, so a stop that needed the SIGKILL fails the
 	// test however loaded the machine is.
-	term.StopWaitSecs = 30 * time.Second
+	term.StopWait = 30 * time.Second
 	// The script says "ready" once its trap is set: a signal that came
 	// before would meet the default action, and the test would race.
 	sigint := h.spec("sigint", sh(`trap 'echo got INT; exit 0' INT; echo ready; while :; do sleep 0.05; done`)...)
 	sigint.StopSignal = syscall.SIGINT
-	sigint.StopWaitSecs = 30 * time.Second
+	sigint.StopWait = 30 * time.Second
 	sigint.Stdout.Path = h.file("sigint.log")
 	for _, s := range []*Spec{&term, &sigint} {
 		s.StartSecs = 0
@@ -96,7 +96,7 @@ func TestStopGrandchildren(t *testing.T) {
 			s := h.spec(c.name, sh(trap+`sleep 1001 & echo $!; sleep 1011 & echo $!; echo ready; wait`)...)
 			s.StartSecs = 0
 			s.StopAsGroup, s.KillAsGroup = c.stopAsGroup, c.killAsGroup
-			s.StopWaitSecs = 500 * time.Millisecond
+			s.StopWait = 500 * time.Millisecond
 			s.Stdout.Path = h.file(c.name + ".pids")
 			h.update(s)
 			pids := grandchildPids(t, h, h.file(c.name+".pids"), 2)
@@ -140,7 +140,7 @@ func TestKillAsGroupAfterLeaderExits(t *testing.T) {
 	s := h.spec("leader", sh(`trap 'exit 0' TERM; (trap "" TERM; echo ready; exec sleep 1001) & echo $!; while :; do sleep 0.05; done`)...)
 	s.StartSecs = 0
 	s.StopAsGroup, s.KillAsGroup = true, true
-	s.StopWaitSecs = 1500 * time.Millisecond
+	s.StopWait = 1500 * time.Millisecond
 	s.Stdout.Path = h.file("leader.pids")
 	h.update(s)
 	pids := grandchildPids(t, h, h.file("leader.pids"), 1)
@@ -208,7 +208,7 @@ func TestStopAllAscendingAtOnce(t *testing.T) {
 	for i, name := range []string{"c", "a", "b"} {
 		s := h.spec(name, sh(`trap "" TERM; while :; do sleep 0.05; done`)...)
 		s.StartSecs = 0
-		s.StopWaitSecs = time.Second
+		s.StopWait = time.Second
 		s.Priority, s.GroupPriority = 100*(i+1), 100*(i+1)
 		specs = append(specs, s)
 	}
@@ -267,7 +267,7 @@ func TestShutdownReportsWhatItWaitsFor(t *testing.T) {
 	// lasts its 5 s stopwaitsecs and reports at 0 s and at 3 s before
 	// anything has stopped; the others obey TERM.
 	late := h.spec("late", sh(`trap "" TERM; echo ready; exec sleep 1000`)...)
-	late.Priority, late.StopWaitSecs, late.Stdout.Path = 300, 5*time.Second, h.file("late.log")
+	late.Priority, late.StopWait, late.Stdout.Path = 300, 5*time.Second, h.file("late.log")
 	early := h.spec("early", "sleep", "1000")
 	early.Priority = 100
 	slow := h.spec("slow", "sleep", "1000")

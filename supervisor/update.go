@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"maps"
-	"reflect"
 	"slices"
 	"strings"
 )
@@ -176,56 +175,6 @@ func mapKeys(m map[string]bool) func(func(string) bool) {
 	}
 }
 
-// optionNames maps Spec fields to the config option they come from, where
-// the lower-cased field name is not already the option.
-var optionNames = map[string]string{
-	"RedirectStderr": "redirect_stderr", "Stdout": "stdout_logfile", "Stderr": "stderr_logfile",
-	"Credential": "user", "CommandLine": "", "Program": "", "Group": "group", "Num": "",
-	"Policy": "", "Source": "", "HookTimeout": "", "NumProcs": "", "GroupPriority": "",
-	"Listener": "", // compared by listenerDiff
-}
-
-// specDiff names the options that differ between two specs.
-func specDiff(a, b Spec) []string {
-	va, vb := reflect.ValueOf(a), reflect.ValueOf(b)
-	var out []string
-	for i := range va.NumField() {
-		f := va.Type().Field(i)
-		name, special := optionNames[f.Name]
-		if !special {
-			name = strings.ToLower(f.Name)
-		}
-		if name == "" || reflect.DeepEqual(va.Field(i).Interface(), vb.Field(i).Interface()) {
-			continue
-		}
-		if f.Name == "Environment" && len(a.Environment) == 0 && len(b.Environment) == 0 {
-			continue
-		}
-		if !slices.Contains(out, name) {
-			out = append(out, name)
-		}
-	}
-	return append(out, listenerDiff(a.Listener, b.Listener)...)
-}
-
-// listenerDiff names the eventlistener options that differ.
-func listenerDiff(a, b *ListenerSpec) []string {
-	switch {
-	case a == nil && b == nil:
-		return nil
-	case a == nil || b == nil:
-		return []string{"events", "buffer_size"}
-	}
-	var out []string
-	if !slices.Equal(a.Events, b.Events) {
-		out = append(out, "events")
-	}
-	if a.BufferSize != b.BufferSize {
-		out = append(out, "buffer_size")
-	}
-	return out
-}
-
 func (e *Engine) update(ctx context.Context, specs []Spec, scope func(string) bool) ([]Change, error) {
 	if err := validateSpecs(specs); err != nil {
 		return nil, err
@@ -281,8 +230,7 @@ func (e *Engine) update(ctx context.Context, specs []Spec, scope func(string) bo
 		case !ok:
 			e.removeLocked(p)
 		case p.spec.Equal(s):
-			p.spec.Policy, p.spec.Source, p.spec.HookTimeout = s.Policy, s.Source, s.HookTimeout
-			p.spec.NumProcs, p.spec.GroupPriority = s.NumProcs, s.GroupPriority
+			p.spec.copyLive(&s)
 		default:
 			if p.spec.Stdout != s.Stdout || p.spec.Stderr != s.Stderr || p.spec.RedirectStderr != s.RedirectStderr {
 				p.closeLogsLocked()

@@ -3,21 +3,34 @@ package vm
 import (
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
-
-	"github.com/dustin/go-humanize"
 
 	"github.com/tend-sh/tend/stdlib"
 	"github.com/tend-sh/tend/supervisor"
 )
 
+// checkLines are the lines tend check prints for a process, each named by
+// the option that starts it: a line runs from that option to the next
+// line's, in supervisor.ProgramOptions order, so a new option shows on
+// the line of the options declared before it. On a line named after an
+// option, that option's value comes first and bare; the others read
+// name=value, without the line's stream prefix (stdout_, stderr_).
+var checkLines = map[string]string{
+	"command": "command", "process_name": "instance", "autostart": "start", "autorestart": "restart",
+	"stopsignal": "stop", "user": "run", "environment": "environment", "stdout_logfile": "stdout",
+	"redirect_stderr": "stderr", "serverurl": "serverurl", "events": "events",
+}
+
 // FormatCheck writes what tend check prints: every resolved process with
-// its namespec and source, argv, directory, user, the environment that
-// differs from the daemon's, start and restart settings, logs and hooks.
+// its namespec and source, then every option's value, a few to a line,
+// and its hooks. The environment shows only what differs from the
+// daemon's.
 func FormatCheck(w io.Writer, cfg *Config) error {
 	base := map[string]string{}
 	for _, kv := range os.Environ() {
@@ -32,49 +45,107 @@ func FormatCheck(w io.Writer, cfg *Config) error {
 	fmt.Fprintf(&b, "%s: %d processes\n", cfg.Path, len(cfg.Specs))
 	for _, s := range cfg.Specs {
 		fmt.Fprintf(&b, "\n%s  (%s)\n", s.Namespec(), s.Source)
-		field := func(name, value string) { fmt.Fprintf(&b, "  %-12s %s\n", name, value) }
-		field("command", stdlib.Join(s.Command))
-		field("directory", orDash(s.Directory))
-		field("user", orDash(s.User))
-		var env []string
-		for k, v := range s.Environment {
-			if bv, ok := base[k]; !ok || bv != v {
-				env = append(env, k+"="+stdlib.Quote(v))
+		// extra ends a line with what is no option.
+		extra := map[string]string{"instance": fmt.Sprintf("group_priority=%d", s.GroupPriority)}
+		if s.Listener != nil {
+			extra["events"] = fmt.Sprintf("(eventlistener pool %q)", s.Program)
+		}
+		var label string
+		var words []string
+		flush := func() {
+			if len(words) > 0 {
+				if e := extra[label]; e != "" {
+					words = append(words, e)
+				}
+				fmt.Fprintf(&b, "  %-12s %s\n", label, strings.Join(words, " "))
+			}
+			words = nil
+		}
+		for _, o := range supervisor.ProgramOptions {
+			v := o.Value(&s)
+			if v == nil {
+				continue // a pool option of a plain program
+			}
+			if l, ok := checkLines[o.Name]; ok {
+				flush()
+				label = l
+			}
+			text := checkValue(o.Kind, v, base)
+			switch {
+			case o.Name == label:
+				words = append(words, text)
+			default:
+				words = append(words, strings.TrimPrefix(o.Name, label+"_")+"="+text)
 			}
 		}
-		slices.Sort(env)
-		field("environment", orDash(strings.Join(env, " ")))
-		umask := "-"
-		if s.Umask >= 0 {
-			umask = fmt.Sprintf("%03o", s.Umask)
-		}
-		field("start", fmt.Sprintf("autostart=%t priority=%d group_priority=%d startsecs=%s startretries=%s umask=%s",
-			s.AutoStart, s.Priority, s.GroupPriority, secs(s.StartSecs), retries(s.StartRetries), umask))
-		codes := make([]string, len(s.ExitCodes))
-		for i, c := range s.ExitCodes {
-			codes[i] = strconv.Itoa(c)
-		}
-		field("restart", fmt.Sprintf("autorestart=%s exitcodes=%s", s.AutoRestart, strings.Join(codes, ",")))
-		field("stop", fmt.Sprintf("stopsignal=%s stopwaitsecs=%s stopasgroup=%t killasgroup=%t",
-			supervisor.SignalName(s.StopSignal), secs(s.StopWaitSecs), s.StopAsGroup, s.KillAsGroup))
-		stderr := logDesc(s.Stderr)
-		if s.RedirectStderr {
-			stderr = "redirected to stdout"
-		}
-		field("stdout", logDesc(s.Stdout))
-		field("stderr", stderr)
-		if s.Listener != nil {
-			field("events", fmt.Sprintf("%s buffer_size=%d (eventlistener pool %q)",
-				strings.Join(s.Listener.Events, ","), s.Listener.BufferSize, s.Program))
-		}
+		flush()
 		hooks := "-"
 		if h := cfg.hooks[s.Namespec()]; len(h) > 0 {
 			hooks = strings.Join(h, ", ") + " (timeout " + secs(s.HookTimeout) + ")"
 		}
-		field("hooks", hooks)
+		fmt.Fprintf(&b, "  %-12s %s\n", "hooks", hooks)
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// checkValue shows an option's value for tend check; an environment shows
+// only the variables that differ from base.
+func checkValue(k supervisor.Kind, v any, base map[string]string) string {
+	switch x := v.(type) {
+	case string:
+		return orDash(x)
+	case []string: // command, events
+		if k == supervisor.KindCommand {
+			return stdlib.Join(x)
+		}
+		return strings.Join(x, ",")
+	case []int:
+		codes := make([]string, len(x))
+		for i, c := range x {
+			codes[i] = strconv.Itoa(c)
+		}
+		return strings.Join(codes, ",")
+	case int:
+		switch {
+		case k == supervisor.KindOctal && x < 0:
+			return "-"
+		case k == supervisor.KindOctal:
+			return fmt.Sprintf("%03o", x)
+		case x == math.MaxInt:
+			return "unlimited"
+		}
+		return strconv.Itoa(x)
+	case int64:
+		return size(x)
+	case time.Duration:
+		return secs(x)
+	case syscall.Signal:
+		return supervisor.SignalName(x)
+	case map[string]string:
+		var env []string
+		for name, val := range x {
+			if bv, ok := base[name]; !ok || bv != val {
+				env = append(env, name+"="+stdlib.Quote(val))
+			}
+		}
+		slices.Sort(env)
+		return orDash(strings.Join(env, " "))
+	}
+	return fmt.Sprint(v)
+}
+
+// size writes a byte count as a config would: "50MB", "1KB" or bytes.
+func size(n int64) string {
+	for _, u := range []struct {
+		suffix string
+		bytes  int64
+	}{{"GB", 1 << 30}, {"MB", 1 << 20}, {"KB", 1 << 10}} {
+		if n >= u.bytes && n%u.bytes == 0 {
+			return strconv.FormatInt(n/u.bytes, 10) + u.suffix
+		}
+	}
+	return strconv.FormatInt(n, 10)
 }
 
 func orDash(s string) string {
@@ -85,17 +156,3 @@ func orDash(s string) string {
 }
 
 func secs(d time.Duration) string { return strconv.FormatFloat(d.Seconds(), 'f', -1, 64) + "s" }
-
-func retries(n int) string {
-	if n == int(^uint(0)>>1) {
-		return "unlimited"
-	}
-	return strconv.Itoa(n)
-}
-
-func logDesc(l supervisor.LogSpec) string {
-	if l.Path == supervisor.LogNone {
-		return l.Path
-	}
-	return fmt.Sprintf("%s (maxbytes %s, backups %d)", l.Path, humanize.IBytes(uint64(l.MaxBytes)), l.Backups)
-}

@@ -301,16 +301,6 @@ func decodeLogPath(name string, v lua.LValue, expand func(string) (string, error
 	return s, nil
 }
 
-// sortedKeys returns the option names of a table, for suggestions.
-func sortedKeys(m map[string]bool) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
-}
-
 // tableKeys returns a table's keys in a stable order: strings sorted,
 // then other keys by their text.
 func tableKeys(t *lua.LTable) []lua.LValue {

@@ -6,6 +6,11 @@
 // on_backoff hooks, runs on_start/on_state notifications (Observe), and
 // evaluates REPL chunks (Eval).
 //
+// Options are declared once: program options in supervisor.ProgramOptions
+// (options.go adds the few decoders a value's kind does not give), daemon{}
+// options in daemonOptions (daemon.go). Decoding, unknown-option errors,
+// FormatCheck and Sample (tend init) all read those tables.
+//
 // Invariants: one lua.LState per VM, touched only by the VM's owner
 // goroutine; every call into Lua runs under a deadline (L.SetContext with
 // a per-call context), so a runaway script is cancelled instead of

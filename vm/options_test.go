@@ -42,12 +42,12 @@ program "web" {
 	here := filepath.Dir(cfg.Path)
 	s := cfg.Specs[0]
 	want := supervisor.Spec{
-		Name: "web_03", Program: "web", Group: "web", Num: 3, NumProcs: 2,
+		Name: "web_03", Program: "web", Group: "web", Num: 3, NumProcs: 2, NumProcsStart: 3,
 		Command:     []string{"/srv/app/bin/web", "--port", "8080", "-n", "3", "--name", "web web"},
 		CommandLine: "/srv/app/bin/web --port 8080 -n 3 \\\n    --name 'web web' # a comment",
 		Priority:    10, GroupPriority: 10, AutoStart: false, StartSecs: 2500 * time.Millisecond,
 		StartRetries: math.MaxInt, AutoRestart: supervisor.RestartAlways, ExitCodes: []int{0, 2},
-		StopSignal: syscall.SIGINT, StopWaitSecs: 3 * time.Second, StopAsGroup: true, KillAsGroup: true,
+		StopSignal: syscall.SIGINT, StopWait: 3 * time.Second, StopAsGroup: true, KillAsGroup: true,
 		Directory: here + "/run", Umask: 0o27,
 		Environment:    map[string]string{"PORT": "8080", "DEBUG": "true"},
 		RedirectStderr: true, ServerURL: "unix:///x.sock",

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"math"
 	"os"
 	"slices"
 	"strings"
@@ -15,48 +14,6 @@ import (
 
 	"github.com/tend-sh/tend/supervisor"
 )
-
-// hookNames are the program options holding hooks.
-var hookNames = []string{"on_start", "on_exit", "on_backoff", "on_state"}
-
-// programOptions are the options program{} accepts: supervisord's
-// [program:x] options plus tend's hooks.
-var programOptions = map[string]bool{
-	"name": true, "command": true, "process_name": true, "numprocs": true, "numprocs_start": true,
-	"priority": true, "autostart": true, "startsecs": true, "startretries": true, "autorestart": true,
-	"exitcodes": true, "stopsignal": true, "stopwaitsecs": true, "stopasgroup": true, "killasgroup": true,
-	"user": true, "directory": true, "umask": true, "environment": true, "redirect_stderr": true,
-	"stdout_logfile": true, "stdout_logfile_maxbytes": true, "stdout_logfile_backups": true,
-	"stdout_capture_maxbytes": true, "stdout_events_enabled": true, "stdout_syslog": true,
-	"stderr_logfile": true, "stderr_logfile_maxbytes": true, "stderr_logfile_backups": true,
-	"stderr_capture_maxbytes": true, "stderr_events_enabled": true, "stderr_syslog": true,
-	"serverurl": true, "hook_timeout": true,
-	"on_start": true, "on_exit": true, "on_backoff": true, "on_state": true,
-}
-
-var programOptionNames = sortedKeys(programOptions)
-
-// listenerOptions are the options eventlistener{} accepts besides
-// programOptions, as supervisord's [eventlistener:x].
-var listenerOptions = map[string]bool{"events": true, "buffer_size": true}
-
-var listenerOptionNames = sortedKeys(func() map[string]bool {
-	m := maps.Clone(programOptions)
-	maps.Copy(m, listenerOptions)
-	return m
-}())
-
-// instanceOptions are decoded per instance, after environment and
-// process_name, in this order.
-var instanceOptions = []string{
-	"command", "priority", "autostart", "startsecs", "startretries", "autorestart", "exitcodes",
-	"stopsignal", "stopwaitsecs", "stopasgroup", "killasgroup", "user", "directory", "umask",
-	"redirect_stderr", "serverurl",
-	"stdout_logfile", "stdout_logfile_maxbytes", "stdout_logfile_backups", "stdout_capture_maxbytes",
-	"stdout_events_enabled", "stdout_syslog",
-	"stderr_logfile", "stderr_logfile_maxbytes", "stderr_logfile_backups", "stderr_capture_maxbytes",
-	"stderr_events_enabled", "stderr_syslog",
-}
 
 // membership is the group a program belongs to.
 type membership struct {
@@ -114,52 +71,29 @@ func (r *resolver) program(d *programDecl, numprocs int) ([]supervisor.Spec, *ho
 	el := &errorList{pos: d.pos, what: d.what()}
 	t := d.opts
 	isListener := d.kind == "eventlistener"
-	known := programOptionNames
+	checkOptionNames(t, isListener, el)
+	// base holds what is decoded once for the whole program; each
+	// instance starts from a copy of it.
+	base := supervisor.NewSpec(d.name)
+	base.HookTimeout = r.hookTimeout
 	if isListener {
-		known = listenerOptionNames
+		base.Listener = &supervisor.ListenerSpec{BufferSize: supervisor.DefaultBufferSize}
 	}
-	for _, k := range tableKeys(t) {
-		ks, ok := k.(lua.LString)
-		if !ok {
-			el.add(fmt.Errorf("unexpected value at index %s: options are written name = value", k.String()))
-		} else if !programOptions[string(ks)] && !(isListener && listenerOptions[string(ks)]) {
-			el.add(errors.New(unknownOption(string(ks), known)))
-		}
-	}
-	static := func(name string) lua.LValue {
-		v := t.RawGetString(name)
-		if _, ok := v.(*lua.LFunction); ok {
-			el.add(fmt.Errorf("%s must be a number, not a function: it is needed before instances exist", name))
-			return lua.LNil
-		}
-		return v
-	}
-	n, start := 1, 0
-	if v := static("numprocs"); v != lua.LNil {
-		if x, err := decodeInt("numprocs", v, 0); err != nil {
-			el.add(err)
-		} else {
-			n = x
+	for _, o := range optionsAt(perProgram, isListener) {
+		switch v := t.RawGetString(o.Name); v.(type) {
+		case *lua.LNilType:
+		case *lua.LFunction:
+			el.add(fmt.Errorf("%s must be a number, not a function: it is needed before instances exist", o.Name))
+		default:
+			if err := r.decodeOption(&base, o, v, nil); err != nil {
+				el.add(err)
+			}
 		}
 	}
 	if numprocs >= 0 {
-		n = numprocs
+		base.NumProcs = numprocs
 	}
-	if v := static("numprocs_start"); v != lua.LNil {
-		if x, err := decodeInt("numprocs_start", v, 0); err != nil {
-			el.add(err)
-		} else {
-			start = x
-		}
-	}
-	h := &hooks{program: d.name, timeout: r.hookTimeout}
-	if v := static("hook_timeout"); v != lua.LNil {
-		if x, err := decodeSeconds("hook_timeout", v, true); err != nil {
-			el.add(err)
-		} else {
-			h.timeout = x
-		}
-	}
+	h := &hooks{program: d.name, timeout: base.HookTimeout}
 	for _, name := range hookNames {
 		switch f := t.RawGetString(name).(type) {
 		case *lua.LNilType:
@@ -172,11 +106,10 @@ func (r *resolver) program(d *programDecl, numprocs int) ([]supervisor.Spec, *ho
 	if t.RawGetString("command") == lua.LNil {
 		el.add(errors.New("command is required"))
 	}
-	var listener *supervisor.ListenerSpec
 	if isListener {
-		listener = decodeListener(t, el)
+		decodeEvents(t, base.Listener, el)
 	}
-	if n > 1 {
+	if base.NumProcs > 1 {
 		pn := t.RawGetString("process_name")
 		if s, ok := pn.(lua.LString); pn == lua.LNil || ok && !strings.Contains(string(s), "%(process_num)") {
 			el.add(errors.New("%(process_num) must be present within process_name when numprocs > 1"))
@@ -189,10 +122,9 @@ func (r *resolver) program(d *programDecl, numprocs int) ([]supervisor.Spec, *ho
 	if !ok {
 		m = membership{name: d.name}
 	}
-	specs := make([]supervisor.Spec, 0, n)
-	for num := start; num < start+n; num++ {
-		if s, ok := r.instance(d, h, m, num, n, el); ok {
-			s.Listener = listener
+	specs := make([]supervisor.Spec, 0, base.NumProcs)
+	for num := base.NumProcsStart; num < base.NumProcsStart+base.NumProcs; num++ {
+		if s, ok := r.instance(d, &base, h, m, num, el); ok {
 			specs = append(specs, s)
 		}
 	}
@@ -200,10 +132,12 @@ func (r *resolver) program(d *programDecl, numprocs int) ([]supervisor.Spec, *ho
 }
 
 // instance resolves one process of a program.
-func (r *resolver) instance(d *programDecl, h *hooks, m membership, num, numprocs int, el *errorList) (supervisor.Spec, bool) {
+func (r *resolver) instance(d *programDecl, base *supervisor.Spec, h *hooks, m membership, num int, el *errorList) (supervisor.Spec, bool) {
 	before := len(el.errs)
-	s := supervisor.NewSpec(d.name)
-	s.Group, s.Num, s.NumProcs, s.Source, s.HookTimeout = m.name, num, numprocs, d.pos, h.timeout
+	s := *base
+	s.ExitCodes = slices.Clone(base.ExitCodes)
+	s.Group, s.Num, s.Source = m.name, num, d.pos
+	numprocs := s.NumProcs
 	x := &expander{r: r, d: d, group: m.name, num: num, numprocs: numprocs}
 	var p *lua.LTable
 	get := func(name string) lua.LValue {
@@ -257,9 +191,9 @@ func (r *resolver) instance(d *programDecl, h *hooks, m membership, num, numproc
 	if p != nil {
 		p.RawSetString("name", lua.LString(name))
 	}
-	for _, opt := range instanceOptions {
-		if v := get(opt); v != lua.LNil {
-			if err := r.apply(&s, opt, v, x); err != nil {
+	for _, o := range optionsAt(perInstance, d.kind == "eventlistener") {
+		if v := get(o.Name); v != lua.LNil {
+			if err := r.decodeOption(&s, o, v, x); err != nil {
 				el.add(err)
 			}
 		}
@@ -288,80 +222,6 @@ func (r *resolver) instance(d *programDecl, h *hooks, m membership, num, numproc
 		s.Policy = &policy{h: h}
 	}
 	return s, len(el.errs) == before
-}
-
-// apply decodes one option value into s.
-func (r *resolver) apply(s *supervisor.Spec, name string, v lua.LValue, x *expander) error {
-	var err error
-	logSpec := &s.Stdout
-	if strings.HasPrefix(name, "stderr_") {
-		logSpec = &s.Stderr
-	}
-	switch name {
-	case "command":
-		s.Command, s.CommandLine, err = decodeCommand(v, x.expand)
-	case "priority":
-		s.Priority, err = decodeInt(name, v, math.MinInt32)
-	case "autostart":
-		s.AutoStart, err = decodeBool(name, v)
-	case "startsecs":
-		s.StartSecs, err = decodeSeconds(name, v, false)
-	case "startretries":
-		s.StartRetries, err = decodeStartRetries(v)
-	case "autorestart":
-		s.AutoRestart, err = decodeAutoRestart(v)
-	case "exitcodes":
-		s.ExitCodes, err = decodeExitCodes(v)
-	case "stopsignal":
-		s.StopSignal, err = decodeSignal(name, v)
-	case "stopwaitsecs":
-		s.StopWaitSecs, err = decodeSeconds(name, v, false)
-	case "stopasgroup":
-		s.StopAsGroup, err = decodeBool(name, v)
-	case "killasgroup":
-		s.KillAsGroup, err = decodeBool(name, v)
-	case "redirect_stderr":
-		s.RedirectStderr, err = decodeBool(name, v)
-	case "umask":
-		s.Umask, err = decodeUmask(name, v)
-	case "user":
-		var u string
-		if u, err = r.expandString(name, v, x); err == nil && u != "" {
-			s.User = u
-			s.Credential, err = r.credential(u)
-		}
-	case "directory":
-		s.Directory, err = r.expandString(name, v, x)
-	case "serverurl":
-		s.ServerURL, err = r.expandString(name, v, x)
-		if strings.EqualFold(s.ServerURL, "AUTO") {
-			s.ServerURL = ""
-		}
-	case "stdout_logfile", "stderr_logfile":
-		logSpec.Path, err = decodeLogPath(name, v, x.expand)
-	case "stdout_logfile_maxbytes", "stderr_logfile_maxbytes":
-		logSpec.MaxBytes, err = decodeSize(name, v)
-	case "stdout_logfile_backups", "stderr_logfile_backups":
-		logSpec.Backups, err = decodeInt(name, v, 0)
-	case "stdout_capture_maxbytes", "stderr_capture_maxbytes":
-		logSpec.CaptureMaxBytes, err = decodeSize(name, v)
-	case "stdout_events_enabled", "stderr_events_enabled":
-		logSpec.EventsEnabled, err = decodeBool(name, v)
-	case "stdout_syslog", "stderr_syslog":
-		logSpec.Syslog, err = decodeBool(name, v)
-	}
-	return err
-}
-
-func (r *resolver) expandString(name string, v lua.LValue, x *expander) (string, error) {
-	s, err := decodeString(name, v)
-	if err != nil {
-		return "", err
-	}
-	if s, err = x.expand(s); err != nil {
-		return "", fmt.Errorf("%s: %v", name, err)
-	}
-	return s, nil
 }
 
 // credential resolves a user once per load.
@@ -429,21 +289,13 @@ func (x *expander) build(withEnv bool) {
 	}
 }
 
-// decodeListener decodes the eventlistener options events and buffer_size.
-// They belong to the pool, so they may not be functions of the instance.
-func decodeListener(t *lua.LTable, el *errorList) *supervisor.ListenerSpec {
-	ls := &supervisor.ListenerSpec{BufferSize: supervisor.DefaultBufferSize}
-	if v := t.RawGetString("buffer_size"); v != lua.LNil {
-		if n, err := decodeInt("buffer_size", v, 1); err != nil {
-			el.add(err)
-		} else {
-			ls.BufferSize = n
-		}
-	}
+// decodeEvents decodes the eventlistener option events into ls. It
+// belongs to the pool, so it may not be a function of the instance.
+func decodeEvents(t *lua.LTable, ls *supervisor.ListenerSpec, el *errorList) {
 	v := t.RawGetString("events")
 	if v == lua.LNil {
 		el.add(errors.New(`events is required: a list of event types such as { "PROCESS_STATE", "TICK_60" }`))
-		return ls
+		return
 	}
 	var names []string
 	switch x := v.(type) {
@@ -456,13 +308,13 @@ func decodeListener(t *lua.LTable, el *errorList) *supervisor.ListenerSpec {
 			s, ok := x.RawGetInt(i).(lua.LString)
 			if !ok {
 				el.add(fmt.Errorf("events must be a list of event type names, got %s in it", describe(x.RawGetInt(i))))
-				return ls
+				return
 			}
 			names = append(names, string(s))
 		}
 	default:
 		el.add(fmt.Errorf("events must be a list of event type names, got %s", describe(v)))
-		return ls
+		return
 	}
 	known := supervisor.EventTypeNames()
 	lower := make([]string, len(known)) // suggest compares in lower case
@@ -491,5 +343,4 @@ func decodeListener(t *lua.LTable, el *errorList) *supervisor.ListenerSpec {
 	if len(ls.Events) == 0 && !bad {
 		el.add(errors.New(`events must name at least one event type, such as { "PROCESS_STATE" }`))
 	}
-	return ls
 }

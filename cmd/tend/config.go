@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/tend-sh/tend/scripts"
 	"github.com/tend-sh/tend/supervisor/control"
 	"github.com/tend-sh/tend/supervisor/control/client"
 	"github.com/tend-sh/tend/vm"
@@ -104,7 +103,7 @@ func runInit(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "Error: init takes no arguments, got %q\n", args)
 		return 2
 	}
-	fmt.Fprint(stdout, scripts.Init)
+	fmt.Fprint(stdout, vm.Sample())
 	return 0
 }
 

@@ -112,7 +112,7 @@ func xrtSpec(group, name string, argv ...string) supervisor.Spec {
 	s := supervisor.NewSpec(name, argv...)
 	s.Group = group
 	s.StartSecs = 0
-	s.StopWaitSecs = 2 * time.Second
+	s.StopWait = 2 * time.Second
 	return s
 }
 

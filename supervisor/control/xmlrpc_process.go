@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/tend-sh/tend/supervisor"
@@ -218,7 +219,9 @@ func xrLogOption(p string) string {
 	return p
 }
 
-// xrConfigStruct is getAllConfigInfo's struct for one process.
+// xrConfigStruct is getAllConfigInfo's struct for one process: what
+// supervisord reports of the process, then the options whose
+// supervisor.Option.ConfigInfo names a member.
 func xrConfigStruct(sp supervisor.Spec, inUse bool) xrStruct {
 	var uid any = "none"
 	if sp.Credential != nil {
@@ -228,25 +231,37 @@ func xrConfigStruct(sp supervisor.Spec, inUse bool) xrStruct {
 	if command == "" {
 		command = strings.Join(sp.Command, " ")
 	}
-	codes := make([]any, 0, len(sp.ExitCodes))
-	for _, c := range sp.ExitCodes {
-		codes = append(codes, c)
+	out := xrStruct{{"uid", uid}, {"command", command}, {"group", sp.Group},
+		{"group_prio", sp.GroupPriority}, {"inuse", inUse}, {"name", sp.Name}}
+	for _, o := range supervisor.ProgramOptions {
+		if o.ConfigInfo != "" {
+			out = append(out, xrMember{o.ConfigInfo, xrOptionValue(o, o.Value(&sp))})
+		}
 	}
-	return xrStruct{
-		{"autostart", sp.AutoStart}, {"directory", xrOrNone(sp.Directory)}, {"uid", uid},
-		{"command", command}, {"exitcodes", codes}, {"group", sp.Group},
-		{"group_prio", sp.GroupPriority}, {"inuse", inUse}, {"killasgroup", sp.KillAsGroup},
-		{"name", sp.Name}, {"process_prio", sp.Priority}, {"redirect_stderr", sp.RedirectStderr},
-		{"startretries", sp.StartRetries}, {"startsecs", int64(sp.StartSecs / time.Second)},
-		{"stdout_capture_maxbytes", sp.Stdout.CaptureMaxBytes}, {"stdout_events_enabled", sp.Stdout.EventsEnabled},
-		{"stdout_logfile", xrLogOption(sp.Stdout.Path)}, {"stdout_logfile_backups", sp.Stdout.Backups},
-		{"stdout_logfile_maxbytes", sp.Stdout.MaxBytes}, {"stdout_syslog", sp.Stdout.Syslog},
-		{"stopsignal", int(sp.StopSignal)}, {"stopwaitsecs", int64(sp.StopWaitSecs / time.Second)},
-		{"stderr_capture_maxbytes", sp.Stderr.CaptureMaxBytes}, {"stderr_events_enabled", sp.Stderr.EventsEnabled},
-		{"stderr_logfile", xrLogOption(sp.Stderr.Path)}, {"stderr_logfile_backups", sp.Stderr.Backups},
-		{"stderr_logfile_maxbytes", sp.Stderr.MaxBytes}, {"stderr_syslog", sp.Stderr.Syslog},
-		{"serverurl", xrOrNone(sp.ServerURL)},
+	return out
+}
+
+// xrOptionValue is an option's value as getAllConfigInfo reports it:
+// whole seconds, signal numbers, "none" for an unset string.
+func xrOptionValue(o supervisor.Option, v any) any {
+	switch x := v.(type) {
+	case time.Duration:
+		return int64(x / time.Second)
+	case syscall.Signal:
+		return int(x)
+	case []int:
+		codes := make([]any, 0, len(x))
+		for _, c := range x {
+			codes = append(codes, c)
+		}
+		return codes
+	case string:
+		if o.Kind == supervisor.KindLogFile {
+			return xrLogOption(x)
+		}
+		return xrOrNone(x)
 	}
+	return v
 }
 
 func (s *Server) xrGetAllConfigInfo(ctx context.Context, _ []any) (any, error) {

@@ -199,45 +199,51 @@ func (c *converter) inherit(s *section, known func(string) bool) {
 	}
 }
 
-// kind is how an option's value is written in Lua.
-type kind int
-
-const (
-	kString kind = iota
-	kInt
-	kBool
-	kSize
-	kAutoRestart
-	kExitCodes
-	kEnv
-	kNames // a comma-separated list of names, such as events=
-)
-
+// optSpec is an option the importer carries over: its name and the kind
+// of its value, which says how to write it in Lua.
 type optSpec struct {
 	name string
-	kind kind
+	kind supervisor.Kind
 }
 
-// programSpecs are supervisord's [program:x] options in the order the
-// output lists them (tend's own order, as in tend init).
-var programSpecs = []optSpec{
-	{"command", kString}, {"process_name", kString}, {"numprocs", kInt}, {"numprocs_start", kInt},
-	{"priority", kInt}, {"autostart", kBool}, {"startsecs", kInt}, {"startretries", kInt},
-	{"autorestart", kAutoRestart}, {"exitcodes", kExitCodes}, {"stopsignal", kString},
-	{"stopwaitsecs", kInt}, {"stopasgroup", kBool}, {"killasgroup", kBool}, {"user", kString},
-	{"directory", kString}, {"umask", kString}, {"environment", kEnv}, {"redirect_stderr", kBool},
-	{"stdout_logfile", kString}, {"stdout_logfile_maxbytes", kSize}, {"stdout_logfile_backups", kInt},
-	{"stdout_capture_maxbytes", kSize}, {"stdout_events_enabled", kBool}, {"stdout_syslog", kBool},
-	{"stderr_logfile", kString}, {"stderr_logfile_maxbytes", kSize}, {"stderr_logfile_backups", kInt},
-	{"stderr_capture_maxbytes", kSize}, {"stderr_events_enabled", kBool}, {"stderr_syslog", kBool},
-	{"serverurl", kString},
+// programSpecs are supervisord's [program:x] options, from
+// supervisor.ProgramOptions in its order (tend init's); tend's own options
+// are unknown in a supervisord config.
+var programSpecs = supervisordOptions(false)
+
+// listenerSpecs are the [eventlistener:x] options: a program's, and the
+// pool's events and buffer_size.
+var listenerSpecs = supervisordOptions(true)
+
+func supervisordOptions(listener bool) []optSpec {
+	var out []optSpec
+	for _, o := range supervisor.ProgramOptions {
+		if !o.Tend && (listener || !o.Listener) {
+			out = append(out, optSpec{o.Name, o.Kind})
+		}
+	}
+	return out
 }
 
 // daemonSpecs are the [supervisord] options daemon{} has under the same name.
 var daemonSpecs = []optSpec{
-	{"logfile", kString}, {"logfile_maxbytes", kSize}, {"logfile_backups", kInt}, {"loglevel", kString},
-	{"pidfile", kString}, {"childlogdir", kString}, {"directory", kString}, {"umask", kString},
-	{"identifier", kString}, {"nocleanup", kBool}, {"minfds", kInt}, {"environment", kEnv},
+	{"logfile", supervisor.KindString}, {"logfile_maxbytes", supervisor.KindSize},
+	{"logfile_backups", supervisor.KindInt}, {"loglevel", supervisor.KindString},
+	{"pidfile", supervisor.KindString}, {"childlogdir", supervisor.KindString},
+	{"directory", supervisor.KindString}, {"umask", supervisor.KindOctal},
+	{"identifier", supervisor.KindString}, {"nocleanup", supervisor.KindBool},
+	{"minfds", supervisor.KindInt}, {"environment", supervisor.KindEnvironment},
+}
+
+// DaemonOptions returns the [supervisord] options the importer writes into
+// daemon{}, with the kind of their values; vm's tests check that daemon{}
+// has each one with that kind.
+func DaemonOptions() map[string]supervisor.Kind {
+	m := map[string]supervisor.Kind{}
+	for _, sp := range daemonSpecs {
+		m[sp.name] = sp.kind
+	}
+	return m
 }
 
 // daemonNotes are the [supervisord] options tend has no equivalent for:
@@ -374,10 +380,6 @@ func (c *converter) program(name string, s *section) string {
 	return "program " + quote(name) + " " + b.render("")
 }
 
-// listenerSpecs are the [eventlistener:x] options: a program's, and the
-// pool's events and buffer_size.
-var listenerSpecs = append(slices.Clip(programSpecs), optSpec{"events", kNames}, optSpec{"buffer_size", kInt})
-
 // listener converts an [eventlistener:x] section to an eventlistener "x"
 // { ... } block. result_handler names a Python function; tend's handler is
 // supervisord's default one, so it is reported like any unknown option.
@@ -403,7 +405,7 @@ func (c *converter) group(name string, s *section) string {
 			}
 			b.set("programs", "{ "+strings.Join(names, ", ")+" }")
 		case "priority":
-			b.set("priority", c.value(s, o, kInt))
+			b.set("priority", c.value(s, o, supervisor.KindInt))
 		default:
 			c.unknown(s, o, &b)
 		}
@@ -461,7 +463,7 @@ var (
 // value returns o's value as Lua source for an option of kind k. A value
 // that is not of its kind (such as "%(ENV_N)s" for a number) is kept as a
 // string, with a warning, so that tend check reports what it makes of it.
-func (c *converter) value(s *section, o *option, k kind) string {
+func (c *converter) value(s *section, o *option, k supervisor.Kind) string {
 	v := o.value
 	if strings.Contains(v, "%(here)s") {
 		c.usesHere = true
@@ -470,7 +472,7 @@ func (c *converter) value(s *section, o *option, k kind) string {
 	if ok {
 		return lua
 	}
-	if k == kEnv {
+	if k == supervisor.KindEnvironment {
 		c.warn(o.line, "[%s]: environment: cannot parse %q (supervisord would refuse it too); kept as a string", s.name, v)
 	} else {
 		c.warn(o.line, "[%s]: %s = %s is not %s; kept as a string", s.name, o.key, v, kindName[k])
@@ -478,23 +480,24 @@ func (c *converter) value(s *section, o *option, k kind) string {
 	return quote(v)
 }
 
-var kindName = map[kind]string{
-	kInt: "an integer", kBool: "true or false", kSize: `a size ("50MB" or bytes)`,
-	kAutoRestart: `true, false or "unexpected"`, kExitCodes: "a list of exit codes",
-	kEnv: "KEY=value pairs", kNames: "a comma-separated list of names",
+var kindName = map[supervisor.Kind]string{
+	supervisor.KindInt: "an integer", supervisor.KindSeconds: "an integer", supervisor.KindBool: "true or false",
+	supervisor.KindSize: `a size ("50MB" or bytes)`, supervisor.KindAutoRestart: `true, false or "unexpected"`,
+	supervisor.KindExitCodes: "a list of exit codes", supervisor.KindEnvironment: "KEY=value pairs",
+	supervisor.KindNames: "a comma-separated list of names",
 }
 
 // typed renders v as kind k, or reports that it is not of that kind.
-func typed(v string, k kind) (string, bool) {
+func typed(v string, k supervisor.Kind) (string, bool) {
 	switch k {
-	case kString:
+	case supervisor.KindString, supervisor.KindCommand, supervisor.KindLogFile, supervisor.KindSignal, supervisor.KindOctal:
 		return quote(v), true
-	case kInt:
+	case supervisor.KindInt, supervisor.KindSeconds:
 		if intRE.MatchString(v) {
 			n, err := strconv.Atoi(v)
 			return strconv.Itoa(n), err == nil
 		}
-	case kSize:
+	case supervisor.KindSize:
 		if intRE.MatchString(v) && !strings.HasPrefix(v, "-") {
 			n, err := strconv.ParseInt(v, 10, 64)
 			return strconv.FormatInt(n, 10), err == nil
@@ -502,18 +505,18 @@ func typed(v string, k kind) (string, bool) {
 		if sizeRE.MatchString(v) {
 			return quote(v), true
 		}
-	case kBool:
+	case supervisor.KindBool:
 		if b, ok := boolean(v); ok {
 			return strconv.FormatBool(b), true
 		}
-	case kAutoRestart:
+	case supervisor.KindAutoRestart:
 		if strings.EqualFold(v, "unexpected") {
 			return `"unexpected"`, true
 		}
 		if b, ok := boolean(v); ok {
 			return strconv.FormatBool(b), true
 		}
-	case kExitCodes:
+	case supervisor.KindExitCodes:
 		var codes []string
 		for _, f := range strings.Split(v, ",") {
 			f = strings.TrimSpace(f)
@@ -524,9 +527,9 @@ func typed(v string, k kind) (string, bool) {
 			codes = append(codes, strconv.Itoa(n))
 		}
 		return "{ " + strings.Join(codes, ", ") + " }", true
-	case kEnv:
+	case supervisor.KindEnvironment:
 		return envTable(v)
-	case kNames:
+	case supervisor.KindNames:
 		var names []string
 		for _, f := range strings.Split(v, ",") {
 			if f = strings.TrimSpace(f); f != "" {

@@ -140,10 +140,10 @@ func wantSpecs(t *testing.T, dir string) []supervisor.Spec {
 		num := int(n[1] - '0')
 		s := supervisor.NewSpec("web_"+n, "/usr/bin/python3", "-m", "http.server", "80"+n, "--bind", "127.0.0.1")
 		s.CommandLine = "/usr/bin/python3 -m http.server 80" + n + "\n--bind 127.0.0.1"
-		s.Program, s.Group, s.Num, s.NumProcs = "web", "pool", num, 3
+		s.Program, s.Group, s.Num, s.NumProcs, s.NumProcsStart = "web", "pool", num, 3, 1
 		s.Priority, s.GroupPriority, s.AutoStart = 300, 10, false
 		s.StartSecs, s.StartRetries, s.AutoRestart = 5*time.Second, 7, supervisor.RestartAlways
-		s.ExitCodes, s.StopSignal, s.StopWaitSecs = []int{0, 2}, syscall.SIGQUIT, 20*time.Second
+		s.ExitCodes, s.StopSignal, s.StopWait = []int{0, 2}, syscall.SIGQUIT, 20*time.Second
 		s.StopAsGroup, s.KillAsGroup = false, true
 		s.User, s.Credential, s.Directory, s.Umask = "root", root, "/tmp", 0o77
 		s.Environment = map[string]string{"PORT": "80" + n, "NAME": "web " + n[1:], "PATH": "/usr/bin:/bin"}
@@ -344,7 +344,7 @@ func asSupervisord(s supervisor.Spec, daemonEnv map[string]string) svProcess {
 		Group: s.Group, Name: s.Name, GroupPriority: s.GroupPriority, Command: s.Command, Priority: s.Priority,
 		AutoStart: s.AutoStart, StartSecs: int(s.StartSecs / time.Second), StartRetries: s.StartRetries,
 		AutoRestart: s.AutoRestart.String(), ExitCodes: s.ExitCodes, StopSignal: int(s.StopSignal),
-		StopWaitSecs: int(s.StopWaitSecs / time.Second), StopAsGroup: s.StopAsGroup, KillAsGroup: s.KillAsGroup,
+		StopWaitSecs: int(s.StopWait / time.Second), StopAsGroup: s.StopAsGroup, KillAsGroup: s.KillAsGroup,
 		UID: uid, Directory: s.Directory, Umask: s.Umask, Environment: env, Redirect: s.RedirectStderr,
 		Stdout: log(s.Stdout), Stderr: stderr, ServerURL: s.ServerURL,
 	}

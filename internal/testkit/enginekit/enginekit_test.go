@@ -43,7 +43,7 @@ func TestCleanupOnFakeClock(t *testing.T) {
 	t.Run("inner", func(t *testing.T) {
 		s := supervisor.NewSpec("stubborn", "/bin/sh", "-c", `trap "" TERM; echo ready; exec sleep 1000`)
 		s.StartSecs = 0
-		s.StopWaitSecs = time.Hour
+		s.StopWait = time.Hour
 		s.Stdout.Path = t.TempDir() + "/out"
 		cfg := supervisor.Config{Clock: testkit.NewFakeClock(), Logger: slog.New(slog.NewTextHandler(logs, nil))}
 		e := enginekit.Run(t, cfg, s)

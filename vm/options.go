@@ -1,0 +1,207 @@
+package vm
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"reflect"
+	"slices"
+	"strings"
+
+	lua "github.com/yuin/gopher-lua"
+
+	"github.com/tend-sh/tend/supervisor"
+)
+
+// The program options are declared once, in supervisor.ProgramOptions
+// (name, kind, default, doc, live). This file holds the Lua side: when
+// each one is decoded and, where the kind alone does not say, how.
+
+// hookNames are the program options holding hooks. They are the config's
+// own: the engine sees them only as Spec.Policy.
+var hookNames = []string{"on_start", "on_exit", "on_backoff", "on_state"}
+
+// stage says when the resolver decodes an option.
+type stage int
+
+const (
+	perInstance stage = iota // for each process, after process_name; may be a function of p
+	perProgram               // once, before the instances exist: it shapes them
+	byHand                   // by resolver code of its own (environment, process_name, events)
+)
+
+// programDecoder is how one program option is decoded, when its kind's
+// decoder (decodeKind) does not do.
+type programDecoder struct {
+	stage stage
+	// decode sets the option in s from v; nil decodes by kind.
+	decode func(r *resolver, s *supervisor.Spec, name string, v lua.LValue, x *expander) error
+}
+
+// programDecoders are the options that need a stage or a decoder of their
+// own. Every other option in supervisor.ProgramOptions is decoded per
+// instance by its kind, into its field.
+var programDecoders = map[string]programDecoder{
+	"process_name":   {stage: byHand},
+	"environment":    {stage: byHand},
+	"events":         {stage: byHand},
+	"numprocs":       {stage: perProgram},
+	"numprocs_start": {stage: perProgram},
+	"buffer_size": {stage: perProgram, decode: func(_ *resolver, s *supervisor.Spec, name string, v lua.LValue, _ *expander) (err error) {
+		s.Listener.BufferSize, err = decodeInt(name, v, 1)
+		return err
+	}},
+	"hook_timeout": {stage: perProgram, decode: func(_ *resolver, s *supervisor.Spec, name string, v lua.LValue, _ *expander) (err error) {
+		s.HookTimeout, err = decodeSeconds(name, v, true)
+		return err
+	}},
+	"command": {decode: func(_ *resolver, s *supervisor.Spec, _ string, v lua.LValue, x *expander) (err error) {
+		s.Command, s.CommandLine, err = decodeCommand(v, x.expand)
+		return err
+	}},
+	"priority": {decode: func(_ *resolver, s *supervisor.Spec, name string, v lua.LValue, _ *expander) (err error) {
+		s.Priority, err = decodeInt(name, v, math.MinInt32)
+		return err
+	}},
+	"startretries": {decode: func(_ *resolver, s *supervisor.Spec, _ string, v lua.LValue, _ *expander) (err error) {
+		s.StartRetries, err = decodeStartRetries(v)
+		return err
+	}},
+	"user": {decode: func(r *resolver, s *supervisor.Spec, name string, v lua.LValue, x *expander) error {
+		u, err := decodeKind(supervisor.KindString, name, v, x.expand)
+		if err != nil || u == "" {
+			return err
+		}
+		s.User = u.(string)
+		s.Credential, err = r.credential(s.User)
+		return err
+	}},
+	"serverurl": {decode: func(_ *resolver, s *supervisor.Spec, name string, v lua.LValue, x *expander) error {
+		u, err := decodeKind(supervisor.KindString, name, v, x.expand)
+		if err == nil {
+			if s.ServerURL = u.(string); strings.EqualFold(s.ServerURL, "AUTO") {
+				s.ServerURL = ""
+			}
+		}
+		return err
+	}},
+}
+
+// optionsAt returns the options of a program (or of an eventlistener, with
+// its pool options) decoded at stage st, in ProgramOptions order.
+func optionsAt(st stage, listener bool) []supervisor.Option {
+	var out []supervisor.Option
+	for _, o := range supervisor.ProgramOptions {
+		if programDecoders[o.Name].stage == st && (listener || !o.Listener) {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
+// Option names for unknown-option errors, sorted for suggestions.
+var (
+	programOptionNames  = optionNames(false)
+	listenerOptionNames = optionNames(true)
+)
+
+func optionNames(listener bool) []string {
+	// "name" names the program in the table form, program { name = "x" }.
+	names := append([]string{"name"}, hookNames...)
+	for _, o := range supervisor.ProgramOptions {
+		if listener || !o.Listener {
+			names = append(names, o.Name)
+		}
+	}
+	slices.Sort(names)
+	return names
+}
+
+// decodeOption decodes one program option's value into s.
+func (r *resolver) decodeOption(s *supervisor.Spec, o supervisor.Option, v lua.LValue, x *expander) error {
+	if d := programDecoders[o.Name]; d.decode != nil {
+		return d.decode(r, s, o.Name, v, x)
+	}
+	var expand func(string) (string, error)
+	if x != nil {
+		expand = x.expand
+	}
+	val, err := decodeKind(o.Kind, o.Name, v, expand)
+	if err != nil {
+		return err
+	}
+	return setField(o.Name, o.Field(s), val)
+}
+
+// decodeKind decodes a value of kind k with the kind's default rules:
+// integers >= 0, durations >= 0, strings with %(name)s expanded by expand.
+func decodeKind(k supervisor.Kind, name string, v lua.LValue, expand func(string) (string, error)) (any, error) {
+	if expand == nil {
+		expand = func(s string) (string, error) { return s, nil }
+	}
+	switch k {
+	case supervisor.KindString:
+		s, err := decodeString(name, v)
+		if err != nil {
+			return "", err
+		}
+		if s, err = expand(s); err != nil {
+			return "", fmt.Errorf("%s: %v", name, err)
+		}
+		return s, nil
+	case supervisor.KindBool:
+		return decodeBool(name, v)
+	case supervisor.KindInt:
+		return decodeInt(name, v, 0)
+	case supervisor.KindSize:
+		return decodeSize(name, v)
+	case supervisor.KindSeconds:
+		return decodeSeconds(name, v, false)
+	case supervisor.KindSignal:
+		return decodeSignal(name, v)
+	case supervisor.KindOctal:
+		return decodeUmask(name, v)
+	case supervisor.KindAutoRestart:
+		return decodeAutoRestart(v)
+	case supervisor.KindExitCodes:
+		return decodeExitCodes(v)
+	case supervisor.KindEnvironment:
+		return decodeExpandedEnvironment(v, expand)
+	case supervisor.KindLogFile:
+		return decodeLogPath(name, v, expand)
+	}
+	return nil, fmt.Errorf("%s: no decoder for its kind %d", name, k)
+}
+
+// setField stores a decoded value through the pointer an option's Field
+// gave. A type that does not match is a mistake in the option tables,
+// which TestOptionTablesAgree catches.
+func setField(name string, field, val any) error {
+	p := reflect.ValueOf(field)
+	if p.Kind() != reflect.Pointer || p.IsNil() {
+		return fmt.Errorf("%s: the option has no field here", name)
+	}
+	v := reflect.ValueOf(val)
+	if v.Type() != p.Elem().Type() {
+		return fmt.Errorf("%s: decodes to %s but its field is %s", name, v.Type(), p.Elem().Type())
+	}
+	p.Elem().Set(v)
+	return nil
+}
+
+// checkOptionNames reports the keys of a program{} or eventlistener{}
+// table that are no option of it.
+func checkOptionNames(t *lua.LTable, listener bool, el *errorList) {
+	known := programOptionNames
+	if listener {
+		known = listenerOptionNames
+	}
+	for _, k := range tableKeys(t) {
+		ks, ok := k.(lua.LString)
+		if !ok {
+			el.add(fmt.Errorf("unexpected value at index %s: options are written name = value", k.String()))
+		} else if _, found := slices.BinarySearch(known, string(ks)); !found {
+			el.add(errors.New(unknownOption(string(ks), known)))
+		}
+	}
+}
