@@ -176,3 +176,23 @@ func BenchmarkStatus1000(b *testing.B) {
 		}
 	}
 }
+
+// TestClientBodilessPostsAreJSON: reread, reload and shutdown carry no
+// body, yet the daemon refuses any POST to /v1/ that is not
+// application/json (a page on another site could send it otherwise). The
+// client must label them too; the server here has no daemon attached, so
+// a request that passes the door's guard ends in "no daemon attached".
+func TestClientBodilessPostsAreJSON(t *testing.T) {
+	_, url := serveEngine(t, control.Options{})
+	c, err := NewClient(url, "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{"/v1/reread", "/v1/reload", "/v1/shutdown"} {
+		var out control.OKReply
+		err := c.call(context.Background(), "POST", path, nil, &out)
+		if err == nil || !strings.Contains(err.Error(), "no daemon attached") {
+			t.Errorf("POST %s: %v, want the daemon's own answer (no daemon attached)", path, err)
+		}
+	}
+}
