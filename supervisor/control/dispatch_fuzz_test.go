@@ -20,6 +20,13 @@ import (
 	"github.com/tend-sh/tend/supervisor/logfile"
 )
 
+// The corpora in testdata/fuzz/ (this file's targets and
+// FuzzXMLRPCRequest) are a selection of what
+//
+//	go test -run '^$' -fuzz '^FuzzJSONAPI$' -fuzztime 100s ./supervisor/control
+//
+// found interesting; plain go test runs them with the seeds below.
+
 // fuzzSleep is the argument of the fuzz targets' sleep processes, unusual
 // enough to find a leaked one with pgrep -f "sleep 3607".
 const fuzzSleep = "3607"
