@@ -31,8 +31,14 @@ const (
 	DefaultEvictAfter = time.Second
 )
 
-// refuseTimeout bounds the time spent telling a client the door is full.
-const refuseTimeout = time.Second
+// refuseTimeout bounds the time spent telling a client the door is full,
+// and refusers bounds how many are told at once (past that, a connection
+// is closed unanswered): a flood of connections costs at most that many
+// goroutines for that long.
+const (
+	refuseTimeout = 500 * time.Millisecond
+	refusers      = 64
+)
 
 // NewHTTPServer returns the http.Server for a door served on l: a request's
 // headers must arrive within DefaultReadHeaderTimeout, an idle keep-alive
@@ -84,7 +90,7 @@ func LimitListener(ln net.Listener, n int) *LimitedListener {
 		n = DefaultMaxConns
 	}
 	return &LimitedListener{Listener: ln, max: n, EvictAfter: DefaultEvictAfter,
-		conns: make(map[*limitedConn]struct{}), refusal: make(chan struct{}, 16)}
+		conns: make(map[*limitedConn]struct{}), refusal: make(chan struct{}, refusers)}
 }
 
 // Accept returns the next connection the cap admits; connections it
