@@ -103,12 +103,14 @@ func serve(ctx context.Context, path string, echo io.Writer, ready *os.File) (in
 	return 0, nil
 }
 
-// serveOn serves h on ln in the background.
+// serveOn serves h on ln in the background, with the door's connection
+// cap and idle timeout (control.LimitListener, control.NewHTTPServer).
 func serveOn(ln net.Listener, h http.Handler, log *slog.Logger) *http.Server {
-	s := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)}
+	lim := control.LimitListener(ln, control.DefaultMaxConns)
+	s := control.NewHTTPServer(h, lim)
+	s.ErrorLog = slog.NewLogLogger(log.Handler(), slog.LevelDebug)
 	go func() {
-		if err := s.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := s.Serve(lim); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Error("control server: " + err.Error())
 		}
 	}()

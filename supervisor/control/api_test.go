@@ -247,6 +247,7 @@ func TestAPI_Eval(t *testing.T) {
 	// Cancelling the request cancels the chunk on the daemon side.
 	ctx, cancel := context.WithCancel(context.Background())
 	req, _ := http.NewRequestWithContext(ctx, "POST", srv.URL+"/v1/eval", strings.NewReader(`{"chunk":"block"}`))
+	req.Header.Set("Content-Type", "application/json")
 	done := make(chan struct{})
 	go func() {
 		defer close(done)

@@ -96,8 +96,12 @@ func New(opts Options) *Server {
 	return s
 }
 
-// ServeHTTP applies the auth gate, then routes.
+// ServeHTTP refuses cross-site requests (guard.go), applies the auth
+// gate, then routes.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !guard(w, r) {
+		return
+	}
 	if !s.authorized(r) {
 		unauthorized(w)
 		return

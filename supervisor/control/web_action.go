@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/url"
 	"time"
 
 	"github.com/tend-sh/tend/supervisor"
@@ -22,11 +21,7 @@ func sameOrigin(r *http.Request) bool {
 	if src == "" {
 		src = r.Header.Get("Referer")
 	}
-	if src == "" {
-		return true
-	}
-	u, err := url.Parse(src)
-	return err == nil && u.Host == r.Host
+	return src == "" || originMatches(src, r.Host)
 }
 
 // serveAction runs one page action (start, stop, restart, clear,

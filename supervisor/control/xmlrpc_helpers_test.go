@@ -30,6 +30,7 @@ type xrtDaemon struct {
 	specs     []supervisor.Spec
 	restarts  int
 	shutdowns int
+	evals     int // Eval calls (the chunk is not run)
 	rereadErr error
 	hooks     HookStats
 }
@@ -63,6 +64,9 @@ func (d *xrtDaemon) Scale(context.Context, string, int) ([]supervisor.Change, er
 }
 
 func (d *xrtDaemon) Eval(context.Context, string) (string, error) {
+	d.mu.Lock()
+	d.evals++
+	d.mu.Unlock()
 	return "", errors.New("eval: not supported by the test daemon")
 }
 

@@ -342,6 +342,7 @@ func TestXMLRPCNoMainLog(t *testing.T) {
 			params = []any{int64(0), int64(0)}
 		}
 		req, _ := http.NewRequest("POST", "/RPC2", bytes.NewReader(xrtRequest(m, params...)))
+		req.Header.Set("Content-Type", "text/xml")
 		w := &xrtRecorder{header: http.Header{}}
 		srv.ServeHTTP(w, req)
 		_, f, err := xrtParseResponse(w.body.Bytes())

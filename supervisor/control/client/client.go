@@ -144,7 +144,10 @@ func (c *Client) request(ctx context.Context, route string, query url.Values, bo
 	if err != nil {
 		return nil, fmt.Errorf("%s %s: %w", method, path, err)
 	}
-	if body != nil {
+	if body != nil || method == http.MethodPost {
+		// The daemon refuses a POST of any other type, bodiless ones
+		// (reread, reload, shutdown) included: that is what keeps a page
+		// on another site from posting to the API (control/guard.go).
 		req.Header.Set("Content-Type", "application/json")
 	}
 	if c.user != "" || c.pass != "" {

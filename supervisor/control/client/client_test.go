@@ -5,7 +5,6 @@ import (
 	"errors"
 	"io"
 	"net"
-	"net/http"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -13,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tend-sh/tend/internal/testkit"
 	"github.com/tend-sh/tend/supervisor"
 	"github.com/tend-sh/tend/supervisor/control"
 )
@@ -66,19 +66,28 @@ func serve(t *testing.T, d control.Daemon, specs ...supervisor.Spec) (*Client, *
 	if _, err := eng.Update(context.Background(), specs); err != nil {
 		t.Fatal(err)
 	}
-	sock := filepath.Join(dir, "tend.sock")
-	ln, err := net.Listen("unix", sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &http.Server{Handler: control.New(control.Options{Engine: eng, Daemon: d})}
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Close() })
+	sock := testkit.ServeUnix(t, control.New(control.Options{Engine: eng, Daemon: d}))
 	c, err := New("unix://"+sock, "", "")
 	if err != nil {
 		t.Fatal(err)
 	}
 	return c, eng
+}
+
+// TestBodilessPostsAreJSON: reread, reload and shutdown carry no body, yet
+// the daemon refuses any POST to /v1/ that is not application/json (a page
+// on another site could send it otherwise), so the client labels them too.
+// With no daemon attached, a request the door lets through ends in "no
+// daemon attached".
+func TestBodilessPostsAreJSON(t *testing.T) {
+	c, _ := serve(t, nil)
+	ctx := context.Background()
+	_, err := c.Reread(ctx)
+	for name, err := range map[string]error{"reread": err, "reload": c.Reload(ctx), "shutdown": c.Shutdown(ctx)} {
+		if err == nil || !strings.Contains(err.Error(), "no daemon attached") {
+			t.Errorf("%s: %v, want the daemon's own answer (no daemon attached)", name, err)
+		}
+	}
 }
 
 // idle returns a spec of group that is not started by itself.
