@@ -18,7 +18,7 @@ var daemonOptions = map[string]bool{
 	"logfile": true, "logfile_maxbytes": true, "logfile_backups": true, "loglevel": true,
 	"pidfile": true, "childlogdir": true, "directory": true, "umask": true, "identifier": true,
 	"nocleanup": true, "minfds": true, "environment": true, "socket": true, "http": true,
-	"hook_timeout": true, "subreaper": true,
+	"hook_timeout": true, "subreaper": true, "load_timeout": true, "lua_memory_limit": true,
 }
 
 var (
@@ -41,11 +41,15 @@ func defaultDaemon(opts Options) Daemon {
 	if timeout <= 0 {
 		timeout = supervisor.DefaultHookTimeout
 	}
+	loadTimeout := opts.LoadTimeout
+	if loadTimeout <= 0 {
+		loadTimeout = DefaultLoadTimeout
+	}
 	return Daemon{
 		Logfile: filepath.Join(cwd, "tend.log"), LogfileMaxBytes: supervisor.DefaultLogMaxBytes,
 		LogfileBackups: supervisor.DefaultLogBackups, LogLevel: "info", Umask: 0o22,
 		Identifier: "supervisor", Minfds: 1024, Socket: SocketConfig{Path: sock, Mode: 0o700},
-		HookTimeout: timeout, Subreaper: true,
+		HookTimeout: timeout, Subreaper: true, LoadTimeout: loadTimeout, LuaMemoryLimit: DefaultMemoryLimit,
 	}
 }
 
@@ -132,6 +136,12 @@ func decodeDaemon(dd *daemonDecl, d *Daemon) []error {
 		case "hook_timeout":
 			d.HookTimeout, err = decodeSeconds(name, v, true)
 			check(err)
+		case "load_timeout":
+			d.LoadTimeout, err = decodeSeconds(name, v, true)
+			check(err)
+		case "lua_memory_limit":
+			d.LuaMemoryLimit, err = decodeMemoryLimit(v)
+			check(err)
 		case "environment":
 			d.Environment, err = decodeExpandedEnvironment(v, func(s string) (string, error) { return supervisor.Expand(s, vars) })
 			check(err)
@@ -209,4 +219,17 @@ func decodeHTTP(v lua.LValue, el *errorList) *HTTPConfig {
 		el.add(errors.New("http needs a username and a password (or allow_no_auth = true)"))
 	}
 	return h
+}
+
+// decodeMemoryLimit reads lua_memory_limit: a size, or 0 / false for no
+// budget (stored as -1, as Options.MemoryLimit takes it).
+func decodeMemoryLimit(v lua.LValue) (int64, error) {
+	if v == lua.LFalse {
+		return -1, nil
+	}
+	n, err := decodeSize("lua_memory_limit", v)
+	if n == 0 && err == nil {
+		return -1, nil
+	}
+	return n, err
 }

@@ -1,6 +1,7 @@
 package vm
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -201,7 +202,11 @@ func (v *VM) include(L *lua.LState, s *loadState) int {
 	}
 	// Every match is compiled up front (concurrently); they still run one
 	// after another, and an error is raised when its file's turn comes.
-	protos, errs := compileProtos(files, names)
+	ctx := L.Context()
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	protos, errs := compileProtos(ctx, files, names)
 	for i, abs := range files {
 		if errs[i] != nil {
 			L.Error(lua.LString(luaMessage(errs[i])), 0)

@@ -58,31 +58,41 @@ func where(f *lua.LFunction) string {
 func (v *VM) call(ctx context.Context, h *hooks, name string, fn *lua.LFunction, args func(L *lua.LState) []lua.LValue) (lua.LValue, error) {
 	ctx, cancel := context.WithTimeout(ctx, h.timeout)
 	defer cancel()
+	what := fmt.Sprintf("%s hook (%s) of %s", name, where(fn), h.program)
 	var res lua.LValue = lua.LNil
-	err := v.run(ctx, func(L *lua.LState) error {
+	err := v.run(ctx, what, func(L *lua.LState) error {
 		L.Push(fn)
 		a := args(L)
 		for _, x := range a {
 			L.Push(x)
 		}
 		if err := L.PCall(len(a), 1, nil); err != nil {
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
 			return errors.New(luaMessage(err))
 		}
 		res = L.Get(-1)
 		L.Pop(1)
 		return nil
 	})
-	switch {
-	case err == nil:
+	if err == nil {
 		return res, nil
-	case errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled):
-		return nil, fmt.Errorf("%s hook (%s) of %s: timed out after %s", name, where(fn), h.program, h.timeout)
-	default:
-		return nil, fmt.Errorf("%s hook (%s) of %s: %w", name, where(fn), h.program, err)
 	}
+	return nil, fmt.Errorf("%s: %s", what, hookFailure(err, h.timeout))
+}
+
+// hookFailure words why a hook call failed.
+func hookFailure(err error, timeout time.Duration) string {
+	var ie *Interrupted
+	if errors.As(err, &ie) {
+		var be *BudgetError
+		switch {
+		case errors.As(ie.Cause, &be):
+			return fmt.Sprintf("stopped%s: %v", ie.where(), be)
+		case errors.Is(ie.Cause, context.DeadlineExceeded):
+			return fmt.Sprintf("timed out after %s%s", timeout, ie.where())
+		}
+		return ie.Error()
+	}
+	return err.Error()
 }
 
 // procTable is p as hooks see it.

@@ -20,6 +20,23 @@ type Options struct {
 	// HookTimeout is the default deadline of hooks and Eval when the
 	// config does not set hook_timeout; 0 means one second.
 	HookTimeout time.Duration
+	// LoadTimeout bounds running the config (and Resolve) when the config
+	// being replaced set no load_timeout; 0 means DefaultLoadTimeout. The
+	// daemon passes the running config's load_timeout, since the option
+	// of the config being loaded is only known once it has run.
+	LoadTimeout time.Duration
+	// MemoryLimit is the Lua memory budget of each call until the config
+	// sets lua_memory_limit (0: DefaultMemoryLimit; < 0: none). See
+	// BudgetError for what it bounds.
+	MemoryLimit int64
+	// StuckGrace is how long past its deadline a call may hold the VM
+	// before the VM counts as stuck, and how long Close waits; 0 means
+	// DefaultStuckGrace.
+	StuckGrace time.Duration
+	// OnStuck, if set, is called (on its own goroutine) once for each call
+	// found holding the VM past its deadline plus the grace, with what it
+	// was running: the daemon should replace the VM.
+	OnStuck func(where string)
 }
 
 // SocketConfig is daemon{ socket = {...} }: the control socket.
@@ -55,6 +72,13 @@ type Daemon struct {
 	HTTP            *HTTPConfig // nil = no TCP listener
 	HookTimeout     time.Duration
 	Subreaper       bool // default true
+	// LoadTimeout bounds running the config at the next load (reload,
+	// update, reread, check) and a scale's re-resolve; default 5s.
+	LoadTimeout time.Duration
+	// LuaMemoryLimit is the memory budget of each Lua call (hook, eval
+	// chunk, config run) in bytes; default 64MB; -1 (written 0 or false)
+	// = no budget.
+	LuaMemoryLimit int64
 }
 
 // Config is a loaded configuration.

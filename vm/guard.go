@@ -1,0 +1,170 @@
+package vm
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+
+	lua "github.com/yuin/gopher-lua"
+)
+
+// DefaultStuckGrace is how long past its deadline a call may hold the
+// owner goroutine before the VM counts as stuck, and how long Close waits
+// for the owner goroutine to return.
+const DefaultStuckGrace = time.Second
+
+// ErrStuck is returned (wrapped, with what was running) by every call to
+// a VM whose owner goroutine has been held past a call's deadline by more
+// than the stuck grace: Lua cancellation cannot interrupt a Go function
+// blocked in the kernel. Such a VM answers nothing until that call
+// returns; the daemon should load a fresh VM and Close this one (Close
+// does not wait for it).
+var ErrStuck = errors.New("lua vm is stuck")
+
+// activity is the call the owner goroutine is running.
+type activity struct {
+	what     string    // "on_exit hook (tend.lua:3) of web", "loading tend.lua"
+	started  time.Time //
+	deadline time.Time // zero: none
+	reported bool      // the stuck call was logged and OnStuck called
+}
+
+// enter records that the owner goroutine starts running what under ctx.
+func (v *VM) enter(what string, ctx context.Context) {
+	a := &activity{what: what, started: time.Now()}
+	a.deadline, _ = ctx.Deadline()
+	v.busyMu.Lock()
+	v.busy = a
+	v.busyMu.Unlock()
+}
+
+// leave records that the owner goroutine is idle again.
+func (v *VM) leave() {
+	v.busyMu.Lock()
+	v.busy = nil
+	v.busyMu.Unlock()
+}
+
+// Stuck reports whether the owner goroutine is held by a call whose
+// deadline passed more than the stuck grace ago, and if so what that call
+// is and for how long it has run: `on_exit hook (tend.lua:3) of web,
+// running for 4.2s (deadline 1s)`. A VM stops being stuck when the call
+// finally returns.
+func (v *VM) Stuck() (where string, stuck bool) {
+	v.busyMu.Lock()
+	a := v.busy
+	v.busyMu.Unlock()
+	if a == nil || a.deadline.IsZero() || time.Since(a.deadline) < v.grace {
+		return "", false
+	}
+	return a.describe(), true
+}
+
+func (a *activity) describe() string {
+	s := fmt.Sprintf("%s, running for %s", a.what, time.Since(a.started).Round(time.Millisecond))
+	if !a.deadline.IsZero() {
+		s += fmt.Sprintf(" (deadline %s)", a.deadline.Sub(a.started).Round(time.Millisecond))
+	}
+	return s
+}
+
+// stuckError is ErrStuck with what holds the VM; it also tells the daemon
+// through Options.OnStuck, once per stuck call.
+func (v *VM) stuckError(where string) error {
+	v.busyMu.Lock()
+	first := v.busy != nil && !v.busy.reported
+	if first {
+		v.busy.reported = true
+	}
+	v.busyMu.Unlock()
+	if first {
+		v.log.Error("lua vm stuck: " + where + ": a Go function did not return; further calls fail until it does")
+		if v.opts.OnStuck != nil {
+			go v.opts.OnStuck(where)
+		}
+	}
+	return fmt.Errorf("%w: %s", ErrStuck, where)
+}
+
+// Interrupted is the error of a Lua call that was stopped before it
+// finished: its deadline passed, its caller gave up, the VM was closed, or
+// it broke the memory budget (Cause tells which). At is the file:line the
+// Lua code was running when it was stopped, when known.
+type Interrupted struct {
+	At    string
+	Cause error
+}
+
+func (e *Interrupted) Error() string {
+	if e.At == "" {
+		return "stopped: " + e.Cause.Error()
+	}
+	return "stopped at " + e.At + ": " + e.Cause.Error()
+}
+
+// Unwrap returns the cause: context.DeadlineExceeded, context.Canceled,
+// a *BudgetError or errClosed.
+func (e *Interrupted) Unwrap() error { return e.Cause }
+
+// leadingPos matches the "file:line:" gopher-lua puts before a message.
+var leadingPos = regexp.MustCompile(`^([^\s:][^:\n]*:\d+):`)
+
+// interrupted builds the error of a call stopped by ctx; err is what the
+// Lua code raised when it noticed, which starts with where it was.
+func interrupted(ctx context.Context, err error) *Interrupted {
+	ie := &Interrupted{Cause: context.Cause(ctx)}
+	var prev *Interrupted
+	if errors.As(err, &prev) {
+		return prev
+	}
+	if err != nil {
+		if m := leadingPos.FindStringSubmatch(luaMessage(err)); m != nil {
+			ie.At = m[1]
+		}
+	}
+	return ie
+}
+
+// where names the place an interrupted call was stopped, for messages that
+// already say what was stopped: " at tend.lua:5", or "".
+func (e *Interrupted) where() string {
+	if e.At == "" {
+		return ""
+	}
+	return " at " + e.At
+}
+
+// runJob is the body of a queued call on the owner goroutine: fn runs
+// with L's context set to a child of ctx that also ends with the VM's
+// life and when the memory budget is broken. An error raised because that
+// context ended comes back as *Interrupted.
+func (v *VM) runJob(L *lua.LState, ctx context.Context, what string, fn func(L *lua.LState) error) error {
+	if err := ctx.Err(); err != nil {
+		return &Interrupted{Cause: context.Cause(ctx)}
+	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	defer context.AfterFunc(v.life, func() { cancel(errClosed) })()
+	v.enter(what, ctx)
+	defer v.leave()
+	stopWatch := v.watchMemory(ctx, cancel)
+	L.SetContext(ctx)
+	err := protect(L, fn)
+	L.RemoveContext()
+	stopWatch()
+	if err != nil && ctx.Err() != nil {
+		return interrupted(ctx, err)
+	}
+	return err
+}
+
+// trimWhere drops a leading "file:line: " from a message.
+func trimWhere(msg string) string {
+	if m := leadingPos.FindStringIndex(msg); m != nil {
+		return strings.TrimSpace(msg[m[1]:])
+	}
+	return msg
+}
