@@ -96,10 +96,14 @@ func ReadFile(ctx context.Context, path string, limit int64) ([]byte, error) {
 	defer stop()
 	b, err := io.ReadAll(io.LimitReader(f, limit+1))
 	if err != nil {
-		if errors.Is(err, os.ErrDeadlineExceeded) && ctx.Err() != nil {
-			err = context.Cause(ctx)
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			// Our deadline, not one the file had: say it as ctx would.
+			if ctx.Err() == nil {
+				return nil, fmt.Errorf("read %s: %w", path, context.DeadlineExceeded)
+			}
+			return nil, fmt.Errorf("read %s: %w", path, context.Cause(ctx))
 		}
-		return nil, fmt.Errorf("read %s: %w", path, err)
+		return nil, err // an *os.PathError: "read <path>: ..."
 	}
 	if int64(len(b)) > limit {
 		return nil, fmt.Errorf("read %s: file larger than %d bytes", path, limit)
