@@ -89,18 +89,15 @@ func ReadFile(ctx context.Context, path string, limit int64) ([]byte, error) {
 		return nil, err
 	}
 	defer f.Close()
-	if dl, ok := ctx.Deadline(); ok {
-		_ = f.SetReadDeadline(dl) // os.ErrNoDeadline for regular files: they do not block
-	}
+	// Stop the read once ctx has ended (not at its deadline: ctx must be
+	// done by then, so that the Lua code calling us stops too rather than
+	// carrying on as if the file were merely unreadable). Regular files
+	// have no deadlines (os.ErrNoDeadline); they do not block.
 	stop := context.AfterFunc(ctx, func() { _ = f.SetReadDeadline(time.Now()) })
 	defer stop()
 	b, err := io.ReadAll(io.LimitReader(f, limit+1))
 	if err != nil {
-		if errors.Is(err, os.ErrDeadlineExceeded) {
-			// Our deadline, not one the file had: say it as ctx would.
-			if ctx.Err() == nil {
-				return nil, fmt.Errorf("read %s: %w", path, context.DeadlineExceeded)
-			}
+		if errors.Is(err, os.ErrDeadlineExceeded) && ctx.Err() != nil {
 			return nil, fmt.Errorf("read %s: %w", path, context.Cause(ctx))
 		}
 		return nil, err // an *os.PathError: "read <path>: ..."

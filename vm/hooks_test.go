@@ -34,11 +34,21 @@ func (s *syncBuffer) String() string {
 // engine's events to the VM as the daemon does.
 func start(t *testing.T, src string, logs *syncBuffer) (*VM, *supervisor.Engine) {
 	t.Helper()
+	return startFile(t, writeConfig(t, map[string]string{"tend.lua": src}), logs)
+}
+
+// startFile is start for a config already written at path.
+func startFile(t *testing.T, path string, logs *syncBuffer) (*VM, *supervisor.Engine) {
+	t.Helper()
 	var logger *slog.Logger
 	if logs != nil {
 		logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
-	v, cfg := loadSource(t, src, Options{Logger: logger})
+	v, cfg, err := Load(context.Background(), path, Options{Logger: logger})
+	if err != nil {
+		t.Fatalf("load: %v", err)
+	}
+	t.Cleanup(v.Close)
 	e := supervisor.New(supervisor.Config{ChildLogDir: t.TempDir(), Logger: logger})
 	sub := e.Subscribe(256)
 	ctx, cancel := context.WithCancel(context.Background())
