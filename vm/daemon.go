@@ -45,11 +45,15 @@ func defaultDaemon(opts Options) Daemon {
 	if loadTimeout <= 0 {
 		loadTimeout = DefaultLoadTimeout
 	}
+	memLimit := opts.MemoryLimit
+	if memLimit == 0 {
+		memLimit = DefaultMemoryLimit
+	}
 	return Daemon{
 		Logfile: filepath.Join(cwd, "tend.log"), LogfileMaxBytes: supervisor.DefaultLogMaxBytes,
 		LogfileBackups: supervisor.DefaultLogBackups, LogLevel: "info", Umask: 0o22,
 		Identifier: "supervisor", Minfds: 1024, Socket: SocketConfig{Path: sock, Mode: 0o700},
-		HookTimeout: timeout, Subreaper: true, LoadTimeout: loadTimeout, LuaMemoryLimit: DefaultMemoryLimit,
+		HookTimeout: timeout, Subreaper: true, LoadTimeout: loadTimeout, LuaMemoryLimit: memLimit,
 	}
 }
 
