@@ -24,7 +24,7 @@ func newSyntaxError(pe *parse.Error, src []byte) error {
 	case pe.Message == "unterminated string" && sc.unfinished.line > 0:
 		return &syntaxError{fmt.Sprintf("%s:%d: unfinished string (a quote is missing on this line)", name, sc.unfinished.line)}
 	case pe.Pos.Line != parse.EOF:
-		return &syntaxError{fmt.Sprintf("%s:%d: %s near '%s'", name, pe.Pos.Line, pe.Message, pe.Token)}
+		return &syntaxError{fmt.Sprintf("%s:%d: %s near '%s'%s", name, pe.Pos.Line, pe.Message, pe.Token, mismatch(pe, src))}
 	case sc.unfinished.line > 0:
 		return &syntaxError{fmt.Sprintf("%s:%d: unfinished %s starting here (the file ends at line %d without its closing %s)",
 			name, sc.unfinished.line, sc.unfinished.what, sc.lines, sc.unfinished.close)}
@@ -34,6 +34,34 @@ func newSyntaxError(pe *parse.Error, src []byte) error {
 			name, o.line, o.what, o.close, sc.lines)}
 	}
 	return &syntaxError{fmt.Sprintf("%s:%d: syntax error at end of file near '%s'", name, max(sc.last, 1), pe.Token)}
+}
+
+// closers are the tokens that end an opener.
+var closers = map[string]bool{")": true, "}": true, "]": true, "end": true, "until": true}
+
+// mismatch explains an error at a closing token that does not close the
+// innermost open construct: "('function' at line 3 is not closed)".
+func mismatch(pe *parse.Error, src []byte) string {
+	if !closers[pe.Token] || pe.Pos.Column < 1 {
+		return ""
+	}
+	off, line := 0, 1
+	for off < len(src) && line < pe.Pos.Line {
+		if src[off] == '\n' {
+			line++
+		}
+		off++
+	}
+	off += pe.Pos.Column - 1
+	if off > len(src) {
+		return ""
+	}
+	sc := scanTokens(src[:off])
+	if n := len(sc.open); n > 0 && sc.open[n-1].close != pe.Token {
+		o := sc.open[n-1]
+		return fmt.Sprintf(" ('%s' opened at line %d is not closed: missing '%s')", o.what, o.line, o.close)
+	}
+	return ""
 }
 
 // opener is a bracket, block keyword, string or comment still open.
@@ -57,6 +85,15 @@ var blockEnd = map[string]string{"function": "end", "do": "end", "if": "end", "w
 // names, strings, long brackets and comments. It trusts that the parser
 // accepted everything before the end of the file, so closers simply pop.
 func scanLua(src []byte) scan {
+	s := scanTokens(src)
+	s.lines = bytes.Count(src, []byte("\n")) + 1
+	if len(src) > 0 && src[len(src)-1] == '\n' {
+		s.lines--
+	}
+	return s
+}
+
+func scanTokens(src []byte) scan {
 	var s scan
 	line := 1
 	pop := func() {
@@ -79,7 +116,6 @@ func scanLua(src []byte) scan {
 				end, n := closeLong(src, i+2, lvl)
 				if end < 0 {
 					s.unfinished = opener{what: "long comment", close: "]" + eqs(lvl) + "]", line: line}
-					s.lines = line + n
 					return s
 				}
 				line += n
@@ -98,7 +134,6 @@ func scanLua(src []byte) scan {
 				end, n := closeLong(src, i, lvl)
 				if end < 0 {
 					s.unfinished = opener{what: "long string", close: "]" + eqs(lvl) + "]", line: line}
-					s.lines = line + n
 					return s
 				}
 				line += n
@@ -126,7 +161,6 @@ func scanLua(src []byte) scan {
 			}
 			if j >= len(src) || src[j] == '\n' {
 				s.unfinished = opener{what: "string", close: string(c), line: line}
-				s.lines = bytes.Count(src, []byte("\n")) + 1
 				return s
 			}
 			i = j + 1
@@ -154,10 +188,6 @@ func scanLua(src []byte) scan {
 		default:
 			i++
 		}
-	}
-	s.lines = line
-	if len(src) > 0 && src[len(src)-1] == '\n' {
-		s.lines--
 	}
 	return s
 }
