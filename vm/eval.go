@@ -39,7 +39,7 @@ func (v *VM) Eval(ctx context.Context, chunk string) (string, error) {
 		}
 		top := L.GetTop()
 		L.Push(fn)
-		if err := L.PCall(0, lua.MultRet, nil); err != nil {
+		if err := L.PCall(0, lua.MultRet, v.onError); err != nil {
 			if L.Context().Err() != nil {
 				return err // run makes it an *Interrupted
 			}

@@ -168,3 +168,29 @@ func trimWhere(msg string) string {
 	}
 	return msg
 }
+
+// errorHandler is the message handler of the VM's protected calls. It
+// returns the error value, prefixed with the file:line of the innermost
+// Lua frame when it carries none (error("x", 0), error(nil), error({})).
+// Having a handler also spares gopher-lua building a traceback, which
+// costs a line per tail call made: seconds for a runaway tail-recursive
+// loop, after its deadline.
+func errorHandler(L *lua.LState) int {
+	v := L.Get(1)
+	if s, ok := v.(lua.LString); ok && leadingPos.MatchString(string(s)) {
+		L.Push(v)
+		return 1
+	}
+	for level := 0; level < 8; level++ {
+		dbg, ok := L.GetStack(level)
+		if !ok {
+			break
+		}
+		if _, err := L.GetInfo("Sl", dbg, lua.LNil); err == nil && dbg.CurrentLine > 0 {
+			L.Push(lua.LString(fmt.Sprintf("%s:%d: %s", dbg.Source, dbg.CurrentLine, v.String())))
+			return 1
+		}
+	}
+	L.Push(v)
+	return 1
+}

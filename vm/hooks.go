@@ -66,7 +66,7 @@ func (v *VM) call(ctx context.Context, h *hooks, name string, fn *lua.LFunction,
 		for _, x := range a {
 			L.Push(x)
 		}
-		if err := L.PCall(len(a), 1, nil); err != nil {
+		if err := L.PCall(len(a), 1, v.onError); err != nil {
 			return errors.New(luaMessage(err))
 		}
 		res = L.Get(-1)

@@ -15,7 +15,7 @@ import (
 
 // DefaultLoadTimeout bounds a config run (and a Resolve) when neither
 // Options.LoadTimeout nor the caller's context sets a deadline.
-const DefaultLoadTimeout = 5 * time.Second
+const DefaultLoadTimeout = 10 * time.Second
 
 // Load evaluates the config at path in a new VM (its own LState and owner
 // goroutine) and returns the VM with the resolved configuration. Every
@@ -91,7 +91,7 @@ func (v *VM) load(L *lua.LState, abs string) (*Config, error) {
 	}
 	s.running = []string{abs}
 	L.Push(fn)
-	if err := L.PCall(0, 0, nil); err != nil {
+	if err := L.PCall(0, 0, v.onError); err != nil {
 		if L.Context().Err() != nil {
 			return nil, err // stopped: run reports where it was
 		}
@@ -115,6 +115,9 @@ func (v *VM) load(L *lua.LState, abs string) (*Config, error) {
 	observers := map[string]*hooks{}
 	owner := map[string]*programDecl{}
 	for _, pd := range s.programs {
+		if err := L.Context().Err(); err != nil {
+			return nil, err // out of time while resolving: stop, not stuck
+		}
 		specs, h, errs := r.program(pd, -1)
 		s.errs = append(s.errs, errs...)
 		for _, sp := range specs {

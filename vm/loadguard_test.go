@@ -28,6 +28,22 @@ func TestLoadTimeout(t *testing.T) {
 	}
 }
 
+// TestLoadTailCallLoop: a runaway tail-recursive loop is stopped at its
+// deadline without the VM counting as stuck: gopher-lua's traceback costs
+// a line per tail call, so the VM's protected calls use a message handler
+// that builds none.
+func TestLoadTailCallLoop(t *testing.T) {
+	path := writeConfig(t, map[string]string{"tend.lua": "local function f(n) return f(n + 1) end\nf(0)\n"})
+	var err error
+	bounded(t, "Load of a tail-call loop", 20*time.Second, func() {
+		_, _, err = Load(context.Background(), path, Options{LoadTimeout: 500 * time.Millisecond, StuckGrace: 300 * time.Millisecond})
+	})
+	got := strings.ReplaceAll(fmtErr(err), filepath.Dir(path)+"/", "")
+	if got != "load tend.lua: stopped at tend.lua:1: still running after 500ms (load_timeout; a runaway loop in the config?)" {
+		t.Errorf("error: %s", got)
+	}
+}
+
 // TestLoadTimeoutOption: load_timeout is a daemon option; it bounds the
 // next load and this config's Resolve.
 func TestLoadTimeoutOption(t *testing.T) {
@@ -74,6 +90,8 @@ func TestErrorsWithoutPosition(t *testing.T) {
 		"\nerror('plain', 0)": "tend.lua:2: plain",
 		"error(nil)":          "tend.lua:1: nil",
 		"x = 1\nlocal function f() error({}) end\nf()": "tend.lua:2: table: ",
+		"\npcall(program, 1)\nerror('after')":          "tend.lua:2: program: expected a name or a table of options",
+		"local function f() f() end\nf()":              "tend.lua:1: stack overflow",
 	} {
 		if got := loadError(t, map[string]string{"tend.lua": src}); !strings.HasPrefix(got, want) {
 			t.Errorf("%q: %s, want %s...", src, got, want)

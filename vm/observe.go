@@ -100,7 +100,7 @@ func (v *VM) notify(h *hooks, name string, fn *lua.LFunction, args func(L *lua.L
 		for _, x := range a {
 			L.Push(x)
 		}
-		if err := L.PCall(len(a), 0, nil); err != nil {
+		if err := L.PCall(len(a), 0, v.onError); err != nil {
 			return errors.New(luaMessage(err))
 		}
 		return nil

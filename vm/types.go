@@ -73,7 +73,7 @@ type Daemon struct {
 	HookTimeout     time.Duration
 	Subreaper       bool // default true
 	// LoadTimeout bounds running the config at the next load (reload,
-	// update, reread, check) and a scale's re-resolve; default 5s.
+	// update, reread, check) and a scale's re-resolve; default 10s.
 	LoadTimeout time.Duration
 	// LuaMemoryLimit is the memory budget of each Lua call (hook, eval
 	// chunk, config run) in bytes; default 64MB; -1 (written 0 or false)

@@ -41,6 +41,7 @@ type VM struct {
 
 	// Owned by the owner goroutine.
 	L        *lua.LState
+	onError  *lua.LFunction   // the message handler of every PCall: see errorHandler
 	path     string           // the config file as given to Load
 	dir      string           // its folder, absolute: the sandbox's root
 	printTo  *strings.Builder // where print goes during Eval; nil = the log
