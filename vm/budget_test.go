@@ -65,7 +65,7 @@ return #t`
 // stopped with the budget named and its file:line, the memory goes back
 // to the OS, and the VM runs the next chunk.
 func TestMemoryBudgetEval(t *testing.T) {
-	v, _ := loadSource(t, "x = 1", Options{MemoryLimit: 32 << 20, HookTimeout: 30 * time.Second})
+	v, _ := loadSource(t, `daemon { lua_memory_limit = "32MB" } x = 1`, Options{HookTimeout: 30 * time.Second})
 	debug.FreeOSMemory()
 	baseRSS, baseRetained := rss(t), retained()
 	_, err := v.Eval(context.Background(), bomb)
@@ -123,12 +123,18 @@ program "bomb" {
 }
 
 // TestMemoryBudgetLoad: a config that grows the heap at load fails with
-// the budget and file:line; lua_memory_limit = 0 turns the budget off.
+// the budget (Options.MemoryLimit, the default when 0) and file:line;
+// lua_memory_limit = 0 turns the budget off for calls after the load.
 func TestMemoryBudgetLoad(t *testing.T) {
 	err := loadError(t, map[string]string{"tend.lua": "x = 1\n" + bomb})
 	if !strings.Contains(err, "tend.lua: stopped at tend.lua:4: memory budget exceeded: the heap grew by ") ||
 		!strings.HasSuffix(err, "(lua_memory_limit is 64 MiB)") {
 		t.Errorf("load: %s", err)
+	}
+	path := writeConfig(t, map[string]string{"tend.lua": "x = 1\n" + bomb})
+	_, _, lerr := Load(context.Background(), path, Options{MemoryLimit: 16 << 20})
+	if lerr == nil || !strings.HasSuffix(lerr.Error(), "(lua_memory_limit is 16 MiB)") {
+		t.Errorf("load with Options.MemoryLimit: %v", lerr)
 	}
 	_, cfg := loadSource(t, `daemon { lua_memory_limit = 0 }`, Options{})
 	if cfg.Daemon.LuaMemoryLimit != -1 {

@@ -41,19 +41,12 @@ func defaultDaemon(opts Options) Daemon {
 	if timeout <= 0 {
 		timeout = supervisor.DefaultHookTimeout
 	}
-	loadTimeout := opts.LoadTimeout
-	if loadTimeout <= 0 {
-		loadTimeout = DefaultLoadTimeout
-	}
-	memLimit := opts.MemoryLimit
-	if memLimit == 0 {
-		memLimit = DefaultMemoryLimit
-	}
+
 	return Daemon{
 		Logfile: filepath.Join(cwd, "tend.log"), LogfileMaxBytes: supervisor.DefaultLogMaxBytes,
 		LogfileBackups: supervisor.DefaultLogBackups, LogLevel: "info", Umask: 0o22,
 		Identifier: "supervisor", Minfds: 1024, Socket: SocketConfig{Path: sock, Mode: 0o700},
-		HookTimeout: timeout, Subreaper: true, LoadTimeout: loadTimeout, LuaMemoryLimit: memLimit,
+		HookTimeout: timeout, Subreaper: true, LoadTimeout: DefaultLoadTimeout, LuaMemoryLimit: DefaultMemoryLimit,
 	}
 }
 

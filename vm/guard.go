@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
-	"strings"
 	"time"
 
 	lua "github.com/yuin/gopher-lua"
@@ -159,14 +158,6 @@ func (v *VM) runJob(L *lua.LState, ctx context.Context, what string, fn func(L *
 		return interrupted(ctx, err)
 	}
 	return err
-}
-
-// trimWhere drops a leading "file:line: " from a message.
-func trimWhere(msg string) string {
-	if m := leadingPos.FindStringIndex(msg); m != nil {
-		return strings.TrimSpace(msg[m[1]:])
-	}
-	return msg
 }
 
 // errorHandler is the message handler of the VM's protected calls. It

@@ -20,14 +20,15 @@ type Options struct {
 	// HookTimeout is the default deadline of hooks and Eval when the
 	// config does not set hook_timeout; 0 means one second.
 	HookTimeout time.Duration
-	// LoadTimeout bounds running the config (and Resolve) when the config
-	// being replaced set no load_timeout; 0 means DefaultLoadTimeout. The
-	// daemon passes the running config's load_timeout, since the option
-	// of the config being loaded is only known once it has run.
+	// LoadTimeout bounds this load's run of the config; 0 means
+	// DefaultLoadTimeout. A config's own load_timeout is only known once
+	// it has run, so it bounds the loads after it: the daemon passes the
+	// running config's value here. (Resolve uses the loaded config's.)
 	LoadTimeout time.Duration
-	// MemoryLimit is the Lua memory budget of each call until the config
-	// sets lua_memory_limit (0: DefaultMemoryLimit; < 0: none). See
-	// BudgetError for what it bounds.
+	// MemoryLimit is the memory budget while this load runs the config
+	// (0: DefaultMemoryLimit; < 0: none); afterwards the loaded config's
+	// lua_memory_limit applies to every call. See BudgetError for what it
+	// bounds.
 	MemoryLimit int64
 	// StuckGrace is how long past its deadline a call may hold the VM
 	// before the VM counts as stuck, and how long Close waits; 0 means
