@@ -40,6 +40,8 @@ daemon {
   minfds           = 1024,             -- raise the open-files limit to at least this
   -- environment   = { TZ = "UTC" },   -- added to every child's environment
   hook_timeout     = 1,                -- seconds a hook may run before it is cancelled
+  load_timeout     = 10,               -- seconds the next config load may run (a reload, update, reread)
+  lua_memory_limit = "64MB",           -- heap growth a Lua call may cause before it is stopped (0 = none)
   subreaper        = true,             -- adopt and reap orphaned grandchildren
   -- The control socket used by the tend CLI and supervisorctl.
   -- Default path: /run/tend.sock as root, else /tmp/tend-<uid>.sock.
