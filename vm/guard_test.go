@@ -182,3 +182,61 @@ func TestStuckVMRecovers(t *testing.T) {
 		return err == nil && out == "1\n"
 	})
 }
+
+// TestReplaceStuckVM is the daemon's recipe for a stuck VM: when OnStuck
+// fires, load the config into a fresh VM, hand its specs to the engine
+// (unchanged specs only swap their hook policy; nothing restarts) and
+// Close the stuck VM, which returns within the grace. Hooks then run in
+// the fresh VM.
+func TestReplaceStuckVM(t *testing.T) {
+	path := writeConfig(t, map[string]string{"tend.lua": `calls = 0
+program "p" {
+  command = { "sh", "-c", "sleep 0.2; exit 1" }, startsecs = 0, autorestart = true, hook_timeout = 0.2,
+  on_exit = function(p, e)
+    calls = calls + 1
+    if block then block() end
+    return "restart"
+  end,
+}`})
+	stuckCh := make(chan string, 4)
+	opts := Options{StuckGrace: 200 * time.Millisecond, OnStuck: func(w string) { stuckCh <- w }}
+	v1, cfg, err := Load(context.Background(), path, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	release := make(chan struct{})
+	defer close(release)
+	if err := v1.run(context.Background(), "setup", func(L *lua.LState) error {
+		L.SetGlobal("block", L.NewFunction(func(L *lua.LState) int { <-release; return 0 }))
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	e := newEngine(t)
+	if _, err := e.Update(context.Background(), cfg.Specs); err != nil {
+		t.Fatal(err)
+	}
+	var where string
+	select {
+	case where = <-stuckCh:
+	case <-time.After(20 * time.Second):
+		t.Fatal("OnStuck not called")
+	}
+	if !strings.HasPrefix(where, "on_exit hook ("+path+":4) of p, running for ") {
+		t.Errorf("OnStuck(%q)", where)
+	}
+	v2, cfg2, err := Load(context.Background(), path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(v2.Close)
+	changes, err := e.Update(context.Background(), cfg2.Specs)
+	if err != nil || len(changes) != 0 {
+		t.Fatalf("update: %v, %v; want no change", changes, err)
+	}
+	bounded(t, "Close of the stuck VM", 10*time.Second, v1.Close)
+	waitFor(t, "hooks running in the fresh VM", 20*time.Second, func() bool {
+		out, err := v2.Eval(context.Background(), "calls")
+		return err == nil && out != "0\n" && out != "1\n"
+	})
+}
