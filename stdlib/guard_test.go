@@ -98,8 +98,11 @@ func TestGuardBoundsAbandonedCalls(t *testing.T) {
 	release := make(chan struct{})
 	t.Cleanup(func() { close(release) })
 	L := newState(t, Options{testBlock: func(string) { <-release }})
+	if err := L.DoString(`require "sys"`); err != nil {
+		t.Fatal(err)
+	}
 	for range maxBlocked {
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 		L.SetContext(ctx)
 		err := L.DoString(`require("sys").cpus()`)
 		L.RemoveContext()

@@ -69,6 +69,9 @@ func (v *VM) Eval(ctx context.Context, chunk string) (string, error) {
 		if errors.As(ie.Cause, &be) {
 			return "", fmt.Errorf("eval: stopped%s: %v", ie.where(), be)
 		}
+		if ie.Queued != "" {
+			return "", fmt.Errorf("eval: not run: the lua vm stayed busy with %s for %s", ie.Queued, limit)
+		}
 		if ctx.Err() != nil {
 			return "", fmt.Errorf("eval: cancelled%s: the chunk was still running after %s (a runaway loop?)", ie.where(), limit)
 		}

@@ -95,13 +95,29 @@ func (v *VM) stuckError(where string) error {
 type Interrupted struct {
 	At    string
 	Cause error
+	// Queued is set when the call never started: the VM stayed busy
+	// (with what Queued says) until the call's context ended.
+	Queued string
 }
 
 func (e *Interrupted) Error() string {
-	if e.At == "" {
+	switch {
+	case e.Queued != "":
+		return "not started: the lua vm stayed busy with " + e.Queued + ": " + e.Cause.Error()
+	case e.At == "":
 		return "stopped: " + e.Cause.Error()
 	}
 	return "stopped at " + e.At + ": " + e.Cause.Error()
+}
+
+// busyWith describes the running call, or "another call".
+func (v *VM) busyWith() string {
+	v.busyMu.Lock()
+	defer v.busyMu.Unlock()
+	if v.busy == nil {
+		return "another call"
+	}
+	return v.busy.what
 }
 
 // Unwrap returns the cause: context.DeadlineExceeded, context.Canceled,

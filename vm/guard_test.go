@@ -240,3 +240,27 @@ program "p" {
 		return err == nil && out != "0\n" && out != "1\n"
 	})
 }
+
+// TestBusyVM: a call that cannot start because the VM is busy says so,
+// naming what holds it, rather than blaming its own chunk.
+func TestBusyVM(t *testing.T) {
+	v, release := blockingVM(t, Options{})
+	done := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		_, err := v.Eval(ctx, "block()")
+		done <- err
+	}()
+	waitFor(t, "the VM busy with block()", 10*time.Second, func() bool { return v.busyWith() == "eval chunk" })
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	_, err := v.Eval(ctx, "1")
+	if err == nil || err.Error() != "eval: not run: the lua vm stayed busy with eval chunk for 100ms" {
+		t.Errorf("Eval on a busy VM: %v", err)
+	}
+	close(release)
+	if err := <-done; err != nil {
+		t.Errorf("blocked chunk: %v", err)
+	}
+}

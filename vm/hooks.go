@@ -85,6 +85,8 @@ func hookFailure(err error, timeout time.Duration) string {
 	if errors.As(err, &ie) {
 		var be *BudgetError
 		switch {
+		case ie.Queued != "":
+			return fmt.Sprintf("not run: the lua vm stayed busy with %s past the hook's %s deadline", ie.Queued, timeout)
 		case errors.As(ie.Cause, &be):
 			return fmt.Sprintf("stopped%s: %v", ie.where(), be)
 		case errors.Is(ie.Cause, context.DeadlineExceeded):

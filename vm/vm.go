@@ -164,7 +164,7 @@ func (v *VM) run(ctx context.Context, what string, fn func(L *lua.LState) error)
 		if where, stuck := v.Stuck(); stuck {
 			return v.stuckError(where)
 		}
-		return &Interrupted{Cause: context.Cause(ctx)}
+		return &Interrupted{Cause: context.Cause(ctx), Queued: v.busyWith()}
 	case <-v.done:
 		return errClosed
 	}
