@@ -81,7 +81,9 @@ func (v *VM) stuckError(where string) error {
 	v.busyMu.Unlock()
 	if first {
 		v.log.Error("lua vm stuck: " + where + ": a Go function did not return; further calls fail until it does")
-		if v.opts.OnStuck != nil {
+		// Only a VM in service is replaced: a load that gets stuck just
+		// fails (replacing it would load the same config again).
+		if v.opts.OnStuck != nil && v.serving.Load() {
 			go v.opts.OnStuck(where)
 		}
 	}

@@ -264,3 +264,23 @@ func TestBusyVM(t *testing.T) {
 		t.Errorf("blocked chunk: %v", err)
 	}
 }
+
+// TestStuckLoadNotReplaced: OnStuck is only for a VM in service; a VM
+// stuck while its config loads makes Load fail instead.
+func TestStuckLoadNotReplaced(t *testing.T) {
+	called := make(chan string, 1)
+	v := newVM("tend.lua", t.TempDir(), Options{StuckGrace: 100 * time.Millisecond, OnStuck: func(w string) { called <- w }})
+	release := make(chan struct{})
+	defer func() { close(release); v.Close() }()
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	err := v.run(ctx, "loading tend.lua", func(*lua.LState) error { <-release; return nil })
+	if !errors.Is(err, ErrStuck) {
+		t.Fatalf("run: %v", err)
+	}
+	select {
+	case w := <-called:
+		t.Errorf("OnStuck(%q) for a VM still loading", w)
+	case <-time.After(200 * time.Millisecond):
+	}
+}

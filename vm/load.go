@@ -43,6 +43,7 @@ func Load(ctx context.Context, path string, opts Options) (*VM, *Config, error) 
 		v.Close()
 		return nil, nil, loadFailure(ctx, path, opts, v.loadTimeout, err)
 	}
+	v.serving.Store(true)
 	return v, cfg, nil
 }
 

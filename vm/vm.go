@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	lua "github.com/yuin/gopher-lua"
@@ -56,6 +57,7 @@ type VM struct {
 	busy   *activity // what the owner goroutine runs; nil when idle
 
 	abandonOnce sync.Once
+	serving     atomic.Bool // Load returned this VM: OnStuck may replace it
 }
 
 // newVM creates the sandboxed state and starts its owner goroutine.
