@@ -26,7 +26,7 @@ var ErrStuck = errors.New("lua vm is stuck")
 // activity is the call the owner goroutine is running.
 type activity struct {
 	what     string    // "on_exit hook (tend.lua:3) of web", "loading tend.lua"
-	started  time.Time //
+	started  time.Time // when the owner goroutine took it
 	deadline time.Time // zero: none
 	reported bool      // the stuck call was logged and OnStuck called
 }
