@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
+	"sync/atomic"
+	"time"
 
 	"github.com/tend-sh/tend/supervisor"
 	"github.com/tend-sh/tend/supervisor/logfile"
@@ -27,26 +30,117 @@ func (d *Daemon) engine() (*supervisor.Engine, error) {
 // reread) gets no sv control; one that will run hooks gets the daemon.
 // Nothing of the running config is fed into the load: a setting the new
 // config leaves out takes its default.
+//
+// The running config's load_timeout and lua_memory_limit bound the load
+// (a config's own values are only known once it has run). A state that
+// serves hooks and gets stuck is replaced (replaceStuck).
 func (d *Daemon) load(ctx context.Context, live bool) (*vm.VM, *vm.Config, error) {
 	opts := vm.Options{Logger: d.log}
+	d.mu.Lock()
+	if d.cfg != nil {
+		opts.LoadTimeout, opts.MemoryLimit = d.cfg.Daemon.LoadTimeout, d.cfg.Daemon.LuaMemoryLimit
+	}
+	d.mu.Unlock()
+	var self atomic.Pointer[vm.VM]
 	if live {
 		opts.Control = svControl{d}
+		opts.OnStuck = func(where string) { d.replaceStuck(self.Load(), where) }
 	}
 	v, cfg, err := vm.Load(ctx, d.path, opts)
 	if err != nil {
 		return nil, nil, err
 	}
+	self.Store(v)
 	d.mu.Lock()
 	d.available = cfg.Specs
 	d.mu.Unlock()
 	return v, cfg, nil
 }
 
+// stuckReloadTimeout bounds the load that replaces a stuck state.
+const stuckReloadTimeout = time.Minute
+
+// replaceStuck replaces a Lua state whose goroutine is held past every
+// deadline (a hook blocked where no deadline reaches): the config is
+// loaded into a fresh state and the groups the stuck one served are
+// updated to it, which swaps their hooks without restarting anything
+// unless the config file changed meanwhile. The stuck state is abandoned
+// (vm.VM.Close returns within its grace). Until then its hooks fail and
+// the engine applies supervisord's rules.
+func (d *Daemon) replaceStuck(stuck *vm.VM, where string) {
+	if stuck == nil {
+		return
+	}
+	d.log.Error("lua state stuck (" + where + "): replacing it with a fresh load of the config")
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), stuckReloadTimeout)
+		defer cancel()
+		if err := d.replace(ctx, stuck); err != nil {
+			d.log.Error("replacing the stuck lua state: " + err.Error())
+		}
+	}()
+}
+
+// replace loads the config anew and moves every group old serves to the
+// new state, which also becomes the current one.
+func (d *Daemon) replace(ctx context.Context, old *vm.VM) error {
+	eng, err := d.engine()
+	if err != nil {
+		return err
+	}
+	d.txMu.Lock()
+	defer d.txMu.Unlock()
+	d.mu.Lock()
+	groups := []string{} // not nil: adopt moves only these
+	for g, v := range d.owner {
+		if v == old {
+			groups = append(groups, g)
+		}
+	}
+	d.mu.Unlock()
+	if !slices.Contains(d.states(), old) {
+		return nil // replaced or closed meanwhile
+	}
+	v, cfg, err := d.load(ctx, true)
+	if err != nil {
+		return err
+	}
+	undo, done := d.assign(v, cfg, groups)
+	if len(groups) > 0 {
+		if _, err := eng.UpdateGroups(ctx, cfg.Specs, groups); err != nil {
+			undo()
+			v.Close()
+			return err
+		}
+	}
+	done()
+	return nil
+}
+
+// states returns every open Lua state.
+func (d *Daemon) states() []*vm.VM {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.statesLocked()
+}
+
 // adopt makes v the current state and moves the named groups to it (nil:
 // every group of cfg). States no group uses any more are closed.
 func (d *Daemon) adopt(v *vm.VM, cfg *vm.Config, groups []string) {
+	_, done := d.assign(v, cfg, groups)
+	done()
+}
+
+// assign makes v the current state and the owner of the named groups (nil:
+// every group of cfg), before the engine starts their processes, so their
+// first events already reach v's hooks. undo restores the previous
+// assignment (the engine refused the change); done closes the states no
+// group uses any more.
+func (d *Daemon) assign(v *vm.VM, cfg *vm.Config, groups []string) (undo, done func()) {
 	d.mu.Lock()
+	defer d.mu.Unlock()
 	before := d.statesLocked()
+	prevVM, prevCfg, prevOwner := d.vm, d.cfg, maps.Clone(d.owner)
 	d.vm, d.cfg = v, cfg
 	if groups == nil {
 		clear(d.owner)
@@ -66,13 +160,20 @@ func (d *Daemon) adopt(v *vm.VM, cfg *vm.Config, groups []string) {
 			}
 		}
 	}
-	after := d.statesLocked()
-	d.mu.Unlock()
-	for _, old := range before {
-		if !slices.Contains(after, old) {
-			d.closeVM(old)
+	undo = func() {
+		d.mu.Lock()
+		d.vm, d.cfg, d.owner = prevVM, prevCfg, prevOwner
+		d.mu.Unlock()
+	}
+	done = func() {
+		after := d.states()
+		for _, old := range before {
+			if !slices.Contains(after, old) {
+				d.closeVM(old)
+			}
 		}
 	}
+	return undo, done
 }
 
 // Reread loads the config in a throwaway state and returns what an update
@@ -104,20 +205,22 @@ func (d *Daemon) Update(ctx context.Context, groups []string) ([]supervisor.Chan
 	if err != nil {
 		return nil, err
 	}
-	var changes []supervisor.Change
 	if len(groups) == 0 {
+		groups = nil
+	}
+	undo, done := d.assign(v, cfg, groups)
+	var changes []supervisor.Change
+	if groups == nil {
 		changes, err = eng.Update(ctx, cfg.Specs)
 	} else {
 		changes, err = eng.UpdateGroups(ctx, cfg.Specs, groups)
 	}
 	if err != nil {
+		undo()
 		v.Close()
 		return nil, err
 	}
-	if len(groups) == 0 {
-		groups = nil
-	}
-	d.adopt(v, cfg, groups)
+	done()
 	return changes, nil
 }
 

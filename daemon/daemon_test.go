@@ -111,7 +111,13 @@ func (td *testDaemon) logText() string {
 func (td *testDaemon) waitLog(re string) {
 	td.t.Helper()
 	rx := regexp.MustCompile(re)
-	waitFor(td.t, "log line "+re, 10*time.Second, func() bool { return rx.MatchString(td.logText()) })
+	deadline := time.Now().Add(20 * time.Second)
+	for !rx.MatchString(td.logText()) {
+		if time.Now().After(deadline) {
+			td.t.Fatalf("timed out waiting for a log line matching %s; the log:\n%s", re, td.logText())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 func TestReloadWithBadConfigChangesNothing(t *testing.T) {
@@ -298,5 +304,69 @@ func TestShutdownDuringHungReload(t *testing.T) {
 	}
 	if syscall.Kill(pid, 0) == nil {
 		t.Errorf("a (pid %d) survived the shutdown", pid)
+	}
+}
+
+// TestReplaceStuckState checks what the daemon does when a Lua state is
+// stuck: a fresh load takes over the groups it served, nothing restarts,
+// and the old state is closed.
+func TestReplaceStuckState(t *testing.T) {
+	td := startDaemon(t, func(td *testDaemon) string {
+		return td.header("") + `local log = require "log"
+program "a" { command = "sleep 1000", startsecs = 0, on_start = function(p) log.info("started " .. p.name) end }`
+	})
+	pid := td.running("a")
+	old := td.current()
+	if err := td.replace(context.Background(), old); err != nil {
+		t.Fatal(err)
+	}
+	if td.current() == old {
+		t.Fatal("the state was not replaced")
+	}
+	if states := td.states(); len(states) != 1 || states[0] != td.current() {
+		t.Errorf("open states %v, want only the new one", states)
+	}
+	if _, err := old.Eval(context.Background(), "1"); err == nil {
+		t.Error("the replaced state still runs chunks")
+	}
+	if got := td.running("a"); got != pid {
+		t.Errorf("a restarted: pid %d, was %d", got, pid)
+	}
+	// The group's hooks now run in the new state.
+	syscall.Kill(pid, syscall.SIGKILL)
+	waitFor(t, "a restarted", 10*time.Second, func() bool {
+		i, _ := td.Engine().Info("a")
+		return i.State == supervisor.Running && i.Pid != pid
+	})
+	td.mu.Lock()
+	owner := td.owner["a"]
+	td.mu.Unlock()
+	if owner != td.current() {
+		t.Error("group a is not served by the new state")
+	}
+	td.waitLog(`(?s)started a.*started a`)
+}
+
+// TestUpdateAddedGroupRunsFirstHook: a group an update adds runs the
+// on_start of its very first start (its state owns it before the engine
+// starts it).
+func TestUpdateAddedGroupRunsFirstHook(t *testing.T) {
+	prog := func(name string) string {
+		return `program "` + name + `" { command = "sleep 1000", startsecs = 0,
+  on_start = function(p) require("log").info("first start of " .. p.name) end }
+`
+	}
+	td := startDaemon(t, func(td *testDaemon) string { return td.header("") + prog("one") })
+	td.waitLog(`first start of one`)
+	for _, name := range []string{"two", "three", "four"} {
+		td.write(td.header("") + prog("one") + prog(name))
+		groups := []string{name}
+		if name == "four" {
+			groups = nil // a full update adds it too
+		}
+		if _, err := td.Update(context.Background(), groups); err != nil {
+			t.Fatal(err)
+		}
+		td.waitLog(`first start of ` + name)
 	}
 }

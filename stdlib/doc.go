@@ -8,6 +8,9 @@
 // daemon implements; stdlib itself knows nothing of the daemon.
 //
 // Every function here runs on the VM's owner goroutine and must return
-// promptly: gopher-lua cannot interrupt a Go function, so nothing in this
-// package blocks on I/O that can hang (no network, bounded file reads).
+// promptly: gopher-lua cannot interrupt a Go function. So every function
+// that can block in the kernel (files, /proc, the daemon) does its work on
+// another goroutine under a guard and returns when L.Context() ends,
+// abandoning that work (see guard.go); a new function that may block must
+// do the same.
 package stdlib

@@ -1,8 +1,7 @@
 package stdlib
 
 import (
-	"fmt"
-	"io"
+	"context"
 	"os"
 	"path/filepath"
 
@@ -14,8 +13,10 @@ import (
 const maxRead = 16 << 20
 
 // loadFS returns the loader of the fs module, resolving relative paths
-// against dir: exists, read, glob, join, dirname, basename.
-func loadFS(dir string) lua.LGFunction {
+// against dir: exists, read, glob, join, dirname, basename. exists, read
+// and glob touch the file system, so they run under g: a hung mount or a
+// silent FIFO cannot hold the caller past its deadline.
+func loadFS(g *guard, dir string) lua.LGFunction {
 	abs := func(p string) string {
 		if filepath.IsAbs(p) || dir == "" {
 			return p
@@ -25,22 +26,45 @@ func loadFS(dir string) lua.LGFunction {
 	return func(L *lua.LState) int {
 		L.Push(newModule(L, map[string]lua.LGFunction{
 			"exists": func(L *lua.LState) int {
-				_, err := os.Stat(abs(L.CheckString(1)))
-				L.Push(lua.LBool(err == nil))
+				p := abs(L.CheckString(1))
+				ok, err := do(g, L, "fs.exists", func(context.Context) (bool, error) {
+					_, err := os.Stat(p)
+					return err == nil, nil
+				})
+				if err != nil {
+					raise(L, "fs.exists", err)
+				}
+				L.Push(lua.LBool(ok))
 				return 1
 			},
 			"read": func(L *lua.LState) int {
-				b, err := readLimited(abs(L.CheckString(1)), maxRead)
+				p := abs(L.CheckString(1))
+				// A read error is a result (nil, message); only an
+				// abandoned call (the deadline passed) raises.
+				type read struct {
+					b   []byte
+					err error
+				}
+				r, err := do(g, L, "fs.read", func(ctx context.Context) (read, error) {
+					b, err := ReadFile(ctx, p, maxRead)
+					return read{b, err}, nil
+				})
 				if err != nil {
+					raise(L, "fs.read", err)
+				}
+				if r.err != nil {
 					L.Push(lua.LNil)
-					L.Push(lua.LString(err.Error()))
+					L.Push(lua.LString(r.err.Error()))
 					return 2
 				}
-				L.Push(lua.LString(b))
+				L.Push(lua.LString(r.b))
 				return 1
 			},
 			"glob": func(L *lua.LState) int {
-				m, err := filepath.Glob(abs(L.CheckString(1)))
+				pattern := abs(L.CheckString(1))
+				m, err := do(g, L, "fs.glob", func(context.Context) ([]string, error) {
+					return filepath.Glob(pattern)
+				})
 				if err != nil {
 					L.RaiseError("fs.glob: %v", err)
 				}
@@ -66,21 +90,4 @@ func loadFS(dir string) lua.LGFunction {
 		}))
 		return 1
 	}
-}
-
-// readLimited reads a whole file, failing when it is larger than limit.
-func readLimited(path string, limit int64) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, limit+1))
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", path, err)
-	}
-	if int64(len(b)) > limit {
-		return nil, fmt.Errorf("read %s: file larger than %d bytes", path, limit)
-	}
-	return b, nil
 }

@@ -17,6 +17,10 @@ type Options struct {
 	// Dir is the configuration's folder: relative paths given to fs
 	// functions are resolved against it. "" means the working directory.
 	Dir string
+
+	// testBlock, set only by this package's tests, runs at the start of
+	// every guarded call to simulate one stuck in the kernel.
+	testBlock func(name string)
 }
 
 // loaders maps each module name to its loader.
@@ -24,16 +28,17 @@ func loaders(o Options) map[string]lua.LGFunction {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
+	g := newGuard(o.testBlock)
 	return map[string]lua.LGFunction{
-		"sys":    loadSys(defaultSysRoot),
+		"sys":    loadSys(g, defaultSysRoot),
 		"env":    loadEnv,
 		"shell":  loadShell,
-		"fs":     loadFS(o.Dir),
+		"fs":     loadFS(g, o.Dir),
 		"bytes":  loadBytes,
 		"log":    loadLog(o.Logger),
 		"json":   loadJSON,
 		"policy": loadPolicy,
-		"sv":     loadSV(o.Control),
+		"sv":     loadSV(g, o.Control),
 	}
 }
 

@@ -1,6 +1,7 @@
 package stdlib
 
 import (
+	"context"
 	"strings"
 
 	lua "github.com/yuin/gopher-lua"
@@ -8,14 +9,17 @@ import (
 	"github.com/tend-sh/tend/supervisor"
 )
 
-// loadSV returns the loader of the sv module, bound to c (which may be nil).
-func loadSV(c Control) lua.LGFunction {
+// loadSV returns the loader of the sv module, bound to c (which may be
+// nil). Every call into the daemon runs under g, so a daemon busy with
+// something else cannot hold a hook past its deadline.
+func loadSV(g *guard, c Control) lua.LGFunction {
 	attached := func(L *lua.LState, fn string) {
 		if c == nil {
 			L.RaiseError("sv.%s: not attached to a running daemon", fn)
 		}
 	}
-	check := func(L *lua.LState, fn string, err error) int {
+	check := func(L *lua.LState, fn string, call func() error) int {
+		_, err := do(g, L, "sv."+fn, func(context.Context) (struct{}, error) { return struct{}{}, call() })
 		if err != nil {
 			L.RaiseError("sv.%s: %v", fn, err)
 		}
@@ -26,13 +30,13 @@ func loadSV(c Control) lua.LGFunction {
 		return func(L *lua.LState) int {
 			name := L.CheckString(1)
 			attached(L, fn)
-			return check(L, fn, call(name))
+			return check(L, fn, func() error { return call(name) })
 		}
 	}
 	update := func(fn string) lua.LGFunction {
 		return func(L *lua.LState) int {
 			attached(L, fn)
-			return check(L, fn, c.Update())
+			return check(L, fn, c.Update)
 		}
 	}
 	return func(L *lua.LState) int {
@@ -40,7 +44,7 @@ func loadSV(c Control) lua.LGFunction {
 			"status": func(L *lua.LState) int {
 				pattern := L.OptString(1, "")
 				attached(L, "status")
-				infos, err := c.Status(pattern)
+				infos, err := do(g, L, "sv.status", func(context.Context) ([]supervisor.Info, error) { return c.Status(pattern) })
 				if err != nil {
 					L.RaiseError("sv.status: %v", err)
 				}
@@ -57,7 +61,7 @@ func loadSV(c Control) lua.LGFunction {
 			"signal": func(L *lua.LState) int {
 				name, sig := L.CheckString(1), L.CheckString(2)
 				attached(L, "signal")
-				return check(L, "signal", c.Signal(name, sig))
+				return check(L, "signal", func() error { return c.Signal(name, sig) })
 			},
 			"scale": func(L *lua.LState) int {
 				prog, n := L.CheckString(1), L.CheckInt(2)
@@ -65,7 +69,7 @@ func loadSV(c Control) lua.LGFunction {
 					L.ArgError(2, "numprocs must be >= 0")
 				}
 				attached(L, "scale")
-				return check(L, "scale", c.Scale(prog, n))
+				return check(L, "scale", func() error { return c.Scale(prog, n) })
 			},
 			// update applies the config anew, as tend update. reload is
 			// its older name, kept so configs written for it still run;

@@ -2,6 +2,7 @@ package stdlib
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"math"
 	"os"
@@ -18,43 +19,49 @@ import (
 // /sys under; tests point it at a fake tree.
 const defaultSysRoot = "/"
 
-// loadSys returns the loader of the sys module reading under root.
-func loadSys(root string) lua.LGFunction {
+// loadSys returns the loader of the sys module reading under root. Every
+// function that reads /proc or /sys runs under g.
+func loadSys(g *guard, root string) lua.LGFunction {
+	num := func(name string, f func() (lua.LValue, error)) lua.LGFunction {
+		return func(L *lua.LState) int {
+			v, err := do(g, L, name, func(context.Context) (lua.LValue, error) { return f() })
+			if err != nil {
+				raise(L, name, err)
+			}
+			L.Push(v)
+			return 1
+		}
+	}
 	return func(L *lua.LState) int {
 		L.Push(newModule(L, map[string]lua.LGFunction{
-			"cpus": func(L *lua.LState) int {
-				L.Push(lua.LNumber(CPUs(root)))
-				return 1
-			},
-			"cpus_online": func(L *lua.LState) int {
-				L.Push(lua.LNumber(onlineCPUs(root)))
-				return 1
-			},
-			"memory": func(L *lua.LState) int {
+			"cpus": num("sys.cpus", func() (lua.LValue, error) {
+				return lua.LNumber(CPUs(root)), nil
+			}),
+			"cpus_online": num("sys.cpus_online", func() (lua.LValue, error) {
+				return lua.LNumber(onlineCPUs(root)), nil
+			}),
+			"memory": num("sys.memory", func() (lua.LValue, error) {
 				n, err := memTotal(root)
 				if err != nil {
-					L.RaiseError("sys.memory: %v", err)
+					return nil, err
 				}
-				L.Push(lua.LNumber(n))
-				return 1
-			},
-			"memory_limit": func(L *lua.LState) int {
+				return lua.LNumber(n), nil
+			}),
+			"memory_limit": num("sys.memory_limit", func() (lua.LValue, error) {
 				if n, ok := memLimit(root); ok {
-					L.Push(lua.LNumber(n))
-				} else {
-					L.Push(lua.LNil)
+					return lua.LNumber(n), nil
 				}
-				return 1
-			},
-			"hostname": func(L *lua.LState) int {
+				return lua.LNil, nil
+			}),
+			"hostname": num("sys.hostname", func() (lua.LValue, error) {
 				h, err := os.Hostname()
 				if err != nil {
-					L.RaiseError("sys.hostname: %v", err)
+					return nil, err
 				}
-				L.Push(lua.LString(h))
-				return 1
-			},
+				return lua.LString(h), nil
+			}),
 			"loadavg": func(L *lua.LState) int {
+				// sysinfo(2) does not block: no guard needed.
 				var si unix.Sysinfo_t
 				if err := unix.Sysinfo(&si); err != nil {
 					L.RaiseError("sys.loadavg: %v", err)

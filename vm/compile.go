@@ -1,36 +1,53 @@
 package vm
 
 import (
-	"bufio"
-	"io"
-	"os"
+	"bytes"
+	"context"
+	"errors"
 	"runtime"
-	"strings"
 	"sync"
 
 	lua "github.com/yuin/gopher-lua"
 	"github.com/yuin/gopher-lua/parse"
+
+	"github.com/tend-sh/tend/stdlib"
 )
 
+// maxSource bounds a Lua file tend reads.
+const maxSource = 16 << 20
+
 // compileFile parses and compiles a Lua file; messages name it chunkname.
+// Reading it honours L's context (a FIFO cannot hold the VM).
 func compileFile(L *lua.LState, path, chunkname string) (*lua.LFunction, error) {
-	proto, err := compileProto(path, chunkname)
+	ctx := L.Context()
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	proto, err := compileProto(ctx, path, chunkname)
 	if err != nil {
 		return nil, err
 	}
 	return L.NewFunctionFromProto(proto), nil
 }
 
-// compileProto parses and compiles a Lua file without touching a Lua
-// state, so it may run on any goroutine.
-func compileProto(path, chunkname string) (*lua.FunctionProto, error) {
-	f, err := os.Open(path)
+// compileProto reads, parses and compiles a Lua file without touching a
+// Lua state, so it may run on any goroutine. The read stops when ctx ends.
+func compileProto(ctx context.Context, path, chunkname string) (*lua.FunctionProto, error) {
+	src, err := stdlib.ReadFile(ctx, path, maxSource)
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
-	chunk, err := parse.Parse(bufio.NewReader(f), chunkname)
+	return compileSource(src, chunkname)
+}
+
+// compileSource parses and compiles src; syntax errors carry file:line.
+func compileSource(src []byte, chunkname string) (*lua.FunctionProto, error) {
+	chunk, err := parse.Parse(bytes.NewReader(src), chunkname)
 	if err != nil {
+		var pe *parse.Error
+		if errors.As(err, &pe) {
+			return nil, newSyntaxError(pe, src)
+		}
 		return nil, err
 	}
 	return lua.Compile(chunk, chunkname)
@@ -40,7 +57,7 @@ func compileProto(path, chunkname string) (*lua.FunctionProto, error) {
 // runtime uses: a conf.d of many files spends most of its load time in
 // the parser and compiler, which share nothing. Results are in the order
 // of paths.
-func compileProtos(paths, chunknames []string) ([]*lua.FunctionProto, []error) {
+func compileProtos(ctx context.Context, paths, chunknames []string) ([]*lua.FunctionProto, []error) {
 	protos := make([]*lua.FunctionProto, len(paths))
 	errs := make([]error, len(paths))
 	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
@@ -49,7 +66,7 @@ func compileProtos(paths, chunknames []string) ([]*lua.FunctionProto, []error) {
 		sem <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-sem }()
-			protos[i], errs[i] = compileProto(paths[i], chunknames[i])
+			protos[i], errs[i] = compileProto(ctx, paths[i], chunknames[i])
 		})
 	}
 	wg.Wait()
@@ -58,15 +75,7 @@ func compileProtos(paths, chunknames []string) ([]*lua.FunctionProto, []error) {
 
 // compileString compiles a chunk held in memory.
 func compileString(L *lua.LState, src, chunkname string) (*lua.LFunction, error) {
-	return compileReader(L, strings.NewReader(src), chunkname)
-}
-
-func compileReader(L *lua.LState, r io.Reader, chunkname string) (*lua.LFunction, error) {
-	chunk, err := parse.Parse(r, chunkname)
-	if err != nil {
-		return nil, err
-	}
-	proto, err := lua.Compile(chunk, chunkname)
+	proto, err := compileSource([]byte(src), chunkname)
 	if err != nil {
 		return nil, err
 	}

@@ -87,6 +87,20 @@ var daemonOptions = []daemonOption{
 			d.HookTimeout, err = decodeSeconds(name, v, true)
 			return err
 		}},
+	{name: "load_timeout", kind: supervisor.KindSeconds, def: "10",
+		doc:   "seconds the next config load may run (a reload, update, reread)",
+		field: func(d *Daemon) any { return &d.LoadTimeout },
+		decode: func(d *Daemon, name string, v lua.LValue, _ *daemonDecoding) (err error) {
+			d.LoadTimeout, err = decodeSeconds(name, v, true)
+			return err
+		}},
+	{name: "lua_memory_limit", kind: supervisor.KindSize, def: "64MB",
+		doc:   "heap growth a Lua call may cause before it is stopped (0 = none)",
+		field: func(d *Daemon) any { return &d.LuaMemoryLimit },
+		decode: func(d *Daemon, _ string, v lua.LValue, _ *daemonDecoding) (err error) {
+			d.LuaMemoryLimit, err = decodeMemoryLimit(v)
+			return err
+		}},
 	{name: "subreaper", kind: supervisor.KindBool, def: "true", restart: true,
 		doc:   "adopt and reap orphaned grandchildren",
 		field: func(d *Daemon) any { return &d.Subreaper }},
@@ -305,4 +319,17 @@ func decodeHTTP(d *Daemon, _ string, v lua.LValue, c *daemonDecoding) error {
 		el.add(errors.New("http needs a username and a password (or allow_no_auth = true)"))
 	}
 	return nil
+}
+
+// decodeMemoryLimit reads lua_memory_limit: a size, or 0 / false for no
+// budget (stored as -1, as Options.MemoryLimit takes it).
+func decodeMemoryLimit(v lua.LValue) (int64, error) {
+	if v == lua.LFalse {
+		return -1, nil
+	}
+	n, err := decodeSize("lua_memory_limit", v)
+	if n == 0 && err == nil {
+		return -1, nil
+	}
+	return n, err
 }

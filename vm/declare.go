@@ -1,6 +1,7 @@
 package vm
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -63,8 +64,14 @@ func (s *loadState) errorf(pos, what, format string, args ...any) {
 
 // caller returns the "file:line" of the Lua code calling the current Go
 // function, and that file's chunk name.
+// When called through a Go function (pcall(program, ...)), that is the
+// nearest Lua frame above.
 func caller(L *lua.LState) (pos, source string) {
-	if dbg, ok := L.GetStack(1); ok {
+	for level := 1; level < 8; level++ {
+		dbg, ok := L.GetStack(level)
+		if !ok {
+			break
+		}
 		if _, err := L.GetInfo("Sl", dbg, lua.LNil); err == nil && dbg.CurrentLine > 0 {
 			return fmt.Sprintf("%s:%d", dbg.Source, dbg.CurrentLine), dbg.Source
 		}
@@ -201,7 +208,11 @@ func (v *VM) include(L *lua.LState, s *loadState) int {
 	}
 	// Every match is compiled up front (concurrently); they still run one
 	// after another, and an error is raised when its file's turn comes.
-	protos, errs := compileProtos(files, names)
+	ctx := L.Context()
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	protos, errs := compileProtos(ctx, files, names)
 	for i, abs := range files {
 		if errs[i] != nil {
 			L.Error(lua.LString(luaMessage(errs[i])), 0)

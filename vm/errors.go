@@ -3,6 +3,7 @@ package vm
 import (
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 
 	lua "github.com/yuin/gopher-lua"
@@ -43,11 +44,23 @@ func luaMessage(err error) string {
 			return syntaxMessage(pe)
 		}
 		if ae.Object != nil {
-			return strings.TrimSpace(ae.Object.String())
+			msg := strings.TrimSpace(ae.Object.String())
+			if !leadingPos.MatchString(msg) {
+				// error(x, 0), error(nil), error({}): no position in the
+				// message; take the innermost Lua frame of the traceback.
+				if m := traceLine.FindStringSubmatch(ae.StackTrace); m != nil {
+					msg = m[1] + ": " + msg
+				}
+			}
+			return msg
 		}
 	}
 	return err.Error()
 }
+
+// traceLine matches the first Lua frame ("\ttend.lua:3: in ...") of a
+// gopher-lua traceback; Go frames are "[G]".
+var traceLine = regexp.MustCompile(`(?m)^\t([^\s\[][^:\n]*:\d+):`)
 
 func syntaxMessage(pe *parse.Error) string {
 	if pe.Pos.Line == parse.EOF {

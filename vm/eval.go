@@ -27,7 +27,7 @@ func (v *VM) Eval(ctx context.Context, chunk string) (string, error) {
 	ctx, cancel := withTimeout(ctx, v.hookTimeout)
 	defer cancel()
 	var out string
-	err := v.run(ctx, func(L *lua.LState) error {
+	err := v.run(ctx, "eval chunk", func(L *lua.LState) error {
 		var buf strings.Builder
 		v.printTo = &buf
 		defer func() { v.printTo = nil }()
@@ -39,9 +39,9 @@ func (v *VM) Eval(ctx context.Context, chunk string) (string, error) {
 		}
 		top := L.GetTop()
 		L.Push(fn)
-		if err := L.PCall(0, lua.MultRet, nil); err != nil {
-			if ctx.Err() != nil {
-				return ctx.Err()
+		if err := L.PCall(0, lua.MultRet, v.onError); err != nil {
+			if L.Context().Err() != nil {
+				return err // run makes it an *Interrupted
 			}
 			// Keep what it printed before failing. It travels inside the
 			// error: after a deadline the caller may already be gone, so
@@ -63,8 +63,19 @@ func (v *VM) Eval(ctx context.Context, chunk string) (string, error) {
 	if errors.As(err, &pe) {
 		return pe.printed, errors.New(pe.msg)
 	}
-	if err != nil && ctx.Err() != nil {
-		return "", fmt.Errorf("eval: cancelled: the chunk was still running after %s (a runaway loop?)", limit)
+	var ie *Interrupted
+	if errors.As(err, &ie) {
+		var be *BudgetError
+		if errors.As(ie.Cause, &be) {
+			return "", fmt.Errorf("eval: stopped%s: %v", ie.where(), be)
+		}
+		if ie.Queued != "" {
+			return "", fmt.Errorf("eval: not run: the lua vm stayed busy with %s for %s", ie.Queued, limit)
+		}
+		if ctx.Err() != nil {
+			return "", fmt.Errorf("eval: cancelled%s: the chunk was still running after %s (a runaway loop?)", ie.where(), limit)
+		}
+		return "", fmt.Errorf("eval: %w", ie)
 	}
 	return out, err
 }
@@ -150,7 +161,7 @@ func (v *VM) Globals() []string {
 	ctx, cancel := context.WithTimeout(context.Background(), v.hookTimeout)
 	defer cancel()
 	var names []string
-	_ = v.run(ctx, func(L *lua.LState) error {
+	_ = v.run(ctx, "listing globals", func(L *lua.LState) error {
 		L.G.Global.ForEach(func(k, _ lua.LValue) {
 			if s, ok := k.(lua.LString); ok {
 				names = append(names, string(s))

@@ -44,7 +44,7 @@ func TestEvalErrors(t *testing.T) {
 	}
 	start := time.Now()
 	_, err := v.Eval(context.Background(), "while true do end")
-	if err == nil || err.Error() != "eval: cancelled: the chunk was still running after 200ms (a runaway loop?)" {
+	if err == nil || err.Error() != "eval: cancelled at eval:1: the chunk was still running after 200ms (a runaway loop?)" {
 		t.Errorf("runaway: %v", err)
 	}
 	// A context deadline overrides the default.

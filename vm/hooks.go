@@ -59,33 +59,44 @@ func (v *VM) call(ctx context.Context, h *hooks, name string, fn *lua.LFunction,
 	ctx, cancel := context.WithTimeout(ctx, h.timeout)
 	defer cancel()
 	start := time.Now()
+	what := fmt.Sprintf("%s hook (%s) of %s", name, where(fn), h.program)
 	var res lua.LValue = lua.LNil
-	err := v.run(ctx, func(L *lua.LState) error {
+	err := v.run(ctx, what, func(L *lua.LState) error {
 		L.Push(fn)
 		a := args(L)
 		for _, x := range a {
 			L.Push(x)
 		}
-		if err := L.PCall(len(a), 1, nil); err != nil {
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
+		if err := L.PCall(len(a), 1, v.onError); err != nil {
 			return errors.New(luaMessage(err))
 		}
 		res = L.Get(-1)
 		L.Pop(1)
 		return nil
 	})
-	timedOut := errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)
-	v.hookCounts.record(start, err != nil, timedOut)
-	switch {
-	case err == nil:
+	v.hookCounts.record(start, err != nil, err != nil && ctx.Err() != nil)
+	if err == nil {
 		return res, nil
-	case timedOut:
-		return nil, fmt.Errorf("%s hook (%s) of %s: timed out after %s", name, where(fn), h.program, h.timeout)
-	default:
-		return nil, fmt.Errorf("%s hook (%s) of %s: %w", name, where(fn), h.program, err)
 	}
+	return nil, fmt.Errorf("%s: %s", what, hookFailure(err, h.timeout))
+}
+
+// hookFailure words why a hook call failed.
+func hookFailure(err error, timeout time.Duration) string {
+	var ie *Interrupted
+	if errors.As(err, &ie) {
+		var be *BudgetError
+		switch {
+		case ie.Queued != "":
+			return fmt.Sprintf("not run: the lua vm stayed busy with %s past the hook's %s deadline", ie.Queued, timeout)
+		case errors.As(ie.Cause, &be):
+			return fmt.Sprintf("stopped%s: %v", ie.where(), be)
+		case errors.Is(ie.Cause, context.DeadlineExceeded):
+			return fmt.Sprintf("timed out after %s%s", timeout, ie.where())
+		}
+		return ie.Error()
+	}
+	return err.Error()
 }
 
 // procTable is p as hooks see it.

@@ -16,11 +16,21 @@ import (
 // engine's events to the VM as the daemon does.
 func start(t *testing.T, src string, logs *testkit.Buffer) (*VM, *enginekit.Engine) {
 	t.Helper()
+	return startFile(t, writeConfig(t, map[string]string{"tend.lua": src}), logs)
+}
+
+// startFile is start for a config already written at path.
+func startFile(t *testing.T, path string, logs *testkit.Buffer) (*VM, *enginekit.Engine) {
+	t.Helper()
 	var logger *slog.Logger
 	if logs != nil {
 		logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
-	v, cfg := loadSource(t, src, Options{Logger: logger})
+	v, cfg, err := Load(context.Background(), path, Options{Logger: logger})
+	if err != nil {
+		t.Fatalf("load: %v", err)
+	}
+	t.Cleanup(v.Close)
 	e := enginekit.New(t, supervisor.Config{Logger: logger})
 	sub := e.Subscribe(256)
 	ctx, cancel := context.WithCancel(context.Background())

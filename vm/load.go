@@ -13,36 +13,67 @@ import (
 	"github.com/tend-sh/tend/supervisor"
 )
 
-// loadTimeout bounds a config run when Load's context has no deadline.
-const loadTimeout = 30 * time.Second
+// DefaultLoadTimeout bounds a config run (and a Resolve) when neither
+// Options.LoadTimeout nor the caller's context sets a deadline.
+const DefaultLoadTimeout = 10 * time.Second
 
 // Load evaluates the config at path in a new VM (its own LState and owner
 // goroutine) and returns the VM with the resolved configuration. Every
 // mistake found is reported, joined in one error; on error the VM is
-// closed and nil returned, so nothing starts from a bad config. If ctx has
-// no deadline the run is bounded by 30 seconds.
+// closed and nil returned, so nothing starts from a bad config. The run
+// is bounded by ctx and by opts.LoadTimeout (DefaultLoadTimeout if 0):
+// a config still running then is stopped, and the error says where it
+// was. Load returns promptly when ctx ends, even if a Go function holds
+// the VM (the VM is then abandoned).
 func Load(ctx context.Context, path string, opts Options) (*VM, *Config, error) {
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return nil, nil, fmt.Errorf("load %s: %w", path, err)
 	}
 	v := newVM(path, filepath.Dir(abs), opts)
-	ctx, cancel := withTimeout(ctx, loadTimeout)
+	lctx, cancel := context.WithTimeout(ctx, v.loadTimeout)
 	defer cancel()
 	var cfg *Config
-	err = v.run(ctx, func(L *lua.LState) error {
+	err = v.run(lctx, "loading "+path, func(L *lua.LState) error {
 		var err error
 		cfg, err = v.load(L, abs)
 		return err
 	})
 	if err != nil {
 		v.Close()
-		if ctx.Err() != nil && !isConfigError(err) {
-			return nil, nil, fmt.Errorf("load %s: stopped: %w (a runaway loop in the config?)", path, ctx.Err())
-		}
-		return nil, nil, err
+		return nil, nil, loadFailure(ctx, path, opts, v.loadTimeout, err)
 	}
+	v.serving.Store(true)
 	return v, cfg, nil
+}
+
+// loadFailure words why a load failed.
+func loadFailure(ctx context.Context, path string, opts Options, timeout time.Duration, err error) error {
+	var ie *Interrupted
+	if !errors.As(err, &ie) {
+		if errors.Is(err, ErrStuck) {
+			return fmt.Errorf("load %s: %w", path, err)
+		}
+		return err
+	}
+	var be *BudgetError
+	switch {
+	case errors.As(ie.Cause, &be):
+		return fmt.Errorf("load %s: stopped%s: %w", path, ie.where(), be)
+	case errors.Is(ie.Cause, context.DeadlineExceeded) && ctx.Err() == nil:
+		setting := "load_timeout"
+		if opts.LoadTimeout <= 0 {
+			setting = "the default load_timeout"
+		}
+		return fmt.Errorf("load %s: stopped%s: still running after %s (%s; a runaway loop in the config?)",
+			path, ie.where(), timeout, setting)
+	case errors.Is(ie.Cause, context.DeadlineExceeded):
+		return fmt.Errorf("load %s: stopped%s: still running at the caller's deadline (a runaway loop in the config?)",
+			path, ie.where())
+	case ctx.Err() != nil:
+		return fmt.Errorf("load %s: cancelled%s: %w", path, ie.where(), context.Cause(ctx))
+	}
+	return fmt.Errorf("load %s: %w", path, ie)
 }
 
 func isConfigError(err error) bool {
@@ -61,7 +92,10 @@ func (v *VM) load(L *lua.LState, abs string) (*Config, error) {
 	}
 	s.running = []string{abs}
 	L.Push(fn)
-	if err := L.PCall(0, 0, nil); err != nil {
+	if err := L.PCall(0, 0, v.onError); err != nil {
+		if L.Context().Err() != nil {
+			return nil, err // stopped: run reports where it was
+		}
 		return nil, errors.Join(append(s.errs, errors.New(luaMessage(err)))...)
 	}
 	for name, kp := range s.pending {
@@ -73,6 +107,8 @@ func (v *VM) load(L *lua.LState, abs string) (*Config, error) {
 		s.errs = append(s.errs, decodeDaemon(s.daemon, &d)...)
 	}
 	v.hookTimeout = d.HookTimeout
+	v.memLimit = d.LuaMemoryLimit
+	v.loadTimeout = d.LoadTimeout
 	r := newResolver(L, s, &d)
 	groups := r.groups()
 	cfg := &Config{Path: v.path, Daemon: d, Groups: groups, hooks: map[string][]string{},
@@ -80,6 +116,9 @@ func (v *VM) load(L *lua.LState, abs string) (*Config, error) {
 	observers := map[string]*hooks{}
 	owner := map[string]*programDecl{}
 	for _, pd := range s.programs {
+		if err := L.Context().Err(); err != nil {
+			return nil, err // out of time while resolving: stop, not stuck
+		}
 		specs, h, errs := r.program(pd, -1)
 		s.errs = append(s.errs, errs...)
 		for _, sp := range specs {

@@ -2,6 +2,7 @@ package vm
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -24,6 +25,10 @@ func (v *VM) Observe(ev supervisor.Event) {
 	_, ok := v.observers[ns]
 	v.mu.Unlock()
 	if !ok {
+		return
+	}
+	if where, stuck := v.Stuck(); stuck {
+		_ = v.stuckError(where) // logs it and tells the daemon, once
 		return
 	}
 	select {
@@ -89,23 +94,20 @@ func (v *VM) notify(h *hooks, name string, fn *lua.LFunction, args func(L *lua.L
 	ctx, cancel := context.WithTimeout(v.life, h.timeout)
 	defer cancel()
 	start := time.Now()
-	L := v.L
-	L.SetContext(ctx)
-	defer L.RemoveContext()
-	err := protect(L, func(L *lua.LState) error {
+	what := fmt.Sprintf("%s hook (%s) of %s", name, where(fn), h.program)
+	err := v.runJob(v.L, ctx, what, func(L *lua.LState) error {
 		L.Push(fn)
 		a := args(L)
 		for _, x := range a {
 			L.Push(x)
 		}
-		return L.PCall(len(a), 0, nil)
+		if err := L.PCall(len(a), 0, v.onError); err != nil {
+			return errors.New(luaMessage(err))
+		}
+		return nil
 	})
 	v.hookCounts.record(start, err != nil, err != nil && ctx.Err() != nil)
-	switch {
-	case err == nil:
-	case ctx.Err() != nil:
-		v.log.Error(fmt.Sprintf("%s hook (%s) of %s: timed out after %s", name, where(fn), h.program, h.timeout))
-	default:
-		v.log.Error(fmt.Sprintf("%s hook (%s) of %s: %s", name, where(fn), h.program, luaMessage(err)))
+	if err != nil {
+		v.log.Error(fmt.Sprintf("%s: %s", what, hookFailure(err, h.timeout)))
 	}
 }

@@ -93,7 +93,7 @@ func TestDaemonOptions(t *testing.T) {
   identifier = "me", nocleanup = true, minfds = 4096, environment = "A=1,B='x y',C=%(here)s/c,D=%(ENV_TEND_TEST_D)s",
   socket = { path = "%(here)s/x.sock", mode = "0770", owner = "root" },
   http = { listen = "127.0.0.1:9001", username = "u", password = "p" },
-  hook_timeout = 0.5, subreaper = false, orphans = "adopt",
+  hook_timeout = 0.5, subreaper = false, orphans = "adopt", load_timeout = 2.5, lua_memory_limit = "32MB",
 }`, Options{})
 	here := filepath.Dir(cfg.Path)
 	want := Daemon{
@@ -103,6 +103,7 @@ func TestDaemonOptions(t *testing.T) {
 		Socket:      SocketConfig{Path: here + "/x.sock", Mode: 0o770, Owner: "root"},
 		HTTP:        &HTTPConfig{Listen: "127.0.0.1:9001", Username: "u", Password: "p"},
 		HookTimeout: 500 * time.Millisecond, Subreaper: false, Orphans: supervisor.OrphansAdopt,
+		LoadTimeout: 2500 * time.Millisecond, LuaMemoryLimit: 32 << 20,
 	}
 	if !reflect.DeepEqual(cfg.Daemon, want) {
 		t.Errorf("daemon:\n got %+v\nwant %+v", cfg.Daemon, want)

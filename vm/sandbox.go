@@ -30,11 +30,14 @@ var moduleName = regexp.MustCompile(`^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$`)
 // math, coroutine and a reduced os; no io or debug.
 func (v *VM) newState() *lua.LState {
 	L := lua.NewState(lua.Options{
-		SkipOpenLibs:        true,
-		CallStackSize:       callStackSize,
-		RegistrySize:        registrySize,
-		RegistryMaxSize:     registryMaxSize,
-		MinimizeStackMemory: true,
+		SkipOpenLibs:    true,
+		CallStackSize:   callStackSize,
+		RegistrySize:    registrySize,
+		RegistryMaxSize: registryMaxSize,
+		// A fixed call stack: its overflow is a Lua error with file:line
+		// that leaves room to run the message handler (the growing one
+		// panics instead, losing the position).
+		MinimizeStackMemory: false,
 	})
 	for _, lib := range []struct {
 		name string
@@ -81,6 +84,7 @@ func (v *VM) newState() *lua.LState {
 			return 1
 		}))
 	}
+	v.onError = L.NewFunction(errorHandler)
 	v.restrictRequire(L)
 	stdlib.Preload(L, stdlib.Options{Logger: v.log, Control: v.opts.Control, Dir: v.dir})
 	return L

@@ -17,10 +17,10 @@ func (v *VM) Resolve(ctx context.Context, program string, numprocs int) ([]super
 	if numprocs < 0 {
 		return nil, fmt.Errorf("resolve %s: numprocs must be >= 0, got %d", program, numprocs)
 	}
-	ctx, cancel := withTimeout(ctx, loadTimeout)
+	ctx, cancel := withTimeout(ctx, v.loadTimeout)
 	defer cancel()
 	var specs []supervisor.Spec
-	err := v.run(ctx, func(L *lua.LState) error {
+	err := v.run(ctx, fmt.Sprintf("resolving program %q", program), func(L *lua.LState) error {
 		if v.state == nil || v.resolver == nil {
 			return errors.New("no configuration loaded")
 		}

@@ -20,6 +20,24 @@ type Options struct {
 	// HookTimeout is the default deadline of hooks and Eval when the
 	// config does not set hook_timeout; 0 means one second.
 	HookTimeout time.Duration
+	// LoadTimeout bounds this load's run of the config; 0 means
+	// DefaultLoadTimeout. A config's own load_timeout is only known once
+	// it has run, so it bounds the loads after it: the daemon passes the
+	// running config's value here. (Resolve uses the loaded config's.)
+	LoadTimeout time.Duration
+	// MemoryLimit is the memory budget while this load runs the config
+	// (0: DefaultMemoryLimit; < 0: none); afterwards the loaded config's
+	// lua_memory_limit applies to every call. See BudgetError for what it
+	// bounds.
+	MemoryLimit int64
+	// StuckGrace is how long past its deadline a call may hold the VM
+	// before the VM counts as stuck, and how long Close waits; 0 means
+	// DefaultStuckGrace.
+	StuckGrace time.Duration
+	// OnStuck, if set, is called (on its own goroutine) once for each call
+	// found holding the VM past its deadline plus the grace, with what it
+	// was running: the daemon should replace the VM.
+	OnStuck func(where string)
 }
 
 // SocketConfig is daemon{ socket = {...} }: the control socket.
@@ -58,6 +76,13 @@ type Daemon struct {
 	// Orphans is what a daemon does with the processes a killed previous
 	// instance left running: stop them (default) or adopt them.
 	Orphans supervisor.OrphanMode
+	// LoadTimeout bounds running the config at the next load (reload,
+	// update, reread, check) and a scale's re-resolve; default 10s.
+	LoadTimeout time.Duration
+	// LuaMemoryLimit is the memory budget of each Lua call (hook, eval
+	// chunk, config run) in bytes; default 64MB; -1 (written 0 or false)
+	// = no budget.
+	LuaMemoryLimit int64
 }
 
 // Config is a loaded configuration.
