@@ -236,3 +236,26 @@ program "web" { command = "sleep 1000", numprocs = 2, process_name = "%(program_
 		}
 	}
 }
+
+// TestSystemdUnit checks scripts/tend.service with systemd-analyze verify
+// (which reports a bad line on stderr, even with exit status 0), with its
+// binary path pointed at the test's tend.
+func TestSystemdUnit(t *testing.T) {
+	analyze, err := exec.LookPath("systemd-analyze")
+	if err != nil {
+		t.Skip("systemd-analyze not installed: scripts/tend.service not verified")
+	}
+	unit, err := os.ReadFile("../../scripts/tend.service")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(unit), "ExecStart=/usr/local/bin/tend daemon -c /etc/tend/tend.lua\n") {
+		t.Fatalf("unit does not run the installed tend on /etc/tend/tend.lua:\n%s", unit)
+	}
+	file := filepath.Join(t.TempDir(), "tend.service")
+	os.WriteFile(file, []byte(strings.ReplaceAll(string(unit), "/usr/local/bin/tend", tendBin)), 0o644)
+	out, err := exec.Command(analyze, "verify", file).CombinedOutput()
+	if err != nil || len(out) > 0 {
+		t.Errorf("systemd-analyze verify: %v\n%s", err, out)
+	}
+}
