@@ -67,15 +67,17 @@ func TestE2E_Version(t *testing.T) {
 func TestE2E_AddRemove(t *testing.T) {
 	d := startDaemon(t, `program "app" { command = "sleep 1000", startsecs = 0 }`)
 	d.waitStatus("app", "RUNNING")
-	d.writeConfig(`program "app" { command = "sleep 1000", startsecs = 0 }
-program "extra" { command = "sleep 1000", startsecs = 0 }`)
+	d.writeConfig(`local log = require "log"
+program "app" { command = "sleep 1000", startsecs = 0 }
+program "extra" { command = "sleep 1000", startsecs = 0, on_start = function(p) log.info("on_start ran for " .. p.name) end }
+program "other" { command = "sleep 1000", startsecs = 0, on_start = function(p) log.info("on_start ran for " .. p.name) end }`)
 	steps := []struct {
 		args []string
 		want string
 		rc   int
 	}{
 		{[]string{"add"}, "", 0},
-		{[]string{"reread"}, "extra: available\n.*", 0},
+		{[]string{"reread"}, "extra: available\nother: available\n.*", 0},
 		{[]string{"add", "extra"}, "extra: added process group\n", 0},
 		{[]string{"status", "extra"}, "extra .*RUNNING.*\n", 0},
 		{[]string{"add", "extra"}, "ERROR: process group already active\n", 0},
@@ -86,11 +88,34 @@ program "extra" { command = "sleep 1000", startsecs = 0 }`)
 		{[]string{"remove", "extra"}, "extra: removed process group\n", 0},
 		{[]string{"status", "extra"}, "extra: ERROR \\(no such process\\)\n", 4},
 		{[]string{"help", "add"}, "add <name> \\[...\\]\tActivates any updates in config for process/group\n", 0},
+		{[]string{"add", "extra"}, "extra: added process group\n", 0},
 	}
 	for _, s := range steps {
 		out, rc := d.ctl(s.args...)
 		check(t, s.args, out, rc, s.want, s.rc)
 	}
+	// An added group's hooks run: the daemon knows which Lua state they
+	// belong to (checked on a restart, after the add has settled).
+	hookRuns := func(name string) {
+		t.Helper()
+		before := strings.Count(d.log(), "on_start ran for "+name)
+		if out, rc := d.ctl("restart", name); rc != 0 {
+			t.Fatalf("restart %s: %d %s", name, rc, out)
+		}
+		waitFor(t, "on_start hook of "+name, func() bool { return strings.Count(d.log(), "on_start ran for "+name) > before })
+	}
+	hookRuns("extra")
+
+	// supervisorctl's add (XML-RPC addProcessGroup) does the same.
+	sctl, err := exec.LookPath("supervisorctl")
+	if err != nil {
+		t.Skip("supervisorctl not installed: its add against tend not checked")
+	}
+	out, err := exec.Command(sctl, "-s", "unix://"+filepath.Join(d.dir, "tend.sock"), "add", "other").CombinedOutput()
+	if string(out) != "other: added process group\n" || err != nil {
+		t.Fatalf("supervisorctl add other: %q %v", out, err)
+	}
+	hookRuns("other")
 }
 
 // TestE2E_Fg attaches to a process: its output shows, input lines reach

@@ -1,6 +1,7 @@
 package control
 
 import (
+	"context"
 	"net/http"
 
 	"github.com/tend-sh/tend/supervisor"
@@ -16,26 +17,37 @@ func (s *Server) apiAdd(w http.ResponseWriter, r *http.Request) {
 	if !decode(w, r, &req) {
 		return
 	}
-	d := s.daemon(w)
-	if d == nil {
+	if s.daemon(w) == nil {
 		return
 	}
 	out := NamesReply{Results: make([]NameResult, 0, len(req.Names))}
 	for _, name := range req.Names {
 		var err error
-		switch {
-		case s.eng.ShuttingDown():
+		if s.eng.ShuttingDown() {
 			err = &supervisor.Error{Fault: supervisor.FaultShutdownState}
-		case s.groupInUse(name):
-			err = &supervisor.Error{Fault: supervisor.FaultAlreadyAdded, Detail: name}
-		default:
-			if _, err = d.Update(r.Context(), []string{name}); err != nil {
-				err = configError(err)
-			}
+		} else {
+			err = s.addGroup(r.Context(), name)
 		}
 		out.Results = append(out.Results, groupResult(name, err))
 	}
 	writeJSON(w, http.StatusOK, out)
+}
+
+// addGroup adds one group of the config, for add and addProcessGroup:
+// ALREADY_ADDED when it runs, BAD_NAME when the config has no such group.
+// With a Daemon it is an update of just that group, so the daemon keeps
+// track of the Lua state the group's hooks run in.
+func (s *Server) addGroup(ctx context.Context, name string) error {
+	if s.groupInUse(name) {
+		return &supervisor.Error{Fault: supervisor.FaultAlreadyAdded, Detail: name}
+	}
+	if s.opts.Daemon == nil {
+		return s.eng.AddGroup(ctx, s.eng.Specs(), name)
+	}
+	if _, err := s.opts.Daemon.Update(ctx, []string{name}); err != nil {
+		return configError(err)
+	}
+	return nil
 }
 
 // apiRemove removes stopped process groups from the running set

@@ -214,11 +214,7 @@ func (s *Server) xrAddProcessGroup(ctx context.Context, args []any) (any, error)
 	if err != nil {
 		return nil, err
 	}
-	specs, err := s.xrAvailable(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if err := s.eng.AddGroup(ctx, specs, name); err != nil {
+	if err := s.addGroup(ctx, name); err != nil {
 		return nil, err
 	}
 	return true, nil
