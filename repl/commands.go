@@ -147,6 +147,7 @@ func commandTable() []command {
 		{name: "repl", args: "[--history FILE]", summary: "interactive: ctl commands and Lua", at: cliCmd,
 			flags: []string{"--history"}, complete: argFile},
 		{name: "completion", args: "bash|zsh|fish", summary: "print a shell completion script", at: cliCmd, complete: argShells},
+		{name: "man", summary: "print this manual page in roff (tend man | man -l -)", at: cliCmd},
 		{name: "help", args: "[COMMAND]", summary: "list the commands, or explain one", max: -1,
 			help: "help\t\tPrint a list of available actions\nhelp <action>\tPrint help for <action>", run: (*ctl).help,
 			complete: argCommands},

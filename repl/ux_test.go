@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -109,5 +110,28 @@ func TestCompletionScripts(t *testing.T) {
 	}
 	if _, err := CompletionScript("csh"); err == nil {
 		t.Error("csh: no error")
+	}
+}
+
+// TestManPage: the manual lists every command of the table with its
+// help, and groff reads it without a warning.
+func TestManPage(t *testing.T) {
+	page := ManPage("1.2.0")
+	for _, c := range completable() {
+		if !strings.Contains(page, ".B "+roff(c.name)+"\n") && !strings.Contains(page, ".B "+roff(c.name)+" ") {
+			t.Errorf("man page lacks %s", c.name)
+		}
+	}
+	if !strings.Contains(page, `tend 1.2.0`) || !strings.Contains(page, `tail \-f <name>`) {
+		t.Errorf("man page lacks the version or the help texts:\n%s", page)
+	}
+	groff, err := exec.LookPath("groff")
+	if err != nil {
+		t.Skip("groff not installed: the man page's roff is not checked")
+	}
+	cmd := exec.Command(groff, "-man", "-ww", "-z")
+	cmd.Stdin = strings.NewReader(page)
+	if out, err := cmd.CombinedOutput(); err != nil || len(out) > 0 {
+		t.Errorf("groff: %v\n%s", err, out)
 	}
 }

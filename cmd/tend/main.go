@@ -72,6 +72,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return repl.RunCommand(ctx, nil, rest, stdout, stderr)
 	case "completion":
 		return runCompletion(rest[1:], stdout, stderr)
+	case "man":
+		fmt.Fprint(stdout, repl.ManPage(version.String()))
+		return 0
 	case "repl":
 		c, code := newClient(g, stderr)
 		if c == nil {
