@@ -59,20 +59,26 @@ func (x *ctl) fg(ctx context.Context, args []string) {
 			x.println("Exiting foreground")
 			return
 		}
-		if err := x.c.SendStdin(ctx, name, line+"\n"); err != nil {
+		err = x.c.SendStdin(ctx, name, line+"\n")
+		var running, ok bool
+		if err == nil {
+			running, ok = x.fgRunning(ctx, name)
+		}
+		switch {
+		case ctx.Err() != nil: // Ctrl-C while sending
+		case err != nil:
 			if ae := apiError(err); ae != nil && ae.Fault() == supervisor.FaultNotRunning {
 				x.println("Process got killed")
 			} else {
 				x.println("ERROR: " + fgErrorText(err))
 			}
-			x.println("Exiting foreground")
-			return
-		}
-		if running, ok := x.fgRunning(ctx, name); !ok || !running {
+		case !ok || !running:
 			x.println("Process got killed")
-			x.println("Exiting foreground")
-			return
+		default:
+			continue
 		}
+		x.println("Exiting foreground")
+		return
 	}
 }
 
@@ -80,6 +86,9 @@ func (x *ctl) fg(ctx context.Context, args []string) {
 // (and the reason printed) when it is not one process.
 func (x *ctl) fgRunning(ctx context.Context, name string) (running, ok bool) {
 	infos, err := x.c.Status(ctx, name)
+	if ctx.Err() != nil {
+		return false, false // Ctrl-C: nothing to report
+	}
 	var unknown *client.UnknownNamesError
 	if errors.As(err, &unknown) || err == nil && (len(infos) != 1 || !supervisor.ParseTarget(name).IsProcess()) {
 		x.fail(exitGeneric, "ERROR: bad process name supplied")

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -230,6 +231,26 @@ func TestE2E_Completion(t *testing.T) {
 		out, rc := runTend(t, args...)
 		check(t, args, out, rc, "", 0)
 	}
+
+	// A daemon that accepts and never answers: the hidden command gives up
+	// on its own (it would hang the test otherwise), silently.
+	hung := filepath.Join(t.TempDir(), "hung.sock")
+	ln, err := net.Listen("unix", hung)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			defer conn.Close()
+		}
+	}()
+	out, rc = runTend(t, "__complete", "names", "-s", "unix://"+hung)
+	check(t, []string{"__complete", "names", "-s", "hung"}, out, rc, "", 0)
 
 	d := startDaemon(t, `program "app" { command = "sleep 1000", startsecs = 0 }
 program "web" { command = "sleep 1000", numprocs = 2, process_name = "%(program_name)s_%(process_num)02d", startsecs = 0 }`)
