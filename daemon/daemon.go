@@ -17,6 +17,7 @@ import (
 	"github.com/tend-sh/tend/supervisor"
 	"github.com/tend-sh/tend/supervisor/control"
 	"github.com/tend-sh/tend/supervisor/logfile"
+	"github.com/tend-sh/tend/version"
 	"github.com/tend-sh/tend/vm"
 )
 
@@ -287,7 +288,7 @@ func (d *Daemon) reloadLogged(ctx context.Context) {
 		d.log.Error("reload failed, keeping the running configuration: " + err.Error())
 		return
 	}
-	d.log.Info("supervisord started with pid " + strconv.Itoa(os.Getpid()))
+	d.log.Info(startedLine())
 }
 
 // Close closes every Lua state and the daemon's log. Call it after Run.
@@ -345,9 +346,16 @@ func (d *Daemon) startupLog() {
 		crit("Server 'inet_http_server' running without any HTTP authentication checking")
 	}
 	if d.opts.Detached {
-		d.log.Info("daemonizing the supervisord process")
+		d.log.Info("daemonizing the tend process")
 	}
-	d.log.Info("supervisord started with pid " + strconv.Itoa(os.Getpid()))
+	d.log.Info(startedLine())
+}
+
+// startedLine is the log line saying the daemon runs (supervisord's
+// "supervisord started with pid N", naming tend and its version), written
+// at start-up and after each reload.
+func startedLine() string {
+	return "tend started with pid " + strconv.Itoa(os.Getpid()) + " (version " + version.String() + ")"
 }
 
 // HookStats counts the hook calls of every Lua state the daemon has used.

@@ -15,6 +15,7 @@ import (
 
 	"github.com/tend-sh/tend/supervisor"
 	"github.com/tend-sh/tend/supervisor/control"
+	"github.com/tend-sh/tend/version"
 )
 
 func TestMain(m *testing.M) {
@@ -368,5 +369,19 @@ func TestUpdateAddedGroupRunsFirstHook(t *testing.T) {
 			t.Fatal(err)
 		}
 		td.waitLog(`first start of ` + name)
+	}
+}
+
+// TestStartLineNamesTend: the daemon's start line speaks of tend and its
+// version, not of supervisord.
+func TestStartLineNamesTend(t *testing.T) {
+	td := startDaemon(t, func(td *testDaemon) string { return td.header("") })
+	data, err := os.ReadFile(filepath.Join(td.dir, "tend.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "INFO tend started with pid " + strconv.Itoa(os.Getpid()) + " (version " + version.String() + ")\n"
+	if !strings.Contains(string(data), want) || strings.Contains(string(data), "supervisord started") {
+		t.Fatalf("log has no %q:\n%s", want, data)
 	}
 }

@@ -46,7 +46,24 @@ type command struct {
 	noUsage  bool
 
 	run func(x *ctl, ctx context.Context, args []string)
+
+	// For shell completion: the command's own options, and what its
+	// arguments are.
+	flags    []string
+	complete argKind
 }
+
+// argKind says what a command's arguments are, for shell completion.
+type argKind uint8
+
+const (
+	argNone     argKind = iota
+	argNames            // process names and group:* (asked of the daemon)
+	argGroups           // group names (asked of the daemon)
+	argCommands         // command names
+	argFile             // a file
+	argShells           // bash, zsh, fish
+)
 
 // commands is the command table, in the order `tend -h` lists it. Where
 // supervisorctl 4.2.5 has the command, the help text, the argument errors
@@ -59,69 +76,81 @@ func init() { commands = commandTable() }
 // commandTable returns the command table.
 func commandTable() []command {
 	return []command{
-		{name: "daemon", args: "[--detach]", summary: "run the daemon (foreground unless --detach)", at: cliCmd},
+		{name: "daemon", args: "[--detach]", summary: "run the daemon (foreground unless --detach)", at: cliCmd,
+			flags: []string{"--detach", "--nodaemon"}},
 		{name: "init", summary: "print a commented sample config", at: cliCmd},
 		{name: "check", summary: "load the config and print every resolved process", at: cliCmd},
-		{name: "import", args: "FILE", summary: "print the tend config equivalent to a supervisord.conf", at: cliCmd},
+		{name: "import", args: "FILE", summary: "print the tend config equivalent to a supervisord.conf", at: cliCmd,
+			complete: argFile},
 
 		{name: "status", args: "[NAME|GROUP:*|all ...]", summary: "show the state of processes", max: -1,
 			help: "status <name>\t\tGet status for a single process\nstatus <gname>:*\tGet status for all processes in a group\nstatus <name> <name>\tGet status for multiple named processes\nstatus\t\t\tGet all process status info",
-			run:  (*ctl).status},
+			run:  (*ctl).status, complete: argNames},
 		{name: "start", args: "NAME|GROUP:*|all ...", summary: "start processes", min: 1, max: -1,
 			need: "a process name", argsRC: exitInvalidArgs,
 			help: "start <name>\t\tStart a process\nstart <gname>:*\t\tStart all processes in a group\nstart <name> <name>\tStart multiple processes or groups\nstart all\t\tStart all processes",
-			run:  (*ctl).start},
+			run:  (*ctl).start, complete: argNames},
 		{name: "stop", args: "NAME|GROUP:*|all ...", summary: "stop processes", min: 1, max: -1,
 			need: "a process name", argsRC: exitGeneric,
 			help: "stop <name>\t\tStop a process\nstop <gname>:*\t\tStop all processes in a group\nstop <name> <name>\tStop multiple processes or groups\nstop all\t\tStop all processes",
-			run:  (*ctl).stop},
+			run:  (*ctl).stop, complete: argNames},
 		{name: "restart", args: "NAME|GROUP:*|all ...", summary: "stop, then start processes", min: 1, max: -1,
 			need: "a process name", argsRC: exitInvalidArgs,
 			help: "restart <name>\t\tRestart a process\nrestart <gname>:*\tRestart all processes in a group\nrestart <name> <name>\tRestart multiple processes or groups\nrestart all\t\tRestart all processes",
-			run:  (*ctl).restart},
+			run:  (*ctl).restart, complete: argNames},
 		{name: "signal", args: "SIG NAME|GROUP:*|all ...", summary: "send a signal to processes", min: 2, max: -1,
 			need: "a signal name and a process name", argsRC: exitInvalidArgs,
 			help: "signal <signal name> <name>\t\tSignal a process\nsignal <signal name> <gname>:*\t\tSignal all processes in a group\nsignal <signal name> <name> <name>\tSignal multiple processes or groups\nsignal <signal name> all\t\tSignal all processes",
-			run:  (*ctl).signal},
+			run:  (*ctl).signal, complete: argNames},
 		{name: "pid", args: "[NAME|all ...]", summary: "print the daemon's pid, or the pids of processes", max: -1,
 			help: "pid\t\t\tGet the PID of supervisord.\npid <name>\t\tGet the PID of a single child process by name.\npid all\t\t\tGet the PID of every child process, one per line.",
-			run:  (*ctl).pid},
+			run:  (*ctl).pid, complete: argNames},
 		{name: "clear", args: "NAME|all ...", summary: "empty the log files of processes", min: 1, max: -1,
 			need: "a process name", argsRC: exitGeneric,
 			help: "clear <name>\t\tClear a process' log files.\nclear <name> <name>\tClear multiple process' log files\nclear all\t\tClear all process' log files",
-			run:  (*ctl).clear},
+			run:  (*ctl).clear, complete: argNames},
 		{name: "avail", summary: "list every configured process", argsRC: exitGeneric,
 			help: "avail\t\t\tDisplay all configured processes", run: (*ctl).avail},
 
 		{name: "tail", args: "[-f|-N] NAME [stdout|stderr]", summary: "print the end of a process log, or follow it", min: 1, max: 3,
 			argsRC: exitGeneric,
 			help:   "tail [-f] <name> [stdout|stderr] (default stdout)\nEx:\ntail -f <name>\t\tContinuous tail of named process stdout\n\t\t\tCtrl-C to exit.\ntail -100 <name>\tlast 100 *bytes* of process stdout\ntail <name> stderr\tlast 1600 *bytes* of process stderr",
-			run:    (*ctl).tail},
+			run:    (*ctl).tail, flags: []string{"-f"}, complete: argNames},
 		{name: "maintail", args: "[-f|-N]", summary: "print the end of the daemon's log, or follow it", max: 1, argsRC: exitGeneric,
 			help: "maintail -f \tContinuous tail of supervisor main log file (Ctrl-C to exit)\nmaintail -100\tlast 100 *bytes* of supervisord main log file\nmaintail\tlast 1600 *bytes* of supervisor main log file",
-			run:  (*ctl).maintail},
+			run:  (*ctl).maintail, flags: []string{"-f"}},
 
 		{name: "reread", summary: "read the config and show what changed, applying nothing", argsRC: exitGeneric,
 			help: "reread \t\t\tReload the daemon's configuration files without add/remove", run: (*ctl).reread},
 		{name: "update", args: "[GROUP|all ...]", summary: "apply the config: add, remove and restart changed groups", max: -1,
 			help: "update\t\t\tReload config and add/remove as necessary, and will restart affected programs\nupdate all\t\tReload config and add/remove as necessary, and will restart affected programs\nupdate <gname> [...]\tUpdate specific groups",
-			run:  (*ctl).update},
+			run:  (*ctl).update, complete: argGroups},
+		{name: "add", args: "GROUP ...", summary: "activate groups of the config that do not run (after reread)", max: -1,
+			help: "add <name> [...]\tActivates any updates in config for process/group", run: (*ctl).add, complete: argGroups},
+		{name: "remove", args: "GROUP ...", summary: "take stopped groups out of the running set", max: -1,
+			help: "remove <name> [...]\tRemoves process/group from active config", run: (*ctl).remove, complete: argGroups},
 		{name: "reload", summary: "restart the daemon and every process", argsRC: exitGeneric,
 			help: "reload \t\tRestart the remote supervisord.", run: (*ctl).reload},
 		{name: "shutdown", summary: "stop every process and the daemon", argsRC: exitGeneric,
 			help: "shutdown \tShut the remote supervisord down.", run: (*ctl).shutdown},
-		{name: "version", summary: "print the daemon's version", argsRC: exitGeneric,
-			help: "version\t\t\tShow the version of the remote supervisord process", run: (*ctl).version},
+		{name: "version", summary: "print the daemon's tend version (tend --version: this binary's)", argsRC: exitGeneric,
+			help: "version\t\t\tShow the version of the remote tend daemon", run: (*ctl).version},
 
 		{name: "scale", args: "PROGRAM N", summary: "change the number of instances of a program", min: 2, max: 2,
 			need: "a program name and a number of processes", argsRC: exitInvalidArgs,
-			help: "scale <program> <n>\tRun n instances of a program", run: (*ctl).scale},
+			help: "scale <program> <n>\tRun n instances of a program", run: (*ctl).scale, complete: argGroups},
+		{name: "fg", args: "NAME", summary: "attach to a process: see its output, type its input (Ctrl-C leaves)", max: -1,
+			help: "fg <process>\tConnect to a process in foreground mode\n\t\tCtrl-C to exit", run: (*ctl).fg, complete: argNames},
 		{name: "eval", args: "'LUA'", summary: "run one chunk in the daemon", min: 1, max: -1,
 			need: "a Lua chunk", argsRC: exitInvalidArgs, noUsage: true,
 			help: "eval <chunk>\t\tRun a Lua chunk in the daemon; print what it prints and returns", run: (*ctl).eval},
-		{name: "repl", args: "[--history FILE]", summary: "interactive: ctl commands and Lua", at: cliCmd},
+		{name: "repl", args: "[--history FILE]", summary: "interactive: ctl commands and Lua", at: cliCmd,
+			flags: []string{"--history"}, complete: argFile},
+		{name: "completion", args: "bash|zsh|fish", summary: "print a shell completion script", at: cliCmd, complete: argShells},
+		{name: "man", summary: "print the manual page in roff (tend man | man -l -)", at: cliCmd},
 		{name: "help", args: "[COMMAND]", summary: "list the commands, or explain one", max: -1,
-			help: "help\t\tPrint a list of available actions\nhelp <action>\tPrint help for <action>", run: (*ctl).help},
+			help: "help\t\tPrint a list of available actions\nhelp <action>\tPrint help for <action>", run: (*ctl).help,
+			complete: argCommands},
 
 		{name: "exit", summary: "leave the REPL", help: "exit\tExit the tend shell.", at: shellCmd},
 		{name: "quit", summary: "leave the REPL", help: "quit\tExit the tend shell.", at: shellCmd},

@@ -58,7 +58,7 @@ func TestArgumentCountErrors(t *testing.T) {
 		{[]string{"reread", "x"}, "Error: reread accepts no arguments\nreread \t\t\tReload the daemon's configuration files without add/remove\n", 1},
 		{[]string{"reload", "x"}, "Error: reload accepts no arguments\nreload \t\tRestart the remote supervisord.\n", 1},
 		{[]string{"shutdown", "x"}, "Error: shutdown accepts no arguments\nshutdown \tShut the remote supervisord down.\n", 1},
-		{[]string{"version", "x"}, "Error: version accepts no arguments\nversion\t\t\tShow the version of the remote supervisord process\n", 1},
+		{[]string{"version", "x"}, "Error: version accepts no arguments\nversion\t\t\tShow the version of the remote tend daemon\n", 1},
 		{[]string{"tail"}, "Error: too few arguments\ntail [-f] <name> [stdout|stderr] (default stdout)\nEx:\ntail -f <name>\t\tContinuous tail of named process stdout\n\t\t\tCtrl-C to exit.\ntail -100 <name>\tlast 100 *bytes* of process stdout\ntail <name> stderr\tlast 1600 *bytes* of process stderr\n", 1},
 		{[]string{"tail", "-f", "a", "stdout", "x"}, "Error: too many arguments\ntail [-f] <name> [stdout|stderr] (default stdout)\nEx:\ntail -f <name>\t\tContinuous tail of named process stdout\n\t\t\tCtrl-C to exit.\ntail -100 <name>\tlast 100 *bytes* of process stdout\ntail <name> stderr\tlast 1600 *bytes* of process stderr\n", 1},
 		{[]string{"tail", "-f"}, "Error: tail requires process name\n", 1},
@@ -84,7 +84,7 @@ func TestHelp(t *testing.T) {
 		topic, want string
 	}{
 		{"", "\ndefault commands (type help <topic>):\n=====================================\n" +
-			"avail clear eval maintail pid reload reread restart scale shutdown signal start status stop tail update version\n\n"},
+			"add avail clear eval fg maintail pid reload remove reread restart scale shutdown signal start status stop tail update version\n\n"},
 		{"stop", "stop <name>\t\tStop a process\nstop <gname>:*\t\tStop all processes in a group\nstop <name> <name>\tStop multiple processes or groups\nstop all\t\tStop all processes\n"},
 		{"help", "help\t\tPrint a list of available actions\nhelp <action>\tPrint help for <action>\n"},
 		{"daemon", "daemon [--detach]\trun the daemon (foreground unless --detach)\n"},

@@ -1,6 +1,7 @@
 package repl
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -26,9 +27,35 @@ const (
 // ctl is one command run: where output goes and the exit status so far.
 type ctl struct {
 	c      *client.Client
+	in     LineReader // fg's input; nil means none
 	out    io.Writer
 	errOut io.Writer
+	hint   string // how to start a daemon, said when none answers
 	rc     int
+}
+
+// LineReader gives lines of input without their newline, io.EOF at the
+// end; fg sends them to a process's stdin.
+type LineReader interface {
+	ReadLine(prompt string) (string, error)
+}
+
+// Streams is where a ctl command reads and writes.
+type Streams struct {
+	// In is fg's input, the lines it sends to the process; nil is an
+	// empty input.
+	In       LineReader
+	Out, Err io.Writer
+	// StartHint, when set, is printed on Err after supervisorctl's "no
+	// such file" or "refused connection": how to start a daemon there.
+	StartHint string
+}
+
+// NewLineReader returns a LineReader of the lines of r.
+func NewLineReader(r io.Reader) LineReader {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64*1024), 16<<20)
+	return &plainReader{sc: sc}
 }
 
 func (x *ctl) println(a ...any)                { fmt.Fprintln(x.out, a...) }
@@ -40,10 +67,16 @@ func (x *ctl) fail(rc int, f string, a ...any) { x.printf(f+"\n", a...); x.rc = 
 // like ["status"] or ["restart", "web:*"], printing exactly what
 // supervisorctl prints, and returns its exit code.
 func RunCommand(ctx context.Context, c *client.Client, args []string, stdout, stderr io.Writer) int {
+	return RunCommandWith(ctx, c, args, Streams{Out: stdout, Err: stderr})
+}
+
+// RunCommandWith is RunCommand with fg's input and the hint to print when
+// no daemon answers.
+func RunCommandWith(ctx context.Context, c *client.Client, args []string, st Streams) int {
 	if len(args) == 0 {
 		return exitOK
 	}
-	x := &ctl{c: c, out: stdout, errOut: stderr}
+	x := &ctl{c: c, in: st.In, out: st.Out, errOut: st.Err, hint: st.StartHint}
 	cmd := lookup(args[0])
 	if cmd == nil || cmd.at != ctlCmd {
 		x.fail(exitGeneric, "*** Unknown syntax: %s", strings.Join(args, " "))
@@ -84,6 +117,7 @@ func (x *ctl) transport(err error) bool {
 			rc = exitNoAuth
 		}
 		x.fail(rc, "%s", ce.Error())
+		x.startHint(ce)
 	case errors.Is(err, client.ErrUnauthorized):
 		x.fail(exitGeneric, "Server requires authentication")
 	case errors.Is(err, context.Canceled):
@@ -92,6 +126,13 @@ func (x *ctl) transport(err error) bool {
 		x.fail(exitGeneric, "error: %v", err)
 	}
 	return true
+}
+
+// startHint says how to start a daemon when none answers on the socket.
+func (x *ctl) startHint(ce *client.ConnError) {
+	if x.hint != "" && (ce.NoSuchFile() || ce.Refused()) {
+		x.errorf("%s", x.hint)
+	}
 }
 
 // apiError returns err as an API fault, or nil if it is not one.

@@ -234,6 +234,7 @@ func (x *ctl) eval(ctx context.Context, args []string) {
 	if errors.As(err, &ce) {
 		x.rc = exitGeneric
 		x.errorf("%s", ce.Error())
+		x.startHint(ce)
 		return
 	}
 	if x.transport(err) {

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/tend-sh/tend/supervisor"
+	"github.com/tend-sh/tend/supervisor/control"
 )
 
 // tail prints the end of a process log: tail [-f|-N] NAME [stdout|stderr].
@@ -34,30 +35,37 @@ func (x *ctl) tail(ctx context.Context, args []string) {
 	if !ok {
 		return
 	}
+	onFault := func(ae *control.APIError) { x.tailError(name, ae) }
 	if follow {
 		stream, err := x.c.FollowTail(ctx, name, channel)
-		x.follow(ctx, stream, err, "/logtail/"+name+"/"+channel)
+		x.follow(ctx, stream, err, onFault)
 		return
 	}
 	data, err := x.c.Tail(ctx, name, channel, n)
 	if ae := apiError(err); ae != nil {
-		x.rc = exitGeneric
-		switch ae.Fault() {
-		case supervisor.FaultNoFile:
-			x.println(name + ": ERROR (no log file)")
-		case supervisor.FaultBadName:
-			x.println(name + ": ERROR (no such process name)")
-		case supervisor.FaultFailed:
-			x.println(name + ": ERROR (unknown error reading log)")
-		default:
-			x.println("error: " + ae.Message)
-		}
+		onFault(ae)
 		return
 	}
 	if x.transport(err) {
 		return
 	}
 	x.println(string(data))
+}
+
+// tailError prints why a process log cannot be read, as supervisorctl's
+// tail does.
+func (x *ctl) tailError(name string, ae *control.APIError) {
+	x.rc = exitGeneric
+	switch ae.Fault() {
+	case supervisor.FaultNoFile:
+		x.println(name + ": ERROR (no log file)")
+	case supervisor.FaultBadName:
+		x.println(name + ": ERROR (no such process name)")
+	case supervisor.FaultFailed:
+		x.println(name + ": ERROR (unknown error reading log)")
+	default:
+		x.println("error: " + ae.Message)
+	}
 }
 
 // tailModifier parses "-f" or "-N" (supervisorctl's default is 1600 bytes).
@@ -91,21 +99,13 @@ func (x *ctl) maintail(ctx context.Context, args []string) {
 		}
 		if follow {
 			stream, err := x.c.FollowMainTail(ctx)
-			x.follow(ctx, stream, err, "/mainlogtail")
+			x.follow(ctx, stream, err, x.mainTailError)
 			return
 		}
 	}
 	data, err := x.c.MainTail(ctx, n)
 	if ae := apiError(err); ae != nil {
-		x.rc = exitGeneric
-		switch ae.Fault() {
-		case supervisor.FaultNoFile:
-			x.println("supervisord: ERROR (no log file)")
-		case supervisor.FaultFailed:
-			x.println("supervisord: ERROR (unknown error reading log)")
-		default:
-			x.println("error: " + ae.Message)
-		}
+		x.mainTailError(ae)
 		return
 	}
 	if x.transport(err) {
@@ -114,23 +114,38 @@ func (x *ctl) maintail(ctx context.Context, args []string) {
 	x.println(string(data))
 }
 
-// follow copies a followed log stream (or the error opening it) to
-// stdout until ctx ends (Ctrl-C) or the daemon ends the stream. As
-// supervisorctl, an unknown process is reported on stderr with status 0;
-// shown is the supervisord path named in that text.
-func (x *ctl) follow(ctx context.Context, stream io.ReadCloser, err error, shown string) {
-	x.println("==> Press Ctrl-C to exit <==")
+// mainTailError prints why the daemon's log cannot be read, as
+// supervisorctl's maintail does.
+func (x *ctl) mainTailError(ae *control.APIError) {
+	x.rc = exitGeneric
+	switch ae.Fault() {
+	case supervisor.FaultNoFile:
+		x.println("supervisord: ERROR (no log file)")
+	case supervisor.FaultFailed:
+		x.println("supervisord: ERROR (unknown error reading log)")
+	default:
+		x.println("error: " + ae.Message)
+	}
+}
+
+// follow copies a followed log stream to stdout until ctx ends (Ctrl-C)
+// or the daemon ends the stream. A stream that cannot be opened is
+// reported by onFault as the same command without -f reports it
+// (supervisorctl prints a URL and an HTTP status there instead).
+func (x *ctl) follow(ctx context.Context, stream io.ReadCloser, err error, onFault func(*control.APIError)) {
 	if ae := apiError(err); ae != nil {
-		x.errorf("%s%s Cannot read, status code 404", x.c.URL(), shown)
+		onFault(ae)
 		return
 	}
 	if errors.Is(err, context.Canceled) {
+		x.println("==> Press Ctrl-C to exit <==")
 		x.println()
 		return
 	}
 	if x.transport(err) {
 		return
 	}
+	x.println("==> Press Ctrl-C to exit <==")
 	defer stream.Close()
 	buf := make([]byte, 32<<10)
 	for {

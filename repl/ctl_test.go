@@ -93,7 +93,7 @@ func TestRun_ServerDown(t *testing.T) {
 }
 
 func TestRun_Auth(t *testing.T) {
-	_, url := serveEngine(t, control.Options{Username: "user", Password: "{SHA}40bd001563085fc35165329ea1ff5c5ecbdbbeef"})
+	_, url := serveEngine(t, control.Options{Username: "user", Password: "{SHA}40bd001563085fc35165329ea1ff5c5ecbdbbeef", Version: "1.2.0"})
 	for _, tt := range []struct {
 		user, pass string
 		want       string
@@ -101,7 +101,7 @@ func TestRun_Auth(t *testing.T) {
 	}{
 		{"", "", "Server requires authentication\n", 1},
 		{"user", "wrong", "Server requires authentication\n", 1},
-		{"user", "123", "4.2.5\n", 0},
+		{"user", "123", "1.2.0\n", 0},
 	} {
 		c, _ := client.New(url, tt.user, tt.pass)
 		if out, rc := runCtl(t, c, "version"); out != tt.want || rc != tt.rc {

@@ -60,7 +60,7 @@ const (
 type backend interface {
 	Eval(ctx context.Context, chunk string) (string, error)
 	Complete(ctx context.Context) (control.CompleteReply, error)
-	Run(ctx context.Context, args []string, stdout, stderr io.Writer) int
+	Run(ctx context.Context, args []string, st Streams) int
 }
 
 // clientBackend is the backend of a real daemon: Eval and Complete from
@@ -68,8 +68,8 @@ type backend interface {
 type clientBackend struct{ *client.Client }
 
 // Run implements backend.
-func (b clientBackend) Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	return RunCommand(ctx, b.Client, args, stdout, stderr)
+func (b clientBackend) Run(ctx context.Context, args []string, st Streams) int {
+	return RunCommandWith(ctx, b.Client, args, st)
 }
 
 // Run runs the REPL until end of input (Ctrl-D), exit/quit or ctx is done.
@@ -129,6 +129,7 @@ type session struct {
 	comp        *completer
 	interactive bool
 	failed      int
+	in          lineReader // the input, which fg reads too
 
 	mu     sync.Mutex
 	cancel context.CancelFunc // cancels the running chunk or command
@@ -136,6 +137,7 @@ type session struct {
 
 // loop reads and executes lines until the input ends.
 func (s *session) loop(ctx context.Context, in lineReader) error {
+	s.in = in
 	var pending []string // lines of an incomplete chunk
 	for ctx.Err() == nil {
 		p := prompt
@@ -206,7 +208,7 @@ func (s *session) command(ctx context.Context, words []string) bool {
 	}
 	ctx, done := s.running(ctx)
 	defer done()
-	if code := s.b.Run(ctx, words, s.out, s.errw); code != 0 {
+	if code := s.b.Run(ctx, words, Streams{In: s.in, Out: s.out, Err: s.errw}); code != 0 {
 		s.failed++
 	}
 	return true

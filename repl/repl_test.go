@@ -54,8 +54,15 @@ func (f *fakeDaemon) Complete(context.Context) (control.CompleteReply, error) {
 	return control.CompleteReply{Processes: []string{"sleeper"}, Globals: []string{"sv"}}, nil
 }
 
-func (f *fakeDaemon) Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+func (f *fakeDaemon) Run(ctx context.Context, args []string, st Streams) int {
 	f.record("run " + strings.Join(args, " "))
+	stdout := st.Out
+	if args[0] == "fg" { // fg reads the REPL's own input
+		if line, err := st.In.ReadLine(""); err == nil {
+			f.record("stdin " + line)
+		}
+		return 0
+	}
 	if args[0] == "stop" && len(args) > 1 && args[1] == "nosuch" {
 		fmt.Fprintln(stdout, "nosuch: ERROR (no such process)")
 		return 1
@@ -74,6 +81,7 @@ func TestRunPiped(t *testing.T) {
 		{name: "ctl command", in: "status\n", calls: []string{"run status"}, out: "sleeper"},
 		{name: "ctl with args", in: "  restart web:* sleeper  \n", calls: []string{"run restart web:* sleeper"}},
 		{name: "expression", in: "1+1\n", calls: []string{"eval 1+1"}},
+		{name: "fg reads the input", in: "fg cat\nhello\nstatus\n", calls: []string{"run fg cat", "stdin hello", "run status"}, out: "sleeper"},
 		{name: "return shorthand", in: "=1+1\n", calls: []string{"eval return 1+1"}, out: "2\n"},
 		{name: "print output", in: "print('hi')\n", calls: []string{"eval print('hi')"}, out: "hi\n"},
 		{name: "statement", in: "x = 1\n", calls: []string{"eval x = 1"}},

@@ -13,6 +13,7 @@ type globals struct {
 	user     string // -u USER
 	password string // -p PASS
 	help     bool
+	version  bool // --version
 }
 
 // parseGlobals takes the global options out of args wherever they are and
@@ -39,6 +40,10 @@ func parseGlobals(args []string) (globals, []string, error) {
 				g.help = true
 				continue
 			}
+		}
+		if a == "--version" && len(rest) == 0 {
+			g.version = true
+			continue
 		}
 		name, val, hasVal := strings.Cut(a, "=")
 		if !strings.HasPrefix(name, "-") {

@@ -10,8 +10,8 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/tend-sh/tend/supervisor/control"
 	"github.com/tend-sh/tend/supervisor/control/client"
+	"github.com/tend-sh/tend/version"
 	"github.com/tend-sh/tend/vm"
 	"github.com/tend-sh/tend/vm/supervisordconf"
 )
@@ -115,7 +115,7 @@ func runImport(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "Error: import takes one argument, the supervisord config file, got %q\n", args)
 		return 2
 	}
-	res, err := supervisordconf.ImportFile(args[0], control.Version)
+	res, err := supervisordconf.ImportFile(args[0], version.String())
 	if err != nil {
 		fmt.Fprintf(stderr, "Error: %v\n", err)
 		return 2

@@ -15,6 +15,7 @@ import (
 
 	"github.com/tend-sh/tend/daemon"
 	"github.com/tend-sh/tend/supervisor/control"
+	"github.com/tend-sh/tend/version"
 )
 
 // runDaemon runs `tend daemon [--detach]` and returns the exit code.
@@ -80,7 +81,8 @@ func serve(ctx context.Context, path string, echo io.Writer, ready *os.File) (in
 		return 1, err
 	}
 	log := d.Logger()
-	door := control.Options{Engine: d.Engine(), Daemon: d, MainLog: d.MainLog(), Identification: dc.Identifier}
+	door := control.Options{Engine: d.Engine(), Daemon: d, MainLog: d.MainLog(), Identification: dc.Identifier,
+		Version: version.String()}
 	servers := []*http.Server{serveOn(ln, control.New(door), log)}
 	if tcp != nil {
 		door.Username, door.Password = dc.HTTP.Username, dc.HTTP.Password

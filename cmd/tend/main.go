@@ -16,6 +16,7 @@ import (
 
 	"github.com/tend-sh/tend/repl"
 	"github.com/tend-sh/tend/supervisor"
+	"github.com/tend-sh/tend/version"
 )
 
 func main() {
@@ -34,14 +35,22 @@ options (before or after the command):
   -s URL     daemon to talk to: unix:///path or http://host:port
   -u USER    username for HTTP authentication
   -p PASS    password for HTTP authentication
+  --version  print tend's version and exit
 `
 
 // run dispatches a command line and returns the exit code.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == completeCmd {
+		return runComplete(ctx, args[1:], stdout)
+	}
 	g, rest, err := parseGlobals(args)
 	if err != nil {
 		fmt.Fprintf(stderr, "Error: %v\n%s", err, usage)
 		return 2
+	}
+	if g.version {
+		fmt.Fprintln(stdout, version.String())
+		return 0
 	}
 	if g.help || len(rest) == 0 {
 		fmt.Fprint(stdout, usage)
@@ -61,6 +70,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return runImport(rest[1:], stdout, stderr)
 	case "help": // needs no daemon
 		return repl.RunCommand(ctx, nil, rest, stdout, stderr)
+	case "completion":
+		return runCompletion(rest[1:], stdout, stderr)
+	case "man":
+		fmt.Fprint(stdout, repl.ManPage(version.String()))
+		return 0
 	case "repl":
 		c, code := newClient(g, stderr)
 		if c == nil {
@@ -75,5 +89,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	// Ctrl-C ends a tail -f (or a long wait) cleanly, as in supervisorctl.
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt)
 	defer stop()
-	return repl.RunCommand(ctx, c, rest, stdout, stderr)
+	return repl.RunCommandWith(ctx, c, rest, repl.Streams{In: repl.NewLineReader(os.Stdin), Out: stdout, Err: stderr,
+		StartHint: startHint(g)})
 }

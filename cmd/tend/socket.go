@@ -15,9 +15,36 @@ import (
 	"github.com/tend-sh/tend/vm"
 )
 
-// errSocketInUse is the refusal to start when a live daemon owns the
-// socket, in supervisord's words.
-var errSocketInUse = errors.New("Another program is already listening on a port that one of our HTTP servers is configured to use.  Shut this program down first before starting supervisord.")
+// socketInUse is the refusal to start when a live process answers on the
+// socket: it names the socket, the pid of the process that listens on it
+// (from the connection's peer credentials) and how to shut it down.
+func socketInUse(path string, conn net.Conn) error {
+	who := "Another program"
+	if pid := peerPid(conn); pid > 0 {
+		who = fmt.Sprintf("Another program (pid %d)", pid)
+	}
+	return fmt.Errorf("%s is already listening on %s. Shut it down first (tend -s unix://%s shutdown) before starting tend.", who, path, path)
+}
+
+// peerPid returns the pid of the process at the other end of a unix
+// socket connection, or 0 when the kernel does not say.
+func peerPid(conn net.Conn) int {
+	uc, ok := conn.(*net.UnixConn)
+	if !ok {
+		return 0
+	}
+	raw, err := uc.SyscallConn()
+	if err != nil {
+		return 0
+	}
+	pid := 0
+	raw.Control(func(fd uintptr) {
+		if cred, err := syscall.GetsockoptUcred(int(fd), syscall.SOL_SOCKET, syscall.SO_PEERCRED); err == nil {
+			pid = int(cred.Pid)
+		}
+	})
+	return pid
+}
 
 // listenUnix listens on the control socket. It refuses a socket a live
 // process answers on, removes a stale one, creates the directory, and
@@ -29,8 +56,8 @@ func listenUnix(sc vm.SocketConfig) (net.Listener, error) {
 	if _, err := os.Lstat(sc.Path); err == nil {
 		conn, err := net.DialTimeout("unix", sc.Path, time.Second)
 		if err == nil {
-			conn.Close()
-			return nil, errSocketInUse
+			defer conn.Close()
+			return nil, socketInUse(sc.Path, conn)
 		}
 		if !errors.Is(err, syscall.ECONNREFUSED) && !errors.Is(err, syscall.ENOTSOCK) {
 			return nil, fmt.Errorf("check socket %s: %w", sc.Path, err)

@@ -31,6 +31,8 @@ import (
 //	POST /v1/scale                       ScaleRequest → ChangesReply
 //	POST /v1/eval                        EvalRequest → EvalReply
 //	GET  /v1/complete                    CompleteReply
+//	POST /v1/add, /v1/remove             NamesRequest (group names) → NamesReply
+//	POST /v1/stdin                       StdinRequest → OKReply
 
 // maxRequestBody bounds a JSON request (an eval chunk is the largest).
 const maxRequestBody = 4 << 20
@@ -55,6 +57,9 @@ func (s *Server) routesAPI() {
 	s.mux.HandleFunc(RouteScale, s.apiScale)
 	s.mux.HandleFunc(RouteEval, s.apiEval)
 	s.mux.HandleFunc(RouteComplete, s.apiComplete)
+	s.mux.HandleFunc(RouteAdd, s.apiAdd)
+	s.mux.HandleFunc(RouteRemove, s.apiRemove)
+	s.mux.HandleFunc(RouteStdin, s.apiStdin)
 	s.mux.HandleFunc(APIPrefix, func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, &APIError{Code: int(supervisor.FaultUnknownMethod),
 			Name: supervisor.FaultUnknownMethod.String(), Message: "no such endpoint: " + r.Method + " " + r.URL.Path})
@@ -147,7 +152,7 @@ func (s *Server) apiStatus(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) apiVersion(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, VersionReply{Version: Version, APIVersion: APIVersion})
+	writeJSON(w, http.StatusOK, VersionReply{Version: s.opts.Version, SupervisorVersion: SupervisorVersion, APIVersion: APIVersion})
 }
 
 func (s *Server) apiAvail(w http.ResponseWriter, r *http.Request) {

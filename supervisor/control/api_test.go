@@ -274,7 +274,7 @@ func TestAPI_Eval(t *testing.T) {
 
 func TestAPI_CompleteVersionAvailReread(t *testing.T) {
 	fd := &fakeDaemon{}
-	_, srv := newAPITest(t, Options{Daemon: fd}, enginekit.Sleeper("a"))
+	_, srv := newAPITest(t, Options{Daemon: fd, Version: "1.2.0"}, enginekit.Sleeper("a"))
 	var c CompleteReply
 	get(t, srv, "/v1/complete", &c)
 	if strings.Join(c.Processes, ",") != "a,a:*" || strings.Join(c.Globals, ",") != "print,sv" {
@@ -282,7 +282,7 @@ func TestAPI_CompleteVersionAvailReread(t *testing.T) {
 	}
 	var v VersionReply
 	get(t, srv, "/v1/version", &v)
-	if v.Version != "4.2.5" {
+	if v.Version != "1.2.0" || v.SupervisorVersion != "4.2.5" || v.APIVersion != "3.0" {
 		t.Fatalf("version %+v", v)
 	}
 	var av AvailReply
@@ -391,5 +391,20 @@ func TestAPI_EvalRefusedWithoutAuth(t *testing.T) {
 	}
 	if !strings.Contains(er.Error.Message, "disabled") {
 		t.Errorf("message %q does not say why", er.Error.Message)
+	}
+}
+
+// TestVersions: the web page's footer names tend's version, and
+// XML-RPC keeps answering supervisord's for supervisorctl.
+func TestVersions(t *testing.T) {
+	_, srv := newAPITest(t, Options{Version: "1.2.0"})
+	resp, err := http.Get(srv.URL + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(page), "<footer>tend 1.2.0 — compatible with supervisord 4.2.5</footer>") {
+		t.Errorf("footer does not name tend's version:\n%s", page)
 	}
 }

@@ -32,6 +32,9 @@ const (
 	RouteScale    = "POST /v1/scale"
 	RouteEval     = "POST /v1/eval"
 	RouteComplete = "GET /v1/complete"
+	RouteAdd      = "POST /v1/add"
+	RouteRemove   = "POST /v1/remove"
+	RouteStdin    = "POST /v1/stdin"
 )
 
 // APIPrefix is the path every route starts with; the server answers
@@ -142,8 +145,9 @@ type NameResult struct {
 	Error   *APIError `json:"error,omitempty"`
 }
 
-// NamesReply is the reply of start, stop, signal, pid and clear: one entry
-// per requested name, in request order.
+// NamesReply is the reply of start, stop, signal, pid, clear, add and
+// remove: one entry per requested name, in request order (for add and
+// remove an entry without Error means done).
 type NamesReply struct {
 	Results []NameResult `json:"results"`
 	// Pid is the daemon's pid, for pid with no names.
@@ -223,8 +227,18 @@ type EvalReply struct {
 
 // VersionReply is the body of GET /v1/version.
 type VersionReply struct {
-	Version    string `json:"version"`
-	APIVersion string `json:"api_version"`
+	Version string `json:"version"` // tend's own version
+	// SupervisorVersion is the supervisord version tend is compatible
+	// with, what getSupervisorVersion returns over XML-RPC ("4.2.5").
+	SupervisorVersion string `json:"supervisor_version"`
+	APIVersion        string `json:"api_version"`
+}
+
+// StdinRequest is the body of POST /v1/stdin: Chars are written to the
+// stdin of the process Name (supervisord's sendProcessStdin).
+type StdinRequest struct {
+	Name  string `json:"name"`
+	Chars string `json:"chars"`
 }
 
 // CompleteReply is the body of GET /v1/complete: words for REPL completion.

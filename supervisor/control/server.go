@@ -19,8 +19,12 @@ import (
 	"github.com/tend-sh/tend/supervisor/logfile"
 )
 
-// Version is the version tend reports (supervisorctl version prints it).
-const Version = "4.2.5"
+// SupervisorVersion is the supervisord version whose API and behaviour
+// tend implements. XML-RPC's getSupervisorVersion returns it, so
+// supervisorctl's version command and clients that gate features on the
+// supervisord version keep working; tend's own version is
+// Options.Version.
+const SupervisorVersion = "4.2.5"
 
 // APIVersion is the XML-RPC API version supervisord reports ("3.0"),
 // which supervisorctl checks before nearly every command.
@@ -69,6 +73,9 @@ type Options struct {
 	Username, Password string
 	// Identification is what getIdentification returns ("supervisor").
 	Identification string
+	// Version is tend's own version (package version), shown on the web
+	// page and answered by /v1/version. Empty means "devel".
+	Version string
 	// NoEval refuses /v1/eval (tend eval and the REPL's Lua). The daemon
 	// sets it on a TCP door without credentials: running code as the
 	// daemon's user is never offered to anyone who can reach a port.
@@ -87,6 +94,9 @@ type Server struct {
 func New(opts Options) *Server {
 	if opts.Identification == "" {
 		opts.Identification = "supervisor"
+	}
+	if opts.Version == "" {
+		opts.Version = "devel"
 	}
 	s := &Server{opts: opts, eng: opts.Engine, mux: http.NewServeMux()}
 	s.routesAPI()

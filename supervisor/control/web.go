@@ -152,7 +152,8 @@ func (p *webPage) serveIndex(w http.ResponseWriter, r *http.Request) {
 		"{{MESSAGE}}", html.EscapeString(r.URL.Query().Get("message")),
 		"{{GROUPS}}", opts.String(),
 		"{{ROWS}}", rows.String(),
-		"{{VERSION}}", html.EscapeString(Version),
+		"{{VERSION}}", html.EscapeString(p.s.opts.Version),
+		"{{SUPERVISOR}}", SupervisorVersion,
 	).Replace(p.index)
 	webNoCache(w)
 	w.Header().Set("Content-Type", "text/html;charset=utf-8")

@@ -20,7 +20,7 @@ func (s *Server) xmlrpcMethods() xrMethods {
 		"supervisor.getAPIVersion": {sig: []string{str}, help: "Return the version of the RPC API used by supervisord", fn: version},
 		"supervisor.getVersion":    {sig: []string{str}, help: "Return the version of the RPC API used by supervisord (deprecated alias of getAPIVersion)", fn: version},
 		"supervisor.getSupervisorVersion": {sig: []string{str}, help: "Return the version of the supervisor package in use by supervisord",
-			fn: func(context.Context, []any) (any, error) { return Version, nil }},
+			fn: func(context.Context, []any) (any, error) { return SupervisorVersion, nil }},
 		"supervisor.getIdentification": {sig: []string{str}, help: "Return identifying string of supervisord",
 			fn: func(context.Context, []any) (any, error) { return s.opts.Identification, nil }},
 		"supervisor.getState": {sig: []string{strct}, help: "Return current state of supervisord as a struct",
@@ -214,11 +214,7 @@ func (s *Server) xrAddProcessGroup(ctx context.Context, args []any) (any, error)
 	if err != nil {
 		return nil, err
 	}
-	specs, err := s.xrAvailable(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if err := s.eng.AddGroup(ctx, specs, name); err != nil {
+	if err := s.addGroup(ctx, name); err != nil {
 		return nil, err
 	}
 	return true, nil

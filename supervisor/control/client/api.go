@@ -252,3 +252,26 @@ func (c *Client) Complete(ctx context.Context) (control.CompleteReply, error) {
 	err := c.call(ctx, control.RouteComplete, nil, &r)
 	return r, err
 }
+
+// Add activates process groups of the config that do not run yet
+// (supervisorctl add): one result per group, in order, whose Error is
+// ALREADY_ADDED, BAD_NAME (no such group in the config) or
+// SHUTDOWN_STATE, or nil when the group was added.
+func (c *Client) Add(ctx context.Context, groups ...string) ([]control.NameResult, error) {
+	return c.names(ctx, control.RouteAdd, control.NamesRequest{Names: groups})
+}
+
+// Remove takes stopped process groups out of the running set
+// (supervisorctl remove): one result per group, whose Error is
+// STILL_RUNNING, BAD_NAME or SHUTDOWN_STATE, or nil when it was removed.
+func (c *Client) Remove(ctx context.Context, groups ...string) ([]control.NameResult, error) {
+	return c.names(ctx, control.RouteRemove, control.NamesRequest{Names: groups})
+}
+
+// SendStdin writes chars to the stdin of the process name (supervisord's
+// sendProcessStdin): a *control.APIError with BAD_NAME, NOT_RUNNING or
+// NO_FILE when it cannot.
+func (c *Client) SendStdin(ctx context.Context, name, chars string) error {
+	var r control.OKReply
+	return c.call(ctx, control.RouteStdin, control.StdinRequest{Name: name, Chars: chars}, &r)
+}

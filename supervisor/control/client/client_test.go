@@ -289,7 +289,7 @@ func TestEvalAndVersion(t *testing.T) {
 	if out != "partial\n" || !errors.As(err, &le) || le.Message != "eval:1: boom" {
 		t.Errorf("Eval of a failing chunk = %q, %v", out, err)
 	}
-	if v, err := c.Version(ctx); v.Version != control.Version || err != nil {
+	if v, err := c.Version(ctx); v.Version != "devel" || v.SupervisorVersion != control.SupervisorVersion || err != nil {
 		t.Errorf("Version = %+v, %v", v, err)
 	}
 }
@@ -331,5 +331,63 @@ func TestNewBadURL(t *testing.T) {
 		if _, err := New(u, "", ""); err == nil {
 			t.Errorf("New(%q) succeeded", u)
 		}
+	}
+}
+
+// TestAddRemoveStdin: add goes through the daemon's Update for one
+// group, remove takes a stopped group out, and stdin reaches a process.
+func TestAddRemoveStdin(t *testing.T) {
+	d := &fakeDaemon{known: []string{"new", "grp"}}
+	catSpec := supervisor.NewSpec("cat", "cat")
+	catSpec.StartSecs = 0
+	c, eng := serve(t, d, idle("grp", "x"), catSpec)
+	ctx := context.Background()
+
+	rs, err := c.Add(ctx, "new", "grp", "nosuch")
+	if err != nil || len(rs) != 3 {
+		t.Fatalf("Add = %+v, %v", rs, err)
+	}
+	if rs[0].Error != nil || rs[1].Error.Fault() != supervisor.FaultAlreadyAdded || rs[2].Error.Fault() != supervisor.FaultBadName {
+		t.Errorf("Add results %+v %+v %+v", rs[0], rs[1].Error, rs[2].Error)
+	}
+	if d.calls[0][0] != "new" || len(d.calls) != 2 {
+		t.Errorf("Update calls %v, want [new] [nosuch]", d.calls)
+	}
+
+	rs, err = c.Remove(ctx, "grp", "cat", "nosuch")
+	if err != nil || len(rs) != 3 || rs[0].Error != nil ||
+		rs[1].Error.Fault() != supervisor.FaultStillRunning || rs[2].Error.Fault() != supervisor.FaultBadName {
+		t.Fatalf("Remove = %+v, %v", rs, err)
+	}
+	if _, err := eng.Info("grp:x"); err == nil {
+		t.Errorf("grp:x still there after remove")
+	}
+
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if i, err := eng.Info("cat"); err == nil && i.State == supervisor.Running {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("cat did not start")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if err := c.SendStdin(ctx, "cat", "ping\n"); err != nil {
+		t.Fatalf("SendStdin: %v", err)
+	}
+	for {
+		out, _ := c.Tail(ctx, "cat", "stdout", 100)
+		if string(out) == "ping\n" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("cat's stdout %q, want ping", out)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	var ae *control.APIError
+	if err := c.SendStdin(ctx, "nosuch", "x"); !errors.As(err, &ae) || ae.Fault() != supervisor.FaultBadName {
+		t.Errorf("SendStdin to nosuch = %v", err)
 	}
 }
