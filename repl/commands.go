@@ -81,7 +81,7 @@ func commandTable() []command {
 		{name: "init", summary: "print a commented sample config", at: cliCmd},
 		{name: "check", summary: "load the config and print every resolved process", at: cliCmd},
 		{name: "import", args: "FILE", summary: "print the tend config equivalent to a supervisord.conf", at: cliCmd,
-			complete: argFile},
+			min: 1, max: 1, need: "one argument, the supervisord config file", complete: argFile},
 
 		{name: "status", args: "[NAME|GROUP:*|all ...]", summary: "show the state of processes", max: -1,
 			help: "status <name>\t\tGet status for a single process\nstatus <gname>:*\tGet status for all processes in a group\nstatus <name> <name>\tGet status for multiple named processes\nstatus\t\t\tGet all process status info",
@@ -146,7 +146,8 @@ func commandTable() []command {
 			help: "eval <chunk>\t\tRun a Lua chunk in the daemon; print what it prints and returns", run: (*ctl).eval},
 		{name: "repl", args: "[--history FILE]", summary: "interactive: ctl commands and Lua", at: cliCmd,
 			flags: []string{"--history"}, complete: argFile},
-		{name: "completion", args: "bash|zsh|fish", summary: "print a shell completion script", at: cliCmd, complete: argShells},
+		{name: "completion", args: "bash|zsh|fish", summary: "print a shell completion script", at: cliCmd,
+			min: 1, max: 1, need: "one argument, the shell (bash, zsh or fish)", complete: argShells},
 		{name: "man", summary: "print the manual page in roff (tend man | man -l -)", at: cliCmd},
 		{name: "help", args: "[COMMAND]", summary: "list the commands, or explain one", max: -1,
 			help: "help\t\tPrint a list of available actions\nhelp <action>\tPrint help for <action>", run: (*ctl).help,
@@ -208,6 +209,34 @@ func (c *command) argsError(n int) string {
 		return fmt.Sprintf("Error: %s requires %s", c.name, c.need)
 	}
 	return "Error: too many arguments"
+}
+
+// ArgsError returns the error a command gets for n arguments outside the
+// bounds its table entry gives ("" when n is within them, or for a command
+// the table does not know): the one check of argument counts, for the
+// commands the binary runs itself (init, check, import, ...) as for ctl
+// commands.
+func ArgsError(name string, n int) string {
+	if c := lookup(name); c != nil {
+		return c.argsError(n)
+	}
+	return ""
+}
+
+// RunCompletion prints a shell's completion script (tend completion
+// SHELL) and returns the exit status.
+func RunCompletion(args []string, stdout, stderr io.Writer) int {
+	if msg := ArgsError("completion", len(args)); msg != "" {
+		fmt.Fprintln(stderr, msg)
+		return 2
+	}
+	script, err := CompletionScript(args[0])
+	if err != nil {
+		fmt.Fprintf(stderr, "Error: %v\n", err)
+		return 2
+	}
+	fmt.Fprint(stdout, script)
+	return 0
 }
 
 // Usage returns the command lines of `tend -h`, one per command tend

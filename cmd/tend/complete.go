@@ -43,21 +43,6 @@ func runComplete(ctx context.Context, args []string, stdout io.Writer) int {
 	return 0
 }
 
-// runCompletion prints a shell's completion script (tend completion SHELL).
-func runCompletion(args []string, stdout, stderr io.Writer) int {
-	if len(args) != 1 {
-		fmt.Fprintf(stderr, "Error: completion takes one argument, the shell (%s)\n", strings.Join(repl.Shells, ", "))
-		return 2
-	}
-	script, err := repl.CompletionScript(args[0])
-	if err != nil {
-		fmt.Fprintf(stderr, "Error: %v\n", err)
-		return 2
-	}
-	fmt.Fprint(stdout, script)
-	return 0
-}
-
 // startHint says how to start a daemon, printed when none answers.
 func startHint(g globals) string {
 	if path, err := findConfig(g); err == nil && g.server == "" {

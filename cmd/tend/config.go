@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/tend-sh/tend/repl"
 	"github.com/tend-sh/tend/supervisor/control/client"
 	"github.com/tend-sh/tend/version"
 	"github.com/tend-sh/tend/vm"
@@ -75,8 +76,8 @@ func newClient(g globals, stderr io.Writer) (*client.Client, int) {
 
 // runCheck loads the config and prints every resolved process (tend check).
 func runCheck(ctx context.Context, g globals, args []string, stdout, stderr io.Writer) int {
-	if len(args) > 0 {
-		fmt.Fprintf(stderr, "Error: check takes no arguments, got %q\n", args)
+	if msg := repl.ArgsError("check", len(args)); msg != "" {
+		fmt.Fprintln(stderr, msg)
 		return 2
 	}
 	path, err := findConfig(g)
@@ -99,8 +100,8 @@ func runCheck(ctx context.Context, g globals, args []string, stdout, stderr io.W
 
 // runInit prints the sample config (tend init).
 func runInit(args []string, stdout, stderr io.Writer) int {
-	if len(args) > 0 {
-		fmt.Fprintf(stderr, "Error: init takes no arguments, got %q\n", args)
+	if msg := repl.ArgsError("init", len(args)); msg != "" {
+		fmt.Fprintln(stderr, msg)
 		return 2
 	}
 	fmt.Fprint(stdout, vm.Sample())
@@ -111,8 +112,8 @@ func runInit(args []string, stdout, stderr io.Writer) int {
 // (tend import FILE). Warnings go to stderr; a file that cannot be read
 // or parsed exits 2, as supervisord does for a config error.
 func runImport(args []string, stdout, stderr io.Writer) int {
-	if len(args) != 1 {
-		fmt.Fprintf(stderr, "Error: import takes one argument, the supervisord config file, got %q\n", args)
+	if msg := repl.ArgsError("import", len(args)); msg != "" {
+		fmt.Fprintln(stderr, msg)
 		return 2
 	}
 	res, err := supervisordconf.ImportFile(args[0], version.String())

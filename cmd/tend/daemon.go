@@ -62,7 +62,7 @@ func serve(ctx context.Context, path string, echo io.Writer, ready *os.File) (in
 	}
 	defer d.Close()
 	dc := d.Settings()
-	ln, err := listenUnix(dc.Socket)
+	ln, err := control.ListenUnix(dc.Socket.Path, dc.Socket.Mode, dc.Socket.Owner)
 	if err != nil {
 		return 1, err
 	}

@@ -437,7 +437,7 @@ priority=5
 		t.Errorf("import of a missing file: rc %d, stderr %q", rc, errs)
 	}
 	_, errs, rc = runTendSplit(t, "import")
-	if rc != 2 || !strings.Contains(errs, "import takes one argument") {
+	if rc != 2 || !strings.Contains(errs, "import requires one argument") {
 		t.Errorf("import without a file: rc %d, stderr %q", rc, errs)
 	}
 }

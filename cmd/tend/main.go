@@ -71,7 +71,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case "help": // needs no daemon
 		return repl.RunCommand(ctx, nil, rest, stdout, stderr)
 	case "completion":
-		return runCompletion(rest[1:], stdout, stderr)
+		return repl.RunCompletion(rest[1:], stdout, stderr)
 	case "man":
 		fmt.Fprint(stdout, repl.ManPage(version.String()))
 		return 0

@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"path/filepath"
 
 	"github.com/tend-sh/tend/repl"
 	"github.com/tend-sh/tend/supervisor/control/client"
@@ -27,7 +26,7 @@ func runREPL(ctx context.Context, c *client.Client, args []string) int {
 		return 2
 	}
 	if *history == "" {
-		path, err := historyPath()
+		path, err := repl.DefaultHistoryFile()
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "tend repl: %v; history is not kept\n", err)
 		}
@@ -42,23 +41,4 @@ func runREPL(ctx context.Context, c *client.Client, args []string) int {
 		return 1
 	}
 	return 0
-}
-
-// historyPath returns the REPL history file, $XDG_STATE_HOME/tend/history
-// or ~/.local/state/tend/history, creating its directory. It returns ""
-// and an error when there is no usable place.
-func historyPath() (string, error) {
-	dir := os.Getenv("XDG_STATE_HOME")
-	if !filepath.IsAbs(dir) { // the XDG spec says to ignore relative paths
-		home, err := os.UserHomeDir()
-		if err != nil {
-			return "", fmt.Errorf("history: %w", err)
-		}
-		dir = filepath.Join(home, ".local", "state")
-	}
-	dir = filepath.Join(dir, "tend")
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return "", fmt.Errorf("history: %w", err)
-	}
-	return filepath.Join(dir, "history"), nil
 }

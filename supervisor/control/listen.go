@@ -1,4 +1,4 @@
-package main
+package control
 
 import (
 	"errors"
@@ -11,8 +11,6 @@ import (
 	"strings"
 	"syscall"
 	"time"
-
-	"github.com/tend-sh/tend/vm"
 )
 
 // socketInUse is the refusal to start when a live process answers on the
@@ -46,41 +44,41 @@ func peerPid(conn net.Conn) int {
 	return pid
 }
 
-// listenUnix listens on the control socket. It refuses a socket a live
-// process answers on, removes a stale one, creates the directory, and
-// applies the configured mode and owner.
-func listenUnix(sc vm.SocketConfig) (net.Listener, error) {
-	if err := os.MkdirAll(filepath.Dir(sc.Path), 0o755); err != nil {
+// ListenUnix listens on the control socket at path. It refuses a socket a
+// live process answers on (naming its pid), removes a stale one, creates
+// the directory, and applies mode (0 means 0700) and owner ("user" or
+// "user:group"; "" leaves the daemon's).
+func ListenUnix(path string, mode os.FileMode, owner string) (net.Listener, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return nil, fmt.Errorf("create socket directory: %w", err)
 	}
-	if _, err := os.Lstat(sc.Path); err == nil {
-		conn, err := net.DialTimeout("unix", sc.Path, time.Second)
+	if _, err := os.Lstat(path); err == nil {
+		conn, err := net.DialTimeout("unix", path, time.Second)
 		if err == nil {
 			defer conn.Close()
-			return nil, socketInUse(sc.Path, conn)
+			return nil, socketInUse(path, conn)
 		}
 		if !errors.Is(err, syscall.ECONNREFUSED) && !errors.Is(err, syscall.ENOTSOCK) {
-			return nil, fmt.Errorf("check socket %s: %w", sc.Path, err)
+			return nil, fmt.Errorf("check socket %s: %w", path, err)
 		}
-		if err := os.Remove(sc.Path); err != nil {
+		if err := os.Remove(path); err != nil {
 			return nil, fmt.Errorf("remove stale socket: %w", err)
 		}
 	}
-	ln, err := net.Listen("unix", sc.Path)
+	ln, err := net.Listen("unix", path)
 	if err != nil {
-		return nil, fmt.Errorf("listen on %s: %w", sc.Path, err)
+		return nil, fmt.Errorf("listen on %s: %w", path, err)
 	}
 	ln.(*net.UnixListener).SetUnlinkOnClose(true)
-	mode := sc.Mode
 	if mode == 0 {
 		mode = 0o700
 	}
-	if err := os.Chmod(sc.Path, mode); err != nil {
+	if err := os.Chmod(path, mode); err != nil {
 		ln.Close()
 		return nil, fmt.Errorf("chmod socket: %w", err)
 	}
-	if sc.Owner != "" {
-		if err := chownSocket(sc.Path, sc.Owner); err != nil {
+	if owner != "" {
+		if err := chownSocket(path, owner); err != nil {
 			ln.Close()
 			return nil, err
 		}
