@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -133,7 +134,7 @@ func cgroupDirs(root, controller string) []string {
 		switch {
 		case parts[0] == "0" && parts[1] == "" && controller == "":
 			base = filepath.Join(root, "sys/fs/cgroup")
-		case controller != "" && containsField(parts[1], controller):
+		case controller != "" && slices.Contains(strings.Split(parts[1], ","), controller):
 			base = filepath.Join(root, "sys/fs/cgroup", parts[1])
 		default:
 			continue
@@ -148,15 +149,6 @@ func cgroupDirs(root, controller string) []string {
 		}
 	}
 	return dirs
-}
-
-func containsField(list, name string) bool {
-	for _, f := range strings.Split(list, ",") {
-		if f == name {
-			return true
-		}
-	}
-	return false
 }
 
 // cpuQuota returns the smallest CPU quota (in CPUs) found on this process's

@@ -3,6 +3,7 @@ package supervisor
 import (
 	"os"
 	"os/signal"
+	"strconv"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -48,7 +49,7 @@ func (e *Engine) reapLocked() {
 			if p := e.byPid[pid]; p != nil {
 				p.exitedLocked(ws)
 			} else {
-				e.log.Debug("reaped unknown pid " + itoa(pid))
+				e.log.Debug("reaped unknown pid " + strconv.Itoa(pid))
 			}
 		}
 	}

@@ -147,7 +147,7 @@ func (e *Engine) planLocked(specs []Spec, scope func(string) bool) []Change {
 		}
 		if len(c.Added)+len(c.Removed)+len(c.Changed) > 0 {
 			slices.Sort(c.Added)
-			c.Fields = slices.Sorted(mapKeys(fields))
+			c.Fields = slices.Sorted(maps.Keys(fields))
 			out = append(out, c)
 		}
 	}
@@ -163,16 +163,6 @@ func (e *Engine) planLocked(specs []Spec, scope func(string) bool) []Change {
 	}
 	slices.SortFunc(out, func(a, b Change) int { return cmp.Compare(a.Group, b.Group) })
 	return out
-}
-
-func mapKeys(m map[string]bool) func(func(string) bool) {
-	return func(yield func(string) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
-	}
 }
 
 func (e *Engine) update(ctx context.Context, specs []Spec, scope func(string) bool) ([]Change, error) {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -176,7 +177,7 @@ func (r *resolver) groups() []supervisor.GroupSpec {
 		if g.opts.RawGetString("programs") == lua.LNil {
 			el.add(errors.New(`programs is required: a list of program names such as { "web", "worker" }`))
 		}
-		if p, ok := r.s.byName[g.name]; ok && !containsString(gs.Programs, g.name) {
+		if p, ok := r.s.byName[g.name]; ok && !slices.Contains(gs.Programs, g.name) {
 			el.add(fmt.Errorf("name already used by program %q at %s (as its own group)", g.name, p.pos))
 		}
 		for _, name := range gs.Programs {
@@ -225,13 +226,4 @@ func (r *resolver) groupPrograms(v lua.LValue, el *errorList) []string {
 		names = append(names, string(s))
 	}
 	return names
-}
-
-func containsString(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
