@@ -7,10 +7,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/tend-sh/tend/internal/testkit"
 	"github.com/tend-sh/tend/supervisor"
 	"github.com/tend-sh/tend/supervisor/control"
 	"github.com/tend-sh/tend/supervisor/control/client"
@@ -41,24 +41,6 @@ func (f lineFeed) ReadLine(string) (string, error) {
 	return l, nil
 }
 
-// syncBuffer is a bytes.Buffer safe for fg's concurrent writers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // TestFgCancel: fg shows what the process writes, sends input lines to
 // it, and Ctrl-C (the context) leaves it even while waiting for input.
 func TestFgCancel(t *testing.T) {
@@ -68,7 +50,7 @@ func TestFgCancel(t *testing.T) {
 	c, _ := client.New(url, "", "")
 	feed := make(lineFeed)
 	defer close(feed) // ends the read fg left waiting
-	var out syncBuffer
+	var out testkit.Buffer
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan int)
 	go func() { done <- RunCommandWith(ctx, c, []string{"fg", "cat"}, Streams{In: feed, Out: &out, Err: &out}) }()

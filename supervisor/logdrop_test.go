@@ -7,9 +7,10 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/tend-sh/tend/internal/testkit"
 )
 
 // The error of a log that keeps failing is logged once, then at most once
@@ -95,12 +96,12 @@ func TestLogWriteErrorsRateLimited(t *testing.T) {
 // drops and logs the error once; when space comes back the log gets one
 // marker line before the new output, and the daemon log says so.
 func TestDiskFullMarkerLine(t *testing.T) {
-	dir := mountTmpfs(t, "256k")
+	dir := testkit.MountTmpfs(t, "256k")
 	h, buf := newLoggedHarness(t)
 	s := h.spec("cat", "cat")
 	s.Stdout.Path = filepath.Join(dir, "cat.log")
 	s.Stdout.MaxBytes = 0
-	free := fill(t, dir)
+	free := testkit.FillDisk(t, dir)
 	h.update(s)
 	h.waitState("cat", Running, 10*time.Second)
 	dropped := func() int64 { i, _ := h.e.Info("cat"); return i.DroppedStdout }
@@ -123,67 +124,4 @@ func TestDiskFullMarkerLine(t *testing.T) {
 		t.Errorf("dropped %d/%d, want %d/0", i.DroppedStdout, i.DroppedStderr, sent)
 	}
 	h.e.StopProcess(context.Background(), "cat", true)
-}
-
-// mountTmpfs mounts a tmpfs of the given size on a fresh directory,
-// unmounted at the end of the test (after the engine's shutdown, which
-// closes the logs in it). Without the right to mount it skips, naming the
-// reason; under CI=true it fails instead when the process has
-// CAP_SYS_ADMIN, since the mount should then have worked.
-func mountTmpfs(t *testing.T, size string) string {
-	t.Helper()
-	dir := t.TempDir()
-	if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, "size="+size); err != nil {
-		if os.Getenv("CI") == "true" && hasCapSysAdmin() {
-			t.Fatalf("mount a tmpfs on %s: %v (the process has CAP_SYS_ADMIN)", dir, err)
-		}
-		t.Skipf("a full disk needs a small tmpfs, and mounting one failed: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := syscall.Unmount(dir, syscall.MNT_DETACH); err != nil {
-			t.Errorf("unmount %s: %v", dir, err)
-		}
-	})
-	return dir
-}
-
-// hasCapSysAdmin reports whether CAP_SYS_ADMIN (bit 21) is effective.
-func hasCapSysAdmin() bool {
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return false
-	}
-	for _, l := range strings.Split(string(b), "\n") {
-		if hex, ok := strings.CutPrefix(l, "CapEff:"); ok {
-			caps, err := strconv.ParseUint(strings.TrimSpace(hex), 16, 64)
-			return err == nil && caps&(1<<21) != 0
-		}
-	}
-	return false
-}
-
-// fill writes a file in dir until its file system is full, and returns a
-// function that removes it.
-func fill(t *testing.T, dir string) func() {
-	t.Helper()
-	path := filepath.Join(dir, "filler")
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	block := make([]byte, 4096)
-	for {
-		if _, err := f.Write(block); err != nil {
-			if !errors.Is(err, syscall.ENOSPC) {
-				t.Fatal(err)
-			}
-			break
-		}
-	}
-	f.Close()
-	return func() {
-		if err := os.Remove(path); err != nil {
-			t.Fatal(err)
-		}
-	}
 }

@@ -72,11 +72,19 @@ func startDaemon(t *testing.T, body string) *testDaemon {
 // startDaemonWith is startDaemon with extra daemon{} settings.
 func startDaemonWith(t *testing.T, extra, body string) *testDaemon {
 	t.Helper()
-	dir := t.TempDir()
+	return startDaemonIn(t, t.TempDir(), extra, body)
+}
+
+// startDaemonIn runs `tend daemon` on dir's config (written by the caller
+// or by a previous daemon of the test), handing it files as descriptors 3
+// and up without close-on-exec, as a careless parent would.
+func startDaemonIn(t *testing.T, dir, extra, body string, files ...*os.File) *testDaemon {
+	t.Helper()
 	d := &testDaemon{t: t, dir: dir, config: filepath.Join(dir, "tend.lua"), extra: extra, out: new(bytes.Buffer)}
 	d.writeConfig(body)
 	d.cmd = exec.Command(tendBin, "daemon", "-c", d.config)
 	d.cmd.Stdout, d.cmd.Stderr = d.out, d.out
+	d.cmd.ExtraFiles = files
 	if err := d.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}

@@ -4,52 +4,13 @@ import (
 	"bytes"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
-	"time"
 )
-
-// startDaemonIn runs `tend daemon` on dir's config (written by the caller
-// or by a previous daemon of the test), handing it files as descriptors 3
-// and up without close-on-exec, as a careless parent would.
-func startDaemonIn(t *testing.T, dir, extra, body string, files ...*os.File) *testDaemon {
-	t.Helper()
-	d := &testDaemon{t: t, dir: dir, config: filepath.Join(dir, "tend.lua"), extra: extra, out: new(bytes.Buffer)}
-	d.writeConfig(body)
-	d.cmd = exec.Command(tendBin, "daemon", "-c", d.config)
-	d.cmd.Stdout, d.cmd.Stderr = d.out, d.out
-	d.cmd.ExtraFiles = files
-	if err := d.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan struct{})
-	d.exited = exited
-	go func() { d.cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		d.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(30 * time.Second):
-			d.cmd.Process.Kill()
-			<-exited
-		}
-	})
-	waitFor(t, "daemon answering", func() bool {
-		select {
-		case <-exited:
-			t.Fatalf("daemon exited early: %s", d.out)
-		default:
-		}
-		_, rc := d.ctl("version")
-		return rc == 0
-	})
-	return d
-}
 
 // pids returns the pid of each named program, from `tend pid`.
 func (d *testDaemon) pids(names ...string) map[string]int {

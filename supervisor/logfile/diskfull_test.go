@@ -8,75 +8,14 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/tend-sh/tend/internal/testkit"
 )
-
-// mountTmpfs mounts a tmpfs of size bytes on a fresh directory, unmounted
-// at the end of the test. Without the right to mount it skips, naming the
-// reason; under CI=true it fails instead when the process has
-// CAP_SYS_ADMIN, since the mount should then have worked.
-func mountTmpfs(t *testing.T, size string) string {
-	t.Helper()
-	dir := t.TempDir()
-	if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, "size="+size); err != nil {
-		if os.Getenv("CI") == "true" && hasCapSysAdmin() {
-			t.Fatalf("mount a tmpfs on %s: %v (the process has CAP_SYS_ADMIN)", dir, err)
-		}
-		t.Skipf("a full disk needs a small tmpfs, and mounting one failed: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := syscall.Unmount(dir, syscall.MNT_DETACH); err != nil {
-			t.Errorf("unmount %s: %v", dir, err)
-		}
-	})
-	return dir
-}
-
-// hasCapSysAdmin reports whether CAP_SYS_ADMIN (bit 21) is in the
-// effective set.
-func hasCapSysAdmin() bool {
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return false
-	}
-	for _, l := range strings.Split(string(b), "\n") {
-		if hex, ok := strings.CutPrefix(l, "CapEff:"); ok {
-			caps, err := strconv.ParseUint(strings.TrimSpace(hex), 16, 64)
-			return err == nil && caps&(1<<21) != 0
-		}
-	}
-	return false
-}
-
-// fill writes a file in dir until the file system is full, and returns a
-// function that removes it.
-func fill(t *testing.T, dir string) func() {
-	t.Helper()
-	path := filepath.Join(dir, "filler")
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	block := make([]byte, 4096)
-	for {
-		if _, err := f.Write(block); err != nil {
-			if !errors.Is(err, syscall.ENOSPC) {
-				t.Fatal(err)
-			}
-			break
-		}
-	}
-	f.Close()
-	return func() {
-		if err := os.Remove(path); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
 
 // Issue 11, defect 7: what a full disk drops is counted, and once writing
 // works again one line says how much, on a line of its own.
 func TestDiskFullMarker(t *testing.T) {
-	dir := mountTmpfs(t, "256k")
+	dir := testkit.MountTmpfs(t, "256k")
 	path := filepath.Join(dir, "out.log")
 	f, err := Open(path, 0, 0)
 	if err != nil {
@@ -86,7 +25,7 @@ func TestDiskFullMarker(t *testing.T) {
 	if _, err := f.Write([]byte("before\npartial")); err != nil {
 		t.Fatal(err)
 	}
-	free := fill(t, dir)
+	free := testkit.FillDisk(t, dir)
 	// The file's first page still has room: fill it, then fail.
 	big := []byte(strings.Repeat("x", 4095) + "\n")
 	var dropped, lines int
