@@ -317,6 +317,7 @@ func TestReplaceStuckState(t *testing.T) {
 program "a" { command = "sleep 1000", startsecs = 0, on_start = function(p) log.info("started " .. p.name) end }`
 	})
 	pid := td.running("a")
+	td.waitLog(`started a`) // before the state it runs in is replaced
 	old := td.current()
 	if err := td.replace(context.Background(), old); err != nil {
 		t.Fatal(err)
