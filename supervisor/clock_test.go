@@ -196,6 +196,35 @@ func TestStopwaitOnFakeClock(t *testing.T) {
 	}
 }
 
+// A second stop of a STOPPING process answers NOT_RUNNING, as supervisord
+// does, and leaves the first stop's SIGKILL armed: two clients stopping a
+// program that ignores TERM at the same moment must not leave it wedged in
+// STOPPING (found by scripts/soak's stop-race).
+func TestSecondStopKeepsKillTimer(t *testing.T) {
+	h, logs := newLoggedHarness(t, Config{Clock: testkit.NewFakeClock()})
+	s := h.spec("ign", sh(`trap "" TERM; echo ready; exec sleep 1000`)...)
+	s.StartSecs = 0
+	s.StopWait = 10 * time.Second
+	s.Stdout.Path = h.file("ign.log")
+	h.update(s)
+	info := h.waitState("ign", Running, 0)
+	h.waitFile(h.file("ign.log"), "ready", 0)
+	if err := h.e.StopProcess(context.Background(), "ign", false); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.e.StopProcess(context.Background(), "ign", false); FaultOf(err) != FaultNotRunning {
+		t.Fatalf("second stop: %v, want NOT_RUNNING", err)
+	}
+	if got := h.clock.Pending(); !slices.Equal(got, []time.Duration{10 * time.Second}) {
+		t.Fatalf("timers armed %v after the second stop, want the first stop's 10s", got)
+	}
+	h.clock.Advance(10 * time.Second)
+	if want := fmt.Sprintf("killing 'ign' (%d) with SIGKILL", info.Pid); !strings.Contains(logs.String(), want) {
+		t.Fatalf("no %q once stopwaitsecs passed:\n%s", want, logs)
+	}
+	h.waitState("ign", Stopped, 0)
+}
+
 // A shutdown whose deadline passed SIGKILLs what still runs and returns
 // once the children are reaped: its wait for the reaping is woken by the
 // reaper, not by a clock (here, a clock that never moves).

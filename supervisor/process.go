@@ -413,6 +413,10 @@ func (p *process) requestStopLocked() error {
 		p.afterStopLocked()
 		return nil
 	case Running, Starting:
+	case Stopping:
+		// Already stopping (another client asked first): NOT_RUNNING, as
+		// supervisord answers, and the first stop's SIGKILL stays armed.
+		return fault(FaultNotRunning, p.spec.Namespec())
 	default:
 		p.bumpLocked() // cancel a delayed restart a policy may have scheduled
 		return fault(FaultNotRunning, p.spec.Namespec())
