@@ -60,7 +60,7 @@ func longConfig(d time.Duration) Config {
 func shortConfig() Config {
 	return Config{Storm: 3 * time.Second, StormPrograms: 4, StormWorkers: 4, FlapRestarts: 300,
 		FlapTimeout: 60 * time.Second, LogBytes: 4 << 20, LogMaxBytes: 64 << 10, LogBackups: 8,
-		HookRun: time.Second, Bound: 10 * time.Second, Settle: 10 * time.Second, IdleConns: 500, IdleWait: 15 * time.Second,
+		HookRun: time.Second, Bound: 10 * time.Second, Settle: 10 * time.Second, IdleConns: 500, IdleWait: 30 * time.Second,
 		MaxRSS: 1536 << 20}
 }
 
