@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -57,8 +58,12 @@ func hookMemoryScenario(ctx context.Context, r *run) {
 	}
 	st, _ := readStat(d.pid())
 	base := st.rss
-	var peak int64
-	killed := watchRSS(d, r.cfg.MaxRSS, max(r.cfg.HookRun, 5*time.Second), &peak)
+	// A watchdog for the whole scenario: past MaxRSS the daemon is killed,
+	// so that a bomb cannot take the machine.
+	wd := watchRSS(d, r.cfg.MaxRSS)
+	defer wd.stop()
+	time.Sleep(max(r.cfg.HookRun, 5*time.Second))
+	peak, killed := wd.peakNow()
 	if killed {
 		r.figD(2, "daemon peak RSS", fmt.Sprintf("past the harness's cap of %s: daemon killed", mb(r.cfg.MaxRSS)), false)
 		return
@@ -74,31 +79,63 @@ func hookMemoryScenario(ctx context.Context, r *run) {
 		now = s.rss
 		return 0
 	}, func(int) bool { return now <= base+64<<20 })
-	r.figD(2, "daemon RSS after the bombs stop", fmt.Sprintf("%s (baseline %s)", mb(now), mb(base)), now <= base+64<<20)
+	if peak, killed = wd.peakNow(); killed {
+		r.figD(2, "daemon peak RSS", fmt.Sprintf("past the harness's cap of %s: daemon killed", mb(r.cfg.MaxRSS)), false)
+		return
+	}
+	r.figD(2, "daemon RSS after the bombs stop", fmt.Sprintf("%s (peak %s, baseline %s)", mb(now), mb(peak), mb(base)), now <= base+64<<20)
 	d.ctl(ctx, 30*time.Second, "start", "bomb")
 	hookChecks(ctx, r, d, "")
 }
 
-// watchRSS samples d's RSS for dur, keeping the peak; past maxRSS it kills
-// the daemon (so that a bomb cannot take the machine) and returns true.
-func watchRSS(d *Daemon, maxRSS int64, dur time.Duration, peak *int64) bool {
-	end := time.Now().Add(dur)
-	for time.Now().Before(end) {
-		st, err := readStat(d.pid())
-		if err != nil {
-			return false
-		}
-		*peak = max(*peak, st.rss)
-		if st.rss > maxRSS {
-			syscall.Kill(-d.pid(), syscall.SIGKILL)
-			d.cmd.Process.Kill()
-			<-d.exited
-			return true
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	return false
+// rssWatch is a watchdog on a daemon's RSS.
+type rssWatch struct {
+	mu     sync.Mutex
+	peak   int64
+	killed bool
+	done   chan struct{}
 }
+
+// watchRSS samples d's RSS every 50 ms, keeping the peak; past maxRSS it
+// kills the daemon's process group.
+func watchRSS(d *Daemon, maxRSS int64) *rssWatch {
+	w := &rssWatch{done: make(chan struct{})}
+	go func() {
+		for {
+			select {
+			case <-w.done:
+				return
+			case <-d.exited:
+				return
+			case <-time.After(50 * time.Millisecond):
+			}
+			st, err := readStat(d.pid())
+			if err != nil {
+				continue
+			}
+			w.mu.Lock()
+			w.peak = max(w.peak, st.rss)
+			over := st.rss > maxRSS
+			w.killed = w.killed || over
+			w.mu.Unlock()
+			if over {
+				syscall.Kill(-d.pid(), syscall.SIGKILL)
+				d.cmd.Process.Kill()
+				return
+			}
+		}
+	}()
+	return w
+}
+
+// peakNow returns the peak so far and whether the watchdog killed the daemon.
+func (w *rssWatch) peakNow() (int64, bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.peak, w.killed
+}
+
+func (w *rssWatch) stop() { close(w.done) }
 
 // hookBlockScenario: an on_exit hook blocked in the kernel (fs.read of a
 // FIFO nobody writes). The daemon must answer, update, reload on SIGHUP
