@@ -47,7 +47,7 @@ func newHarness(ctx context.Context, bin string, log io.Writer) (*Harness, error
 	}
 	var mark [8]byte
 	rand.Read(mark[:])
-	h := &Harness{root: root, mark: hex.EncodeToString(mark[:]), log: log, report: &Report{}}
+	h := &Harness{root: root, mark: hex.EncodeToString(mark[:]), log: log, report: &Report{root: root}}
 	if h.self, err = os.Executable(); err != nil {
 		h.Cleanup()
 		return nil, fmt.Errorf("find own executable: %w", err)

@@ -37,9 +37,13 @@ func (f Figure) Verdict() string {
 type Report struct {
 	mu   sync.Mutex
 	figs []Figure
+	root string // the run's temp folder, shown as ROOT in values
 }
 
 func (r *Report) add(f Figure) {
+	if r.root != "" {
+		f.Value = strings.ReplaceAll(f.Value, r.root, "ROOT")
+	}
 	r.mu.Lock()
 	r.figs = append(r.figs, f)
 	r.mu.Unlock()
