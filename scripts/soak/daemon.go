@@ -280,11 +280,13 @@ func (d *Daemon) pids(ctx context.Context) (map[string]int, error) {
 }
 
 // waitStates polls status until every process satisfies ok, or timeout.
+// An empty list does not count: every config of the harness has
+// processes, and a daemon that has just started may not list them yet.
 func (d *Daemon) waitStates(ctx context.Context, timeout time.Duration, ok func(procInfo) bool) ([]procInfo, error) {
 	deadline := time.Now().Add(timeout)
 	for {
 		ps, err := d.status(ctx)
-		if err == nil {
+		if err == nil && len(ps) > 0 {
 			all := true
 			for _, p := range ps {
 				all = all && ok(p)

@@ -60,7 +60,7 @@ func longConfig(d time.Duration) Config {
 func shortConfig() Config {
 	return Config{Storm: 3 * time.Second, StormPrograms: 4, StormWorkers: 4, FlapRestarts: 300,
 		FlapTimeout: 60 * time.Second, LogBytes: 4 << 20, LogMaxBytes: 64 << 10, LogBackups: 8,
-		HookRun: time.Second, Bound: 10 * time.Second, Settle: 10 * time.Second, IdleConns: 500, IdleWait: 30 * time.Second,
+		HookRun: time.Second, Bound: 10 * time.Second, Settle: 5 * time.Second, IdleConns: 500, IdleWait: 30 * time.Second,
 		MaxRSS: 1536 << 20}
 }
 
@@ -234,8 +234,10 @@ func (h *Harness) endScenario() {
 	daemons, mounts := h.daemons, h.mounts
 	h.daemons, h.mounts = nil, nil
 	h.mu.Unlock()
+	// 5 s is ample for a daemon to stop the harness's programs (their
+	// stopwaitsecs are 1-2 s); a wedged one is killed with its group.
 	for _, d := range daemons {
-		d.Stop(10 * time.Second)
+		d.Stop(5 * time.Second)
 	}
 	for i := 0; i < 10 && h.killMarked() > 0; i++ {
 		time.Sleep(50 * time.Millisecond)
