@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"strconv"
 	"testing"
 	"time"
@@ -131,5 +132,36 @@ func TestVerifyStream(t *testing.T) {
 				t.Errorf("verifyStream ok=%v, want %v (err %v)", err == nil, tt.ok, err)
 			}
 		})
+	}
+}
+
+// TestKillMarked checks the cleanup the harness relies on: a process that
+// carries the run's marker is found, named after its SUPERVISOR_* variables,
+// and killed; one without the marker is left alone.
+func TestKillMarked(t *testing.T) {
+	h := &Harness{mark: "test-" + strconv.Itoa(os.Getpid())}
+	start := func(env ...string) *exec.Cmd {
+		cmd := exec.Command("sleep", "1000")
+		cmd.Env = append(os.Environ(), env...)
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+		return cmd
+	}
+	ours := start(markerKey+"="+h.mark, "SUPERVISOR_ENABLED=1", "SUPERVISOR_GROUP_NAME=g", "SUPERVISOR_PROCESS_NAME=p")
+	other := start(markerKey + "=another-run")
+	got := markedProcesses(markerKey, h.mark)
+	if len(got) != 1 || got[0].pid != ours.Process.Pid || got[0].process != "g:p" || got[0].daemon {
+		t.Fatalf("markedProcesses = %+v, want only pid %d as g:p", got, ours.Process.Pid)
+	}
+	if n := h.killMarked(); n != 1 {
+		t.Fatalf("killMarked killed %d, want 1", n)
+	}
+	if err := ours.Wait(); err == nil {
+		t.Fatal("marked process exited cleanly; want killed")
+	}
+	if !alive(other.Process.Pid) {
+		t.Fatal("the process of another run was killed")
 	}
 }
