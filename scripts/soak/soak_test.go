@@ -10,14 +10,14 @@ import (
 	"time"
 )
 
-// openDefects are the issue-11 defects not fixed on this branch yet (8 is
-// the concurrent-stop wedge this harness found). While a defect is open, a
+// openDefects are the issue-11 defects not fixed yet (8 was the
+// concurrent-stop wedge this harness found; all are fixed). While a defect is open, a
 // failing figure that detects it is logged as known instead of failing
 // the test, and a scenario marked slow that detects it is skipped (it
 // would wait out long timeouts or set off a memory bomb). Delete a number
 // here when its fix lands: its figures then fail the suite if it regresses.
 // TEND_SOAK_ALL=1 runs the slow scenarios anyway.
-var openDefects = map[int]bool{1: true, 2: true, 3: true, 4: true, 5: true, 6: true, 7: true, 8: true}
+var openDefects = map[int]bool{}
 
 func TestMain(m *testing.M) {
 	// The harness runs its own binary as a supervised child (the log
