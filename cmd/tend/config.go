@@ -91,6 +91,11 @@ func runCheck(ctx context.Context, g globals, args []string, stdout, stderr io.W
 		return 1
 	}
 	defer v.Close()
+	if cfg.INI != nil {
+		for _, w := range cfg.INI.Warnings {
+			fmt.Fprintf(stderr, "Warning: %s\n", w)
+		}
+	}
 	if err := vm.FormatCheck(stdout, cfg); err != nil {
 		fmt.Fprintf(stderr, "Error: %v\n", err)
 		return 1
