@@ -49,6 +49,17 @@ func newClient(g globals, stderr io.Writer) (*client.Client, int) {
 				fmt.Fprintf(stderr, "Error: %v\n", err)
 				return nil, 2
 			}
+			if ctl := info.Ctl; ctl != nil && server == "" {
+				// A supervisord config: as supervisorctl, [supervisorctl]
+				// names the daemon and the credentials -u/-p override.
+				server = ctl.ServerURL
+				if user == "" {
+					user = ctl.Username
+				}
+				if pass == "" {
+					pass = ctl.Password
+				}
+			}
 			if server == "" {
 				server = "unix://" + info.Socket
 			}
@@ -131,4 +142,19 @@ func runImport(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprint(stdout, res.Lua)
 	return 0
+}
+
+// ctlPrompt is the REPL's prompt name: [supervisorctl] prompt= of a
+// supervisord config ("supervisor" when unset, as supervisorctl), else
+// "" (tend's own).
+func ctlPrompt(g globals) string {
+	path, err := findConfig(g)
+	if err != nil {
+		return ""
+	}
+	info, err := vm.ReadDialInfo(path)
+	if err != nil || info.Ctl == nil {
+		return ""
+	}
+	return info.Ctl.Prompt
 }

@@ -286,3 +286,55 @@ func Section(path, name string) (opts map[string]string, found bool, err error) 
 	}
 	return opts, true, nil
 }
+
+// Client is what a client needs from a supervisord config: where the
+// daemon listens and the [supervisorctl] settings.
+type Client struct {
+	Socket string // [unix_http_server] file=, "" when absent
+	// HTTP is [inet_http_server]: Listen is its port= as a Go listen
+	// address; nil when absent.
+	HTTP *ClientHTTP
+	// Ctl is [supervisorctl], read as supervisorctl reads it; nil when absent.
+	Ctl *Ctl
+}
+
+// ClientHTTP is [inet_http_server] as a client sees it.
+type ClientHTTP struct{ Listen, Username, Password string }
+
+// Ctl is the [supervisorctl] section: ServerURL defaults to
+// http://localhost:9001 and Prompt to "supervisor", as in supervisorctl;
+// a unix:// path is made absolute.
+type Ctl struct{ ServerURL, Username, Password, Prompt string }
+
+// ReadClient reads the client's part of the supervisord config at path.
+func ReadClient(path string) (Client, error) {
+	var c Client
+	if s, ok, err := Section(path, "unix_http_server"); err != nil {
+		return c, err
+	} else if ok {
+		c.Socket = s["file"]
+	}
+	if s, ok, err := Section(path, "inet_http_server"); err != nil {
+		return c, err
+	} else if ok {
+		c.HTTP = &ClientHTTP{Listen: listenAddress(s["port"]), Username: s["username"], Password: s["password"]}
+	}
+	s, ok, err := Section(path, "supervisorctl")
+	if err != nil || !ok {
+		return c, err
+	}
+	ctl := &Ctl{ServerURL: s["serverurl"], Username: s["username"], Password: s["password"], Prompt: s["prompt"]}
+	if ctl.ServerURL == "" {
+		ctl.ServerURL = "http://localhost:9001"
+	}
+	if p, ok := strings.CutPrefix(ctl.ServerURL, "unix://"); ok {
+		if abs, err := filepath.Abs(p); err == nil {
+			ctl.ServerURL = "unix://" + abs
+		}
+	}
+	if _, set := s["prompt"]; !set {
+		ctl.Prompt = "supervisor"
+	}
+	c.Ctl = ctl
+	return c, nil
+}
