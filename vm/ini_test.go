@@ -13,7 +13,7 @@ import (
 // errors naming the INI file and line.
 func TestLoadINI(t *testing.T) {
 	path := writeConfig(t, map[string]string{
-		"tend.lua": "; supervisord\n[supervisord]\nloglevel=warn\n\n[include]\nfiles=more/*.conf\n\n[program:web]\ncommand=sleep 1\n",
+		"tend.lua":    "; supervisord\n[supervisord]\nloglevel=warn\n\n[include]\nfiles=more/*.conf\n\n[program:web]\ncommand=sleep 1\n",
 		"more/w.conf": "[program:worker]\ncommand=echo %(here)s\nprocess_name=%(program_name)s_%(process_num)d\nnumprocs=2\n",
 	})
 	dir := filepath.Dir(path)

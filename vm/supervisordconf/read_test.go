@@ -53,7 +53,7 @@ func writeFiles(t *testing.T, files map[string]string) string {
 // Lua line mapped to its INI line.
 func TestRead(t *testing.T) {
 	dir := writeFiles(t, map[string]string{
-		"main.conf": "[supervisord]\nlogfile=%(here)s/main.log\n\n[include]\nfiles=conf.d/*.ini none/*.ini\n\n[program:a]\ncommand=sleep 1\n",
+		"main.conf":    "[supervisord]\nlogfile=%(here)s/main.log\n\n[include]\nfiles=conf.d/*.ini none/*.ini\n\n[program:a]\ncommand=sleep 1\n",
 		"conf.d/2.ini": "[program:c]\n\ncommand=echo %(here)s\n",
 		"conf.d/1.ini": "[program:b]\ncommand=sleep 2\n[program:a]\nstartsecs=5\n[include]\nfiles=x\n",
 	})
@@ -81,12 +81,12 @@ func TestRead(t *testing.T) {
 	// Each option's Lua line maps to its INI line.
 	lines := strings.Split(conf.Lua, "\n")
 	wantAt := map[string]string{
-		`  logfile  = "`:            main + ":2",
-		`  loglevel = "debug"`:      "(command line):0",
-		`program "a" {`:             main + ":7",
-		`  command   = "sleep 1"`:   main + ":8",
-		`  startsecs = 5`:           filepath.Join(dir, "conf.d/1.ini") + ":4",
-		`program "c" {`:             filepath.Join(dir, "conf.d/2.ini") + ":1",
+		`  logfile  = "`:           main + ":2",
+		`  loglevel = "debug"`:     "(command line):0",
+		`program "a" {`:            main + ":7",
+		`  command   = "sleep 1"`:  main + ":8",
+		`  startsecs = 5`:          filepath.Join(dir, "conf.d/1.ini") + ":4",
+		`program "c" {`:            filepath.Join(dir, "conf.d/2.ini") + ":1",
 		`  command = "echo ` + dir: filepath.Join(dir, "conf.d/2.ini") + ":3",
 	}
 	for prefix, want := range wantAt {
