@@ -18,7 +18,12 @@ type Pos struct {
 	Line int
 }
 
-func (p Pos) String() string { return fmt.Sprintf("%s:%d", p.File, p.Line) }
+func (p Pos) String() string {
+	if p.Line == 0 {
+		return p.File // an option from the command line
+	}
+	return fmt.Sprintf("%s:%d", p.File, p.Line)
+}
 
 // Config is a supervisord config read in memory (Read): the Lua that
 // tend import would write for it, with each Lua line mapped back to the
@@ -202,6 +207,9 @@ func (c *converter) merge(f, inc *iniFile) {
 	}
 }
 
+// commandLine is the "file" of options given on supervisord's command line.
+const commandLine = "supervisord's command line"
+
 // applyOverrides sets [supervisord] options from the command line.
 func applyOverrides(f *iniFile, overrides map[string]string) {
 	if len(overrides) == 0 {
@@ -218,7 +226,7 @@ func applyOverrides(f *iniFile, overrides map[string]string) {
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		o := &option{key: k, value: overrides[k], file: "(command line)"}
+		o := &option{key: k, value: overrides[k], file: commandLine}
 		if old, ok := s.byKey[k]; ok {
 			*old = *o
 			continue

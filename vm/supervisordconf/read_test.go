@@ -82,7 +82,7 @@ func TestRead(t *testing.T) {
 	lines := strings.Split(conf.Lua, "\n")
 	wantAt := map[string]string{
 		`  logfile  = "`:           main + ":2",
-		`  loglevel = "debug"`:     "(command line):0",
+		`  loglevel = "debug"`:     "supervisord's command line",
 		`program "a" {`:            main + ":7",
 		`  command   = "sleep 1"`:  main + ":8",
 		`  startsecs = 5`:          filepath.Join(dir, "conf.d/1.ini") + ":4",
