@@ -76,7 +76,11 @@ func Read(path string, overrides map[string]string) (*Config, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &converter{file: path, inline: true}
+	here, err := filepath.Abs(filepath.Dir(path))
+	if err != nil {
+		return nil, fmt.Errorf("folder of %s: %w", path, err)
+	}
+	c := &converter{file: path, here: here, inline: true}
 	files := []string{path}
 	if inc := main.section("include"); inc != nil {
 		included, err := c.includes(path, inc)
