@@ -162,10 +162,21 @@ func TestE2E_DropIn(t *testing.T) {
 		out, rc := d.ctl(tt.args...)
 		check(t, append([]string{"supervisorctl"}, tt.args...), out, rc, tt.want, tt.rc)
 	}
-	// Debian's supervisorctl reads the same [supervisorctl] and sees the same.
+	// Debian's supervisorctl reads the same [supervisorctl] and gets the
+	// same answers and exit codes from tend.
 	if real, err := exec.LookPath("/usr/bin/supervisorctl"); err == nil {
-		out, err := exec.Command(real, "-c", d.conf, "status", "app").CombinedOutput()
-		check(t, []string{real, "status", "app"}, string(out), exitCode(err), `app {30}`+running+"\n", 0)
+		for _, tt := range []struct {
+			args []string
+			want string
+			rc   int
+		}{
+			{[]string{"status", "app"}, `app {30}` + running + "\n", 0},
+			{[]string{"stop", "nosuch"}, "nosuch: ERROR \\(no such process\\)\n", 1},
+			{[]string{"status", "w"}, "w: ERROR \\(no such process\\)\n", 4},
+		} {
+			out, err := exec.Command(real, append([]string{"-c", d.conf}, tt.args...)...).CombinedOutput()
+			check(t, append([]string{real}, tt.args...), string(out), exitCode(err), tt.want, tt.rc)
+		}
 	}
 	if n := strings.Count(d.log(), "tend import "+d.conf); n != 1 {
 		t.Errorf("the log names tend import %d times, want once:\n%s", n, d.log())
