@@ -45,6 +45,14 @@ func TestLoadINI(t *testing.T) {
 	if len(got) != len(want) {
 		t.Errorf("specs = %v", got)
 	}
+	// tend scale resolves the program again: still located in the INI.
+	specs, err := v.Resolve(context.Background(), "worker", 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(specs) != 3 || specs[2].Source != filepath.Join(dir, "more/w.conf")+":1" {
+		t.Errorf("scaled specs = %d, last at %q", len(specs), specs[len(specs)-1].Source)
+	}
 }
 
 func TestLoadINIErrors(t *testing.T) {
