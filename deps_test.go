@@ -2,6 +2,7 @@ package tend_test
 
 import (
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -32,8 +33,10 @@ func TestImportRules(t *testing.T) {
 			t.Errorf("internal/testkit depends on %s", d)
 		}
 	}
-	// tend import writes Lua as text; it never needs a Lua state.
-	for _, d := range deps("./vm/supervisordconf") {
+	// tend import writes Lua as text; it never needs a Lua state. Nor do
+	// the supervisord/supervisorctl command lines (dropin), which only
+	// read INI sections.
+	for _, d := range slices.Concat(deps("./vm/supervisordconf"), deps("./dropin")) {
 		if strings.Contains(d, "gopher-lua") || strings.HasSuffix(d, "tend/vm") {
 			t.Errorf("vm/supervisordconf depends on %s", d)
 		}

@@ -35,7 +35,7 @@ func (d *Daemon) engine() (*supervisor.Engine, error) {
 // (a config's own values are only known once it has run). A state that
 // serves hooks and gets stuck is replaced (replaceStuck).
 func (d *Daemon) load(ctx context.Context, live bool) (*vm.VM, *vm.Config, error) {
-	opts := vm.Options{Logger: d.log}
+	opts := vm.Options{Logger: d.log, Supervisord: d.opts.Supervisord}
 	d.mu.Lock()
 	if d.cfg != nil {
 		opts.LoadTimeout, opts.MemoryLimit = d.cfg.Daemon.LoadTimeout, d.cfg.Daemon.LuaMemoryLimit
@@ -258,6 +258,9 @@ func (d *Daemon) reload(ctx context.Context) error {
 	if _, err := eng.Update(ctx, nil); err != nil {
 		v.Close()
 		return fmt.Errorf("reload: stop processes: %w", err)
+	}
+	if cfg.INI != nil {
+		logINIWarnings(d.log, cfg)
 	}
 	dc := cfg.Daemon
 	if lv, err := logfile.ParseLevel(dc.LogLevel); err == nil {

@@ -35,6 +35,10 @@ type Options struct {
 	// supervisor.Config); nil means this executable with
 	// supervisor.TrampolineArg.
 	Trampoline []string
+	// Supervisord are [supervisord] options from supervisord's command
+	// line (tend run as supervisord); they override an INI config's at
+	// every load (vm.Options.Supervisord).
+	Supervisord map[string]string
 }
 
 // Daemon is the running daemon. Open loads the config; Start creates the
@@ -98,6 +102,11 @@ func Open(ctx context.Context, opts Options) (*Daemon, error) {
 	d.sw.set(h)
 	d.ml = ml
 	d.vm, d.cfg, d.running = v, cfg, dc
+	if cfg.INI != nil {
+		d.log.Info(fmt.Sprintf("%s is a supervisord config: tend runs it through the conversion of tend import; "+
+			"`tend import %s > tend.lua` writes the Lua config to grow from", opts.Path, opts.Path))
+		logINIWarnings(d.log, cfg)
+	}
 	return d, nil
 }
 
@@ -390,4 +399,12 @@ func (d *Daemon) closeVM(v *vm.VM) {
 	d.mu.Lock()
 	d.closedHS = d.closedHS.Add(v.HookStats())
 	d.mu.Unlock()
+}
+
+// logINIWarnings logs what the conversion of an INI config could not
+// carry over exactly, as tend import would have warned.
+func logINIWarnings(log *slog.Logger, cfg *vm.Config) {
+	for _, w := range cfg.INI.Warnings {
+		log.Warn(w)
+	}
 }

@@ -43,6 +43,9 @@ type Options struct {
 	// HistoryFile is where interactive history is kept ("" keeps none).
 	// Its directory must exist.
 	HistoryFile string
+	// Prompt is the prompt's name, shown as "NAME> " ("" means tend);
+	// supervisorctl's [supervisorctl] prompt= sets it.
+	Prompt string
 }
 
 // ErrInputFailed is returned (wrapped) by Run when input was piped and at
@@ -96,7 +99,10 @@ func run(ctx context.Context, opts Options, b backend) error {
 	if opts.Err == nil {
 		opts.Err = io.Discard
 	}
-	s := &session{b: b, out: opts.Out, errw: opts.Err, commands: Commands()}
+	s := &session{b: b, out: opts.Out, errw: opts.Err, commands: Commands(), prompt: prompt}
+	if opts.Prompt != "" {
+		s.prompt = opts.Prompt + "> "
+	}
 	s.comp = newCompleter(s.fetchNames)
 
 	var in lineReader
@@ -130,6 +136,7 @@ type session struct {
 	interactive bool
 	failed      int
 	in          lineReader // the input, which fg reads too
+	prompt      string     // "tend> " unless Options.Prompt says otherwise
 
 	mu     sync.Mutex
 	cancel context.CancelFunc // cancels the running chunk or command
@@ -140,7 +147,7 @@ func (s *session) loop(ctx context.Context, in lineReader) error {
 	s.in = in
 	var pending []string // lines of an incomplete chunk
 	for ctx.Err() == nil {
-		p := prompt
+		p := s.prompt
 		if len(pending) > 0 {
 			p = contPrompt
 		}

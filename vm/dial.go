@@ -12,6 +12,7 @@ import (
 	"github.com/yuin/gopher-lua/parse"
 
 	"github.com/tend-sh/tend/supervisor"
+	"github.com/tend-sh/tend/vm/supervisordconf"
 )
 
 // ErrUnparsed is wrapped by ReadDialInfo's error for a config that does
@@ -31,6 +32,9 @@ func readAll(path string) []byte {
 type DialInfo struct {
 	Socket string      // the control socket's path
 	HTTP   *HTTPConfig // daemon{ http = {...} }, nil when absent
+	// Ctl is the [supervisorctl] section of a supervisord INI config:
+	// the daemon and credentials supervisorctl would use. nil otherwise.
+	Ctl *supervisordconf.Ctl
 }
 
 // DefaultSocket is the control socket of a config that names none:
@@ -62,6 +66,9 @@ func ReadDialInfo(path string) (DialInfo, error) {
 		return info, fmt.Errorf("read config: %w", err)
 	}
 	defer f.Close()
+	if supervisordconf.IsINI(readAll(abs)) {
+		return readINIDialInfo(path, info)
+	}
 	chunk, err := parse.Parse(f, path)
 	if err != nil {
 		// A config being edited must not keep the CLI from its daemon
@@ -183,4 +190,22 @@ func (r *dialReader) expand(s string) string {
 		r.err = errors.New(r.path + ": socket.path: " + err.Error())
 	}
 	return out
+}
+
+// readINIDialInfo is ReadDialInfo for a supervisord INI config: the
+// socket of [unix_http_server], the listener of [inet_http_server] and
+// the [supervisorctl] section.
+func readINIDialInfo(path string, info DialInfo) (DialInfo, error) {
+	c, err := supervisordconf.ReadClient(path)
+	if err != nil {
+		return info, err
+	}
+	if c.Socket != "" {
+		info.Socket = c.Socket
+	}
+	if h := c.HTTP; h != nil {
+		info.HTTP = &HTTPConfig{Listen: h.Listen, Username: h.Username, Password: h.Password}
+	}
+	info.Ctl = c.Ctl
+	return info, nil
 }

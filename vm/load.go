@@ -42,7 +42,13 @@ func Load(ctx context.Context, path string, opts Options) (*VM, *Config, error) 
 	})
 	if err != nil {
 		v.Close()
-		return nil, nil, loadFailure(ctx, path, opts, v.loadTimeout, err)
+		return nil, nil, v.ini.mapError(loadFailure(ctx, path, opts, v.loadTimeout, err))
+	}
+	if v.ini != nil {
+		cfg.INI = v.ini.info()
+		for i := range cfg.Specs {
+			cfg.Specs[i].Source = v.ini.rewrite(cfg.Specs[i].Source)
+		}
 	}
 	v.serving.Store(true)
 	return v, cfg, nil
@@ -87,10 +93,11 @@ func isConfigError(err error) bool {
 func (v *VM) load(L *lua.LState, abs string) (*Config, error) {
 	s := newLoadState()
 	v.installDeclarations(L, s)
-	fn, err := compileFile(L, abs, v.path)
+	fn, ini, err := v.compileConfig(L, abs)
 	if err != nil {
 		return nil, errors.New(luaMessage(err))
 	}
+	v.ini = ini
 	s.running = []string{abs}
 	L.Push(fn)
 	if err := L.PCall(0, 0, v.onError); err != nil {

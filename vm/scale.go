@@ -54,7 +54,12 @@ func (v *VM) Resolve(ctx context.Context, program string, numprocs int) ([]super
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("resolve %s: %w", program, err)
+		return nil, v.ini.mapError(fmt.Errorf("resolve %s: %w", program, err))
+	}
+	if v.ini != nil {
+		for i := range specs {
+			specs[i].Source = v.ini.rewrite(specs[i].Source)
+		}
 	}
 	return specs, nil
 }

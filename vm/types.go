@@ -38,6 +38,10 @@ type Options struct {
 	// found holding the VM past its deadline plus the grace, with what it
 	// was running: the daemon should replace the VM.
 	OnStuck func(where string)
+	// Supervisord are [supervisord] options given on supervisord's
+	// command line (tend run as supervisord): they override those of an
+	// INI config (a Lua config ignores them).
+	Supervisord map[string]string
 }
 
 // SocketConfig is daemon{ socket = {...} }: the control socket.
@@ -91,6 +95,9 @@ type Config struct {
 	Daemon Daemon
 	Specs  []supervisor.Spec      // every process, in declaration order
 	Groups []supervisor.GroupSpec // the group{} declarations
+	// INI is set when the file is supervisord's INI config, run through
+	// tend import's conversion; nil for a Lua config.
+	INI *INIConfig
 
 	// hooks lists the hooks each namespec has, for FormatCheck.
 	hooks map[string][]string

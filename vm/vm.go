@@ -48,6 +48,7 @@ type VM struct {
 	printTo  *strings.Builder // where print goes during Eval; nil = the log
 	state    *loadState       // declarations, kept for Resolve
 	resolver *resolver        // the resolver of the last load, for Resolve
+	ini      *iniMap          // the map back to an INI config's lines; nil for Lua
 
 	hookCounts hookCounters
 

@@ -49,6 +49,17 @@ func newClient(g globals, stderr io.Writer) (*client.Client, int) {
 				fmt.Fprintf(stderr, "Error: %v\n", err)
 				return nil, 2
 			}
+			if ctl := info.Ctl; ctl != nil && server == "" {
+				// A supervisord config: as supervisorctl, [supervisorctl]
+				// names the daemon and the credentials -u/-p override.
+				server = ctl.ServerURL
+				if user == "" {
+					user = ctl.Username
+				}
+				if pass == "" {
+					pass = ctl.Password
+				}
+			}
 			if server == "" {
 				server = "unix://" + info.Socket
 			}
@@ -91,6 +102,11 @@ func runCheck(ctx context.Context, g globals, args []string, stdout, stderr io.W
 		return 1
 	}
 	defer v.Close()
+	if cfg.INI != nil {
+		for _, w := range cfg.INI.Warnings {
+			fmt.Fprintf(stderr, "Warning: %s\n", w)
+		}
+	}
 	if err := vm.FormatCheck(stdout, cfg); err != nil {
 		fmt.Fprintf(stderr, "Error: %v\n", err)
 		return 1
@@ -126,4 +142,19 @@ func runImport(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprint(stdout, res.Lua)
 	return 0
+}
+
+// ctlPrompt is the REPL's prompt name: [supervisorctl] prompt= of a
+// supervisord config ("supervisor" when unset, as supervisorctl), else
+// "" (tend's own).
+func ctlPrompt(g globals) string {
+	path, err := findConfig(g)
+	if err != nil {
+		return ""
+	}
+	info, err := vm.ReadDialInfo(path)
+	if err != nil || info.Ctl == nil {
+		return ""
+	}
+	return info.Ctl.Prompt
 }

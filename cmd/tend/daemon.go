@@ -31,9 +31,23 @@ func runDaemon(ctx context.Context, g globals, args []string, stderr io.Writer) 
 			return 2
 		}
 	}
+	return launchDaemon(ctx, g, daemonRun{detach: detached}, stderr)
+}
+
+// daemonRun is how to run the daemon: tend daemon's flags, or
+// supervisord's (runSupervisord).
+type daemonRun struct {
+	detach    bool
+	silent    bool              // no echo of the log to stderr in the foreground
+	overrides map[string]string // [supervisord] options from supervisord's flags
+}
+
+// launchDaemon detaches (re-executing this command line, argv0 included,
+// so that supervisord stays supervisord) or serves in the foreground.
+func launchDaemon(ctx context.Context, g globals, r daemonRun, stderr io.Writer) int {
 	ready := readyPipe()
-	if detached && ready == nil {
-		return detach(os.Args[1:], stderr)
+	if r.detach && ready == nil {
+		return detach(os.Args, stderr)
 	}
 	path, err := findConfig(g)
 	if err != nil {
@@ -42,10 +56,10 @@ func runDaemon(ctx context.Context, g globals, args []string, stderr io.Writer) 
 		return 2
 	}
 	var echo io.Writer = stderr
-	if ready != nil {
+	if ready != nil || r.silent {
 		echo = nil
 	}
-	code, err := serve(ctx, path, echo, ready)
+	code, err := serve(ctx, daemon.Options{Path: path, Echo: echo, Detached: ready != nil, Supervisord: r.overrides}, ready)
 	if err != nil {
 		report(ready, err)
 		fmt.Fprintf(stderr, "Error: %v\n", err)
@@ -53,10 +67,10 @@ func runDaemon(ctx context.Context, g globals, args []string, stderr io.Writer) 
 	return code
 }
 
-// serve runs the daemon until it is shut down. echo (nil when detached)
-// also receives the log. ready, if not nil, is told once the daemon serves.
-func serve(ctx context.Context, path string, echo io.Writer, ready *os.File) (int, error) {
-	d, err := daemon.Open(ctx, daemon.Options{Path: path, Echo: echo, Detached: ready != nil})
+// serve runs the daemon until it is shut down. ready, if not nil, is
+// told once the daemon serves.
+func serve(ctx context.Context, opts daemon.Options, ready *os.File) (int, error) {
+	d, err := daemon.Open(ctx, opts)
 	if err != nil {
 		return 2, err
 	}

@@ -14,10 +14,11 @@ import (
 // descriptor number of the pipe on which it reports readiness.
 const detachedEnv = "TEND_DETACHED_READY_FD"
 
-// detach re-executes this binary as a session leader with its standard
-// streams on /dev/null and waits until it reports that it is serving (or
-// why it failed). It returns the exit code for the parent.
-func detach(args []string, stderr io.Writer) int {
+// detach re-executes this binary with argv (argv[0] kept: it picks the
+// personality, see dropin) as a session leader with its standard streams
+// on /dev/null, and waits until it reports that it is serving (or why it
+// failed). It returns the exit code for the parent.
+func detach(argv []string, stderr io.Writer) int {
 	exe, err := os.Executable()
 	if err != nil {
 		fmt.Fprintf(stderr, "Error: daemonize: %v\n", err)
@@ -34,7 +35,8 @@ func detach(args []string, stderr io.Writer) int {
 		return 1
 	}
 	defer null.Close()
-	cmd := exec.Command(exe, args...)
+	cmd := exec.Command(exe, argv[1:]...)
+	cmd.Args[0] = argv[0]
 	cmd.Env = append(os.Environ(), detachedEnv+"=3")
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = null, null, null
 	cmd.ExtraFiles = []*os.File{w}
@@ -46,14 +48,21 @@ func detach(args []string, stderr io.Writer) int {
 	w.Close()
 	line, _ := bufio.NewReader(r).ReadString('\n')
 	r.Close()
-	cmd.Process.Release()
 	if msg, ok := strings.CutPrefix(line, "ok"); ok && strings.TrimSpace(msg) == "" {
+		cmd.Process.Release()
 		return 0
 	}
 	if line == "" {
 		line = "the daemon exited before it was ready\n"
 	}
 	fmt.Fprint(stderr, line)
+	// A daemon that failed to start exits right after saying why: its
+	// code is the answer (2 for a config error, as supervisord's).
+	if err := cmd.Wait(); err != nil {
+		if ee, ok := err.(*exec.ExitError); ok && ee.ExitCode() > 0 {
+			return ee.ExitCode()
+		}
+	}
 	return 1
 }
 

@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/signal"
 
+	"github.com/tend-sh/tend/dropin"
 	"github.com/tend-sh/tend/repl"
 	"github.com/tend-sh/tend/supervisor"
 	"github.com/tend-sh/tend/version"
@@ -21,7 +22,14 @@ import (
 
 func main() {
 	supervisor.RunTrampoline()
-	os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
+	ctx := context.Background()
+	switch dropin.Personality(os.Args[0]) {
+	case dropin.SupervisordName:
+		os.Exit(runSupervisord(ctx, os.Args[0], os.Args[1:], os.Stdout, os.Stderr))
+	case dropin.SupervisorctlName:
+		os.Exit(runSupervisorctl(ctx, os.Args[0], os.Args[1:], os.Stdout, os.Stderr))
+	}
+	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
 }
 
 // usage is what tend prints for -h and for a missing command; the
@@ -80,7 +88,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		if c == nil {
 			return code
 		}
-		return runREPL(ctx, c, rest[1:])
+		return runREPL(ctx, c, rest[1:], ctlPrompt(g))
 	}
 	c, code := newClient(g, stderr)
 	if c == nil {

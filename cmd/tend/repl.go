@@ -14,7 +14,7 @@ import (
 // runREPL runs `tend repl [--history FILE]` against the daemon c talks to
 // and returns the exit code: 0, 1 when piped input had a failing line or
 // the REPL could not run, 2 for bad arguments.
-func runREPL(ctx context.Context, c *client.Client, args []string) int {
+func runREPL(ctx context.Context, c *client.Client, args []string, prompt string) int {
 	fl := flag.NewFlagSet("repl", flag.ContinueOnError)
 	fl.SetOutput(os.Stderr)
 	history := fl.String("history", "", "history file (default $XDG_STATE_HOME/tend/history or ~/.local/state/tend/history)")
@@ -32,7 +32,7 @@ func runREPL(ctx context.Context, c *client.Client, args []string) int {
 		}
 		*history = path
 	}
-	err := repl.Run(ctx, repl.Options{Client: c, In: os.Stdin, Out: os.Stdout, Err: os.Stderr, HistoryFile: *history})
+	err := repl.Run(ctx, repl.Options{Client: c, In: os.Stdin, Out: os.Stdout, Err: os.Stderr, HistoryFile: *history, Prompt: prompt})
 	switch {
 	case errors.Is(err, repl.ErrInputFailed):
 		return 1 // each failure was already reported

@@ -7,6 +7,7 @@ type entry struct {
 	key, value string // value is Lua source; a nested block is rendered in place
 	nested     *block
 	note       string // a comment instead of an option when key is ""
+	at         string // a position marker (mark) written before the line, or ""
 }
 
 // block is a Lua table constructor being built, written with one option
@@ -17,8 +18,14 @@ func (b *block) set(k, luaValue string) {
 	b.entries = append(b.entries, entry{key: k, value: luaValue})
 }
 
-func (b *block) setBlock(k string, nb *block) {
-	b.entries = append(b.entries, entry{key: k, nested: nb})
+// setAt is set for a line that at (a mark) locates in the INI source.
+func (b *block) setAt(at, k, luaValue string) {
+	b.entries = append(b.entries, entry{key: k, value: luaValue, at: at})
+}
+
+// setBlockAt sets k to the nested block nb; at (a mark) locates the line.
+func (b *block) setBlockAt(at, k string, nb *block) {
+	b.entries = append(b.entries, entry{key: k, nested: nb, at: at})
 }
 
 func (b *block) comment(text string) { b.entries = append(b.entries, entry{note: text}) }
@@ -45,9 +52,9 @@ func (b *block) render(indent string) string {
 		case e.key == "":
 			s.WriteString(comment(inner, e.note))
 		case e.nested != nil:
-			s.WriteString(inner + e.key + " = " + e.nested.render(inner) + ",\n")
+			s.WriteString(e.at + inner + e.key + " = " + e.nested.render(inner) + ",\n")
 		default:
-			s.WriteString(inner + e.key + strings.Repeat(" ", width-len(e.key)) + " = " + e.value + ",\n")
+			s.WriteString(e.at + inner + e.key + strings.Repeat(" ", width-len(e.key)) + " = " + e.value + ",\n")
 		}
 	}
 	s.WriteString(indent + "}")

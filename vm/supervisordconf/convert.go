@@ -67,6 +67,12 @@ type converter struct {
 	warnings []Warning
 	usesHere bool     // an option kept %(here)s, whose meaning moves with the output
 	defaults *section // [DEFAULT], or nil
+
+	// inline is set when the config is read in memory (Read): [include]
+	// files were merged into it already, so no include lines are written,
+	// and each Lua line that an INI line gives is marked (mark).
+	inline    bool
+	positions []Pos // what the marks written so far point at
 }
 
 func (c *converter) warn(line int, format string, args ...any) {
@@ -77,6 +83,7 @@ func (c *converter) warn(line int, format string, args ...any) {
 type output struct {
 	daemon, socket, http                  block
 	programs, groups, includes, notImport []string
+	daemonAt, socketAt, httpAt            string // marks of their sections' headers
 }
 
 // convert writes the whole tend config: header, daemon, programs, groups,
@@ -106,8 +113,10 @@ var sectionKeys = map[string][]string{
 // section converts one section into its part of out.
 func (c *converter) section(s *section, out *output) {
 	kind, name := sectionKind(s.name)
+	c.file = s.file
 	switch kind {
 	case "supervisord":
+		out.daemonAt = c.mark(s.file, s.line)
 		c.inherit(s, func(k string) bool { _, ok := daemonNotes[k]; return ok || hasSpec(daemonSpecs, k) })
 		c.daemon(s, &out.daemon)
 	case "program":
@@ -117,13 +126,18 @@ func (c *converter) section(s *section, out *output) {
 		c.inherit(s, func(k string) bool { return slices.Contains(sectionKeys[kind], k) })
 		switch kind {
 		case "unix_http_server":
+			out.socketAt = c.mark(s.file, s.line)
 			c.socket(s, &out.socket)
 		case "inet_http_server":
+			out.httpAt = c.mark(s.file, s.line)
 			c.http(s, &out.http)
 		default:
 			out.groups = append(out.groups, c.group(name, s))
 		}
 	case "include":
+		if c.inline {
+			return // Read merged the files in
+		}
 		out.includes = append(out.includes, c.include(s)...)
 	case "DEFAULT":
 		// Applied by inherit.
@@ -148,16 +162,16 @@ func (c *converter) section(s *section, out *output) {
 // included file), as a second daemon{} would be an error.
 func (o *output) render(file, version string) string {
 	if !o.socket.empty() {
-		o.daemon.setBlock("socket", &o.socket)
+		o.daemon.setBlockAt(o.socketAt, "socket", &o.socket)
 	}
 	if !o.http.empty() {
-		o.daemon.setBlock("http", &o.http)
+		o.daemon.setBlockAt(o.httpAt, "http", &o.http)
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "-- Imported from %s by tend import (tend %s).\n", file, version)
 	b.WriteString("-- Options keep supervisord's names and values; unset options keep their defaults.\n")
 	if !o.daemon.empty() {
-		b.WriteString("\ndaemon " + o.daemon.render("") + "\n")
+		b.WriteString("\n" + o.daemonAt + "daemon " + o.daemon.render("") + "\n")
 	}
 	for _, part := range slices.Concat(o.programs, o.groups) {
 		b.WriteString("\n" + part + "\n")
@@ -264,7 +278,7 @@ var daemonNotes = map[string]struct {
 func (c *converter) options(s *section, specs []optSpec, b *block) []*option {
 	for _, sp := range specs {
 		if o, ok := s.get(sp.name); ok {
-			b.set(sp.name, c.value(s, o, sp.kind))
+			b.setAt(c.mark(o.file, o.line), sp.name, c.value(s, o, sp.kind))
 		}
 	}
 	var rest []*option
@@ -318,11 +332,11 @@ func (c *converter) socket(s *section, b *block) {
 		case "file":
 			// %(here)s in tend means the Lua file's folder: give it
 			// supervisord's meaning (the .conf's folder) now.
-			b.set("path", quote(c.expandHere(o)))
+			b.setAt(c.mark(o.file, o.line), "path", quote(c.expandHere(o)))
 		case "chmod":
-			b.set("mode", quote(o.value))
+			b.setAt(c.mark(o.file, o.line), "mode", quote(o.value))
 		case "chown":
-			b.set("owner", quote(o.value))
+			b.setAt(c.mark(o.file, o.line), "owner", quote(o.value))
 		case "username", "password":
 			c.warn(o.line, "[%s]: %s: tend's socket has no password; its mode (chmod) controls access", s.name, o.key)
 			v := o.value
@@ -341,9 +355,9 @@ func (c *converter) http(s *section, b *block) {
 	for _, o := range s.opts {
 		switch o.key {
 		case "port":
-			b.set("listen", quote(listenAddress(o.value)))
+			b.setAt(c.mark(o.file, o.line), "listen", quote(listenAddress(o.value)))
 		case "username", "password":
-			b.set(o.key, quote(o.value))
+			b.setAt(c.mark(o.file, o.line), o.key, quote(o.value))
 		default:
 			c.unknown(s, o, b)
 		}
@@ -353,7 +367,7 @@ func (c *converter) http(s *section, b *block) {
 	if !user || !pass {
 		// supervisord serves without authentication then; tend only when told.
 		c.warn(s.line, "[%s]: no username and password: the HTTP server accepts anyone (allow_no_auth = true)", s.name)
-		b.set("allow_no_auth", "true")
+		b.setAt(c.mark(s.file, s.line), "allow_no_auth", "true")
 	}
 }
 
@@ -377,7 +391,7 @@ func (c *converter) program(name string, s *section) string {
 	for _, o := range c.options(s, programSpecs, &b) {
 		c.unknown(s, o, &b)
 	}
-	return "program " + quote(name) + " " + b.render("")
+	return c.mark(s.file, s.line) + "program " + quote(name) + " " + b.render("")
 }
 
 // listener converts an [eventlistener:x] section to an eventlistener "x"
@@ -388,7 +402,7 @@ func (c *converter) listener(name string, s *section) string {
 	for _, o := range c.options(s, listenerSpecs, &b) {
 		c.unknown(s, o, &b)
 	}
-	return "eventlistener " + quote(name) + " " + b.render("")
+	return c.mark(s.file, s.line) + "eventlistener " + quote(name) + " " + b.render("")
 }
 
 // group converts a [group:x] section to a group "x" { ... } block.
@@ -403,14 +417,14 @@ func (c *converter) group(name string, s *section) string {
 					names = append(names, quote(p))
 				}
 			}
-			b.set("programs", "{ "+strings.Join(names, ", ")+" }")
+			b.setAt(c.mark(o.file, o.line), "programs", "{ "+strings.Join(names, ", ")+" }")
 		case "priority":
-			b.set("priority", c.value(s, o, supervisor.KindInt))
+			b.setAt(c.mark(o.file, o.line), "priority", c.value(s, o, supervisor.KindInt))
 		default:
 			c.unknown(s, o, &b)
 		}
 	}
-	return "group " + quote(name) + " " + b.render("")
+	return c.mark(s.file, s.line) + "group " + quote(name) + " " + b.render("")
 }
 
 // include converts [include] files= to include lines. The files are INI,

@@ -25,6 +25,7 @@ type option struct {
 	key   string // lower case
 	value string
 	line  int
+	file  string // the file it was read from (an [include]d one, in memory)
 }
 
 // section is one [name] of the file with its options in file order. A
@@ -33,6 +34,7 @@ type option struct {
 type section struct {
 	name  string
 	line  int
+	file  string // the file of its header
 	opts  []*option
 	byKey map[string]*option
 	raw   []string // the section's lines as written, for comment blocks
@@ -137,7 +139,7 @@ func (p *iniParser) section(n int, name, line string) {
 		s.raw = append(s.raw, line)
 		return
 	}
-	s := &section{name: name, line: n, byKey: map[string]*option{}, raw: []string{line}}
+	s := &section{name: name, line: n, file: p.f.name, byKey: map[string]*option{}, raw: []string{line}}
 	p.byName[name] = s
 	p.f.sections = append(p.f.sections, s)
 	p.cur = s
@@ -147,11 +149,11 @@ func (p *iniParser) section(n int, name, line string) {
 // place and takes the new value and line.
 func (p *iniParser) set(n int, key, val string) {
 	if o, ok := p.cur.byKey[key]; ok {
-		o.value, o.line = val, n
+		o.value, o.line, o.file = val, n, p.f.name
 		p.opt = o
 		return
 	}
-	o := &option{key: key, value: val, line: n}
+	o := &option{key: key, value: val, line: n, file: p.f.name}
 	p.cur.opts = append(p.cur.opts, o)
 	p.cur.byKey[key] = o
 	p.opt = o
