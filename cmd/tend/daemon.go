@@ -45,13 +45,13 @@ type daemonRun struct {
 // launchDaemon detaches (re-executing this command line, argv0 included,
 // so that supervisord stays supervisord) or serves in the foreground.
 func launchDaemon(ctx context.Context, g globals, r daemonRun, stderr io.Writer) int {
-	ready := readyPipe()
+	ready := daemon.ReadyPipe()
 	if r.detach && ready == nil {
-		return detach(os.Args, stderr)
+		return daemon.Detach(os.Args, stderr)
 	}
 	path, err := findConfig(g)
 	if err != nil {
-		report(ready, err)
+		daemon.Report(ready, err)
 		fmt.Fprintf(stderr, "Error: %v\n", err)
 		return 2
 	}
@@ -61,7 +61,7 @@ func launchDaemon(ctx context.Context, g globals, r daemonRun, stderr io.Writer)
 	}
 	code, err := serve(ctx, daemon.Options{Path: path, Echo: echo, Detached: ready != nil, Supervisord: r.overrides}, ready)
 	if err != nil {
-		report(ready, err)
+		daemon.Report(ready, err)
 		fmt.Fprintf(stderr, "Error: %v\n", err)
 	}
 	return code
@@ -107,7 +107,7 @@ func serve(ctx context.Context, opts daemon.Options, ready *os.File) (int, error
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGQUIT, syscall.SIGHUP, syscall.SIGUSR2)
 	defer signal.Stop(sigs)
-	d.Run(ctx, sigs, func() { report(ready, nil) })
+	d.Run(ctx, sigs, func() { daemon.Report(ready, nil) })
 
 	for _, s := range servers {
 		sctx, cancel := context.WithTimeout(context.Background(), time.Second)

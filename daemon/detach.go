@@ -1,4 +1,4 @@
-package main
+package daemon
 
 import (
 	"bufio"
@@ -14,11 +14,11 @@ import (
 // descriptor number of the pipe on which it reports readiness.
 const detachedEnv = "TEND_DETACHED_READY_FD"
 
-// detach re-executes this binary with argv (argv[0] kept: it picks the
+// Detach re-executes this binary with argv (argv[0] kept: it picks the
 // personality, see dropin) as a session leader with its standard streams
 // on /dev/null, and waits until it reports that it is serving (or why it
 // failed). It returns the exit code for the parent.
-func detach(argv []string, stderr io.Writer) int {
+func Detach(argv []string, stderr io.Writer) int {
 	exe, err := os.Executable()
 	if err != nil {
 		fmt.Fprintf(stderr, "Error: daemonize: %v\n", err)
@@ -66,8 +66,9 @@ func detach(argv []string, stderr io.Writer) int {
 	return 1
 }
 
-// readyPipe returns the readiness pipe of a detached daemon, or nil.
-func readyPipe() *os.File {
+// ReadyPipe returns the readiness pipe of a daemon that Detach started, or
+// nil in a daemon that runs in the foreground.
+func ReadyPipe() *os.File {
 	if os.Getenv(detachedEnv) != "3" {
 		return nil
 	}
@@ -75,8 +76,9 @@ func readyPipe() *os.File {
 	return os.NewFile(3, "ready")
 }
 
-// report tells the waiting parent how start-up went and closes the pipe.
-func report(p *os.File, err error) {
+// Report tells the parent waiting in Detach how start-up went and closes
+// the pipe; p may be nil (a foreground daemon).
+func Report(p *os.File, err error) {
 	if p == nil {
 		return
 	}
