@@ -20,12 +20,14 @@ import (
 // stateVersion is the format version of the state file.
 const stateVersion = 1
 
-// stateFlushDelay is how long a change to the running set waits before the
-// state file is rewritten: every spawn and exit within it is written at
-// once, so a flapping program or a thousand programs starting together
-// cost at most one write per delay. A child spawned within it of a crash
-// is missing from the file and would run twice; the delay keeps that
-// window short.
+// stateFlushDelay is the least time between two rewrites of the state
+// file: a change after a quiet spell is written at once, and every change
+// made while a write is due waits for the next one, so a flapping program
+// or a thousand programs starting together cost at most one write per
+// delay. A child spawned in the window before its write reaches the disk
+// is missing from the file if the daemon dies then (and would run twice);
+// writing at once after a quiet spell keeps that window to the write's own
+// time for the common case of one start.
 const stateFlushDelay = 100 * time.Millisecond
 
 // stateFlushCost stretches the delay for large files: it is at least this
@@ -33,6 +35,10 @@ const stateFlushDelay = 100 * time.Millisecond
 // core (1000 processes make a 130 KB file that takes 5 ms to write, so
 // one flapping program among them causes a write every 250 ms).
 const stateFlushCost = 50
+
+// stateFlushMaxGap caps that stretch: a write slowed by a busy disk (time
+// spent waiting, not computing) must not leave the file a long time behind.
+const stateFlushMaxGap = time.Second
 
 // stateFile is the content of the state file.
 type stateFile struct {
@@ -62,7 +68,8 @@ type stateWriter struct {
 	path   string
 	header stateFile // Version, BootID, Pid, Start
 
-	pending bool // a flush is scheduled; guarded by Engine.mu
+	pending   bool      // a flush is scheduled; guarded by Engine.mu
+	lastFlush time.Time // when the last flush began; guarded by Engine.mu
 
 	cost atomic.Int64 // duration of the last write, in nanoseconds
 
@@ -92,13 +99,16 @@ func (e *Engine) stateChangedLocked() {
 		return
 	}
 	w.pending = true
-	time.AfterFunc(max(stateFlushDelay, stateFlushCost*time.Duration(w.cost.Load())), e.flushState)
+	gap := min(stateFlushMaxGap, max(stateFlushDelay, stateFlushCost*time.Duration(w.cost.Load())))
+	wait := max(0, gap-time.Since(w.lastFlush)) // 0 after a quiet spell: write now
+	time.AfterFunc(wait, e.flushState)
 }
 
 // flushState writes the state file from a snapshot of the running set.
 func (e *Engine) flushState() {
 	e.mu.Lock()
 	e.state.pending = false
+	e.state.lastFlush = time.Now()
 	if e.shuttingDown {
 		e.mu.Unlock()
 		return
