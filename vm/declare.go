@@ -28,6 +28,7 @@ func (d *programDecl) what() string { return fmt.Sprintf("%s %q", d.kind, d.name
 type groupDecl struct {
 	name string
 	pos  string
+	here string
 	opts *lua.LTable
 }
 
@@ -157,7 +158,7 @@ func (v *VM) record(s *loadState, kind, name, pos, source string, t *lua.LTable)
 			s.errorf(pos, what, "already declared at %s", prev.pos)
 			return
 		}
-		g := &groupDecl{name: name, pos: pos, opts: t}
+		g := &groupDecl{name: name, pos: pos, here: hereOf(source), opts: t}
 		s.groups = append(s.groups, g)
 		s.groupName[name] = g
 		return

@@ -163,11 +163,13 @@ func (r *resolver) groups() []supervisor.GroupSpec {
 			switch k.String() {
 			case "name":
 			case "priority":
-				n, err := decodeInt("priority", v, 0)
+				v, err := expandValue("priority", v, r.groupExpander(g).expand)
+				if err == nil {
+					gs.Priority, err = decodeInt("priority", v, 0)
+				}
 				if err != nil {
 					el.add(err)
 				}
-				gs.Priority = n
 			case "programs":
 				gs.Programs = r.groupPrograms(v, el)
 			default:
@@ -191,6 +193,17 @@ func (r *resolver) groups() []supervisor.GroupSpec {
 		out = append(out, gs)
 	}
 	return out
+}
+
+// groupExpander expands a group's values as supervisord does: %(here)s
+// and %(ENV_X)s.
+func (r *resolver) groupExpander(g *groupDecl) *daemonDecoding {
+	vars := make(map[string]any, len(r.environ)+1)
+	for k, val := range r.environ {
+		vars["ENV_"+k] = val
+	}
+	vars["here"] = g.here
+	return &daemonDecoding{vars: vars}
 }
 
 // groupPrograms decodes a group's programs list; each must be declared.

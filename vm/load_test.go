@@ -48,7 +48,7 @@ func TestLoadBrokenConfigs(t *testing.T) {
 		{"bad umask", map[string]string{"tend.lua": `program "web" { command = "x", umask = "099" }`},
 			`tend.lua:1: program "web": umask must be a number or an octal string such as "022", got "099"`},
 		{"unbalanced quote", map[string]string{"tend.lua": `program "web" { command = "echo don't" }`},
-			`tend.lua:1: program "web": command: split "echo don't": EOF found when expecting closing quote`},
+			`tend.lua:1: program "web": command: split "echo don't": no closing quotation`},
 		{"unknown expansion", map[string]string{"tend.lua": `program "web" { command = "run %(nope)s" }`},
 			`tend.lua:1: program "web": command: format string "run %(nope)s" contains names ("nope") which cannot be expanded; available names: `},
 		{"bad environment string", map[string]string{"tend.lua": `program "web" { command = "x", environment = "A=foo@bar" }`},

@@ -79,13 +79,20 @@ func (r *resolver) program(d *programDecl, numprocs int) ([]supervisor.Spec, *ho
 	if isListener {
 		base.Listener = &supervisor.ListenerSpec{BufferSize: supervisor.DefaultBufferSize}
 	}
+	m, ok := r.groupOf[d.name]
+	if !ok {
+		m = membership{name: d.name}
+	}
+	// The options read before the instances exist expand without
+	// %(process_num)s and %(numprocs)s, as in supervisord.
+	px := &expander{r: r, d: d, group: m.name, program: true}
 	for _, o := range optionsAt(perProgram, isListener) {
 		switch v := t.RawGetString(o.Name); v.(type) {
 		case *lua.LNilType:
 		case *lua.LFunction:
 			el.add(fmt.Errorf("%s must be a number, not a function: it is needed before instances exist", o.Name))
 		default:
-			if err := r.decodeOption(&base, o, v, nil); err != nil {
+			if err := r.decodeOption(&base, o, v, px); err != nil {
 				el.add(err)
 			}
 		}
@@ -117,10 +124,6 @@ func (r *resolver) program(d *programDecl, numprocs int) ([]supervisor.Spec, *ho
 	}
 	if len(el.errs) > 0 {
 		return nil, nil, el.errs
-	}
-	m, ok := r.groupOf[d.name]
-	if !ok {
-		m = membership{name: d.name}
 	}
 	specs := make([]supervisor.Spec, 0, base.NumProcs)
 	for num := base.NumProcsStart; num < base.NumProcsStart+base.NumProcs; num++ {
@@ -246,6 +249,15 @@ type expander struct {
 	env           map[string]string // the program's environment
 	vars          map[string]any    // built on first use
 	withEnv       bool              // vars holds the ENV_ names
+	program       bool              // for the whole program: no process_num, numprocs
+}
+
+// expandFunc returns x.expand, or nil for no expander.
+func (x *expander) expandFunc() func(string) (string, error) {
+	if x == nil {
+		return nil
+	}
+	return x.expand
 }
 
 func (x *expander) expand(s string) (string, error) {
@@ -279,12 +291,12 @@ func (x *expander) build(withEnv bool) {
 			x.vars["ENV_"+k] = val
 		}
 	}
-	{
-		x.vars["program_name"] = x.d.name
+	x.vars["program_name"] = x.d.name
+	x.vars["group_name"] = x.group
+	x.vars["host_node_name"] = x.r.hostname
+	x.vars["here"] = x.d.here
+	if !x.program {
 		x.vars["process_num"] = x.num
-		x.vars["group_name"] = x.group
-		x.vars["host_node_name"] = x.r.hostname
-		x.vars["here"] = x.d.here
 		x.vars["numprocs"] = x.numprocs
 	}
 }
