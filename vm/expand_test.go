@@ -1,7 +1,9 @@
 package vm
 
 import (
+	"fmt"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"syscall"
 	"testing"
@@ -71,5 +73,43 @@ func TestProgramLevelExpansionHasNoProcessNum(t *testing.T) {
 	got := loadError(t, map[string]string{"tend.lua": `program "w" { command = "x", numprocs = "%(process_num)d" }`})
 	if !strings.Contains(got, "process_num") || !strings.Contains(got, "numprocs:") {
 		t.Errorf("error = %q, want one naming numprocs and process_num", got)
+	}
+}
+
+// TestPName: p.name is the instance's resolved process_name in every
+// option that is a function of p, the environment included; p.numprocs
+// is the program's numprocs. Inside process_name itself p.name is nil.
+func TestPName(t *testing.T) {
+	t.Setenv("T_SUFFIX", "x")
+	_, cfg := loadSource(t, `
+program "task1" {
+  numprocs = 2,
+  process_name = "%(program_name)s_%(process_num)02d",
+  environment = function(p) return { GREETING = "hello from " .. p.name, N = p.numprocs } end,
+  command = function(p) return { "/bin/echo", p.name } end,
+  directory = function(p) return "/tmp/" .. p.name end,
+}
+program "fn" {
+  process_name = function(p) return "fn_" .. tostring(p.name) end,
+  environment = function(p) return { NAME = p.name } end,
+  command = "true",
+}
+program "envname" {
+  process_name = "%(program_name)s_%(ENV_T_SUFFIX)s",
+  environment = { T_SUFFIX = "own" },
+  command = "true",
+}`, Options{})
+	got := map[string]string{}
+	for _, s := range cfg.Specs {
+		got[s.Name] = fmt.Sprintf("%s|%s|%s|%s", s.Environment["GREETING"]+s.Environment["NAME"], s.Environment["N"], strings.Join(s.Command, " "), s.Directory)
+	}
+	want := map[string]string{
+		"task1_00":    "hello from task1_00|2|/bin/echo task1_00|/tmp/task1_00",
+		"task1_01":    "hello from task1_01|2|/bin/echo task1_01|/tmp/task1_01",
+		"fn_nil":      "fn_nil||true|",
+		"envname_own": "||true|", // supervisord's order: the program's own environment first
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("got  %q\nwant %q", got, want)
 	}
 }

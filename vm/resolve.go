@@ -143,8 +143,9 @@ func (r *resolver) instance(d *programDecl, base *supervisor.Spec, h *hooks, m m
 	numprocs := s.NumProcs
 	x := &expander{r: r, d: d, group: m.name, num: num, numprocs: numprocs}
 	var p *lua.LTable
-	get := func(name string) lua.LValue {
-		v := d.opts.RawGetString(name)
+	name := "" // the resolved process_name, p.name once known
+	get := func(opt string) lua.LValue {
+		v := d.opts.RawGetString(opt)
 		fn, ok := v.(*lua.LFunction)
 		if !ok {
 			return v
@@ -155,35 +156,46 @@ func (r *resolver) instance(d *programDecl, base *supervisor.Spec, h *hooks, m m
 			p.RawSetString("group", lua.LString(m.name))
 			p.RawSetString("num", lua.LNumber(num))
 			p.RawSetString("numprocs", lua.LNumber(numprocs))
-			if s.Name != "" {
-				p.RawSetString("name", lua.LString(s.Name))
-			}
+		}
+		if name != "" {
+			p.RawSetString("name", lua.LString(name))
 		}
 		r.L.Push(fn)
 		r.L.Push(p)
 		if err := r.L.PCall(1, 1, nil); err != nil {
-			el.add(fmt.Errorf("%s: %s", name, luaMessage(err)))
+			el.add(fmt.Errorf("%s: %s", opt, luaMessage(err)))
 			return lua.LNil
 		}
 		res := r.L.Get(-1)
 		r.L.Pop(1)
 		return res
 	}
-	if v := get("environment"); v != lua.LNil {
-		env, err := decodeExpandedEnvironment(v, x.expand)
-		if err != nil {
-			el.add(err)
+	environment := func() {
+		if v := get("environment"); v != lua.LNil {
+			env, err := decodeExpandedEnvironment(v, x.expand)
+			if err != nil {
+				el.add(err)
+			}
+			s.Environment, x.env, x.vars = env, env, nil
 		}
-		s.Environment, x.env, x.vars = env, env, nil
 	}
-	name := "%(program_name)s"
+	pattern := "%(program_name)s"
 	if v := get("process_name"); v != lua.LNil {
 		var err error
-		if name, err = decodeString("process_name", v); err != nil {
+		if pattern, err = decodeString("process_name", v); err != nil {
 			el.add(err)
 		}
 	}
-	name, err := x.expand(name)
+	// supervisord expands process_name after the environment, whose
+	// variables it may use as %(ENV_X)s. An environment that is a function
+	// of p needs p.name, the process_name, first: its %(ENV_X)s then come
+	// from the daemon's environment only.
+	_, envIsFunc := d.opts.RawGetString("environment").(*lua.LFunction)
+	envFirst := !envIsFunc && strings.Contains(pattern, "%(ENV_")
+	if envFirst {
+		environment()
+	}
+	name, err := x.expand(pattern)
 	switch {
 	case err != nil:
 		el.add(fmt.Errorf("process_name: %v", err))
@@ -191,8 +203,8 @@ func (r *resolver) instance(d *programDecl, base *supervisor.Spec, h *hooks, m m
 		el.add(fmt.Errorf("process_name %q must be non-empty and may not contain ':' or spaces", name))
 	}
 	s.Name = name
-	if p != nil {
-		p.RawSetString("name", lua.LString(name))
+	if !envFirst {
+		environment()
 	}
 	for _, o := range optionsAt(perInstance, d.kind == "eventlistener") {
 		if v := get(o.Name); v != lua.LNil {
