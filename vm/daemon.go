@@ -230,11 +230,11 @@ func decodeDaemon(dd *daemonDecl, d *Daemon) []error {
 		}
 		i := slices.IndexFunc(daemonOptions, func(o daemonOption) bool { return o.name == string(ks) })
 		if i < 0 {
-			c.el.add(errors.New(unknownOption(string(ks), daemonOptionNames)))
+			c.el.at(string(ks), errors.New(unknownOption(string(ks), daemonOptionNames)))
 			continue
 		}
 		if err := daemonOptions[i].set(d, v, c); err != nil {
-			c.el.add(err)
+			c.el.at(string(ks), err)
 		}
 	}
 	return c.el.errs
@@ -292,7 +292,7 @@ func decodeSocket(d *Daemon, _ string, v lua.LValue, c *daemonDecoding) error {
 			err = errors.New("socket: " + unknownOption(k.String(), socketOptionNames))
 		}
 		if err != nil {
-			c.el.add(err)
+			c.el.at("socket."+k.String(), err)
 		}
 	}
 	return nil
@@ -330,14 +330,14 @@ func decodeHTTP(d *Daemon, _ string, v lua.LValue, c *daemonDecoding) error {
 			err = errors.New("http: " + unknownOption(k.String(), httpOptionNames))
 		}
 		if err != nil {
-			el.add(err)
+			el.at("http."+k.String(), err)
 		}
 	}
 	if h.Listen == "" {
-		el.add(errors.New(`http.listen is required (such as "127.0.0.1:9001")`))
+		el.at("http", errors.New(`http.listen is required (such as "127.0.0.1:9001")`))
 	}
 	if !h.AllowNoAuth && (h.Username == "" || h.Password == "") {
-		el.add(errors.New("http needs a username and a password (or allow_no_auth = true)"))
+		el.at("http", errors.New("http needs a username and a password (or allow_no_auth = true)"))
 	}
 	return nil
 }

@@ -213,11 +213,12 @@ func (v *VM) include(L *lua.LState, s *loadState) int {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	protos, errs := compileProtos(ctx, files, names)
+	protos, srcs, errs := compileProtos(ctx, files, names)
 	for i, abs := range files {
 		if errs[i] != nil {
 			L.Error(lua.LString(luaMessage(errs[i])), 0)
 		}
+		v.keepSource(names[i], srcs[i])
 		s.running = append(s.running, abs)
 		L.Push(L.NewFunctionFromProto(protos[i]))
 		L.Call(0, 0)

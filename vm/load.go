@@ -87,7 +87,9 @@ func isConfigError(err error) bool {
 func (v *VM) load(L *lua.LState, abs string) (*Config, error) {
 	s := newLoadState()
 	v.installDeclarations(L, s)
-	fn, err := compileFile(L, abs, v.path)
+	v.sources = map[string][]byte{}
+	defer func() { v.sources = nil }()
+	fn, err := v.compileFile(L, abs, v.path)
 	if err != nil {
 		return nil, errors.New(luaMessage(err))
 	}
@@ -97,6 +99,7 @@ func (v *VM) load(L *lua.LState, abs string) (*Config, error) {
 		if L.Context().Err() != nil {
 			return nil, err // stopped: run reports where it was
 		}
+		v.locate(s.errs)
 		return nil, errors.Join(append(s.errs, errors.New(luaMessage(err)))...)
 	}
 	for name, kp := range s.pending {
@@ -142,6 +145,7 @@ func (v *VM) load(L *lua.LState, abs string) (*Config, error) {
 		}
 	}
 	if len(s.errs) > 0 {
+		v.locate(s.errs)
 		return nil, errors.Join(s.errs...)
 	}
 	v.state = s
@@ -168,12 +172,12 @@ func (r *resolver) groups() []supervisor.GroupSpec {
 					gs.Priority, err = decodeInt("priority", v, 0)
 				}
 				if err != nil {
-					el.add(err)
+					el.at("priority", err)
 				}
 			case "programs":
 				gs.Programs = r.groupPrograms(v, el)
 			default:
-				el.add(errors.New(unknownOption(k.String(), []string{"name", "priority", "programs"})))
+				el.at(k.String(), errors.New(unknownOption(k.String(), []string{"name", "priority", "programs"})))
 			}
 		}
 		if g.opts.RawGetString("programs") == lua.LNil {
@@ -184,7 +188,7 @@ func (r *resolver) groups() []supervisor.GroupSpec {
 		}
 		for _, name := range gs.Programs {
 			if prev, ok := r.groupOf[name]; ok {
-				el.add(fmt.Errorf("program %q is already in group %q", name, prev.name))
+				el.at("programs", fmt.Errorf("program %q is already in group %q", name, prev.name))
 				continue
 			}
 			r.groupOf[name] = membership{name: g.name, priority: gs.Priority, declared: true}
@@ -210,7 +214,7 @@ func (r *resolver) groupExpander(g *groupDecl) *daemonDecoding {
 func (r *resolver) groupPrograms(v lua.LValue, el *errorList) []string {
 	t, ok := v.(*lua.LTable)
 	if !ok {
-		el.add(fmt.Errorf("programs must be a list of program names, got %s", describe(v)))
+		el.at("programs", fmt.Errorf("programs must be a list of program names, got %s", describe(v)))
 		return nil
 	}
 	known := make([]string, 0, len(r.s.programs))
@@ -221,11 +225,11 @@ func (r *resolver) groupPrograms(v lua.LValue, el *errorList) []string {
 	for i := 1; i <= t.Len(); i++ {
 		s, ok := t.RawGetInt(i).(lua.LString)
 		if !ok {
-			el.add(fmt.Errorf("programs must be a list of program names, got %s in it", describe(t.RawGetInt(i))))
+			el.at("programs", fmt.Errorf("programs must be a list of program names, got %s in it", describe(t.RawGetInt(i))))
 			continue
 		}
 		if d, ok := r.s.byName[string(s)]; ok && d.kind == "eventlistener" {
-			el.add(fmt.Errorf("eventlistener %q cannot be in a group: its pool is its own group", string(s)))
+			el.at("programs", fmt.Errorf("eventlistener %q cannot be in a group: its pool is its own group", string(s)))
 			continue
 		}
 		if _, ok := r.s.byName[string(s)]; !ok {
@@ -233,7 +237,7 @@ func (r *resolver) groupPrograms(v lua.LValue, el *errorList) []string {
 			if sug := suggest(string(s), known); sug != "" {
 				msg += fmt.Sprintf(" (did you mean %q?)", sug)
 			}
-			el.add(errors.New(msg))
+			el.at("programs", errors.New(msg))
 			continue
 		}
 		names = append(names, string(s))

@@ -121,14 +121,15 @@ func optionNames(listener bool) []string {
 // is expanded first, whatever the option's kind, as supervisord expands
 // every value before converting it (numprocs = "%(ENV_WORKERS)s").
 func (r *resolver) decodeOption(s *supervisor.Spec, o supervisor.Option, v lua.LValue, x *expander) error {
-	v, err := expandValue(o.Name, v, x.expandFunc())
+	expand := x.expandFunc()
+	v, err := expandValue(o.Name, v, expand)
 	if err != nil {
 		return err
 	}
 	if d := programDecoders[o.Name]; d.decode != nil {
 		return d.decode(r, s, o.Name, v, x)
 	}
-	val, err := decodeKind(o.Kind, o.Name, v, x.expandFunc())
+	val, err := decodeKind(o.Kind, o.Name, v, expand)
 	if err != nil {
 		return err
 	}
@@ -139,8 +140,8 @@ func (r *resolver) decodeOption(s *supervisor.Spec, o supervisor.Option, v lua.L
 // values are returned as they are.
 func expandValue(name string, v lua.LValue, expand func(string) (string, error)) (lua.LValue, error) {
 	str, ok := v.(lua.LString)
-	if !ok || expand == nil {
-		return v, nil
+	if !ok || expand == nil || !strings.Contains(string(str), "%") {
+		return v, nil // most values: nothing to expand, nothing to allocate
 	}
 	out, err := expand(string(str))
 	if err != nil {
@@ -215,7 +216,7 @@ func checkOptionNames(t *lua.LTable, listener bool, el *errorList) {
 		if !ok {
 			el.add(fmt.Errorf("unexpected value at index %s: options are written name = value", k.String()))
 		} else if _, found := slices.BinarySearch(known, string(ks)); !found {
-			el.add(errors.New(unknownOption(string(ks), known)))
+			el.at(string(ks), errors.New(unknownOption(string(ks), known)))
 		}
 	}
 }

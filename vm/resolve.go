@@ -55,13 +55,17 @@ type errorList struct {
 	errs      []error
 }
 
-func (l *errorList) add(err error) {
+func (l *errorList) add(err error) { l.at("", err) }
+
+// at adds an error about option opt ("" for none, "socket.mode" for a
+// field of a sub-table), so that it can be located at the option's line.
+func (l *errorList) at(opt string, err error) {
 	if l.seen == nil {
 		l.seen = map[string]bool{}
 	}
 	if msg := err.Error(); !l.seen[msg] {
 		l.seen[msg] = true
-		l.errs = append(l.errs, &ConfigError{Pos: l.pos, What: l.what, Msg: msg})
+		l.errs = append(l.errs, &ConfigError{Pos: l.pos, What: l.what, Msg: msg, Option: opt})
 	}
 }
 
@@ -85,15 +89,18 @@ func (r *resolver) program(d *programDecl, numprocs int) ([]supervisor.Spec, *ho
 	}
 	// The options read before the instances exist expand without
 	// %(process_num)s and %(numprocs)s, as in supervisord.
-	px := &expander{r: r, d: d, group: m.name, program: true}
+	var px *expander
 	for _, o := range optionsAt(perProgram, isListener) {
 		switch v := t.RawGetString(o.Name); v.(type) {
 		case *lua.LNilType:
 		case *lua.LFunction:
-			el.add(fmt.Errorf("%s must be a number, not a function: it is needed before instances exist", o.Name))
+			el.at(o.Name, fmt.Errorf("%s must be a number, not a function: it is needed before instances exist", o.Name))
 		default:
+			if _, ok := v.(lua.LString); ok && px == nil {
+				px = &expander{r: r, d: d, group: m.name, program: true}
+			}
 			if err := r.decodeOption(&base, o, v, px); err != nil {
-				el.add(err)
+				el.at(o.Name, err)
 			}
 		}
 	}
@@ -107,7 +114,7 @@ func (r *resolver) program(d *programDecl, numprocs int) ([]supervisor.Spec, *ho
 		case *lua.LFunction:
 			h.set(name, f)
 		default:
-			el.add(fmt.Errorf("%s must be a function, got %s", name, describe(f)))
+			el.at(name, fmt.Errorf("%s must be a function, got %s", name, describe(f)))
 		}
 	}
 	if t.RawGetString("command") == lua.LNil {
@@ -119,19 +126,21 @@ func (r *resolver) program(d *programDecl, numprocs int) ([]supervisor.Spec, *ho
 	if base.NumProcs > 1 {
 		pn := t.RawGetString("process_name")
 		if s, ok := pn.(lua.LString); pn == lua.LNil || ok && !strings.Contains(string(s), "%(process_num)") {
-			el.add(errors.New("%(process_num) must be present within process_name when numprocs > 1"))
+			el.at("process_name", errors.New("%(process_num) must be present within process_name when numprocs > 1"))
 		}
 	}
-	if len(el.errs) > 0 {
-		return nil, nil, el.errs
-	}
 	specs := make([]supervisor.Spec, 0, base.NumProcs)
+	// Every instance is resolved even after an error (an unknown option, a
+	// bad numprocs), so that one load reports every mistake.
 	for num := base.NumProcsStart; num < base.NumProcsStart+base.NumProcs; num++ {
 		if s, ok := r.instance(d, &base, h, m, num, el); ok {
 			specs = append(specs, s)
 		}
 	}
-	return specs, h, el.errs
+	if len(el.errs) > 0 {
+		return nil, nil, el.errs
+	}
+	return specs, h, nil
 }
 
 // instance resolves one process of a program.
@@ -163,7 +172,7 @@ func (r *resolver) instance(d *programDecl, base *supervisor.Spec, h *hooks, m m
 		r.L.Push(fn)
 		r.L.Push(p)
 		if err := r.L.PCall(1, 1, nil); err != nil {
-			el.add(fmt.Errorf("%s: %s", opt, luaMessage(err)))
+			el.at(opt, fmt.Errorf("%s: %s", opt, luaMessage(err)))
 			return lua.LNil
 		}
 		res := r.L.Get(-1)
@@ -174,16 +183,19 @@ func (r *resolver) instance(d *programDecl, base *supervisor.Spec, h *hooks, m m
 		if v := get("environment"); v != lua.LNil {
 			env, err := decodeExpandedEnvironment(v, x.expand)
 			if err != nil {
-				el.add(err)
+				el.at("environment", err)
 			}
-			s.Environment, x.env, x.vars = env, env, nil
+			s.Environment, x.env = env, env
+			if x.withEnv {
+				x.vars = nil // its ENV_ names lack the program's own
+			}
 		}
 	}
 	pattern := "%(program_name)s"
 	if v := get("process_name"); v != lua.LNil {
 		var err error
 		if pattern, err = decodeString("process_name", v); err != nil {
-			el.add(err)
+			el.at("process_name", err)
 		}
 	}
 	// supervisord expands process_name after the environment, whose
@@ -198,9 +210,9 @@ func (r *resolver) instance(d *programDecl, base *supervisor.Spec, h *hooks, m m
 	name, err := x.expand(pattern)
 	switch {
 	case err != nil:
-		el.add(fmt.Errorf("process_name: %v", err))
+		el.at("process_name", fmt.Errorf("process_name: %v", err))
 	case name == "" || strings.ContainsAny(name, ": \t\n"):
-		el.add(fmt.Errorf("process_name %q must be non-empty and may not contain ':' or spaces", name))
+		el.at("process_name", fmt.Errorf("process_name %q must be non-empty and may not contain ':' or spaces", name))
 	}
 	s.Name = name
 	if !envFirst {
@@ -209,7 +221,7 @@ func (r *resolver) instance(d *programDecl, base *supervisor.Spec, h *hooks, m m
 	for _, o := range optionsAt(perInstance, d.kind == "eventlistener") {
 		if v := get(o.Name); v != lua.LNil {
 			if err := r.decodeOption(&s, o, v, x); err != nil {
-				el.add(err)
+				el.at(o.Name, err)
 			}
 		}
 	}
@@ -218,7 +230,7 @@ func (r *resolver) instance(d *programDecl, base *supervisor.Spec, h *hooks, m m
 	} else if s.StopAsGroup && !s.KillAsGroup {
 		// supervisord refuses it too: the final SIGKILL would spare the
 		// group that the stop signal was sent to.
-		el.add(errors.New("killasgroup cannot be false when stopasgroup is true"))
+		el.at("killasgroup", errors.New("killasgroup cannot be false when stopasgroup is true"))
 	}
 	switch {
 	case m.declared:
@@ -231,7 +243,7 @@ func (r *resolver) instance(d *programDecl, base *supervisor.Spec, h *hooks, m m
 		s.GroupPriority = s.Priority
 	}
 	if d.kind == "eventlistener" && s.RedirectStderr {
-		el.add(errors.New("redirect_stderr = true is not allowed: stderr would interfere with the eventlistener protocol on stdout"))
+		el.at("redirect_stderr", errors.New("redirect_stderr = true is not allowed: stderr would interfere with the eventlistener protocol on stdout"))
 	}
 	if h.onExit != nil || h.onBackoff != nil {
 		s.Policy = &policy{h: h}
@@ -331,13 +343,13 @@ func decodeEvents(t *lua.LTable, ls *supervisor.ListenerSpec, el *errorList) {
 		for i := 1; i <= x.Len(); i++ {
 			s, ok := x.RawGetInt(i).(lua.LString)
 			if !ok {
-				el.add(fmt.Errorf("events must be a list of event type names, got %s in it", describe(x.RawGetInt(i))))
+				el.at("events", fmt.Errorf("events must be a list of event type names, got %s in it", describe(x.RawGetInt(i))))
 				return
 			}
 			names = append(names, string(s))
 		}
 	default:
-		el.add(fmt.Errorf("events must be a list of event type names, got %s", describe(v)))
+		el.at("events", fmt.Errorf("events must be a list of event type names, got %s", describe(v)))
 		return
 	}
 	known := supervisor.EventTypeNames()
@@ -356,7 +368,7 @@ func decodeEvents(t *lua.LTable, ls *supervisor.ListenerSpec, el *errorList) {
 			if sug := suggest(n, lower); sug != "" {
 				msg += fmt.Sprintf(" (did you mean %q?)", strings.ToUpper(sug))
 			}
-			el.add(errors.New(msg))
+			el.at("events", errors.New(msg))
 			bad = true
 			continue
 		}
@@ -365,6 +377,6 @@ func decodeEvents(t *lua.LTable, ls *supervisor.ListenerSpec, el *errorList) {
 		}
 	}
 	if len(ls.Events) == 0 && !bad {
-		el.add(errors.New(`events must name at least one event type, such as { "PROCESS_STATE" }`))
+		el.at("events", errors.New(`events must name at least one event type, such as { "PROCESS_STATE" }`))
 	}
 }
