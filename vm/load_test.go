@@ -16,7 +16,7 @@ func TestLoadBrokenConfigs(t *testing.T) {
 		{"syntax error", map[string]string{"tend.lua": "program \"web\" {\n  command = = 1\n}"},
 			"tend.lua:2: syntax error near '='"},
 		{"unterminated", map[string]string{"tend.lua": "program \"web\" {\n command = \"x\"\n"},
-			"tend.lua:1: syntax error: '{' opened here is never closed (missing '}' before the end of the file at line 2)"},
+			"tend.lua:1: '}' expected (to close '{' at line 1) near end of file"},
 		{"runtime error", map[string]string{"tend.lua": "local x = nil\nprint(x.y)"},
 			"tend.lua:2: attempt to index a non-table object(nil) with key 'y'"},
 		{"error()", map[string]string{"tend.lua": "\n\nerror('no config for you')"},
