@@ -50,6 +50,9 @@ func (d *Daemon) load(ctx context.Context, live bool) (*vm.VM, *vm.Config, error
 	if err != nil {
 		return nil, nil, err
 	}
+	for _, w := range cfg.Warnings {
+		d.log.Warn(w)
+	}
 	self.Store(v)
 	d.mu.Lock()
 	d.available = cfg.Specs

@@ -100,6 +100,7 @@ func (v *VM) load(L *lua.LState, abs string) (*Config, error) {
 			return nil, err // stopped: run reports where it was
 		}
 		v.locate(s.errs)
+		sortByLine(s.errs)
 		return nil, errors.Join(append(s.errs, errors.New(luaMessage(err)))...)
 	}
 	for name, kp := range s.pending {
@@ -114,6 +115,7 @@ func (v *VM) load(L *lua.LState, abs string) (*Config, error) {
 	v.memLimit = d.LuaMemoryLimit
 	v.loadTimeout = d.LoadTimeout
 	r := newResolver(L, s, &d)
+	r.check = v.opts.Check
 	groups := r.groups()
 	cfg := &Config{Path: v.path, Daemon: d, Groups: groups, hooks: map[string][]string{},
 		Specs: make([]supervisor.Spec, 0, len(s.programs))} // most programs have one process
@@ -146,8 +148,15 @@ func (v *VM) load(L *lua.LState, abs string) (*Config, error) {
 	}
 	if len(s.errs) > 0 {
 		v.locate(s.errs)
+		sortByLine(s.errs)
 		return nil, errors.Join(s.errs...)
 	}
+	v.locate(s.warns)
+	sortByLine(s.warns)
+	for _, w := range s.warns {
+		cfg.Warnings = append(cfg.Warnings, w.Error())
+	}
+	cfg.Included = s.included
 	v.state = s
 	v.resolver = r
 	v.mu.Lock()

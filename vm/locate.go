@@ -2,7 +2,9 @@ package vm
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -57,6 +59,35 @@ func (v *VM) locate(errs []error) {
 			ce.Pos = file + ":" + strconv.Itoa(at)
 		}
 	}
+}
+
+// sortByLine orders located ConfigErrors by line within each file; the
+// files keep the order in which they first appear.
+func sortByLine(errs []error) {
+	fileOrder := map[string]int{}
+	key := func(err error) (int, int) {
+		var ce *ConfigError
+		if !errors.As(err, &ce) {
+			return len(fileOrder), 0
+		}
+		file, line := ce.Pos, 0
+		if i := strings.LastIndexByte(ce.Pos, ':'); i >= 0 {
+			file = ce.Pos[:i]
+			line, _ = strconv.Atoi(ce.Pos[i+1:])
+		}
+		if _, ok := fileOrder[file]; !ok {
+			fileOrder[file] = len(fileOrder)
+		}
+		return fileOrder[file], line
+	}
+	for _, err := range errs {
+		key(err)
+	}
+	slices.SortStableFunc(errs, func(a, b error) int {
+		fa, la := key(a)
+		fb, lb := key(b)
+		return cmp.Or(cmp.Compare(fa, fb), cmp.Compare(la, lb))
+	})
 }
 
 // line returns where option opt of the declaration at line decl is

@@ -1,6 +1,8 @@
 package vm
 
 import (
+	"context"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -44,5 +46,74 @@ func TestErrorsAtOptionLines(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestCheckWarnings: loaded for tend check, what this machine lacks (a
+// command on PATH, a directory, a log folder, a user) is a warning with
+// the option's file:line, not an error; the daemon's load still refuses
+// an unknown user, as supervisord does.
+func TestCheckWarnings(t *testing.T) {
+	src := "program \"web\" {\n" +
+		"  command = \"tend-no-such-command-xyz --port 1\",\n" +
+		"  directory = \"/nonexistent-tend/dir\",\n" +
+		"  stdout_logfile = \"/nonexistent-tend/logs/web.log\",\n" +
+		"  user = \"tend_no_such_user_xyz\",\n" +
+		"}\n" +
+		"program \"ok\" { command = \"sh -c true\", directory = \"/tmp\", stdout_logfile = \"/tmp/ok.log\" }\n" +
+		"program \"rel\" {\n  command = \"./bin/run\",\n  directory = \"%(here)s\",\n}\n"
+	path := writeConfig(t, map[string]string{"tend.lua": src})
+	dir := filepath.Dir(path)
+	v, cfg, err := Load(context.Background(), path, Options{Check: true})
+	if err != nil {
+		t.Fatalf("check load: %v", err)
+	}
+	v.Close()
+	got := strings.ReplaceAll(strings.Join(cfg.Warnings, "\n"), dir+"/", "")
+	want := []string{
+		`tend.lua:2: program "web": command: can't find command 'tend-no-such-command-xyz'`,
+		`tend.lua:3: program "web": directory /nonexistent-tend/dir does not exist`,
+		`tend.lua:4: program "web": stdout_logfile: folder /nonexistent-tend/logs does not exist`,
+		`tend.lua:5: program "web": user: invalid user name "tend_no_such_user_xyz"`,
+		`tend.lua:9: program "rel": command: can't find command 'bin/run'`,
+	}
+	if strings.Join(want, "\n") != got {
+		t.Errorf("warnings:\n%s\nwant:\n%s", got, strings.Join(want, "\n"))
+	}
+	if _, _, err := Load(context.Background(), path, Options{}); err == nil || !strings.Contains(err.Error(), `tend.lua:5: program "web": user: invalid user name`) {
+		t.Errorf("daemon load: %v, want the unknown user refused at its line", err)
+	}
+}
+
+// TestIncludeWarnsAndLists: an include glob that matches nothing is a
+// warning (supervisord's "No file matches via include"), and the files
+// included are listed, in the order they ran.
+func TestIncludeWarnsAndLists(t *testing.T) {
+	path := writeConfig(t, map[string]string{
+		"tend.lua":       "include \"conf.d/*.lua\"\n\ninclude \"empty.d/*.lua\"\n",
+		"conf.d/b.lua":   `program "b" { command = "x" }`,
+		"conf.d/a.lua":   `program "a" { command = "x" }`,
+		"empty.d/README": "not lua",
+	})
+	dir := filepath.Dir(path)
+	v, cfg, err := Load(context.Background(), path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close()
+	warn := strings.ReplaceAll(strings.Join(cfg.Warnings, "\n"), dir+"/", "")
+	if warn != `tend.lua:3: include: no file matches "empty.d/*.lua"` {
+		t.Errorf("warnings = %q", warn)
+	}
+	inc := strings.ReplaceAll(strings.Join(cfg.Included, " "), dir+"/", "")
+	if inc != "conf.d/a.lua conf.d/b.lua" {
+		t.Errorf("included = %q", inc)
+	}
+	var b strings.Builder
+	if err := FormatCheck(&b, cfg); err != nil {
+		t.Fatal(err)
+	}
+	if out := strings.ReplaceAll(b.String(), dir+"/", ""); !strings.HasPrefix(out, "tend.lua: 2 processes\nincluded conf.d/a.lua\nincluded conf.d/b.lua\n\n") {
+		t.Errorf("check output:\n%s", out)
 	}
 }

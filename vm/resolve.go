@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"syscall"
@@ -31,6 +32,9 @@ type resolver struct {
 	environ     map[string]string // for %(ENV_X)s: the daemon's environment
 	creds       map[string]*syscall.Credential
 	groupOf     map[string]membership
+	// check: load for tend check (Options.Check). What depends on this
+	// machine is a warning, collected in s.warns.
+	check bool
 }
 
 func newResolver(L *lua.LState, s *loadState, d *Daemon) *resolver {
@@ -132,11 +136,16 @@ func (r *resolver) program(d *programDecl, numprocs int) ([]supervisor.Spec, *ho
 	specs := make([]supervisor.Spec, 0, base.NumProcs)
 	// Every instance is resolved even after an error (an unknown option, a
 	// bad numprocs), so that one load reports every mistake.
+	wl := &errorList{pos: d.pos, what: d.what()}
 	for num := base.NumProcsStart; num < base.NumProcsStart+base.NumProcs; num++ {
-		if s, ok := r.instance(d, &base, h, m, num, el); ok {
+		if s, ok := r.instance(d, &base, h, m, num, el, wl); ok {
 			specs = append(specs, s)
+			if r.check {
+				r.checkMachine(&s, wl)
+			}
 		}
 	}
+	r.s.warns = append(r.s.warns, wl.errs...)
 	if len(el.errs) > 0 {
 		return nil, nil, el.errs
 	}
@@ -144,7 +153,7 @@ func (r *resolver) program(d *programDecl, numprocs int) ([]supervisor.Spec, *ho
 }
 
 // instance resolves one process of a program.
-func (r *resolver) instance(d *programDecl, base *supervisor.Spec, h *hooks, m membership, num int, el *errorList) (supervisor.Spec, bool) {
+func (r *resolver) instance(d *programDecl, base *supervisor.Spec, h *hooks, m membership, num int, el, wl *errorList) (supervisor.Spec, bool) {
 	before := len(el.errs)
 	s := *base
 	s.ExitCodes = slices.Clone(base.ExitCodes)
@@ -220,7 +229,10 @@ func (r *resolver) instance(d *programDecl, base *supervisor.Spec, h *hooks, m m
 	}
 	for _, o := range optionsAt(perInstance, d.kind == "eventlistener") {
 		if v := get(o.Name); v != lua.LNil {
-			if err := r.decodeOption(&s, o, v, x); err != nil {
+			var me *machineError
+			if err := r.decodeOption(&s, o, v, x); errors.As(err, &me) && r.check {
+				wl.at(o.Name, err)
+			} else if err != nil {
 				el.at(o.Name, err)
 			}
 		}
@@ -258,7 +270,7 @@ func (r *resolver) credential(user string) (*syscall.Credential, error) {
 	}
 	c, err := supervisor.LookupCredential(user)
 	if err != nil {
-		return nil, fmt.Errorf("user: invalid user name %q", user)
+		return nil, &machineError{fmt.Errorf("user: invalid user name %q", user)}
 	}
 	r.creds[user] = c
 	return c, nil
@@ -378,5 +390,52 @@ func decodeEvents(t *lua.LTable, ls *supervisor.ListenerSpec, el *errorList) {
 	}
 	if len(ls.Events) == 0 && !bad {
 		el.at("events", errors.New(`events must name at least one event type, such as { "PROCESS_STATE" }`))
+	}
+}
+
+// machineError is a mistake that depends on the machine the config is
+// loaded on (a user that does not exist here): an error for the daemon, a
+// warning for tend check.
+type machineError struct{ error }
+
+func (e *machineError) Unwrap() error { return e.error }
+
+// checkMachine warns, for tend check, about what a spawn of s would miss
+// on this machine: its command on PATH, its directory, the folders of its
+// log files.
+func (r *resolver) checkMachine(s *supervisor.Spec, wl *errorList) {
+	if len(s.Command) > 0 {
+		path := s.Environment["PATH"]
+		if path == "" {
+			path = r.environ["PATH"]
+		}
+		argv0 := s.Command[0]
+		if strings.Contains(argv0, "/") && !filepath.IsAbs(argv0) && s.Directory != "" {
+			argv0 = filepath.Join(s.Directory, argv0)
+		}
+		if _, err := supervisor.ResolveCommand(argv0, []string{"PATH=" + path}); err != nil {
+			wl.at("command", fmt.Errorf("command: %v", err))
+		}
+	}
+	if s.Directory != "" {
+		if st, err := os.Stat(s.Directory); err != nil || !st.IsDir() {
+			wl.at("directory", fmt.Errorf("directory %s does not exist", s.Directory))
+		}
+	}
+	for _, l := range []struct {
+		opt  string
+		path string
+	}{{"stdout_logfile", s.Stdout.Path}, {"stderr_logfile", s.Stderr.Path}} {
+		if l.path == supervisor.LogAuto || l.path == supervisor.LogNone || l.path == "" ||
+			l.opt == "stderr_logfile" && s.RedirectStderr {
+			continue
+		}
+		dir := filepath.Dir(l.path)
+		if !filepath.IsAbs(dir) && s.Directory != "" {
+			dir = filepath.Join(s.Directory, dir)
+		}
+		if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+			wl.at(l.opt, fmt.Errorf("%s: folder %s does not exist", l.opt, dir))
+		}
 	}
 }

@@ -38,6 +38,12 @@ type Options struct {
 	// found holding the VM past its deadline plus the grace, with what it
 	// was running: the daemon should replace the VM.
 	OnStuck func(where string)
+	// Check loads for tend check, which may run on another machine than
+	// the daemon: what depends on this machine is a warning, not an error
+	// (a user that does not exist here), and Config.Warnings also names
+	// commands not found on PATH and directories and log folders that do
+	// not exist.
+	Check bool
 }
 
 // SocketConfig is daemon{ socket = {...} }: the control socket.
@@ -91,6 +97,13 @@ type Config struct {
 	Daemon Daemon
 	Specs  []supervisor.Spec      // every process, in declaration order
 	Groups []supervisor.GroupSpec // the group{} declarations
+	// Included are the files include ran, in the order they ran, named as
+	// in messages.
+	Included []string
+	// Warnings are mistakes that do not stop the load, each "file:line:
+	// what: message": an include glob that matches no file (supervisord
+	// warns too), and with Options.Check what this machine lacks.
+	Warnings []string
 
 	// hooks lists the hooks each namespec has, for FormatCheck.
 	hooks map[string][]string

@@ -85,12 +85,15 @@ func runCheck(ctx context.Context, g globals, args []string, stdout, stderr io.W
 		fmt.Fprintf(stderr, "Error: %v\n", err)
 		return 1
 	}
-	v, cfg, err := vm.Load(ctx, path, vm.Options{})
+	v, cfg, err := vm.Load(ctx, path, vm.Options{Check: true})
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1
 	}
 	defer v.Close()
+	for _, w := range cfg.Warnings {
+		fmt.Fprintln(stderr, "warning: "+w)
+	}
 	if err := vm.FormatCheck(stdout, cfg); err != nil {
 		fmt.Fprintf(stderr, "Error: %v\n", err)
 		return 1
