@@ -97,6 +97,7 @@ func Open(ctx context.Context, opts Options) (*Daemon, error) {
 	}
 	d.sw.set(h)
 	d.ml = ml
+	d.logWarnings(cfg)
 	d.vm, d.cfg, d.running = v, cfg, dc
 	return d, nil
 }
