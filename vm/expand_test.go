@@ -113,3 +113,13 @@ program "envname" {
 		t.Errorf("got  %q\nwant %q", got, want)
 	}
 }
+
+// TestEventsExpand: an eventlistener's events string expands too, as
+// supervisord expands every value.
+func TestEventsExpand(t *testing.T) {
+	t.Setenv("T_EVENTS", "TICK_5,PROCESS_STATE")
+	_, cfg := loadSource(t, `eventlistener "ev" { command = "cat", events = "%(ENV_T_EVENTS)s" }`, Options{})
+	if got := cfg.Specs[0].Listener.Events; !reflect.DeepEqual(got, []string{"TICK_5", "PROCESS_STATE"}) {
+		t.Errorf("events = %q", got)
+	}
+}

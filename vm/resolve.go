@@ -125,7 +125,10 @@ func (r *resolver) program(d *programDecl, numprocs int) ([]supervisor.Spec, *ho
 		el.add(errors.New("command is required"))
 	}
 	if isListener {
-		decodeEvents(t, base.Listener, el)
+		if px == nil {
+			px = &expander{r: r, d: d, group: m.name, program: true}
+		}
+		decodeEvents(t, base.Listener, el, px)
 	}
 	if base.NumProcs > 1 {
 		pn := t.RawGetString("process_name")
@@ -339,10 +342,14 @@ func (x *expander) build(withEnv bool) {
 
 // decodeEvents decodes the eventlistener option events into ls. It
 // belongs to the pool, so it may not be a function of the instance.
-func decodeEvents(t *lua.LTable, ls *supervisor.ListenerSpec, el *errorList) {
-	v := t.RawGetString("events")
+func decodeEvents(t *lua.LTable, ls *supervisor.ListenerSpec, el *errorList, x *expander) {
+	v, err := expandValue("events", t.RawGetString("events"), x.expand)
+	if err != nil {
+		el.at("events", err)
+		return
+	}
 	if v == lua.LNil {
-		el.add(errors.New(`events is required: a list of event types such as { "PROCESS_STATE", "TICK_60" }`))
+		el.at("events", errors.New(`events is required: a list of event types such as { "PROCESS_STATE", "TICK_60" }`))
 		return
 	}
 	var names []string
