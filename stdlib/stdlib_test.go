@@ -5,10 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -88,7 +90,8 @@ var splitCorners = []string{
 }
 
 // TestSplitMatchesShlex checks Split against Python's shlex.split, which
-// is how supervisord splits a command, over splitCorners. A case shlex
+// is how supervisord splits a command, over splitCorners and a few
+// thousand random strings of the characters that matter. A case shlex
 // refuses, or splits into no words, must be an error.
 func TestSplitMatchesShlex(t *testing.T) {
 	py, err := exec.LookPath("python3")
@@ -98,20 +101,42 @@ func TestSplitMatchesShlex(t *testing.T) {
 		}
 		t.Skip("python3 not found: cannot compare with shlex.split")
 	}
+	inputs := slices.Clone(splitCorners)
+	rng := rand.New(rand.NewPCG(1, 2))
+	const alphabet = "ab \t\n\"'\\#$`é"
+	runes := []rune(alphabet)
+	for range 3000 {
+		w := make([]rune, rng.IntN(12))
+		for i := range w {
+			w[i] = runes[rng.IntN(len(runes))]
+		}
+		if s := string(w); !strings.Contains(s, "\\\n") { // continuations are tend's own
+			inputs = append(inputs, s)
+		}
+	}
+	// One python3 for every input: a JSON list in, a JSON list out (null
+	// where shlex raises).
 	const script = `import shlex, json, sys
-try:
-    print(json.dumps(shlex.split(sys.argv[1])))
-except ValueError as e:
-    print(json.dumps(None))`
-	for _, in := range splitCorners {
-		out, err := exec.Command(py, "-c", script, in).Output()
-		if err != nil {
-			t.Fatalf("python3 on %q: %v", in, err)
-		}
-		var want []string
-		if err := json.Unmarshal(out, &want); err != nil {
-			t.Fatalf("python3 on %q printed %q: %v", in, out, err)
-		}
+out = []
+for s in json.load(sys.stdin):
+    try:
+        out.append(shlex.split(s))
+    except ValueError:
+        out.append(None)
+json.dump(out, sys.stdout)`
+	in, _ := json.Marshal(inputs)
+	cmd := exec.Command(py, "-c", script)
+	cmd.Stdin = bytes.NewReader(in)
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("python3: %v", err)
+	}
+	var wants [][]string
+	if err := json.Unmarshal(out, &wants); err != nil || len(wants) != len(inputs) {
+		t.Fatalf("python3 printed %d results for %d inputs: %v", len(wants), len(inputs), err)
+	}
+	for i, in := range inputs {
+		want := wants[i]
 		got, err := Split(in)
 		if len(want) == 0 {
 			if err == nil {
