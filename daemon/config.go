@@ -50,11 +50,22 @@ func (d *Daemon) load(ctx context.Context, live bool) (*vm.VM, *vm.Config, error
 	if err != nil {
 		return nil, nil, err
 	}
+	if d.ml != nil { // Open logs the first load's, once the main log is open
+		d.logWarnings(cfg)
+	}
 	self.Store(v)
 	d.mu.Lock()
 	d.available = cfg.Specs
 	d.mu.Unlock()
 	return v, cfg, nil
+}
+
+// logWarnings logs what a load found suspicious but not wrong (an include
+// that matches no file).
+func (d *Daemon) logWarnings(cfg *vm.Config) {
+	for _, w := range cfg.Warnings {
+		d.log.Warn(w)
+	}
 }
 
 // stuckReloadTimeout bounds the load that replaces a stuck state.

@@ -101,6 +101,7 @@ func Open(ctx context.Context, opts Options) (*Daemon, error) {
 	}
 	d.sw.set(h)
 	d.ml = ml
+	d.logWarnings(cfg)
 	d.vm, d.cfg, d.running = v, cfg, dc
 	if cfg.INI != nil {
 		d.log.Info(fmt.Sprintf("%s is a supervisord config: tend runs it through the conversion of tend import; "+

@@ -386,3 +386,13 @@ func TestStartLineNamesTend(t *testing.T) {
 		t.Fatalf("log has no %q:\n%s", want, data)
 	}
 }
+
+// TestIncludeMatchingNothingIsLogged: an include glob that matches no
+// file is a warning in the daemon log, at start and at each reload, as
+// supervisord logs "No file matches via include".
+func TestIncludeMatchingNothingIsLogged(t *testing.T) {
+	td := startDaemon(t, func(td *testDaemon) string {
+		return td.header("") + "include \"conf.d/*.lua\"\nprogram \"a\" { command = \"sleep 1000\", startsecs = 0 }\n"
+	})
+	td.waitLog(`WARN .*tend\.lua:2: include: no file matches "` + regexp.QuoteMeta(td.dir) + `/conf\.d/\*\.lua"`)
+}

@@ -28,7 +28,7 @@ program "task1" {
   directory       = "/tmp",
   numprocs        = 2,
   process_name    = "%(program_name)s_%(process_num)02d",
-  -- Any option may be a function of the instance p (p.name, p.num, ...).
+  -- Any option may be a function of the instance p (p.name is "task1_00", p.num, p.numprocs ...).
   environment     = function(p)
     return { TASK_ID = tostring(p.num), GREETING = "hello from " .. p.name }
   end,

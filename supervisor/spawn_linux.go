@@ -91,6 +91,18 @@ func envLookup(env []string, key string) string {
 	return ""
 }
 
+// ResolveCommand finds the file a process with environment env (KEY=value;
+// its PATH, else the daemon's) would execute for argv0, as a spawn does.
+// The error's detail is supervisord's: "can't find command 'x'", "command
+// at '/x' is not executable". tend check uses it to warn early.
+func ResolveCommand(argv0 string, env []string) (string, error) {
+	path, err := resolveCommand(argv0, env)
+	if err != nil {
+		return "", errors.New(err.Detail)
+	}
+	return path, nil
+}
+
 // resolveCommand finds the program to execute with supervisord's errors.
 func resolveCommand(argv0 string, env []string) (string, *Error) {
 	if argv0 == "" {

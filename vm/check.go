@@ -27,9 +27,9 @@ var checkLines = map[string]string{
 	"redirect_stderr": "stderr", "serverurl": "serverurl", "events": "events",
 }
 
-// FormatCheck writes what tend check prints: every resolved process with
-// its namespec and source, then every option's value, a few to a line,
-// and its hooks. The environment shows only what differs from the
+// FormatCheck writes what tend check prints: the files included, every
+// resolved process with its namespec and source, then every option's
+// value, a few to a line, and its hooks. The environment shows only what differs from the
 // daemon's.
 func FormatCheck(w io.Writer, cfg *Config) error {
 	base := map[string]string{}
@@ -43,6 +43,9 @@ func FormatCheck(w io.Writer, cfg *Config) error {
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s: %d processes\n", cfg.Path, len(cfg.Specs))
+	for _, f := range cfg.Included {
+		fmt.Fprintf(&b, "included %s\n", f)
+	}
 	for _, s := range cfg.Specs {
 		fmt.Fprintf(&b, "\n%s  (%s)\n", s.Namespec(), s.Source)
 		// extra ends a line with what is no option.

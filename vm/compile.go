@@ -17,27 +17,38 @@ import (
 const maxSource = 16 << 20
 
 // compileFile parses and compiles a Lua file; messages name it chunkname.
-// Reading it honours L's context (a FIFO cannot hold the VM).
-func compileFile(L *lua.LState, path, chunkname string) (*lua.LFunction, error) {
+// Reading it honours L's context (a FIFO cannot hold the VM). During a
+// load the source is kept, to locate errors at their option's line.
+func (v *VM) compileFile(L *lua.LState, path, chunkname string) (*lua.LFunction, error) {
 	ctx := L.Context()
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	proto, err := compileProto(ctx, path, chunkname)
+	proto, src, err := compileProto(ctx, path, chunkname)
 	if err != nil {
 		return nil, err
 	}
+	v.keepSource(chunkname, src)
 	return L.NewFunctionFromProto(proto), nil
+}
+
+// keepSource remembers the source of a chunk run by the load in progress.
+func (v *VM) keepSource(chunkname string, src []byte) {
+	if v.sources != nil {
+		v.sources[chunkname] = src
+	}
 }
 
 // compileProto reads, parses and compiles a Lua file without touching a
 // Lua state, so it may run on any goroutine. The read stops when ctx ends.
-func compileProto(ctx context.Context, path, chunkname string) (*lua.FunctionProto, error) {
+// It returns the source read.
+func compileProto(ctx context.Context, path, chunkname string) (*lua.FunctionProto, []byte, error) {
 	src, err := stdlib.ReadFile(ctx, path, maxSource)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return compileSource(src, chunkname)
+	proto, err := compileSource(src, chunkname)
+	return proto, src, err
 }
 
 // compileSource parses and compiles src; syntax errors carry file:line.
@@ -56,9 +67,10 @@ func compileSource(src []byte, chunkname string) (*lua.FunctionProto, error) {
 // compileProtos compiles files concurrently, at most one per CPU the
 // runtime uses: a conf.d of many files spends most of its load time in
 // the parser and compiler, which share nothing. Results are in the order
-// of paths.
-func compileProtos(ctx context.Context, paths, chunknames []string) ([]*lua.FunctionProto, []error) {
+// of paths, with the sources read.
+func compileProtos(ctx context.Context, paths, chunknames []string) ([]*lua.FunctionProto, [][]byte, []error) {
 	protos := make([]*lua.FunctionProto, len(paths))
+	srcs := make([][]byte, len(paths))
 	errs := make([]error, len(paths))
 	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
 	var wg sync.WaitGroup
@@ -66,11 +78,11 @@ func compileProtos(ctx context.Context, paths, chunknames []string) ([]*lua.Func
 		sem <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-sem }()
-			protos[i], errs[i] = compileProto(ctx, paths[i], chunknames[i])
+			protos[i], srcs[i], errs[i] = compileProto(ctx, paths[i], chunknames[i])
 		})
 	}
 	wg.Wait()
-	return protos, errs
+	return protos, srcs, errs
 }
 
 // compileString compiles a chunk held in memory.

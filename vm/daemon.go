@@ -62,11 +62,7 @@ var daemonOptions = []daemonOption{
 		field: func(d *Daemon) any { return &d.Umask }},
 	{name: "identifier", kind: supervisor.KindString, def: "supervisor", restart: true,
 		doc:   "reported by getIdentification",
-		field: func(d *Daemon) any { return &d.Identifier },
-		decode: func(d *Daemon, name string, v lua.LValue, _ *daemonDecoding) (err error) {
-			d.Identifier, err = decodeString(name, v) // supervisord does not expand it
-			return err
-		}},
+		field: func(d *Daemon) any { return &d.Identifier }},
 	{name: "nocleanup", kind: supervisor.KindBool, def: "false", restart: true,
 		doc:   "keep old AUTO child logs at start-up",
 		field: func(d *Daemon) any { return &d.Nocleanup }},
@@ -195,8 +191,27 @@ type daemonDecoding struct {
 }
 
 // expand applies %(here)s and %(ENV_X)s, which supervisord expands in
-// its own sections' paths and environment too.
+// every value of its own sections.
 func (c *daemonDecoding) expand(s string) (string, error) { return supervisor.Expand(s, c.vars) }
+
+// expandFunc returns c.expand, or nil when there is nothing to expand
+// with (the defaults).
+func (c *daemonDecoding) expandFunc() func(string) (string, error) {
+	if c.vars == nil {
+		return nil
+	}
+	return c.expand
+}
+
+// field decodes one string field of a daemon{} sub-table (socket, http),
+// expanded.
+func (c *daemonDecoding) field(name string, v lua.LValue) (string, error) {
+	v, err := expandValue(name, v, c.expandFunc())
+	if err != nil {
+		return "", err
+	}
+	return decodeString(name, v)
+}
 
 // decodeDaemon applies a daemon{} declaration to d.
 func decodeDaemon(dd *daemonDecl, d *Daemon) []error {
@@ -215,18 +230,23 @@ func decodeDaemon(dd *daemonDecl, d *Daemon) []error {
 		}
 		i := slices.IndexFunc(daemonOptions, func(o daemonOption) bool { return o.name == string(ks) })
 		if i < 0 {
-			c.el.add(errors.New(unknownOption(string(ks), daemonOptionNames)))
+			c.el.at(string(ks), errors.New(unknownOption(string(ks), daemonOptionNames)))
 			continue
 		}
 		if err := daemonOptions[i].set(d, v, c); err != nil {
-			c.el.add(err)
+			c.el.at(string(ks), err)
 		}
 	}
 	return c.el.errs
 }
 
-// set decodes v into d.
+// set decodes v into d. A string value is expanded first, whatever the
+// option's kind, as supervisord expands every [supervisord] value.
 func (o daemonOption) set(d *Daemon, v lua.LValue, c *daemonDecoding) error {
+	v, err := expandValue(o.name, v, c.expandFunc())
+	if err != nil {
+		return err
+	}
 	if o.decode != nil {
 		return o.decode(d, o.name, v, c)
 	}
@@ -261,19 +281,18 @@ func decodeSocket(d *Daemon, _ string, v lua.LValue, c *daemonDecoding) error {
 		var err error
 		switch k.String() {
 		case "path":
-			var p any
-			if p, err = decodeKind(supervisor.KindString, "socket.path", v, c.expand); err == nil {
-				sc.Path = p.(string)
-			}
+			sc.Path, err = c.field("socket.path", v)
 		case "mode":
-			sc.Mode, err = decodeMode("socket.mode", v)
+			if v, err = expandValue("socket.mode", v, c.expandFunc()); err == nil {
+				sc.Mode, err = decodeMode("socket.mode", v)
+			}
 		case "owner":
-			sc.Owner, err = decodeString("socket.owner", v)
+			sc.Owner, err = c.field("socket.owner", v)
 		default:
 			err = errors.New("socket: " + unknownOption(k.String(), socketOptionNames))
 		}
 		if err != nil {
-			c.el.add(err)
+			c.el.at("socket."+k.String(), err)
 		}
 	}
 	return nil
@@ -298,25 +317,27 @@ func decodeHTTP(d *Daemon, _ string, v lua.LValue, c *daemonDecoding) error {
 		var err error
 		switch k.String() {
 		case "listen":
-			h.Listen, err = decodeString("http.listen", v)
+			h.Listen, err = c.field("http.listen", v)
 		case "username":
-			h.Username, err = decodeString("http.username", v)
+			h.Username, err = c.field("http.username", v)
 		case "password":
-			h.Password, err = decodeString("http.password", v)
+			h.Password, err = c.field("http.password", v)
 		case "allow_no_auth":
-			h.AllowNoAuth, err = decodeBool("http.allow_no_auth", v)
+			if v, err = expandValue("http.allow_no_auth", v, c.expandFunc()); err == nil {
+				h.AllowNoAuth, err = decodeBool("http.allow_no_auth", v)
+			}
 		default:
 			err = errors.New("http: " + unknownOption(k.String(), httpOptionNames))
 		}
 		if err != nil {
-			el.add(err)
+			el.at("http."+k.String(), err)
 		}
 	}
 	if h.Listen == "" {
-		el.add(errors.New(`http.listen is required (such as "127.0.0.1:9001")`))
+		el.at("http", errors.New(`http.listen is required (such as "127.0.0.1:9001")`))
 	}
 	if !h.AllowNoAuth && (h.Username == "" || h.Password == "") {
-		el.add(errors.New("http needs a username and a password (or allow_no_auth = true)"))
+		el.at("http", errors.New("http needs a username and a password (or allow_no_auth = true)"))
 	}
 	return nil
 }

@@ -28,6 +28,7 @@ func (d *programDecl) what() string { return fmt.Sprintf("%s %q", d.kind, d.name
 type groupDecl struct {
 	name string
 	pos  string
+	here string
 	opts *lua.LTable
 }
 
@@ -47,7 +48,9 @@ type loadState struct {
 	daemon    *daemonDecl
 	pending   map[string]string // program "x" without its option table: name -> "kind\x00pos"
 	running   []string          // files being run, for include cycles
+	included  []string          // files include ran, as named in messages
 	errs      []error
+	warns     []error // *ConfigError: mistakes that do not stop the load
 }
 
 func newLoadState() *loadState {
@@ -56,6 +59,10 @@ func newLoadState() *loadState {
 		groupName: map[string]*groupDecl{},
 		pending:   map[string]string{},
 	}
+}
+
+func (s *loadState) warnf(pos, what, format string, args ...any) {
+	s.warns = append(s.warns, &ConfigError{Pos: pos, What: what, Msg: fmt.Sprintf(format, args...)})
 }
 
 func (s *loadState) errorf(pos, what, format string, args ...any) {
@@ -157,7 +164,7 @@ func (v *VM) record(s *loadState, kind, name, pos, source string, t *lua.LTable)
 			s.errorf(pos, what, "already declared at %s", prev.pos)
 			return
 		}
-		g := &groupDecl{name: name, pos: pos, opts: t}
+		g := &groupDecl{name: name, pos: pos, here: hereOf(source), opts: t}
 		s.groups = append(s.groups, g)
 		s.groupName[name] = g
 		return
@@ -189,6 +196,11 @@ func (v *VM) include(L *lua.LState, s *loadState) int {
 		s.errorf(pos, "include", "%s: no such file", full)
 		return 0
 	}
+	if len(matches) == 0 {
+		// supervisord: No file matches via include "conf.d/*.conf".
+		s.warnf(pos, "include", "no file matches %q", full)
+		return 0
+	}
 	var files, names []string
 	for _, m := range matches {
 		abs, err := filepath.Abs(m)
@@ -212,11 +224,13 @@ func (v *VM) include(L *lua.LState, s *loadState) int {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	protos, errs := compileProtos(ctx, files, names)
+	protos, srcs, errs := compileProtos(ctx, files, names)
 	for i, abs := range files {
 		if errs[i] != nil {
 			L.Error(lua.LString(luaMessage(errs[i])), 0)
 		}
+		v.keepSource(names[i], srcs[i])
+		s.included = append(s.included, names[i])
 		s.running = append(s.running, abs)
 		L.Push(L.NewFunctionFromProto(protos[i]))
 		L.Call(0, 0)

@@ -247,15 +247,13 @@ func decodeExpandedEnvironment(v lua.LValue, expand func(string) (string, error)
 	return env, nil
 }
 
-// decodeCommand accepts a command line (split like a shell) or an argv
-// list, and returns the argv and the line as written.
+// decodeCommand accepts a command line (split like supervisord splits
+// one) or an argv list, and returns the argv and the line as written. A
+// line arrives expanded (expandValue); expand applies to a list's words.
 func decodeCommand(v lua.LValue, expand func(string) (string, error)) ([]string, string, error) {
 	switch x := v.(type) {
 	case lua.LString:
-		line, err := expand(string(x))
-		if err != nil {
-			return nil, "", fmt.Errorf("command: %v", err)
-		}
+		line := string(x)
 		argv, err := stdlib.Split(line)
 		if err != nil {
 			return nil, "", fmt.Errorf("command: %v", err)
@@ -282,8 +280,9 @@ func decodeCommand(v lua.LValue, expand func(string) (string, error)) ([]string,
 	return nil, "", fmt.Errorf("command must be a string or a list of strings, got %s", describe(v))
 }
 
-// decodeLogPath accepts a path, "AUTO" or "NONE" (any case).
-func decodeLogPath(name string, v lua.LValue, expand func(string) (string, error)) (string, error) {
+// decodeLogPath accepts a path, "AUTO" or "NONE" (any case), already
+// expanded: supervisord expands before it looks for AUTO and NONE.
+func decodeLogPath(name string, v lua.LValue) (string, error) {
 	s, err := decodeString(name, v)
 	if err != nil {
 		return "", err
@@ -293,10 +292,6 @@ func decodeLogPath(name string, v lua.LValue, expand func(string) (string, error
 		return supervisor.LogAuto, nil
 	case supervisor.LogNone:
 		return supervisor.LogNone, nil
-	}
-	s, err = expand(s)
-	if err != nil {
-		return "", fmt.Errorf("%s: %v", name, err)
 	}
 	return s, nil
 }

@@ -14,9 +14,12 @@ import (
 // declaration it belongs to: "tend.lua:12: program "web": startsecs must
 // be a number >= 0, got "soon"".
 type ConfigError struct {
-	Pos  string // "file:line"
+	Pos  string // "file:line": of the option when it is known, else of the declaration
 	What string // `program "web"`, `group "g"`, "daemon", or ""
 	Msg  string
+	// Option is the option the mistake is in ("socket.mode" for a field
+	// of a sub-table), or "" when it is about the whole declaration.
+	Option string
 }
 
 func (e *ConfigError) Error() string {

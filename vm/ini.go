@@ -86,6 +86,7 @@ func (v *VM) compileConfig(L *lua.LState, abs string) (*lua.LFunction, *iniMap, 
 		return nil, nil, err
 	}
 	if !supervisordconf.IsINI(src) {
+		v.keepSource(v.path, src)
 		proto, err := compileSource(src, v.path)
 		if err != nil {
 			return nil, nil, err
@@ -97,6 +98,7 @@ func (v *VM) compileConfig(L *lua.LState, abs string) (*lua.LFunction, *iniMap, 
 		return nil, nil, err
 	}
 	m := newINIMap(v.path, conf)
+	v.keepSource(v.path, []byte(conf.Lua))
 	fn, err := compileString(L, conf.Lua, v.path)
 	if err != nil {
 		// The converter writes valid Lua: this is a bug, and the

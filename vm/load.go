@@ -49,6 +49,9 @@ func Load(ctx context.Context, path string, opts Options) (*VM, *Config, error) 
 		for i := range cfg.Specs {
 			cfg.Specs[i].Source = v.ini.rewrite(cfg.Specs[i].Source)
 		}
+		for i, w := range cfg.Warnings {
+			cfg.Warnings[i] = v.ini.mapError(errors.New(w)).Error()
+		}
 	}
 	v.serving.Store(true)
 	return v, cfg, nil
@@ -93,6 +96,8 @@ func isConfigError(err error) bool {
 func (v *VM) load(L *lua.LState, abs string) (*Config, error) {
 	s := newLoadState()
 	v.installDeclarations(L, s)
+	v.sources = map[string][]byte{}
+	defer func() { v.sources = nil }()
 	fn, ini, err := v.compileConfig(L, abs)
 	if err != nil {
 		return nil, errors.New(luaMessage(err))
@@ -104,6 +109,8 @@ func (v *VM) load(L *lua.LState, abs string) (*Config, error) {
 		if L.Context().Err() != nil {
 			return nil, err // stopped: run reports where it was
 		}
+		v.locate(s.errs)
+		sortByLine(s.errs)
 		return nil, errors.Join(append(s.errs, errors.New(luaMessage(err)))...)
 	}
 	for name, kp := range s.pending {
@@ -118,6 +125,7 @@ func (v *VM) load(L *lua.LState, abs string) (*Config, error) {
 	v.memLimit = d.LuaMemoryLimit
 	v.loadTimeout = d.LoadTimeout
 	r := newResolver(L, s, &d)
+	r.check = v.opts.Check
 	groups := r.groups()
 	cfg := &Config{Path: v.path, Daemon: d, Groups: groups, hooks: map[string][]string{},
 		Specs: make([]supervisor.Spec, 0, len(s.programs))} // most programs have one process
@@ -149,8 +157,16 @@ func (v *VM) load(L *lua.LState, abs string) (*Config, error) {
 		}
 	}
 	if len(s.errs) > 0 {
+		v.locate(s.errs)
+		sortByLine(s.errs)
 		return nil, errors.Join(s.errs...)
 	}
+	v.locate(s.warns)
+	sortByLine(s.warns)
+	for _, w := range s.warns {
+		cfg.Warnings = append(cfg.Warnings, w.Error())
+	}
+	cfg.Included = s.included
 	v.state = s
 	v.resolver = r
 	v.mu.Lock()
@@ -170,15 +186,17 @@ func (r *resolver) groups() []supervisor.GroupSpec {
 			switch k.String() {
 			case "name":
 			case "priority":
-				n, err := decodeInt("priority", v, 0)
-				if err != nil {
-					el.add(err)
+				v, err := expandValue("priority", v, r.groupExpander(g).expand)
+				if err == nil {
+					gs.Priority, err = decodeInt("priority", v, 0)
 				}
-				gs.Priority = n
+				if err != nil {
+					el.at("priority", err)
+				}
 			case "programs":
 				gs.Programs = r.groupPrograms(v, el)
 			default:
-				el.add(errors.New(unknownOption(k.String(), []string{"name", "priority", "programs"})))
+				el.at(k.String(), errors.New(unknownOption(k.String(), []string{"name", "priority", "programs"})))
 			}
 		}
 		if g.opts.RawGetString("programs") == lua.LNil {
@@ -189,7 +207,7 @@ func (r *resolver) groups() []supervisor.GroupSpec {
 		}
 		for _, name := range gs.Programs {
 			if prev, ok := r.groupOf[name]; ok {
-				el.add(fmt.Errorf("program %q is already in group %q", name, prev.name))
+				el.at("programs", fmt.Errorf("program %q is already in group %q", name, prev.name))
 				continue
 			}
 			r.groupOf[name] = membership{name: g.name, priority: gs.Priority, declared: true}
@@ -200,11 +218,22 @@ func (r *resolver) groups() []supervisor.GroupSpec {
 	return out
 }
 
+// groupExpander expands a group's values as supervisord does: %(here)s
+// and %(ENV_X)s.
+func (r *resolver) groupExpander(g *groupDecl) *daemonDecoding {
+	vars := make(map[string]any, len(r.environ)+1)
+	for k, val := range r.environ {
+		vars["ENV_"+k] = val
+	}
+	vars["here"] = g.here
+	return &daemonDecoding{vars: vars}
+}
+
 // groupPrograms decodes a group's programs list; each must be declared.
 func (r *resolver) groupPrograms(v lua.LValue, el *errorList) []string {
 	t, ok := v.(*lua.LTable)
 	if !ok {
-		el.add(fmt.Errorf("programs must be a list of program names, got %s", describe(v)))
+		el.at("programs", fmt.Errorf("programs must be a list of program names, got %s", describe(v)))
 		return nil
 	}
 	known := make([]string, 0, len(r.s.programs))
@@ -215,11 +244,11 @@ func (r *resolver) groupPrograms(v lua.LValue, el *errorList) []string {
 	for i := 1; i <= t.Len(); i++ {
 		s, ok := t.RawGetInt(i).(lua.LString)
 		if !ok {
-			el.add(fmt.Errorf("programs must be a list of program names, got %s in it", describe(t.RawGetInt(i))))
+			el.at("programs", fmt.Errorf("programs must be a list of program names, got %s in it", describe(t.RawGetInt(i))))
 			continue
 		}
 		if d, ok := r.s.byName[string(s)]; ok && d.kind == "eventlistener" {
-			el.add(fmt.Errorf("eventlistener %q cannot be in a group: its pool is its own group", string(s)))
+			el.at("programs", fmt.Errorf("eventlistener %q cannot be in a group: its pool is its own group", string(s)))
 			continue
 		}
 		if _, ok := r.s.byName[string(s)]; !ok {
@@ -227,7 +256,7 @@ func (r *resolver) groupPrograms(v lua.LValue, el *errorList) []string {
 			if sug := suggest(string(s), known); sug != "" {
 				msg += fmt.Sprintf(" (did you mean %q?)", sug)
 			}
-			el.add(errors.New(msg))
+			el.at("programs", errors.New(msg))
 			continue
 		}
 		names = append(names, string(s))

@@ -104,24 +104,24 @@ func TestErrorsWithoutPosition(t *testing.T) {
 func TestSyntaxErrorsLocated(t *testing.T) {
 	tests := []struct{ name, src, want string }{
 		{"unclosed table", "program \"web\" {\n  command = \"x\",\n",
-			"tend.lua:1: syntax error: '{' opened here is never closed (missing '}' before the end of the file at line 2)"},
+			"tend.lua:1: '}' expected (to close '{' at line 1) near end of file"},
 		{"unclosed call", "x = 1\nprint(\n  1,\n  2\n",
-			"tend.lua:2: syntax error: '(' opened here is never closed (missing ')' before the end of the file at line 4)"},
+			"tend.lua:2: ')' expected (to close '(' at line 2) near end of file"},
 		{"unclosed function", "program \"a\" {\n  command = \"x\",\n  on_exit = function(p, e)\n    return \"stop\"\n}\n",
-			"tend.lua:5: syntax error near '}' ('function' opened at line 3 is not closed: missing 'end')"},
+			"tend.lua:5: 'end' expected (to close 'function' at line 3) near '}'"},
 		{"closer that matches", "x = (1 + )\n", "tend.lua:1: syntax error near ')'"},
 		{"unclosed if inside closed function", "local function f()\n  return 1\nend\nif x then\n  y = 1\n",
-			"tend.lua:4: syntax error: 'if' opened here is never closed (missing 'end' before the end of the file at line 5)"},
+			"tend.lua:4: 'end' expected (to close 'if' at line 4) near end of file"},
 		{"unclosed do", "do\n  local x = 1\n",
-			"tend.lua:1: syntax error: 'do' opened here is never closed (missing 'end' before the end of the file at line 2)"},
+			"tend.lua:1: 'end' expected (to close 'do' at line 1) near end of file"},
 		{"unclosed while", "while true do\n  x = 1\n",
-			"tend.lua:1: syntax error: 'while' opened here is never closed (missing 'end' before the end of the file at line 2)"},
+			"tend.lua:1: 'end' expected (to close 'while' at line 1) near end of file"},
 		{"unclosed for with nested do", "for i = 1, 2 do\n  do end\n",
-			"tend.lua:1: syntax error: 'for' opened here is never closed (missing 'end' before the end of the file at line 2)"},
+			"tend.lua:1: 'end' expected (to close 'for' at line 1) near end of file"},
 		{"unclosed repeat", "repeat\n  x = 1\n",
-			"tend.lua:1: syntax error: 'repeat' opened here is never closed (missing 'until' before the end of the file at line 2)"},
+			"tend.lua:1: 'until' expected (to close 'repeat' at line 1) near end of file"},
 		{"brackets in strings and comments ignored", "x = \"{(\" -- { (\n--[[ { ]] t = {\n  a = '}',\n",
-			"tend.lua:2: syntax error: '{' opened here is never closed (missing '}' before the end of the file at line 3)"},
+			"tend.lua:2: '}' expected (to close '{' at line 2) near end of file"},
 		{"unfinished long string", "x = 1\ny = [==[\nabc\n",
 			"tend.lua:2: unfinished long string starting here (the file ends at line 3 without its closing ]==])"},
 		{"unfinished long comment", "x = 1\n--[[ note\n\nmore\n",
@@ -142,7 +142,7 @@ func TestSyntaxErrorsLocated(t *testing.T) {
 	}
 	// An included file and a required module say the same.
 	got := loadError(t, map[string]string{"tend.lua": `include "conf.d/*.lua"`, "conf.d/a.lua": "t = {\n"})
-	if got != "conf.d/a.lua:1: syntax error: '{' opened here is never closed (missing '}' before the end of the file at line 1)" {
+	if got != "conf.d/a.lua:1: '}' expected (to close '{' at line 1) near end of file" {
 		t.Errorf("include: %s", got)
 	}
 }

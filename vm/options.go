@@ -56,7 +56,7 @@ var programDecoders = map[string]programDecoder{
 		return err
 	}},
 	"command": {decode: func(_ *resolver, s *supervisor.Spec, _ string, v lua.LValue, x *expander) (err error) {
-		s.Command, s.CommandLine, err = decodeCommand(v, x.expand)
+		s.Command, s.CommandLine, err = decodeCommand(v, x.expandFunc())
 		return err
 	}},
 	"priority": {decode: func(_ *resolver, s *supervisor.Spec, name string, v lua.LValue, _ *expander) (err error) {
@@ -68,7 +68,7 @@ var programDecoders = map[string]programDecoder{
 		return err
 	}},
 	"user": {decode: func(r *resolver, s *supervisor.Spec, name string, v lua.LValue, x *expander) error {
-		u, err := decodeKind(supervisor.KindString, name, v, x.expand)
+		u, err := decodeKind(supervisor.KindString, name, v, nil)
 		if err != nil || u == "" {
 			return err
 		}
@@ -77,7 +77,7 @@ var programDecoders = map[string]programDecoder{
 		return err
 	}},
 	"serverurl": {decode: func(_ *resolver, s *supervisor.Spec, name string, v lua.LValue, x *expander) error {
-		u, err := decodeKind(supervisor.KindString, name, v, x.expand)
+		u, err := decodeKind(supervisor.KindString, name, v, nil)
 		if err == nil {
 			if s.ServerURL = u.(string); strings.EqualFold(s.ServerURL, "AUTO") {
 				s.ServerURL = ""
@@ -117,14 +117,17 @@ func optionNames(listener bool) []string {
 	return names
 }
 
-// decodeOption decodes one program option's value into s.
+// decodeOption decodes one program option's value into s. A string value
+// is expanded first, whatever the option's kind, as supervisord expands
+// every value before converting it (numprocs = "%(ENV_WORKERS)s").
 func (r *resolver) decodeOption(s *supervisor.Spec, o supervisor.Option, v lua.LValue, x *expander) error {
+	expand := x.expandFunc()
+	v, err := expandValue(o.Name, v, expand)
+	if err != nil {
+		return err
+	}
 	if d := programDecoders[o.Name]; d.decode != nil {
 		return d.decode(r, s, o.Name, v, x)
-	}
-	var expand func(string) (string, error)
-	if x != nil {
-		expand = x.expand
 	}
 	val, err := decodeKind(o.Kind, o.Name, v, expand)
 	if err != nil {
@@ -133,22 +136,31 @@ func (r *resolver) decodeOption(s *supervisor.Spec, o supervisor.Option, v lua.L
 	return setField(o.Name, o.Field(s), val)
 }
 
+// expandValue applies the %(name)s expansions to a string value; other
+// values are returned as they are.
+func expandValue(name string, v lua.LValue, expand func(string) (string, error)) (lua.LValue, error) {
+	str, ok := v.(lua.LString)
+	if !ok || expand == nil || !strings.Contains(string(str), "%") {
+		return v, nil // most values: nothing to expand, nothing to allocate
+	}
+	out, err := expand(string(str))
+	if err != nil {
+		return v, fmt.Errorf("%s: %v", name, err)
+	}
+	return lua.LString(out), nil
+}
+
 // decodeKind decodes a value of kind k with the kind's default rules:
-// integers >= 0, durations >= 0, strings with %(name)s expanded by expand.
+// integers >= 0, durations >= 0. A string value arrives expanded
+// (expandValue); expand applies to the strings inside a table value (an
+// environment's values).
 func decodeKind(k supervisor.Kind, name string, v lua.LValue, expand func(string) (string, error)) (any, error) {
 	if expand == nil {
 		expand = func(s string) (string, error) { return s, nil }
 	}
 	switch k {
 	case supervisor.KindString:
-		s, err := decodeString(name, v)
-		if err != nil {
-			return "", err
-		}
-		if s, err = expand(s); err != nil {
-			return "", fmt.Errorf("%s: %v", name, err)
-		}
-		return s, nil
+		return decodeString(name, v)
 	case supervisor.KindBool:
 		return decodeBool(name, v)
 	case supervisor.KindInt:
@@ -166,9 +178,12 @@ func decodeKind(k supervisor.Kind, name string, v lua.LValue, expand func(string
 	case supervisor.KindExitCodes:
 		return decodeExitCodes(v)
 	case supervisor.KindEnvironment:
+		if _, ok := v.(lua.LString); ok {
+			return decodeEnvironment(v)
+		}
 		return decodeExpandedEnvironment(v, expand)
 	case supervisor.KindLogFile:
-		return decodeLogPath(name, v, expand)
+		return decodeLogPath(name, v)
 	}
 	return nil, fmt.Errorf("%s: no decoder for its kind %d", name, k)
 }
@@ -201,7 +216,7 @@ func checkOptionNames(t *lua.LTable, listener bool, el *errorList) {
 		if !ok {
 			el.add(fmt.Errorf("unexpected value at index %s: options are written name = value", k.String()))
 		} else if _, found := slices.BinarySearch(known, string(ks)); !found {
-			el.add(errors.New(unknownOption(string(ks), known)))
+			el.at(string(ks), errors.New(unknownOption(string(ks), known)))
 		}
 	}
 }

@@ -21,7 +21,7 @@ func TestProgramOptions(t *testing.T) {
 	_, cfg := loadSource(t, `
 program "web" {
   command = [[%(ENV_TEND_TEST_HOME)s/bin/web --port %(ENV_PORT)s -n %(process_num)d \
-    --name '%(program_name)s %(group_name)s' # a comment]],
+    --name '%(program_name)s %(group_name)s']],
   process_name = "%(program_name)s_%(process_num)02d",
   numprocs = 2, numprocs_start = 3, priority = 10,
   autostart = false, startsecs = 2.5, startretries = math.huge, autorestart = true,
@@ -44,7 +44,7 @@ program "web" {
 	want := supervisor.Spec{
 		Name: "web_03", Program: "web", Group: "web", Num: 3, NumProcs: 2, NumProcsStart: 3,
 		Command:     []string{"/srv/app/bin/web", "--port", "8080", "-n", "3", "--name", "web web"},
-		CommandLine: "/srv/app/bin/web --port 8080 -n 3 \\\n    --name 'web web' # a comment",
+		CommandLine: "/srv/app/bin/web --port 8080 -n 3 \\\n    --name 'web web'",
 		Priority:    10, GroupPriority: 10, AutoStart: false, StartSecs: 2500 * time.Millisecond,
 		StartRetries: math.MaxInt, AutoRestart: supervisor.RestartAlways, ExitCodes: []int{0, 2},
 		StopSignal: syscall.SIGINT, StopWait: 3 * time.Second, StopAsGroup: true, KillAsGroup: true,

@@ -124,7 +124,7 @@ func (v *VM) requireFromDir(L *lua.LState) int {
 		L.Push(lua.LString(fmt.Sprintf("\n\tno stdlib module '%s'\n\tno file '%s'", name, path)))
 		return 1
 	}
-	fn, err := compileFile(L, path, v.chunkName(path))
+	fn, err := v.compileFile(L, path, v.chunkName(path))
 	if err != nil {
 		L.RaiseError("%s", luaMessage(err))
 	}
@@ -168,7 +168,7 @@ func (v *VM) luaDofile(L *lua.LState) int {
 	if err != nil {
 		L.RaiseError("dofile: %v", err)
 	}
-	fn, err := compileFile(L, path, v.chunkName(path))
+	fn, err := v.compileFile(L, path, v.chunkName(path))
 	if err != nil {
 		L.RaiseError("dofile: %s", luaMessage(err))
 	}
@@ -183,7 +183,7 @@ func (v *VM) luaLoadfile(L *lua.LState) int {
 	path, err := v.inConfigDir(L.CheckString(1))
 	if err == nil {
 		var fn *lua.LFunction
-		if fn, err = compileFile(L, path, v.chunkName(path)); err == nil {
+		if fn, err = v.compileFile(L, path, v.chunkName(path)); err == nil {
 			L.Push(fn)
 			return 1
 		}

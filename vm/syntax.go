@@ -24,14 +24,17 @@ func newSyntaxError(pe *parse.Error, src []byte) error {
 	case pe.Message == "unterminated string" && sc.unfinished.line > 0:
 		return &syntaxError{fmt.Sprintf("%s:%d: unfinished string (a quote is missing on this line)", name, sc.unfinished.line)}
 	case pe.Pos.Line != parse.EOF:
-		return &syntaxError{fmt.Sprintf("%s:%d: %s near '%s'%s", name, pe.Pos.Line, pe.Message, pe.Token, mismatch(pe, src))}
+		if o, ok := mismatch(pe, src); ok {
+			return &syntaxError{fmt.Sprintf("%s:%d: '%s' expected (to close '%s' at line %d) near '%s'", name, pe.Pos.Line, o.close, o.what, o.line, pe.Token)}
+		}
+		return &syntaxError{fmt.Sprintf("%s:%d: %s near '%s'", name, pe.Pos.Line, pe.Message, pe.Token)}
 	case sc.unfinished.line > 0:
 		return &syntaxError{fmt.Sprintf("%s:%d: unfinished %s starting here (the file ends at line %d without its closing %s)",
 			name, sc.unfinished.line, sc.unfinished.what, sc.lines, sc.unfinished.close)}
 	case len(sc.open) > 0:
 		o := sc.open[len(sc.open)-1]
-		return &syntaxError{fmt.Sprintf("%s:%d: syntax error: '%s' opened here is never closed (missing '%s' before the end of the file at line %d)",
-			name, o.line, o.what, o.close, sc.lines)}
+		return &syntaxError{fmt.Sprintf("%s:%d: '%s' expected (to close '%s' at line %d) near end of file",
+			name, o.line, o.close, o.what, o.line)}
 	}
 	return &syntaxError{fmt.Sprintf("%s:%d: syntax error at end of file near '%s'", name, max(sc.last, 1), pe.Token)}
 }
@@ -39,11 +42,12 @@ func newSyntaxError(pe *parse.Error, src []byte) error {
 // closers are the tokens that end an opener.
 var closers = map[string]bool{")": true, "}": true, "]": true, "end": true, "until": true}
 
-// mismatch explains an error at a closing token that does not close the
-// innermost open construct: "('function' at line 3 is not closed)".
-func mismatch(pe *parse.Error, src []byte) string {
+// mismatch finds the construct an error at a closing token leaves open:
+// the innermost one, when the token does not close it ('function' at line
+// 3, when '}' comes before its 'end').
+func mismatch(pe *parse.Error, src []byte) (opener, bool) {
 	if !closers[pe.Token] || pe.Pos.Column < 1 {
-		return ""
+		return opener{}, false
 	}
 	off, line := 0, 1
 	for off < len(src) && line < pe.Pos.Line {
@@ -54,14 +58,13 @@ func mismatch(pe *parse.Error, src []byte) string {
 	}
 	off += pe.Pos.Column - 1
 	if off > len(src) {
-		return ""
+		return opener{}, false
 	}
 	sc := scanTokens(src[:off])
 	if n := len(sc.open); n > 0 && sc.open[n-1].close != pe.Token {
-		o := sc.open[n-1]
-		return fmt.Sprintf(" ('%s' opened at line %d is not closed: missing '%s')", o.what, o.line, o.close)
+		return sc.open[n-1], true
 	}
-	return ""
+	return opener{}, false
 }
 
 // opener is a bracket, block keyword, string or comment still open.

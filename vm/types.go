@@ -42,6 +42,12 @@ type Options struct {
 	// command line (tend run as supervisord): they override those of an
 	// INI config (a Lua config ignores them).
 	Supervisord map[string]string
+	// Check loads for tend check, which may run on another machine than
+	// the daemon: what depends on this machine is a warning, not an error
+	// (a user that does not exist here), and Config.Warnings also names
+	// commands not found on PATH and directories and log folders that do
+	// not exist.
+	Check bool
 }
 
 // SocketConfig is daemon{ socket = {...} }: the control socket.
@@ -98,6 +104,13 @@ type Config struct {
 	// INI is set when the file is supervisord's INI config, run through
 	// tend import's conversion; nil for a Lua config.
 	INI *INIConfig
+	// Included are the files include ran, in the order they ran, named as
+	// in messages.
+	Included []string
+	// Warnings are mistakes that do not stop the load, each "file:line:
+	// what: message": an include glob that matches no file (supervisord
+	// warns too), and with Options.Check what this machine lacks.
+	Warnings []string
 
 	// hooks lists the hooks each namespec has, for FormatCheck.
 	hooks map[string][]string

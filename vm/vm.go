@@ -42,13 +42,14 @@ type VM struct {
 
 	// Owned by the owner goroutine.
 	L        *lua.LState
-	onError  *lua.LFunction   // the message handler of every PCall: see errorHandler
-	path     string           // the config file as given to Load
-	dir      string           // its folder, absolute: the sandbox's root
-	printTo  *strings.Builder // where print goes during Eval; nil = the log
-	state    *loadState       // declarations, kept for Resolve
-	resolver *resolver        // the resolver of the last load, for Resolve
-	ini      *iniMap          // the map back to an INI config's lines; nil for Lua
+	onError  *lua.LFunction    // the message handler of every PCall: see errorHandler
+	path     string            // the config file as given to Load
+	dir      string            // its folder, absolute: the sandbox's root
+	printTo  *strings.Builder  // where print goes during Eval; nil = the log
+	state    *loadState        // declarations, kept for Resolve
+	sources  map[string][]byte // chunk name -> source, kept while a load runs
+	resolver *resolver         // the resolver of the last load, for Resolve
+	ini      *iniMap           // the map back to an INI config's lines; nil for Lua
 
 	hookCounts hookCounters
 

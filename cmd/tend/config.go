@@ -96,7 +96,7 @@ func runCheck(ctx context.Context, g globals, args []string, stdout, stderr io.W
 		fmt.Fprintf(stderr, "Error: %v\n", err)
 		return 1
 	}
-	v, cfg, err := vm.Load(ctx, path, vm.Options{})
+	v, cfg, err := vm.Load(ctx, path, vm.Options{Check: true})
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1
@@ -106,6 +106,9 @@ func runCheck(ctx context.Context, g globals, args []string, stdout, stderr io.W
 		for _, w := range cfg.INI.Warnings {
 			fmt.Fprintf(stderr, "Warning: %s\n", w)
 		}
+	}
+	for _, w := range cfg.Warnings {
+		fmt.Fprintf(stderr, "Warning: %s\n", w)
 	}
 	if err := vm.FormatCheck(stdout, cfg); err != nil {
 		fmt.Fprintf(stderr, "Error: %v\n", err)

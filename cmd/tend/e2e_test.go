@@ -476,3 +476,30 @@ eventlistener "mon" {
 		t.Errorf("listener log lacks %q:\n%s", want, b)
 	}
 }
+
+// TestE2E_CheckWarns: tend check warns on stderr, with file:line, about
+// what this machine lacks and an include that matches nothing, lists the
+// files it included, and still exits 0.
+func TestE2E_CheckWarns(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "tend.lua")
+	os.MkdirAll(filepath.Join(dir, "conf.d"), 0o755)
+	os.WriteFile(filepath.Join(dir, "conf.d", "a.lua"), []byte(`program "a" { command = "sleep 1" }`), 0o644)
+	os.WriteFile(cfg, []byte("include \"conf.d/*.lua\"\ninclude \"none.d/*.lua\"\nprogram \"x\" {\n  command = \"tend-no-such-cmd\",\n  directory = \"/nonexistent-tend\",\n}\n"), 0o644)
+	out, errs, rc := runTendSplit(t, "check", "-c", cfg)
+	if rc != 0 {
+		t.Fatalf("rc %d, stderr %s", rc, errs)
+	}
+	for _, w := range []string{
+		"Warning: " + cfg + `:2: include: no file matches "` + dir + `/none.d/*.lua"`,
+		"Warning: " + cfg + `:4: program "x": command: can't find command 'tend-no-such-cmd'`,
+		"Warning: " + cfg + `:5: program "x": directory /nonexistent-tend does not exist`,
+	} {
+		if !strings.Contains(errs, w+"\n") {
+			t.Errorf("stderr lacks %q:\n%s", w, errs)
+		}
+	}
+	if !strings.Contains(out, "included "+filepath.Join(dir, "conf.d", "a.lua")+"\n") {
+		t.Errorf("stdout does not list the included file:\n%s", out)
+	}
+}

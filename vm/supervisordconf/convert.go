@@ -56,6 +56,9 @@ func Convert(path, src, version string) (*Result, error) {
 	if err != nil {
 		return nil, fmt.Errorf("folder of %s: %w", path, err)
 	}
+	if err := checkInclude(path, f); err != nil {
+		return nil, err
+	}
 	c := &converter{file: path, here: here}
 	return &Result{Lua: c.convert(f, version), Warnings: c.warnings}, nil
 }
@@ -138,6 +141,7 @@ func (c *converter) section(s *section, out *output) {
 		if c.inline {
 			return // Read merged the files in
 		}
+		c.inherit(s, func(k string) bool { return k == "files" })
 		out.includes = append(out.includes, c.include(s)...)
 	case "DEFAULT":
 		// Applied by inherit.
@@ -457,10 +461,28 @@ func (c *converter) include(s *section) []string {
 			c.warn(o.line, "[include]: the included files are INI: convert each one: %s", strings.Join(loops, "; "))
 		}
 	}
-	if _, ok := s.get("files"); !ok {
-		c.warn(s.line, "[include] has no files= (supervisord refuses this)")
-	}
 	return out
+}
+
+// checkInclude refuses an [include] section without files= (from itself
+// or [DEFAULT]), as supervisord does.
+func checkInclude(path string, f *iniFile) error {
+	for _, s := range f.sections {
+		if s.name != "include" {
+			continue
+		}
+		if _, ok := s.get("files"); ok {
+			continue
+		}
+		if d := f.defaults(); d != nil {
+			if _, ok := d.get("files"); ok {
+				continue
+			}
+		}
+		return &SyntaxError{File: path, Line: s.line,
+			Msg: `[include] has no files= setting (supervisord refuses it: ".ini file has [include] section, but no files setting")`}
+	}
+	return nil
 }
 
 // expandHere replaces %(here)s in o's value with the file's folder.
@@ -485,6 +507,11 @@ func (c *converter) value(s *section, o *option, k supervisor.Kind) string {
 	lua, ok := typed(v, k)
 	if ok {
 		return lua
+	}
+	if strings.Contains(v, "%(") {
+		// tend expands every value before it decodes it, as supervisord
+		// does: "%(ENV_N)s" is a fine number once expanded.
+		return quote(v)
 	}
 	if k == supervisor.KindEnvironment {
 		c.warn(o.line, "[%s]: environment: cannot parse %q (supervisord would refuse it too); kept as a string", s.name, v)

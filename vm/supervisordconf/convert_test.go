@@ -22,6 +22,8 @@ func TestConvertSyntaxErrors(t *testing.T) {
 			`bad.conf:2: in [supervisord]: not a section, an option (key = value) or a comment: "= 1"`},
 		{"unclosed section", "[program:x\ncommand=/bin/true\n",
 			`bad.conf:1: no [section] header before "[program:x"`},
+		{"include without files", "[supervisord]\n\n[include]\nfile=conf.d/*.conf\n",
+			`bad.conf:3: [include] has no files= setting (supervisord refuses it: ".ini file has [include] section, but no files setting")`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -64,9 +66,9 @@ func TestConvertWarnings(t *testing.T) {
 		{"environment supervisord refuses", "[program:x]\ncommand=/bin/true\nenvironment=A=foo@bar\n",
 			[]string{`x.conf:3: [program:x]: environment: cannot parse "A=foo@bar" (supervisord would refuse it too); kept as a string`},
 			[]string{`environment = "A=foo@bar",`}},
-		{"number from the environment", "[program:x]\ncommand=/bin/true\nnumprocs=%(ENV_N)s\n",
-			[]string{`x.conf:3: [program:x]: numprocs = %(ENV_N)s is not an integer; kept as a string`},
-			[]string{`numprocs = "%(ENV_N)s",`}},
+		{"number from the environment", "[program:x]\ncommand=/bin/true\nnumprocs=%(ENV_N)s\nautostart=%(ENV_A)s\n",
+			nil, // tend expands every value before decoding it, as supervisord does
+			[]string{`numprocs  = "%(ENV_N)s",`, `autostart = "%(ENV_A)s",`}},
 		{"http without credentials", "[inet_http_server]\nport=9001\n",
 			[]string{`x.conf:1: [inet_http_server]: no username and password: the HTTP server accepts anyone (allow_no_auth = true)`},
 			[]string{"  http = {\n    listen        = \":9001\",\n    allow_no_auth = true,\n  },\n"}},
@@ -79,9 +81,9 @@ func TestConvertWarnings(t *testing.T) {
 		{"include globs with and without an extension", "[include]\nfiles=/etc/sv/conf.d/*.conf /etc/sv/more.d/*\n",
 			[]string{`x.conf:2: [include]: the included files are INI: convert each one: for f in /etc/sv/conf.d/*.conf; do tend import "$f" > "${f%.conf}.lua"; done; for f in /etc/sv/more.d/*; do tend import "$f" > "$f.lua"; done`},
 			[]string{"-- files = /etc/sv/conf.d/*.conf\ninclude \"/etc/sv/conf.d/*.lua\"\n-- files = /etc/sv/more.d/*\ninclude \"/etc/sv/more.d/*.lua\"\n"}},
-		{"include without files", "[include]\n",
-			[]string{`x.conf:1: [include] has no files= (supervisord refuses this)`},
-			nil},
+		{"include with files from [DEFAULT]", "[DEFAULT]\nfiles=/etc/sv/*.conf\n\n[include]\n",
+			[]string{`x.conf:2: [include]: the included files are INI: convert each one: for f in /etc/sv/*.conf; do tend import "$f" > "${f%.conf}.lua"; done`},
+			[]string{`include "/etc/sv/*.lua"`}},
 		{"socket password", "[unix_http_server]\nfile=/run/s.sock\nusername=u\npassword=secret\n",
 			[]string{`x.conf:3: [unix_http_server]: username: tend's socket has no password; its mode (chmod) controls access`,
 				`x.conf:4: [unix_http_server]: password: tend's socket has no password; its mode (chmod) controls access`},

@@ -384,3 +384,39 @@ func TestImportEventListener(t *testing.T) {
 		}
 	}
 }
+
+// TestImportedExpansionsLoad: a supervisord.conf that takes numbers,
+// booleans, sizes and the log level from the environment imports without
+// warnings and loads with the values supervisord would use.
+func TestImportedExpansionsLoad(t *testing.T) {
+	t.Setenv("IMP_WORKERS", "2")
+	t.Setenv("IMP_AUTO", "false")
+	t.Setenv("IMP_SIZE", "1KB")
+	t.Setenv("IMP_LEVEL", "warn")
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "supervisord.conf")
+	ini := "[supervisord]\nloglevel=%(ENV_IMP_LEVEL)s\nlogfile_maxbytes=%(ENV_IMP_SIZE)s\n\n" +
+		"[program:w]\ncommand=/bin/sleep 10\nnumprocs=%(ENV_IMP_WORKERS)s\nprocess_name=%(program_name)s_%(process_num)d\n" +
+		"autostart=%(ENV_IMP_AUTO)s\nstdout_logfile_maxbytes=%(ENV_IMP_SIZE)s\nstartsecs=%(ENV_IMP_WORKERS)s\n"
+	if err := os.WriteFile(conf, []byte(ini), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if w := importTo(t, conf, filepath.Join(dir, "tend.lua")); len(w) != 0 {
+		t.Errorf("warnings: %q", w)
+	}
+	v, cfg, err := vm.Load(context.Background(), filepath.Join(dir, "tend.lua"), vm.Options{})
+	if err != nil {
+		b, _ := os.ReadFile(filepath.Join(dir, "tend.lua"))
+		t.Fatalf("load the imported config: %v\n%s", err, b)
+	}
+	defer v.Close()
+	if cfg.Daemon.LogLevel != "warn" || cfg.Daemon.LogfileMaxBytes != 1024 {
+		t.Errorf("daemon: loglevel %q, logfile_maxbytes %d", cfg.Daemon.LogLevel, cfg.Daemon.LogfileMaxBytes)
+	}
+	if len(cfg.Specs) != 2 {
+		t.Fatalf("%d processes, want 2", len(cfg.Specs))
+	}
+	if s := cfg.Specs[1]; s.Name != "w_1" || s.AutoStart || s.Stdout.MaxBytes != 1024 || s.StartSecs != 2*time.Second {
+		t.Errorf("spec = %+v", s)
+	}
+}
