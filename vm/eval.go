@@ -163,7 +163,7 @@ func (v *VM) Globals() []string {
 	var names []string
 	_ = v.run(ctx, "listing globals", func(L *lua.LState) error {
 		L.G.Global.ForEach(func(k, _ lua.LValue) {
-			if s, ok := k.(lua.LString); ok {
+			if s, ok := k.(lua.LString); ok && !slices.Contains(sandboxRemoved, string(s)) {
 				names = append(names, string(s))
 			}
 		})

@@ -58,13 +58,19 @@ func (v *VM) newState() *lua.LState {
 	g := L.G.Global
 	// os.exit would kill the daemon; the rest change the process or the
 	// filesystem. What remains: time, clock, date, difftime, getenv.
+	// Each removed name stays as a function that says so, rather than a
+	// nil that fails with "attempt to call a non-function object".
 	if os, ok := g.RawGetString("os").(*lua.LTable); ok {
 		for _, f := range []string{"exit", "execute", "setenv", "remove", "rename", "tmpname", "setlocale"} {
-			os.RawSetString(f, lua.LNil)
+			os.RawSetString(f, unavailable(L, "os."+f, sandboxHints["os."+f]))
 		}
 	}
-	for _, f := range []string{"collectgarbage", "_printregs", "module"} {
-		g.RawSetString(f, lua.LNil)
+	for _, name := range sandboxRemoved {
+		if name == "io" || name == "debug" {
+			g.RawSetString(name, unavailableLib(L, name, sandboxHints[name]))
+		} else {
+			g.RawSetString(name, unavailable(L, name, ""))
+		}
 	}
 	g.RawSetString("print", L.NewFunction(v.luaPrint))
 	g.RawSetString("dofile", L.NewFunction(v.luaDofile))
@@ -90,6 +96,50 @@ func (v *VM) newState() *lua.LState {
 	return L
 }
 
+// sandboxRemoved are the globals the sandbox leaves out; each is a stand-in
+// that says so when used, and none is offered for completion.
+var sandboxRemoved = []string{"io", "debug", "collectgarbage", "_printregs", "module"}
+
+// sandboxHints say what to use instead of a name the sandbox leaves out.
+var sandboxHints = map[string]string{
+	"os.execute": "declare a program to run a command",
+	"io":         "the fs module reads files; print and the log module write",
+}
+
+// sandboxError words the error of a name the sandbox leaves out.
+func sandboxError(name, hint string) string {
+	msg := name + " is not available in tend's sandbox"
+	if hint != "" {
+		msg += " (" + hint + ")"
+	}
+	return msg
+}
+
+// unavailable is a function that raises sandboxError for name.
+func unavailable(L *lua.LState, name, hint string) *lua.LFunction {
+	return L.NewFunction(func(L *lua.LState) int {
+		L.RaiseError("%s", sandboxError(name, hint))
+		return 0
+	})
+}
+
+// unavailableLib is a stand-in for a library the sandbox leaves out: any
+// field of it raises sandboxError naming the field (io.open, debug.getinfo).
+func unavailableLib(L *lua.LState, lib, hint string) *lua.LTable {
+	t := L.NewTable()
+	mt := L.NewTable()
+	mt.RawSetString("__index", L.NewFunction(func(L *lua.LState) int {
+		L.RaiseError("%s", sandboxError(lib+"."+L.CheckString(2), hint))
+		return 0
+	}))
+	mt.RawSetString("__newindex", L.NewFunction(func(L *lua.LState) int {
+		L.RaiseError("%s", sandboxError(lib, hint))
+		return 0
+	}))
+	L.SetMetatable(t, mt)
+	return t
+}
+
 // restrictRequire makes require resolve only preloaded (stdlib) modules
 // and files of the config folder. require reads the registry's _LOADERS,
 // not package.loaders, so that is the table to replace.
@@ -107,7 +157,7 @@ func (v *VM) restrictRequire(L *lua.LState) {
 	pkg.RawSetString("loaders", visible)
 	pkg.RawSetString("path", lua.LString(""))
 	pkg.RawSetString("cpath", lua.LString(""))
-	pkg.RawSetString("loadlib", lua.LNil)
+	pkg.RawSetString("loadlib", unavailable(L, "package.loadlib", ""))
 	pkg.RawSetString("seeall", lua.LNil)
 }
 
