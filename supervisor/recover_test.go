@@ -31,6 +31,10 @@ func runTestRole() {
 	switch os.Getenv(testRoleEnv) {
 	case "reaper":
 		runReaperRole()
+	case "sig-block":
+		runSigBlockRole()
+	case "sig-engine":
+		runSigEngineRole()
 	case "prev-engine":
 		runPrevEngineRole()
 	}

@@ -73,6 +73,11 @@ func serve(ctx context.Context, path string, echo io.Writer, ready *os.File) (in
 			return 1, fmt.Errorf("listen on %s: %w", dc.HTTP.Listen, err)
 		}
 	}
+	// Caught before the first spawn: a SIGHUP or SIGINT that tend
+	// inherited ignored (nohup, `&`) is then not passed on to programs.
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGQUIT, syscall.SIGHUP, syscall.SIGUSR2)
+	defer signal.Stop(sigs)
 	if err := d.Start(ctx); err != nil {
 		ln.Close()
 		if tcp != nil {
@@ -90,9 +95,6 @@ func serve(ctx context.Context, path string, echo io.Writer, ready *os.File) (in
 		servers = append(servers, serveOn(tcp, control.New(door), log))
 	}
 
-	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGQUIT, syscall.SIGHUP, syscall.SIGUSR2)
-	defer signal.Stop(sigs)
 	d.Run(ctx, sigs, func() { report(ready, nil) })
 
 	for _, s := range servers {
