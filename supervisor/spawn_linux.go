@@ -182,6 +182,9 @@ func (p *process) openLogsLocked() error {
 	return err
 }
 
+// openLog opens one of a process's logs. Its error names the file (or,
+// for an automatic name, the folder) once, with the errno as supervisord
+// words spawn errors: "couldn't open stdout log /x/out.log: ENOENT".
 func (e *Engine) openLog(s *Spec, ls LogSpec, channel string) (*logfile.File, error) {
 	switch ls.Path {
 	case LogNone:
@@ -189,13 +192,21 @@ func (e *Engine) openLog(s *Spec, ls LogSpec, channel string) (*logfile.File, er
 	case "", LogAuto:
 		name, err := logfile.AutoName(e.cfg.ChildLogDir, s.Name, channel)
 		if err != nil {
-			return nil, fmt.Errorf("%s log of %s: %w", channel, s.Name, err)
+			dir := e.cfg.ChildLogDir
+			if dir == "" {
+				dir = os.TempDir()
+			}
+			return nil, fmt.Errorf("couldn't open %s log in %s: %s", channel, dir, errnoName(err))
 		}
-		return logfile.OpenMode(name, ls.MaxBytes, ls.Backups, 0o600)
+		f, err := logfile.OpenMode(name, ls.MaxBytes, ls.Backups, 0o600)
+		if err != nil {
+			return nil, fmt.Errorf("couldn't open %s log %s: %s", channel, name, errnoName(err))
+		}
+		return f, nil
 	}
 	f, err := logfile.Open(ls.Path, ls.MaxBytes, ls.Backups)
 	if err != nil {
-		return nil, fmt.Errorf("%s log of %s: %w", channel, s.Name, err)
+		return nil, fmt.Errorf("couldn't open %s log %s: %s", channel, ls.Path, errnoName(err))
 	}
 	return f, nil
 }
@@ -283,14 +294,14 @@ func (p *process) spawnLocked() error {
 
 // childSideFailureLocked reproduces supervisord for errors its forked child
 // reports (bad directory): the message goes to the process's stderr log and
-// the start counts as an exit within startsecs.
+// the start counts as an exit within startsecs; the error is the message.
 func (p *process) childSideFailureLocked(msg string) error {
 	text := "supervisor: " + msg + "\nsupervisor: child process was not spawned\n"
 	if w := p.stderrSink(); w != nil {
 		w.Write([]byte(text))
 	}
 	p.spawnErrIsExit = true
-	return errors.New(tooQuick)
+	return errors.New(msg)
 }
 
 func (p *process) stderrSink() *logfile.File {
