@@ -173,7 +173,7 @@ func TestWebPageChromium(t *testing.T) {
 	}
 	s.waitJS("the status message", `return document.getElementById("msg").textContent === "Process sleeper stopped"`)
 
-	s.click(`tr[data-name="talker"] button[data-action="tail"]`)
+	s.click(`tr[data-name="talker"] a[data-action="tail"]`)
 	s.waitJS("the log view", `return document.getElementById("log").textContent.includes("hello")`)
 	// New output reaches the open log view.
 	if _, err := env.mustCallRestart(t, "talker"); err != nil {
@@ -183,25 +183,63 @@ func TestWebPageChromium(t *testing.T) {
 
 	s.exec(`const g = document.getElementById("group"); g.value = "grp"; g.dispatchEvent(new Event("change")); return true`, nil)
 	s.waitJS("group filter", `return [...document.querySelectorAll("#rows tr")].every(r => r.dataset.group === "grp")`)
+	// A group selected offers its own start, stop and restart.
+	s.waitJS("group actions", `return !document.getElementById("groupactions").hidden &&
+		document.getElementById("groupname").value === "grp"`)
+	s.click(`#groupactions button[data-action="stopgroup"]`)
+	s.waitJS("the group stopped", `return document.getElementById("msg").textContent === "Group grp stopped" &&
+		[...document.querySelectorAll("#rows tr td.state")].every(td => td.textContent === "stopped")`)
 	s.exec(`const g = document.getElementById("group"); g.value = ""; g.dispatchEvent(new Event("change")); return true`, nil)
+	s.waitJS("group actions hidden", `return document.getElementById("groupactions").hidden`)
 
-	v, err = wdDo(t, "GET", s.base+"/screenshot", nil)
+	// A filter of only spaces filters nothing.
+	s.exec(`const f = document.getElementById("filter"); f.value = "   "; f.dispatchEvent(new Event("input")); return true`, nil)
+	s.waitJS("every row under a blank filter", `return document.querySelectorAll("#rows tr").length === 5`)
+	s.screenshot("tend-web.png")
+
+	// At a phone's 390 px nothing is cut off: no sideways scrolling and
+	// every button and link inside the viewport.
+	if _, err := wdDo(t, "POST", s.base+"/window/rect", map[string]any{"width": 390, "height": 844}); err != nil {
+		t.Fatalf("resize: %v", err)
+	}
+	s.waitJS("the page at 390 px", `return window.innerWidth <= 390`)
+	var off []string
+	if err := s.exec(`const w = document.documentElement.clientWidth; const out = [];
+		if (document.documentElement.scrollWidth > w) out.push("page scrolls sideways: " + document.documentElement.scrollWidth + " > " + w);
+		for (const el of document.querySelectorAll("button, a.button, select, input:not([type=hidden])")) {
+			const r = el.getBoundingClientRect();
+			if (r.width > 0 && (r.left < 0 || r.right > w)) out.push((el.textContent || el.id) + " spans " + r.left + ".." + r.right);
+		}
+		return out`, &off); err != nil {
+		t.Fatal(err)
+	}
+	if len(off) > 0 {
+		t.Errorf("cut off at 390 px wide:\n%s", strings.Join(off, "\n"))
+	}
+	s.screenshot("tend-web-390.png")
+}
+
+// screenshot saves the page as a PNG in $TEND_SCREENSHOT_DIR (a temporary
+// folder when unset).
+func (s *wdSession) screenshot(name string) {
+	s.t.Helper()
+	v, err := wdDo(s.t, "GET", s.base+"/screenshot", nil)
 	if err != nil {
-		t.Fatalf("screenshot: %v", err)
+		s.t.Fatalf("screenshot: %v", err)
 	}
 	var b64 string
 	json.Unmarshal(v, &b64)
 	png, err := base64.StdEncoding.DecodeString(b64)
 	if err != nil || !bytes.HasPrefix(png, []byte("\x89PNG")) {
-		t.Fatalf("screenshot is not a PNG: %v", err)
+		s.t.Fatalf("screenshot is not a PNG: %v", err)
 	}
 	dir := os.Getenv("TEND_SCREENSHOT_DIR")
 	if dir == "" {
-		dir = t.TempDir()
+		dir = s.t.TempDir()
 	}
-	path := filepath.Join(dir, "tend-web.png")
+	path := filepath.Join(dir, name)
 	if err := os.WriteFile(path, png, 0o644); err != nil {
-		t.Fatal(err)
+		s.t.Fatal(err)
 	}
-	t.Logf("screenshot saved to %s (%d bytes)", path, len(png))
+	s.t.Logf("screenshot saved to %s (%d bytes)", path, len(png))
 }
