@@ -25,7 +25,7 @@ const leftoverGrace = 5 * time.Second
 // Run runs a package's tests (call it from TestMain:
 // os.Exit(testkit.Run(m))) and fails the package when they leave
 // something behind: a live process started by a test, or a new file in
-// the package's folder. Leftover processes are listed and killed.
+// the package's folder (or its testdata). Leftover processes are listed and killed.
 func Run(m *testing.M) int {
 	mark := fmt.Sprintf("%d-%d", os.Getpid(), time.Now().UnixNano())
 	os.Setenv(RunEnv, mark)
@@ -78,14 +78,16 @@ func cmdline(pid int) string {
 	return strings.TrimSpace(strings.ReplaceAll(string(b), "\x00", " "))
 }
 
-// treeFiles lists the files under dir, skipping hidden folders.
+// treeFiles lists the files of dir and of its testdata folder: what the
+// package's tests could have written. Other packages' folders are left to
+// their own check, since their tests run at the same time.
 func treeFiles(dir string) []string {
 	var files []string
 	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return nil
 		}
-		if d.IsDir() && p != dir && strings.HasPrefix(d.Name(), ".") {
+		if d.IsDir() && p != dir && !strings.HasPrefix(p, filepath.Join(dir, "testdata")) {
 			return filepath.SkipDir
 		}
 		if !d.IsDir() {
