@@ -2,7 +2,6 @@ package control
 
 import (
 	"bytes"
-	"context"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -111,38 +110,34 @@ func (s *wdSession) waitJS(what, script string) {
 	}
 }
 
-// TestWebPageChromium loads the page in headless Chromium driven through
-// chromedriver: the programs are listed, Stop changes the state live, the
-// log view follows output, the group filter filters; a screenshot is saved.
-func TestWebPageChromium(t *testing.T) {
+// wdStart starts chromedriver and a headless Chromium session (with
+// JavaScript off when noJS), ended when the test ends.
+func wdStart(t *testing.T, noJS bool) *wdSession {
+	t.Helper()
 	driver := testkit.RequireTool(t, "chromedriver")
 	browser := testkit.RequireTool(t, "chromium")
-	inUse, avail := xrtSpecs()
-	env := xrtStart(t, inUse, avail, "user", "s3cret")
-	env.eng.WaitState("talker", supervisor.Running)
-
 	port := testkit.FreePort(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	cd := exec.CommandContext(ctx, driver, fmt.Sprintf("--port=%d", port))
+	cd := exec.Command(driver, fmt.Sprintf("--port=%d", port))
 	if err := cd.Start(); err != nil {
 		t.Fatalf("start chromedriver: %v", err)
 	}
-	defer cd.Wait()
-	defer cd.Process.Kill()
+	t.Cleanup(func() { cd.Process.Kill(); cd.Wait() })
 	wd := fmt.Sprintf("http://127.0.0.1:%d", port)
 	xrtWaitFor(t, "chromedriver", func() bool {
 		_, err := wdDo(t, "GET", wd+"/status", nil)
 		return err == nil
 	})
-	profile := t.TempDir()
+	opts := map[string]any{
+		"binary": browser,
+		"args": []string{"--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+			"--disable-background-networking", "--disable-component-update", "--disable-sync",
+			"--window-size=1200,800", "--user-data-dir=" + t.TempDir()},
+	}
+	if noJS {
+		opts["prefs"] = map[string]any{"profile.managed_default_content_settings.javascript": 2}
+	}
 	v, err := wdDo(t, "POST", wd+"/session", map[string]any{"capabilities": map[string]any{"alwaysMatch": map[string]any{
-		"goog:chromeOptions": map[string]any{
-			"binary": browser,
-			"args": []string{"--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-				"--disable-background-networking", "--disable-component-update", "--disable-sync",
-				"--window-size=1200,800", "--user-data-dir=" + profile},
-		},
+		"goog:chromeOptions": opts,
 	}}})
 	if err != nil {
 		t.Fatalf("new session: %v", err)
@@ -152,12 +147,53 @@ func TestWebPageChromium(t *testing.T) {
 	}
 	json.Unmarshal(v, &sess)
 	s := &wdSession{t: t, base: wd + "/session/" + sess.SessionID}
-	defer wdDo(t, "DELETE", s.base, nil)
+	t.Cleanup(func() { wdDo(t, "DELETE", s.base, nil) })
+	return s
+}
 
-	page := fmt.Sprintf("http://%s:%s@%s/", env.user, env.pass, env.tcp)
-	if _, err := wdDo(t, "POST", s.base+"/url", map[string]any{"url": page}); err != nil {
-		t.Fatalf("open page: %v", err)
+// open loads a URL in the session.
+func (s *wdSession) open(url string) {
+	s.t.Helper()
+	if _, err := wdDo(s.t, "POST", s.base+"/url", map[string]any{"url": url}); err != nil {
+		s.t.Fatalf("open %s: %v", url, err)
 	}
+}
+
+// TestWebPageChromiumNoJS drives the page in Chromium with JavaScript
+// off: its buttons are forms that pass the door's cross-site guard and
+// come back to the page with the message, and the group filter is a form.
+func TestWebPageChromiumNoJS(t *testing.T) {
+	inUse, avail := xrtSpecs()
+	env := xrtStart(t, inUse, avail, "", "")
+	env.eng.WaitState("sleeper", supervisor.Running)
+	s := wdStart(t, true)
+	s.open("http://" + env.tcp + "/")
+	var js bool
+	if err := s.exec(`return document.documentElement.classList.contains("js")`, &js); err != nil || js {
+		t.Fatalf("app.js ran (%v): JavaScript is not off", err)
+	}
+	s.click(`tr[data-name="sleeper"] button[data-action="stop"]`)
+	env.eng.WaitState("sleeper", supervisor.Stopped)
+	s.waitJS("the message after the form post", `return document.getElementById("msg").textContent === "Process sleeper stopped" &&
+		document.querySelector('tr[data-name="sleeper"] td.state').textContent === "stopped"`)
+	s.exec(`document.getElementById("group").value = "grp"; return true`, nil)
+	s.click(`#show`)
+	s.waitJS("the group view", `return [...document.querySelectorAll("#rows tr")].map(r => r.dataset.name).join() === "grp:w1,grp:w2"`)
+	s.click(`#groupactions button[data-action="stopgroup"]`)
+	env.eng.WaitState("grp:w2", supervisor.Stopped)
+	s.waitJS("the group message", `return document.getElementById("msg").textContent === "Group grp stopped"`)
+}
+
+// TestWebPageChromium loads the page in headless Chromium driven through
+// chromedriver: the programs are listed, Stop changes the state live, the
+// log view follows output, the group filter filters; a screenshot is saved.
+func TestWebPageChromium(t *testing.T) {
+	inUse, avail := xrtSpecs()
+	env := xrtStart(t, inUse, avail, "user", "s3cret")
+	env.eng.WaitState("talker", supervisor.Running)
+	s := wdStart(t, false)
+
+	s.open(fmt.Sprintf("http://%s:%s@%s/", env.user, env.pass, env.tcp))
 	s.waitJS("the live table", `return document.getElementById("live").textContent === "live" &&
 		document.querySelectorAll("#rows tr").length === 5`)
 	var names []string
