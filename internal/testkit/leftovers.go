@@ -39,7 +39,7 @@ func Run(m *testing.M) int {
 		procs = markedProcs(mark)
 	}
 	for _, pid := range procs {
-		problems = append(problems, fmt.Sprintf("process %d (%s) is still running", pid, cmdline(pid)))
+		problems = append(problems, fmt.Sprintf("process %d (%s%s) is still running", pid, cmdline(pid), supervised(pid)))
 		syscall.Kill(pid, syscall.SIGKILL)
 	}
 	for _, f := range treeFiles(".") {
@@ -71,6 +71,18 @@ func markedProcs(mark string) []int {
 		}
 	}
 	return pids
+}
+
+// supervised names the program an engine started pid as, which says
+// which test leaked it.
+func supervised(pid int) string {
+	env, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/environ")
+	for _, kv := range strings.Split(string(env), "\x00") {
+		if name, ok := strings.CutPrefix(kv, "SUPERVISOR_PROCESS_NAME="); ok {
+			return ", program " + name
+		}
+	}
+	return ""
 }
 
 func cmdline(pid int) string {
