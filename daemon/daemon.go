@@ -183,7 +183,9 @@ func (d *Daemon) Start(ctx context.Context) error {
 	d.mu.Lock()
 	d.eng = eng
 	d.mu.Unlock()
-	go d.observe(eng)
+	// Subscribed here, not in the goroutine: Run's first spawns must not
+	// race the subscription, or their on_start hooks are lost.
+	go d.observe(eng.Subscribe(1024))
 	return nil
 }
 
@@ -333,9 +335,8 @@ func (d *Daemon) Pid() int { return os.Getpid() }
 
 // observe hands every engine event to the hooks of the state that owns the
 // event's group.
-func (d *Daemon) observe(eng *supervisor.Engine) {
+func (d *Daemon) observe(sub *supervisor.Subscription) {
 	defer close(d.observed)
-	sub := eng.Subscribe(1024)
 	defer sub.Close()
 	for {
 		select {
