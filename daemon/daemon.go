@@ -52,6 +52,9 @@ type Daemon struct {
 	sw   switchHandler
 	ml   *mainLog
 
+	pidfile string // written by Start, removed when Run ends
+	setUID  string // what dropping to daemon{ user } did, for the start-up log
+
 	// txMu serialises config transactions (update, reload, scale).
 	txMu sync.Mutex
 
@@ -127,8 +130,9 @@ func (d *Daemon) Engine() *supervisor.Engine {
 	return d.eng
 }
 
-// Start creates the engine (becoming a child subreaper when configured),
-// stops or adopts what a killed previous instance left running (see
+// Start writes the pidfile, becomes daemon{ user } when one is set (an
+// error if that fails), creates the engine (becoming a child subreaper
+// when configured), stops or adopts what a killed previous instance left running (see
 // daemon{ orphans }), and begins handing the engine's events to the
 // hooks. No process of the config starts before Run. Call it after the
 // control socket is listened on: that is where a live previous instance
@@ -143,6 +147,25 @@ func (d *Daemon) Start(ctx context.Context) error {
 		if err := logfile.CleanAutoIdent(childLogDir, dc.Identifier); err != nil {
 			d.log.Warn("cleaning up AUTO child logs: " + err.Error())
 		}
+	}
+	if dc.Pidfile != "" {
+		if err := writePidfile(dc.Pidfile); err != nil {
+			d.log.Error(err.Error())
+		} else {
+			d.pidfile = dc.Pidfile
+		}
+	}
+	if dc.User != "" {
+		// After the socket (cmd listens before Start), the logs and the
+		// pidfile are open, before any program starts.
+		msg, err := dropPrivileges(dc.User, []string{d.ml.file.Path(), d.pidfile, stateFile(dc)})
+		if err != nil {
+			if d.pidfile != "" {
+				os.Remove(d.pidfile)
+			}
+			return err
+		}
+		d.setUID = msg
 	}
 	tramp := d.opts.Trampoline
 	if tramp == nil {
@@ -182,15 +205,10 @@ func (d *Daemon) Start(ctx context.Context) error {
 // ctx ends or a shutdown is asked for. It returns once every process has
 // stopped.
 func (d *Daemon) Run(ctx context.Context, sigs <-chan os.Signal, ready func()) {
-	dc := d.running
-	d.startupLog()
-	if dc.Pidfile != "" {
-		if err := writePidfile(dc.Pidfile); err != nil {
-			d.log.Error(err.Error())
-		} else {
-			defer os.Remove(dc.Pidfile)
-		}
+	if d.pidfile != "" {
+		defer os.Remove(d.pidfile)
 	}
+	d.startupLog()
 	d.mu.Lock()
 	eng, v, cfg := d.eng, d.vm, d.cfg
 	d.mu.Unlock()
@@ -348,8 +366,11 @@ func (d *Daemon) observe(sub *supervisor.Subscription) {
 // startupLog writes supervisord's start-up lines.
 func (d *Daemon) startupLog() {
 	crit := func(msg string) { d.log.Log(context.Background(), logfile.LevelCrit, msg) }
-	if os.Getuid() == 0 {
-		crit("Supervisor is running as root.  Privileges were not dropped because no user is specified in the config file.  If you intend to run as root, you can set user=root in the config file to avoid this message.")
+	switch {
+	case d.setUID != "":
+		d.log.Info(d.setUID)
+	case os.Getuid() == 0 && d.running.User == "":
+		crit(`tend is running as root.  Privileges were not dropped because no user is specified in the config file.  If you intend to run as root, you can set user = "root" in daemon {} to avoid this message.`)
 	}
 	d.log.Info("RPC interface 'supervisor' initialized")
 	crit("Server 'unix_http_server' running without any HTTP authentication checking")

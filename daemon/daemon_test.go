@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"github.com/tend-sh/tend/internal/testkit"
 	"io"
 	"net/http/httptest"
 	"os"
@@ -20,7 +21,7 @@ import (
 
 func TestMain(m *testing.M) {
 	supervisor.RunTrampoline() // children with a umask run this binary first
-	os.Exit(m.Run())
+	os.Exit(testkit.Run(m))
 }
 
 // testDaemon is a Daemon running in the test process on a config in a

@@ -144,14 +144,30 @@ func (x *ctl) printUpdate(changes []control.Change) {
 				x.println(c.Group + ": stopped")
 				x.println(c.Group + ": removed process group")
 			case "changed":
-				if len(c.Changed)+len(c.Removed) > 0 {
-					x.println(c.Group + ": stopped")
-				}
+				x.printStopped(c)
 				x.println(c.Group + ": updated process group")
 			case "added":
 				x.println(c.Group + ": added process group")
 			}
 		}
+	}
+}
+
+// printStopped says what a changed group's update stopped. When some of
+// its processes keep running (numprocs lowered, one instance changed), it
+// names each stopped process as `stop` does: "web:web_2: stopped"; a group
+// stopped whole is "web: stopped", as supervisorctl, which always
+// restarts the whole group, says.
+func (x *ctl) printStopped(c control.Change) {
+	if len(c.Changed)+len(c.Removed) == 0 {
+		return
+	}
+	if c.Kept == 0 {
+		x.println(c.Group + ": stopped")
+		return
+	}
+	for _, name := range slices.Sorted(slices.Values(append(slices.Clone(c.Removed), c.Changed...))) {
+		x.println(supervisor.Namespec(c.Group, name) + ": stopped")
 	}
 }
 

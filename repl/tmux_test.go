@@ -33,7 +33,7 @@ func TestMain(m *testing.M) {
 	if !testing.Short() {
 		tendBin, buildErr = testkit.BuildTend(dir)
 	}
-	code := m.Run()
+	code := testkit.Run(m)
 	os.RemoveAll(dir)
 	os.Exit(code)
 }

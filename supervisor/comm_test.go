@@ -32,7 +32,7 @@ func TestCommScannerAcrossChunks(t *testing.T) {
 
 func TestCaptureModePublishesCommunication(t *testing.T) {
 	h := newHarness(t)
-	s := h.spec("talker", sh(`printf 'hello-log\n<!--XSUPERVISOR:BEGIN-->comm-data<!--XSUPERVISOR:END-->\n'; sleep 1000`)...)
+	s := h.spec("talker", sh(`printf 'hello-log\n<!--XSUPERVISOR:BEGIN-->comm-data<!--XSUPERVISOR:END-->\n'; exec sleep 1000`)...)
 	s.StartSecs = 0
 	s.Stdout.Path = h.file("talker.log")
 	s.Stdout.CaptureMaxBytes = 1024

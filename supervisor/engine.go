@@ -3,6 +3,7 @@ package supervisor
 import (
 	"cmp"
 	"context"
+	"fmt"
 	"github.com/tend-sh/tend/supervisor/logfile"
 	"log/slog"
 	"os"
@@ -82,6 +83,7 @@ type Engine struct {
 	reaperDone   chan struct{}
 	stopReaper   func()
 	cloexec      closeOnExec // keeps stray descriptors out of children
+	sigmask      uint64      // blocked signals children would inherit (sigreset_linux.go)
 	state        *stateWriter
 	adoptable    map[string]*orphan // by namespec: kept by Recover for the next Update
 }
@@ -117,6 +119,10 @@ func New(cfg Config) *Engine {
 	}
 	if err := e.cloexec.apply(); err != nil {
 		e.log.Warn("children may inherit stray descriptors: " + err.Error())
+	}
+	e.sigmask = inheritedSigmask()
+	if e.sigmask != 0 && len(cfg.Trampoline) == 0 {
+		e.log.Warn(fmt.Sprintf("children will inherit blocked signals (mask %#x): this engine has no trampoline to clear them", e.sigmask))
 	}
 	if p, err := newPump(); err == nil {
 		e.pump = p

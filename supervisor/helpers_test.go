@@ -16,7 +16,7 @@ import (
 func TestMain(m *testing.M) {
 	RunTrampoline() // the umask tests run this binary as the trampoline
 	runTestRole()   // the recovery tests run it as a previous engine
-	os.Exit(m.Run())
+	os.Exit(testkit.Run(m))
 }
 
 // harness is an engine plus a recorder of its events.

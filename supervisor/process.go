@@ -150,8 +150,11 @@ func (p *process) startLocked() error {
 		// The failure happened "in the child" as supervisord sees it.
 		p.spawnErrIsExit = false
 		p.exitStatus, p.stop = 127, p.e.clock.Now()
+		// supervisord's child reports this on its stderr only; say it in
+		// status and the main log too, where a user looks first.
+		p.spawnErr = err.Error()
+		p.logf(slog.LevelInfo, "spawnerr: %s", p.spawnErr)
 		p.logf(slog.LevelWarn, "exited: %s (exit status 127; not expected)", p.spec.Name)
-		p.spawnErr = tooQuick
 		p.failedStartLocked(ExitInfo{Code: 127, StartRetries: p.spec.StartRetries})
 		return fault(FaultSpawnError, p.spec.Namespec())
 	}

@@ -31,6 +31,10 @@ func runTestRole() {
 	switch os.Getenv(testRoleEnv) {
 	case "reaper":
 		runReaperRole()
+	case "sig-block":
+		runSigBlockRole()
+	case "sig-engine":
+		runSigEngineRole()
 	case "prev-engine":
 		runPrevEngineRole()
 	}
@@ -101,7 +105,10 @@ func runPrevEngineRole() {
 				out = append(out, s.Name+"="+strconv.Itoa(i.Pid))
 			}
 		}
-		_, err := os.Stat(filepath.Join(dir, "grandchild"))
+		// The shell creates the file before it writes the pid: wait
+		// for the pid itself.
+		b, _ := os.ReadFile(filepath.Join(dir, "grandchild"))
+		_, err := strconv.Atoi(strings.TrimSpace(string(b)))
 		if len(out) == len(specs) && err == nil {
 			e.flushState()
 			fmt.Println("READY", os.Getpid(), strings.Join(out, " "))
@@ -146,9 +153,16 @@ func crashedInstance(t *testing.T) *prevInstance {
 		t.Fatal(err)
 	}
 	pi := &prevInstance{state: state, pids: map[string]int{}, starts: map[int]uint64{}}
+	var daemon int
 	t.Cleanup(func() {
-		for pid, start := range pi.starts {
-			if st, err := readProcStat(pid); err == nil && st.Start == start {
+		// Also after a failure half-way: the previous engine and every
+		// process it reported die with the test.
+		if daemon > 0 {
+			syscall.Kill(daemon, syscall.SIGKILL)
+		}
+		for _, pid := range append(slices.Collect(mapValues(pi.pids)), pi.grandchild) {
+			start, known := pi.starts[pid]
+			if st, err := readProcStat(pid); pid > 0 && err == nil && (!known || st.Start == start) {
 				syscall.Kill(pid, syscall.SIGKILL)
 			}
 		}
@@ -160,7 +174,7 @@ func crashedInstance(t *testing.T) *prevInstance {
 	if err != nil || len(f) < 2 || f[0] != "READY" {
 		t.Fatalf("previous instance: %q, %v", line, err)
 	}
-	daemon, _ := strconv.Atoi(f[1])
+	daemon, _ = strconv.Atoi(f[1])
 	for _, kv := range f[2:] {
 		name, pid, _ := strings.Cut(kv, "=")
 		pi.pids[name], _ = strconv.Atoi(pid)

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/user"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -19,10 +20,15 @@ import (
 // the umask trampoline (see RunTrampoline).
 const TrampolineArg = "__tend_exec"
 
+// keepUmask in the umask slot of the trampoline's arguments leaves the
+// umask alone: the trampoline then runs only to reset the child's signals.
+const keepUmask = "-"
+
 // RunTrampoline must be called first thing in main by any binary named in
 // Config.Trampoline. When the process was started as the trampoline
-// (os.Args[1] == TrampolineArg) it sets the umask and execs the real
-// program, never returning; otherwise it returns at once.
+// (os.Args[1] == TrampolineArg) it sets the umask, resets the signal
+// dispositions and mask tend inherited (see sigreset_linux.go) and execs
+// the real program, never returning; otherwise it returns at once.
 //
 // umask is process-wide, so setting it in the daemon around fork would race
 // with every goroutine creating files; a re-exec costs a few milliseconds
@@ -31,13 +37,19 @@ func RunTrampoline() {
 	if len(os.Args) < 4 || os.Args[1] != TrampolineArg {
 		return
 	}
-	mask, err := strconv.ParseUint(os.Args[2], 8, 32)
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "supervisor: bad umask %q\n", os.Args[2])
-		os.Exit(127)
+	if os.Args[2] != keepUmask {
+		mask, err := strconv.ParseUint(os.Args[2], 8, 32)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "supervisor: bad umask %q\n", os.Args[2])
+			os.Exit(127)
+		}
+		syscall.Umask(int(mask))
 	}
-	syscall.Umask(int(mask))
 	path := os.Args[3]
+	runtime.LockOSThread() // the mask cleared below is this thread's
+	if err := resetSignalsForExec(); err != nil {
+		fmt.Fprintf(os.Stderr, "supervisor: %s may inherit blocked signals: %v\n", path, err)
+	}
 	// The trampoline is a Go program of its own: whatever its runtime (or
 	// a race-detector build's) opened without close-on-exec must not reach
 	// the program either.
@@ -45,7 +57,7 @@ func RunTrampoline() {
 	if err := fds.apply(); err != nil {
 		fmt.Fprintf(os.Stderr, "supervisor: descriptors may leak to %s: %v\n", path, err)
 	}
-	err = syscall.Exec(path, os.Args[4:], os.Environ())
+	err := syscall.Exec(path, os.Args[4:], os.Environ())
 	fmt.Fprintf(os.Stderr, "supervisor: couldn't exec %s: %s\n", path, errnoName(err))
 	fmt.Fprintln(os.Stderr, "supervisor: child process was not spawned")
 	os.Exit(127)
@@ -182,6 +194,9 @@ func (p *process) openLogsLocked() error {
 	return err
 }
 
+// openLog opens one of a process's logs. Its error names the file (or,
+// for an automatic name, the folder) once, with the errno as supervisord
+// words spawn errors: "couldn't open stdout log /x/out.log: ENOENT".
 func (e *Engine) openLog(s *Spec, ls LogSpec, channel string) (*logfile.File, error) {
 	switch ls.Path {
 	case LogNone:
@@ -189,13 +204,21 @@ func (e *Engine) openLog(s *Spec, ls LogSpec, channel string) (*logfile.File, er
 	case "", LogAuto:
 		name, err := logfile.AutoName(e.cfg.ChildLogDir, s.Name, channel)
 		if err != nil {
-			return nil, fmt.Errorf("%s log of %s: %w", channel, s.Name, err)
+			dir := e.cfg.ChildLogDir
+			if dir == "" {
+				dir = os.TempDir()
+			}
+			return nil, fmt.Errorf("couldn't open %s log in %s: %s", channel, dir, errnoName(err))
 		}
-		return logfile.OpenMode(name, ls.MaxBytes, ls.Backups, 0o600)
+		f, err := logfile.OpenMode(name, ls.MaxBytes, ls.Backups, 0o600)
+		if err != nil {
+			return nil, fmt.Errorf("couldn't open %s log %s: %s", channel, name, errnoName(err))
+		}
+		return f, nil
 	}
 	f, err := logfile.Open(ls.Path, ls.MaxBytes, ls.Backups)
 	if err != nil {
-		return nil, fmt.Errorf("%s log of %s: %w", channel, s.Name, err)
+		return nil, fmt.Errorf("couldn't open %s log %s: %s", channel, ls.Path, errnoName(err))
 	}
 	return f, nil
 }
@@ -225,12 +248,19 @@ func (p *process) spawnLocked() error {
 		}
 	}
 	argv0, argv := path, s.Command
-	if s.Umask >= 0 {
-		if len(p.e.cfg.Trampoline) == 0 {
+	// The trampoline also gives the child default signals when tend
+	// itself inherited ignored or blocked ones (sigreset_linux.go).
+	tramp := p.e.cfg.Trampoline
+	if s.Umask >= 0 || (len(tramp) > 0 && signalsLeak(p.e.sigmask)) {
+		if len(tramp) == 0 {
 			return errors.New("umask is set but this engine has no trampoline to apply it")
 		}
-		argv0 = p.e.cfg.Trampoline[0]
-		argv = append(append(append([]string{}, p.e.cfg.Trampoline...), strconv.FormatUint(uint64(s.Umask), 8), path), s.Command...)
+		mask := keepUmask
+		if s.Umask >= 0 {
+			mask = strconv.FormatUint(uint64(s.Umask), 8)
+		}
+		argv0 = tramp[0]
+		argv = append(append(append([]string{}, tramp...), mask, path), s.Command...)
 		if !filepath.IsAbs(argv0) {
 			argv0, _ = filepath.Abs(argv0)
 		}
@@ -276,14 +306,14 @@ func (p *process) spawnLocked() error {
 
 // childSideFailureLocked reproduces supervisord for errors its forked child
 // reports (bad directory): the message goes to the process's stderr log and
-// the start counts as an exit within startsecs.
+// the start counts as an exit within startsecs; the error is the message.
 func (p *process) childSideFailureLocked(msg string) error {
 	text := "supervisor: " + msg + "\nsupervisor: child process was not spawned\n"
 	if w := p.stderrSink(); w != nil {
 		w.Write([]byte(text))
 	}
 	p.spawnErrIsExit = true
-	return errors.New(tooQuick)
+	return errors.New(msg)
 }
 
 func (p *process) stderrSink() *logfile.File {

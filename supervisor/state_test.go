@@ -2,8 +2,12 @@ package supervisor
 
 import (
 	"context"
+	"log/slog"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/tend-sh/tend/internal/testkit"
 )
 
 // Section 1 of the reference: the transition table, row by row. (The
@@ -204,17 +208,52 @@ func TestSpawnErrors(t *testing.T) {
 	}
 }
 
-func TestBadDirectoryExitsTooQuickly(t *testing.T) {
+// A start that fails before exec says why in status and in the log, with
+// supervisord's wording, naming the missing path once.
+func TestSpawnErrorsNameTheCause(t *testing.T) {
+	for _, c := range []struct {
+		name  string
+		setup func(h *harness, s *Spec)
+		desc  string // the FATAL description
+	}{
+		{"directory", func(h *harness, s *Spec) { s.Directory = "/nonexistent_dir" },
+			"couldn't chdir to /nonexistent_dir: ENOENT"},
+		{"stdout_folder", func(h *harness, s *Spec) { s.Stdout.Path = "/nonexistent_dir/out.log" },
+			"couldn't open stdout log /nonexistent_dir/out.log: ENOENT"},
+		{"stderr_folder", func(h *harness, s *Spec) { s.Stderr.Path = "/nonexistent_dir/err.log" },
+			"couldn't open stderr log /nonexistent_dir/err.log: ENOENT"},
+		{"childlogdir", func(h *harness, s *Spec) { s.Stdout.Path = LogAuto },
+			"couldn't open stdout log in /nonexistent_dir: ENOENT"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var log testkit.Buffer
+			h := newHarness(t, Config{Logger: slog.New(slog.NewTextHandler(&log, nil)), ChildLogDir: "/nonexistent_dir"})
+			s := h.spec("bad", "sleep", "10")
+			s.Stdout.Path = h.file("bad.out")
+			s.Stderr.Path = h.file("bad.err")
+			s.StartRetries = 0
+			c.setup(h, &s)
+			h.update(s)
+			info := h.waitState("bad", Fatal, 5*time.Second)
+			if got := info.Description(); got != c.desc {
+				t.Errorf("description %q, want %q", got, c.desc)
+			}
+			if !strings.Contains(log.String(), "spawnerr: "+c.desc) {
+				t.Errorf("log lacks %q:\n%s", "spawnerr: "+c.desc, log.String())
+			}
+		})
+	}
+}
+
+// supervisord's forked child writes a chdir failure to the stderr log too.
+func TestBadDirectoryInStderrLog(t *testing.T) {
 	h := newHarness(t)
 	s := h.spec("baddir", "sleep", "10")
 	s.Directory = "/nonexistent_dir"
 	s.StartRetries = 0
 	s.Stderr.Path = h.file("baddir.err")
 	h.update(s)
-	info := h.waitState("baddir", Fatal, 5*time.Second)
-	if got, want := info.Description(), tooQuick; got != want {
-		t.Errorf("description %q, want %q", got, want)
-	}
+	h.waitState("baddir", Fatal, 5*time.Second)
 	got := readFile(t, h.file("baddir.err"))
 	want := "supervisor: couldn't chdir to /nonexistent_dir: ENOENT\nsupervisor: child process was not spawned\n"
 	if got != want {

@@ -17,6 +17,7 @@ type Change struct {
 	Removed []string // process names that disappear
 	Changed []string // process names whose configuration differs
 	Fields  []string // options that differ, for Changed processes
+	Kept    int      // processes of the group left running untouched
 }
 
 // Scaled reports whether the change only adds or removes instances.
@@ -138,6 +139,8 @@ func (e *Engine) planLocked(specs []Spec, scope func(string) bool) []Change {
 				for _, f := range specDiff(p.spec, s) {
 					fields[f] = true
 				}
+			default:
+				c.Kept++
 			}
 		}
 		for pname := range next {

@@ -55,10 +55,10 @@ func TestUpdateDiffsPerProcess(t *testing.T) {
 	for _, c := range plan {
 		kinds[c.Group] = c
 	}
-	if c := kinds["web"]; !c.Scaled() || !slices.Equal(c.Removed, []string{"web_02"}) {
-		t.Errorf("web plan %+v, want scaled with web_02 removed", c)
+	if c := kinds["web"]; !c.Scaled() || !slices.Equal(c.Removed, []string{"web_02"}) || c.Kept != 2 {
+		t.Errorf("web plan %+v, want scaled with web_02 removed and 2 kept", c)
 	}
-	if c := kinds["single"]; c.Kind != "changed" || !slices.Equal(c.Fields, []string{"command"}) {
+	if c := kinds["single"]; c.Kind != "changed" || !slices.Equal(c.Fields, []string{"command"}) || c.Kept != 0 {
 		t.Errorf("single plan %+v, want changed command", c)
 	}
 	if kinds["gone"].Kind != "removed" || kinds["fresh"].Kind != "added" {

@@ -74,7 +74,8 @@ type Daemon struct {
 	Pidfile         string
 	ChildLogDir     string
 	Directory       string
-	Umask           int // default 022
+	User            string // supervisord's [supervisord] user=: drop to it after opening files
+	Umask           int    // default 022
 	Identifier      string
 	Nocleanup       bool
 	Minfds          int

@@ -87,6 +87,11 @@ func serve(ctx context.Context, opts daemon.Options, ready *os.File) (int, error
 			return 1, fmt.Errorf("listen on %s: %w", dc.HTTP.Listen, err)
 		}
 	}
+	// Caught before the first spawn: a SIGHUP or SIGINT that tend
+	// inherited ignored (nohup, `&`) is then not passed on to programs.
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGQUIT, syscall.SIGHUP, syscall.SIGUSR2)
+	defer signal.Stop(sigs)
 	if err := d.Start(ctx); err != nil {
 		ln.Close()
 		if tcp != nil {
@@ -104,9 +109,6 @@ func serve(ctx context.Context, opts daemon.Options, ready *os.File) (int, error
 		servers = append(servers, serveOn(tcp, control.New(door), log))
 	}
 
-	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGQUIT, syscall.SIGHUP, syscall.SIGUSR2)
-	defer signal.Stop(sigs)
 	d.Run(ctx, sigs, func() { daemon.Report(ready, nil) })
 
 	for _, s := range servers {

@@ -178,6 +178,21 @@ group "grp" { programs = { "c", "d" } }
 	out, rc = d.ctl("reread")
 	check(t, []string{"reread"}, out, rc, "No config updates to processes\n", 0)
 
+	// Lowering numprocs stops only the instance that goes away.
+	d.writeConfig(`
+program "b" { command = "sleep 999", startsecs = 0 }
+program "keep" { command = "sleep 1000", startsecs = 0 }
+program "web" { command = "sleep 1000", numprocs = 2, process_name = "%(program_name)s_%(process_num)d", startsecs = 0 }
+program "c" { command = "sleep 1000", startsecs = 0 }
+program "d" { command = "sleep 1000", startsecs = 0 }
+group "grp" { programs = { "c", "d" } }
+`)
+	out, rc = d.ctl("update")
+	check(t, []string{"update"}, out, rc, "web:web_2: stopped\nweb: updated process group\n", 0)
+	if d.pidOf("web:web_0") != web0Pid {
+		t.Errorf("lowering numprocs touched web:web_0")
+	}
+
 	// A broken config: every command reports it with file:line and nothing changes.
 	before, _ := d.ctl("status")
 	d.writeConfig(`program "keep" { command = "sleep 1000", startsecs = "x" }`)

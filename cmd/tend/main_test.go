@@ -19,6 +19,7 @@ import (
 var tendBin string
 
 func TestMain(m *testing.M) {
+	runBlockExecRole()
 	dir, err := os.MkdirTemp("", "tend-e2e-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -29,7 +30,7 @@ func TestMain(m *testing.M) {
 		os.RemoveAll(dir)
 		os.Exit(1)
 	}
-	code := m.Run()
+	code := testkit.Run(m)
 	os.RemoveAll(dir)
 	os.Exit(code)
 }
@@ -80,9 +81,18 @@ func startDaemonWith(t *testing.T, extra, body string) *testDaemon {
 // and up without close-on-exec, as a careless parent would.
 func startDaemonIn(t *testing.T, dir, extra, body string, files ...*os.File) *testDaemon {
 	t.Helper()
+	return startDaemonVia(t, nil, dir, extra, body, files...)
+}
+
+// startDaemonVia is startDaemonIn with `tend daemon` run by a wrapper
+// command (wrap followed by the tend command line), such as a shell that
+// ignores signals first.
+func startDaemonVia(t *testing.T, wrap []string, dir, extra, body string, files ...*os.File) *testDaemon {
+	t.Helper()
 	d := &testDaemon{t: t, dir: dir, config: filepath.Join(dir, "tend.lua"), extra: extra, out: new(bytes.Buffer)}
 	d.writeConfig(body)
-	d.cmd = exec.Command(tendBin, "daemon", "-c", d.config)
+	argv := append(append([]string{}, wrap...), tendBin, "daemon", "-c", d.config)
+	d.cmd = exec.Command(argv[0], argv[1:]...)
 	d.cmd.Stdout, d.cmd.Stderr = d.out, d.out
 	d.cmd.ExtraFiles = files
 	if err := d.cmd.Start(); err != nil {

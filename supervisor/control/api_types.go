@@ -184,6 +184,7 @@ type Change struct {
 	Changed []string `json:"changed,omitempty"`
 	Fields  []string `json:"fields,omitempty"`
 	Scaled  bool     `json:"scaled,omitempty"` // only instances added or removed
+	Kept    int      `json:"kept,omitempty"`   // processes left running untouched
 }
 
 // NewChanges converts engine changes to their wire form.
@@ -191,7 +192,7 @@ func NewChanges(cs []supervisor.Change) []Change {
 	out := make([]Change, 0, len(cs))
 	for _, c := range cs {
 		out = append(out, Change{Group: c.Group, Kind: c.Kind, Added: c.Added, Removed: c.Removed,
-			Changed: c.Changed, Fields: c.Fields, Scaled: c.Scaled()})
+			Changed: c.Changed, Fields: c.Fields, Scaled: c.Scaled(), Kept: c.Kept})
 	}
 	return out
 }

@@ -2,7 +2,6 @@ package control
 
 import (
 	"bytes"
-	"context"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -111,38 +110,34 @@ func (s *wdSession) waitJS(what, script string) {
 	}
 }
 
-// TestWebPageChromium loads the page in headless Chromium driven through
-// chromedriver: the programs are listed, Stop changes the state live, the
-// log view follows output, the group filter filters; a screenshot is saved.
-func TestWebPageChromium(t *testing.T) {
+// wdStart starts chromedriver and a headless Chromium session (with
+// JavaScript off when noJS), ended when the test ends.
+func wdStart(t *testing.T, noJS bool) *wdSession {
+	t.Helper()
 	driver := testkit.RequireTool(t, "chromedriver")
 	browser := testkit.RequireTool(t, "chromium")
-	inUse, avail := xrtSpecs()
-	env := xrtStart(t, inUse, avail, "user", "s3cret")
-	env.eng.WaitState("talker", supervisor.Running)
-
 	port := testkit.FreePort(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	cd := exec.CommandContext(ctx, driver, fmt.Sprintf("--port=%d", port))
+	cd := exec.Command(driver, fmt.Sprintf("--port=%d", port))
 	if err := cd.Start(); err != nil {
 		t.Fatalf("start chromedriver: %v", err)
 	}
-	defer cd.Wait()
-	defer cd.Process.Kill()
+	t.Cleanup(func() { cd.Process.Kill(); cd.Wait() })
 	wd := fmt.Sprintf("http://127.0.0.1:%d", port)
 	xrtWaitFor(t, "chromedriver", func() bool {
 		_, err := wdDo(t, "GET", wd+"/status", nil)
 		return err == nil
 	})
-	profile := t.TempDir()
+	opts := map[string]any{
+		"binary": browser,
+		"args": []string{"--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+			"--disable-background-networking", "--disable-component-update", "--disable-sync",
+			"--window-size=1200,800", "--user-data-dir=" + t.TempDir()},
+	}
+	if noJS {
+		opts["prefs"] = map[string]any{"profile.managed_default_content_settings.javascript": 2}
+	}
 	v, err := wdDo(t, "POST", wd+"/session", map[string]any{"capabilities": map[string]any{"alwaysMatch": map[string]any{
-		"goog:chromeOptions": map[string]any{
-			"binary": browser,
-			"args": []string{"--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-				"--disable-background-networking", "--disable-component-update", "--disable-sync",
-				"--window-size=1200,800", "--user-data-dir=" + profile},
-		},
+		"goog:chromeOptions": opts,
 	}}})
 	if err != nil {
 		t.Fatalf("new session: %v", err)
@@ -152,12 +147,53 @@ func TestWebPageChromium(t *testing.T) {
 	}
 	json.Unmarshal(v, &sess)
 	s := &wdSession{t: t, base: wd + "/session/" + sess.SessionID}
-	defer wdDo(t, "DELETE", s.base, nil)
+	t.Cleanup(func() { wdDo(t, "DELETE", s.base, nil) })
+	return s
+}
 
-	page := fmt.Sprintf("http://%s:%s@%s/", env.user, env.pass, env.tcp)
-	if _, err := wdDo(t, "POST", s.base+"/url", map[string]any{"url": page}); err != nil {
-		t.Fatalf("open page: %v", err)
+// open loads a URL in the session.
+func (s *wdSession) open(url string) {
+	s.t.Helper()
+	if _, err := wdDo(s.t, "POST", s.base+"/url", map[string]any{"url": url}); err != nil {
+		s.t.Fatalf("open %s: %v", url, err)
 	}
+}
+
+// TestWebPageChromiumNoJS drives the page in Chromium with JavaScript
+// off: its buttons are forms that pass the door's cross-site guard and
+// come back to the page with the message, and the group filter is a form.
+func TestWebPageChromiumNoJS(t *testing.T) {
+	inUse, avail := xrtSpecs()
+	env := xrtStart(t, inUse, avail, "", "")
+	env.eng.WaitState("sleeper", supervisor.Running)
+	s := wdStart(t, true)
+	s.open("http://" + env.tcp + "/")
+	var js bool
+	if err := s.exec(`return document.documentElement.classList.contains("js")`, &js); err != nil || js {
+		t.Fatalf("app.js ran (%v): JavaScript is not off", err)
+	}
+	s.click(`tr[data-name="sleeper"] button[data-action="stop"]`)
+	env.eng.WaitState("sleeper", supervisor.Stopped)
+	s.waitJS("the message after the form post", `return document.getElementById("msg").textContent === "Process sleeper stopped" &&
+		document.querySelector('tr[data-name="sleeper"] td.state').textContent === "stopped"`)
+	s.exec(`document.getElementById("group").value = "grp"; return true`, nil)
+	s.click(`#show`)
+	s.waitJS("the group view", `return [...document.querySelectorAll("#rows tr")].map(r => r.dataset.name).join() === "grp:w1,grp:w2"`)
+	s.click(`#groupactions button[data-action="stopgroup"]`)
+	env.eng.WaitState("grp:w2", supervisor.Stopped)
+	s.waitJS("the group message", `return document.getElementById("msg").textContent === "Group grp stopped"`)
+}
+
+// TestWebPageChromium loads the page in headless Chromium driven through
+// chromedriver: the programs are listed, Stop changes the state live, the
+// log view follows output, the group filter filters; a screenshot is saved.
+func TestWebPageChromium(t *testing.T) {
+	inUse, avail := xrtSpecs()
+	env := xrtStart(t, inUse, avail, "user", "s3cret")
+	env.eng.WaitState("talker", supervisor.Running)
+	s := wdStart(t, false)
+
+	s.open(fmt.Sprintf("http://%s:%s@%s/", env.user, env.pass, env.tcp))
 	s.waitJS("the live table", `return document.getElementById("live").textContent === "live" &&
 		document.querySelectorAll("#rows tr").length === 5`)
 	var names []string
@@ -173,7 +209,7 @@ func TestWebPageChromium(t *testing.T) {
 	}
 	s.waitJS("the status message", `return document.getElementById("msg").textContent === "Process sleeper stopped"`)
 
-	s.click(`tr[data-name="talker"] button[data-action="tail"]`)
+	s.click(`tr[data-name="talker"] a[data-action="tail"]`)
 	s.waitJS("the log view", `return document.getElementById("log").textContent.includes("hello")`)
 	// New output reaches the open log view.
 	if _, err := env.mustCallRestart(t, "talker"); err != nil {
@@ -183,25 +219,63 @@ func TestWebPageChromium(t *testing.T) {
 
 	s.exec(`const g = document.getElementById("group"); g.value = "grp"; g.dispatchEvent(new Event("change")); return true`, nil)
 	s.waitJS("group filter", `return [...document.querySelectorAll("#rows tr")].every(r => r.dataset.group === "grp")`)
+	// A group selected offers its own start, stop and restart.
+	s.waitJS("group actions", `return !document.getElementById("groupactions").hidden &&
+		document.getElementById("groupname").value === "grp"`)
+	s.click(`#groupactions button[data-action="stopgroup"]`)
+	s.waitJS("the group stopped", `return document.getElementById("msg").textContent === "Group grp stopped" &&
+		[...document.querySelectorAll("#rows tr td.state")].every(td => td.textContent === "stopped")`)
 	s.exec(`const g = document.getElementById("group"); g.value = ""; g.dispatchEvent(new Event("change")); return true`, nil)
+	s.waitJS("group actions hidden", `return document.getElementById("groupactions").hidden`)
 
-	v, err = wdDo(t, "GET", s.base+"/screenshot", nil)
+	// A filter of only spaces filters nothing.
+	s.exec(`const f = document.getElementById("filter"); f.value = "   "; f.dispatchEvent(new Event("input")); return true`, nil)
+	s.waitJS("every row under a blank filter", `return document.querySelectorAll("#rows tr").length === 5`)
+	s.screenshot("tend-web.png")
+
+	// At a phone's 390 px nothing is cut off: no sideways scrolling and
+	// every button and link inside the viewport.
+	if _, err := wdDo(t, "POST", s.base+"/window/rect", map[string]any{"width": 390, "height": 844}); err != nil {
+		t.Fatalf("resize: %v", err)
+	}
+	s.waitJS("the page at 390 px", `return window.innerWidth <= 390`)
+	var off []string
+	if err := s.exec(`const w = document.documentElement.clientWidth; const out = [];
+		if (document.documentElement.scrollWidth > w) out.push("page scrolls sideways: " + document.documentElement.scrollWidth + " > " + w);
+		for (const el of document.querySelectorAll("button, a.button, select, input:not([type=hidden])")) {
+			const r = el.getBoundingClientRect();
+			if (r.width > 0 && (r.left < 0 || r.right > w)) out.push((el.textContent || el.id) + " spans " + r.left + ".." + r.right);
+		}
+		return out`, &off); err != nil {
+		t.Fatal(err)
+	}
+	if len(off) > 0 {
+		t.Errorf("cut off at 390 px wide:\n%s", strings.Join(off, "\n"))
+	}
+	s.screenshot("tend-web-390.png")
+}
+
+// screenshot saves the page as a PNG in $TEND_SCREENSHOT_DIR (a temporary
+// folder when unset).
+func (s *wdSession) screenshot(name string) {
+	s.t.Helper()
+	v, err := wdDo(s.t, "GET", s.base+"/screenshot", nil)
 	if err != nil {
-		t.Fatalf("screenshot: %v", err)
+		s.t.Fatalf("screenshot: %v", err)
 	}
 	var b64 string
 	json.Unmarshal(v, &b64)
 	png, err := base64.StdEncoding.DecodeString(b64)
 	if err != nil || !bytes.HasPrefix(png, []byte("\x89PNG")) {
-		t.Fatalf("screenshot is not a PNG: %v", err)
+		s.t.Fatalf("screenshot is not a PNG: %v", err)
 	}
 	dir := os.Getenv("TEND_SCREENSHOT_DIR")
 	if dir == "" {
-		dir = t.TempDir()
+		dir = s.t.TempDir()
 	}
-	path := filepath.Join(dir, "tend-web.png")
+	path := filepath.Join(dir, name)
 	if err := os.WriteFile(path, png, 0o644); err != nil {
-		t.Fatal(err)
+		s.t.Fatal(err)
 	}
-	t.Logf("screenshot saved to %s (%d bytes)", path, len(png))
+	s.t.Logf("screenshot saved to %s (%d bytes)", path, len(png))
 }

@@ -132,32 +132,80 @@ func webLower(s string) string {
 	return string(b)
 }
 
+// serveIndex renders the whole page on the server, so it works without
+// JavaScript: ?group= and ?filter= (a case-insensitive substring of the
+// name; blank shows everything) pick the rows, and every action is a form
+// posting to ui/action with the CSRF token. app.js then keeps it live.
 func (p *webPage) serveIndex(w http.ResponseWriter, r *http.Request) {
 	snap := p.snapshot()
+	q := r.URL.Query()
+	group := q.Get("group")
+	filter := strings.TrimSpace(q.Get("filter"))
 	var groups []string
 	for _, row := range snap.Processes {
 		if !slices.Contains(groups, row.Group) {
 			groups = append(groups, row.Group)
 		}
 	}
+	slices.Sort(groups)
+	if !slices.Contains(groups, group) {
+		group = ""
+	}
+	e := html.EscapeString
 	var opts, rows strings.Builder
 	for _, g := range groups {
-		opts.WriteString("<option>" + html.EscapeString(g) + "</option>")
+		sel := ""
+		if g == group {
+			sel = " selected"
+		}
+		opts.WriteString(`<option value="` + e(g) + `"` + sel + ">" + e(g) + "</option>")
 	}
-	for i, row := range snap.Processes {
-		webWriteRow(&rows, i, row)
+	i := 0
+	for _, row := range snap.Processes {
+		if webShown(row, group, filter) {
+			webWriteRow(&rows, i, row, p.token)
+			i++
+		}
+	}
+	view := url.Values{}
+	if group != "" {
+		view.Set("group", group)
+	}
+	if filter != "" {
+		view.Set("filter", filter)
+	}
+	viewQuery := ""
+	if len(view) > 0 {
+		viewQuery = "?" + view.Encode()
+	}
+	groupHidden := ""
+	if group == "" {
+		groupHidden = " hidden"
 	}
 	page := strings.NewReplacer(
 		"{{TOKEN}}", p.token,
-		"{{MESSAGE}}", html.EscapeString(r.URL.Query().Get("message")),
+		"{{MESSAGE}}", e(q.Get("message")),
 		"{{GROUPS}}", opts.String(),
+		"{{GROUP}}", e(group),
+		"{{GROUPHIDDEN}}", groupHidden,
+		"{{FILTER}}", e(filter),
+		"{{VIEWQUERY}}", e(viewQuery),
 		"{{ROWS}}", rows.String(),
-		"{{VERSION}}", html.EscapeString(p.s.opts.Version),
+		"{{VERSION}}", e(p.s.opts.Version),
 		"{{SUPERVISOR}}", SupervisorVersion,
 	).Replace(p.index)
 	webNoCache(w)
 	w.Header().Set("Content-Type", "text/html;charset=utf-8")
 	w.Write([]byte(page))
+}
+
+// webShown reports whether a row passes the page's group and name filter
+// (app.js applies the same rule).
+func webShown(row webRow, group, filter string) bool {
+	if group != "" && row.Group != group {
+		return false
+	}
+	return filter == "" || strings.Contains(strings.ToLower(row.Namespec), strings.ToLower(filter))
 }
 
 func (p *webPage) serveStatus(w http.ResponseWriter, r *http.Request) {
@@ -245,16 +293,43 @@ func (p *webPage) serveTail(w http.ResponseWriter, r *http.Request) {
 
 // webWriteRow writes one process row of the status table, every value
 // escaped for its HTML context; odd rows get supervisord's "shade" class.
-func webWriteRow(b *strings.Builder, i int, row webRow) {
+// Its actions are one form whose buttons post to ui/action with the CSRF
+// token, and a Tail link, as app.js renders them too.
+func webWriteRow(b *strings.Builder, i int, row webRow, token string) {
 	e := html.EscapeString
 	shade := ""
 	if i%2 == 1 {
 		shade = ` class="shade"`
 	}
-	b.WriteString(`<tr data-name="` + e(row.Namespec) + `" data-group="` + e(row.Group) + `"` + shade + `>
+	name := e(row.Namespec)
+	tail := "tail.html?processname=" + e(url.QueryEscape(row.Namespec))
+	b.WriteString(`<tr data-name="` + name + `" data-group="` + e(row.Group) + `"` + shade + `>
     <td class="state"><span class="` + e(row.Class) + `">` + e(row.State) + `</span></td>
     <td class="desc">` + e(row.Description) + `</td>
-    <td class="name"><a href="tail.html?processname=` + e(url.QueryEscape(row.Namespec)) + `" target="_blank">` + e(row.Namespec) + `</a></td>
-    <td class="actions"></td>
+    <td class="name"><a href="` + tail + `" target="_blank">` + name + `</a></td>
+    <td class="actions"><form class="act" method="post" action="ui/action"><input type="hidden" name="csrf" value="` + token +
+		`"><input type="hidden" name="name" value="` + name + `">`)
+	for _, a := range webActions(row.StateName) {
+		b.WriteString(`<button name="action" value="` + a.action + `" data-action="` + a.action + `" data-name="` + name + `">` + a.label + `</button> `)
+	}
+	b.WriteString(`</form><a class="button" href="` + tail + `" data-action="tail" data-name="` + name + `">Tail</a></td>
   </tr>`)
+}
+
+// webAction is one button of a process row.
+type webAction struct{ label, action string }
+
+// webActions are a row's buttons for a state, as on supervisord's page
+// (app.js's actionsFor is the same table).
+func webActions(state string) []webAction {
+	var out []webAction
+	switch state {
+	case "RUNNING":
+		out = append(out, webAction{"Restart", "restart"}, webAction{"Stop", "stop"})
+	case "STOPPED", "EXITED", "FATAL":
+		out = append(out, webAction{"Start", "start"})
+	case "STARTING", "BACKOFF":
+		out = append(out, webAction{"Stop", "stop"})
+	}
+	return append(out, webAction{"Clear Log", "clear"})
 }

@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
+	"strings"
 	"time"
 
 	"github.com/tend-sh/tend/supervisor"
@@ -24,22 +26,38 @@ func sameOrigin(r *http.Request) bool {
 	return src == "" || originMatches(src, r.Host)
 }
 
-// serveAction runs one page action (start, stop, restart, clear,
-// restartall, stopall) and answers {"ok":..., "message":...} with
-// supervisord's wording.
+// serveAction runs one page action (start, stop, restart, clear for a
+// process; startgroup, stopgroup, restartgroup for a group; restartall,
+// stopall) with supervisord's wording. app.js sends the token in the
+// X-CSRF-Token header and gets {"ok":..., "message":...}; a plain form
+// (no JavaScript: a text browser, a script) sends it as the csrf field and
+// is redirected back to the page showing the message, as supervisord's
+// page does.
 func (p *webPage) serveAction(w http.ResponseWriter, r *http.Request) {
-	if subtle.ConstantTimeCompare([]byte(r.Header.Get("X-CSRF-Token")), []byte(p.token)) != 1 || !sameOrigin(r) {
-		webJSON(w, http.StatusForbidden, false, "forbidden: missing or wrong CSRF token, or cross-origin request")
-		return
-	}
 	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
 	if err := r.ParseForm(); err != nil {
 		webJSON(w, http.StatusBadRequest, false, "bad form: "+err.Error())
 		return
 	}
+	script := r.Header.Get("X-CSRF-Token") != ""
+	token := r.Header.Get("X-CSRF-Token")
+	if !script {
+		token = r.PostForm.Get("csrf")
+	}
+	if subtle.ConstantTimeCompare([]byte(token), []byte(p.token)) != 1 || !sameOrigin(r) {
+		webJSON(w, http.StatusForbidden, false, "forbidden: missing or wrong CSRF token, or cross-origin request")
+		return
+	}
 	ctx, cancel := context.WithTimeout(r.Context(), webActionTimeout)
 	defer cancel()
 	msg, ok := p.act(ctx, r.PostForm.Get("action"), r.PostForm.Get("name"))
+	if !script {
+		// Relative, so the page works behind a proxy that mounts it
+		// under a path; 303 makes the browser GET it.
+		w.Header().Set("Location", "../?"+url.Values{"message": {msg}}.Encode())
+		w.WriteHeader(http.StatusSeeOther)
+		return
+	}
 	status := http.StatusOK
 	if !ok {
 		status = http.StatusConflict
@@ -67,6 +85,8 @@ func (p *webPage) act(ctx context.Context, action, name string) (string, bool) {
 	case "restartall":
 		eng.Restart(ctx, supervisor.AllTarget, false)
 		return "All restarted at " + now, true
+	case "startgroup", "stopgroup", "restartgroup":
+		return p.actGroup(ctx, action, name)
 	case "start", "stop", "restart", "clear":
 	default:
 		return fmt.Sprintf("ERROR: unknown action %q", action), false
@@ -98,6 +118,47 @@ func (p *webPage) act(ctx context.Context, action, name string) (string, bool) {
 		}
 	}
 	return "ERROR: Process " + name + ": " + webFaultText(err), false
+}
+
+// actGroup starts, stops or restarts every process of a group.
+func (p *webPage) actGroup(ctx context.Context, action, group string) (string, bool) {
+	eng := p.s.eng
+	t := supervisor.ParseTarget(group + ":*")
+	if group == "" || strings.Contains(group, ":") {
+		return "No such group named " + group, false
+	}
+	var rs []supervisor.Result
+	var err error
+	var done string
+	switch action {
+	case "startgroup":
+		rs, err = eng.Start(ctx, t, true)
+		done = "started"
+	case "stopgroup":
+		rs, err = eng.Stop(ctx, t, true)
+		done = "stopped"
+	default:
+		var stopped []supervisor.Result
+		stopped, rs, err = eng.Restart(ctx, t, true)
+		rs = append(stopped, rs...)
+		done = "restarted"
+	}
+	if supervisor.FaultOf(err) == supervisor.FaultBadName {
+		return "No such group named " + group, false
+	}
+	if err != nil {
+		return "ERROR: Group " + group + ": " + webFaultText(err), false
+	}
+	var failed []string
+	for _, r := range rs {
+		if r.Err != nil && r.Fault != supervisor.FaultNotRunning {
+			failed = append(failed, "Process "+supervisor.Namespec(r.Group, r.Name)+": "+webFaultText(r.Err))
+		}
+	}
+	if len(failed) > 0 {
+		return "ERROR: " + strings.Join(failed, "; "), false
+	}
+	return "Group " + group + " " + done, true
 }
 
 // webFaultText is the wording of supervisord's page for a fault.

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"html"
 	"io"
 	"net/http"
 	"net/url"
@@ -190,6 +191,122 @@ func TestWebEvents(t *testing.T) {
 			if p.Name == "sleeper" && (p.StateName == "STOPPING" || p.StateName == "STOPPED") {
 				return
 			}
+		}
+	}
+}
+
+// webRowNames lists the data-name of every row of a rendered page.
+func webRowNames(page string) []string {
+	var names []string
+	for _, part := range strings.Split(page, "<tr data-name=\"")[1:] {
+		name, _, _ := strings.Cut(part, `"`)
+		names = append(names, name)
+	}
+	return names
+}
+
+// TestWebPageWithoutJS uses the page as a text browser or a script does:
+// only its HTML. Every row's actions are forms carrying the CSRF token,
+// a posted form comes back to the page with supervisord's message, the
+// group and name filters work from the query, and a group has its own
+// start, stop and restart.
+func TestWebPageWithoutJS(t *testing.T) {
+	inUse, avail := xrtSpecs()
+	env := xrtStart(t, inUse, avail, "user", "123")
+	env.eng.WaitState("sleeper", supervisor.Running)
+	_, page := env.webDo(t, "GET", "/", nil, nil)
+
+	// The sleeper row's form, taken from the HTML.
+	_, row, ok := strings.Cut(page, `<tr data-name="sleeper"`)
+	row, _, _ = strings.Cut(row, "</tr>")
+	if !ok || !strings.Contains(row, `<form class="act" method="post" action="ui/action">`) ||
+		!strings.Contains(row, `<button name="action" value="stop"`) || !strings.Contains(row, `href="tail.html?processname=sleeper"`) {
+		t.Fatalf("sleeper row has no action form:\n%s", row)
+	}
+	_, rest, _ := strings.Cut(row, `name="csrf" value="`)
+	tok, _, _ := strings.Cut(rest, `"`)
+	if tok != webToken(t, page) {
+		t.Fatalf("the row's form carries token %q", tok)
+	}
+
+	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	post := func(action, name, token string) *http.Response {
+		t.Helper()
+		body := url.Values{"csrf": {token}, "action": {action}, "name": {name}}.Encode()
+		req, _ := http.NewRequest("POST", "http://"+env.tcp+"/ui/action", strings.NewReader(body))
+		req.SetBasicAuth(env.user, env.pass)
+		// What a browser sends for a form on the page itself.
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("Origin", "http://"+env.tcp)
+		req.Header.Set("Sec-Fetch-Site", "same-origin")
+		resp, err := noRedirect.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+	for _, c := range []struct {
+		action, name, token string
+		code                int
+		message             string
+		state               map[string]supervisor.State
+	}{
+		{"stop", "sleeper", "", 403, "", nil},
+		{"stop", "sleeper", strings.Repeat("0", 64), 403, "", nil},
+		{"stop", "sleeper", tok, 303, "Process sleeper stopped", map[string]supervisor.State{"sleeper": supervisor.Stopped}},
+		{"start", "sleeper", tok, 303, "Process sleeper started", map[string]supervisor.State{"sleeper": supervisor.Running}},
+		{"stopgroup", "grp", tok, 303, "Group grp stopped", map[string]supervisor.State{"grp:w1": supervisor.Stopped, "grp:w2": supervisor.Stopped}},
+		{"startgroup", "grp", tok, 303, "Group grp started", map[string]supervisor.State{"grp:w1": supervisor.Running, "grp:w2": supervisor.Running}},
+		{"restartgroup", "grp", tok, 303, "Group grp restarted", map[string]supervisor.State{"grp:w1": supervisor.Running}},
+		{"stopgroup", "nosuch", tok, 303, "No such group named nosuch", nil},
+		{"stopall", "", tok, 303, "All stopped at ", map[string]supervisor.State{"talker": supervisor.Stopped}},
+	} {
+		resp := post(c.action, c.name, c.token)
+		if resp.StatusCode != c.code {
+			t.Errorf("%s %s: %s, want %d", c.action, c.name, resp.Status, c.code)
+			continue
+		}
+		if c.code != 303 {
+			continue
+		}
+		loc := resp.Header.Get("Location")
+		q, err := url.Parse(loc)
+		if err != nil || q.Path != "../" || !strings.HasPrefix(q.Query().Get("message"), c.message) {
+			t.Errorf("%s %s: redirected to %q, want ../?message=%s", c.action, c.name, loc, c.message)
+		}
+		for name, st := range c.state {
+			if i, _ := env.eng.Info(name); i.State != st {
+				t.Errorf("%s %s: %s is %v, want %v", c.action, c.name, name, i.State, st)
+			}
+		}
+		// Where the redirect leads: the page with the message.
+		_, page := env.webDo(t, "GET", "/?"+q.RawQuery, nil, nil)
+		if !strings.Contains(page, `role="status">`+html.EscapeString(q.Query().Get("message"))+`</div>`) {
+			t.Errorf("%s: the page does not show %q", c.action, q.Query().Get("message"))
+		}
+	}
+
+	all := "grp:w1,grp:w2,idle,sleeper,talker"
+	for _, c := range []struct {
+		query, rows string
+		groupForm   bool
+	}{
+		{"", all, false},
+		{"?filter=", all, false},
+		{"?filter=%20%20%20", all, false},
+		{"?filter=%20TALK%20", "talker", false},
+		{"?group=grp", "grp:w1,grp:w2", true},
+		{"?group=grp&filter=w2", "grp:w2", true},
+		{"?group=nosuch", all, false},
+	} {
+		_, page := env.webDo(t, "GET", "/"+c.query, nil, nil)
+		if got := strings.Join(webRowNames(page), ","); got != c.rows {
+			t.Errorf("GET /%s lists %s, want %s", c.query, got, c.rows)
+		}
+		shown := strings.Contains(page, `id="groupactions" method="post" action="ui/action"><input`)
+		if shown != c.groupForm {
+			t.Errorf("GET /%s: group actions shown %v, want %v", c.query, shown, c.groupForm)
 		}
 	}
 }

@@ -251,6 +251,7 @@ var daemonSpecs = []optSpec{
 	{"directory", supervisor.KindString}, {"umask", supervisor.KindOctal},
 	{"identifier", supervisor.KindString}, {"nocleanup", supervisor.KindBool},
 	{"minfds", supervisor.KindInt}, {"environment", supervisor.KindEnvironment},
+	{"user", supervisor.KindString},
 }
 
 // DaemonOptions returns the [supervisord] options the importer writes into
@@ -272,7 +273,6 @@ var daemonNotes = map[string]struct {
 }{
 	"nodaemon":   {"tend runs in the foreground unless started with --detach", false},
 	"minprocs":   {"not applicable: tend has no process-count limit to raise", false},
-	"user":       {"not supported: tend does not drop privileges; start it as this user", true},
 	"strip_ansi": {"not supported: tend writes child output to its logs as it comes", true},
 	"silent":     {"not supported: a foreground tend echoes its log to stderr; redirect it", true},
 }

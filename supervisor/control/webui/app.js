@@ -8,6 +8,8 @@
   const base = location.origin + location.pathname.replace(/[^/]*$/, "");
   const token = document.querySelector('meta[name="csrf-token"]').content;
   const $ = (id) => document.getElementById(id);
+  document.documentElement.classList.add("js");
+  $("live").textContent = "connecting…";
   let snapshot = { processes: [], now: 0 };
   let received = Date.now();
 
@@ -31,26 +33,48 @@
     }
     return p.description;
   }
+  // A row's actions: one form (what the server renders too, so the page
+  // works without JavaScript) whose submits act() intercepts, and a Tail
+  // link that opens the log view here.
   function button(label, action, name) {
     const b = document.createElement("button");
-    b.type = "button"; b.textContent = label;
+    b.name = "action"; b.value = action; b.textContent = label;
     b.dataset.action = action; b.dataset.name = name;
     return b;
   }
+  function hidden(name, value) {
+    const i = document.createElement("input");
+    i.type = "hidden"; i.name = name; i.value = value;
+    return i;
+  }
   function actionsFor(p) {
-    const out = [];
+    const f = document.createElement("form");
+    f.className = "act"; f.method = "post"; f.action = "ui/action";
+    f.append(hidden("csrf", token), hidden("name", p.namespec));
+    const buttons = [];
     if (p.statename === "RUNNING") {
-      out.push(button("Restart", "restart", p.namespec), button("Stop", "stop", p.namespec));
+      buttons.push(button("Restart", "restart", p.namespec), button("Stop", "stop", p.namespec));
     } else if (["STOPPED", "EXITED", "FATAL"].includes(p.statename)) {
-      out.push(button("Start", "start", p.namespec));
+      buttons.push(button("Start", "start", p.namespec));
     } else if (p.statename === "STARTING" || p.statename === "BACKOFF") {
-      out.push(button("Stop", "stop", p.namespec));
+      buttons.push(button("Stop", "stop", p.namespec));
     }
-    out.push(button("Clear Log", "clear", p.namespec), button("Tail", "tail", p.namespec));
-    return out;
+    buttons.push(button("Clear Log", "clear", p.namespec));
+    for (const b of buttons) f.append(b, " ");
+    const tail = document.createElement("a");
+    tail.className = "button"; tail.textContent = "Tail";
+    tail.href = "tail.html?processname=" + encodeURIComponent(p.namespec);
+    tail.dataset.action = "tail"; tail.dataset.name = p.namespec;
+    return [f, tail];
+  }
+  function showGroupActions(group) {
+    $("groupactions").hidden = !group;
+    $("groupname").value = group;
+    $("grouplabel").textContent = group;
   }
   function render() {
-    const group = $("group").value, filter = $("filter").value.toLowerCase();
+    // A filter of only spaces filters nothing, as on the server.
+    const group = $("group").value, filter = $("filter").value.trim().toLowerCase();
     const groups = [...new Set(snapshot.processes.map((p) => p.group))].sort();
     const sel = $("group");
     const have = [...sel.options].slice(1).map((o) => o.value);
@@ -59,6 +83,7 @@
       for (const g of groups) sel.add(new Option(g, g));
       sel.value = groups.includes(group) ? group : "";
     }
+    showGroupActions(sel.value);
     const tbody = $("rows");
     const rows = [];
     let i = 0;
@@ -98,7 +123,6 @@
   function message(text) { $("msg").textContent = text; }
 
   async function act(action, name, btn) {
-    if (action === "tail") { openLog(name); return; }
     if (btn) btn.disabled = true;
     try {
       const body = new URLSearchParams({ action: action, name: name || "" });
@@ -147,13 +171,19 @@
   $("logclose").onclick = () => { if (logAbort) logAbort.abort(); logAbort = null; logName = ""; $("logview").hidden = true; };
   $("logchannel").onchange = () => { if (logName) openLog(logName); };
 
-  $("rows").addEventListener("click", (ev) => {
-    const b = ev.target.closest("button[data-action]");
-    if (b) act(b.dataset.action, b.dataset.name, b);
+  document.addEventListener("submit", (ev) => {
+    const f = ev.target;
+    if (!f.matches("form.act")) return;
+    ev.preventDefault();
+    const b = ev.submitter;
+    if (b) act(b.value, f.elements.name.value, b);
   });
-  $("refresh").onclick = () => { refresh(); message("Page refreshed at " + new Date().toString()); };
-  $("restartall").onclick = (ev) => act("restartall", "", ev.target);
-  $("stopall").onclick = (ev) => act("stopall", "", ev.target);
+  $("rows").addEventListener("click", (ev) => {
+    const a = ev.target.closest('a[data-action="tail"]');
+    if (a) { ev.preventDefault(); openLog(a.dataset.name); }
+  });
+  $("refresh").onclick = (ev) => { ev.preventDefault(); refresh(); message("Page refreshed at " + new Date().toString()); };
+  $("view").onsubmit = (ev) => { ev.preventDefault(); render(); };
   $("group").onchange = render;
   $("filter").oninput = render;
 
