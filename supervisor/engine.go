@@ -8,6 +8,7 @@ import (
 	"os"
 	"slices"
 	"sync"
+	"syscall"
 )
 
 // Config configures an Engine.
@@ -76,6 +77,10 @@ type Engine struct {
 	byPid        map[int]*process
 	reaped       chan struct{} // closed when byPid empties, for drain
 	shuttingDown bool
+	// shutdownSignal replaces every stopsignal during a shutdown (0: none);
+	// killedInShutdown names the processes SIGKILLed at their stopwaitsecs.
+	shutdownSignal   syscall.Signal
+	killedInShutdown []string
 	closed       chan struct{}
 	pump         *pump           // nil if epoll was unavailable: one goroutine per pipe then
 	syslog       *logfile.Syslog // for *_syslog output; connects on first use

@@ -100,6 +100,11 @@ type Spec struct {
 	// after Program; nil for an ordinary program.
 	Listener *ListenerSpec
 
+	// Essential marks a program whose end ends the daemon (container mode):
+	// the engine only reports it (Info.Essential, EventProcessDone); the
+	// daemon decides to shut down.
+	Essential bool
+
 	// HookTimeout bounds every Policy call for this process.
 	HookTimeout time.Duration
 	// Policy decides restarts and backoff; nil applies supervisord's rules.
