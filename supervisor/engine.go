@@ -81,14 +81,14 @@ type Engine struct {
 	// killedInShutdown names the processes SIGKILLed at their stopwaitsecs.
 	shutdownSignal   syscall.Signal
 	killedInShutdown []string
-	closed       chan struct{}
-	pump         *pump           // nil if epoll was unavailable: one goroutine per pipe then
-	syslog       *logfile.Syslog // for *_syslog output; connects on first use
-	reaperDone   chan struct{}
-	stopReaper   func()
-	cloexec      closeOnExec // keeps stray descriptors out of children
-	state        *stateWriter
-	adoptable    map[string]*orphan // by namespec: kept by Recover for the next Update
+	closed           chan struct{}
+	pump             *pump           // nil if epoll was unavailable: one goroutine per pipe then
+	syslog           *logfile.Syslog // for *_syslog output; connects on first use
+	reaperDone       chan struct{}
+	stopReaper       func()
+	cloexec          closeOnExec // keeps stray descriptors out of children
+	state            *stateWriter
+	adoptable        map[string]*orphan // by namespec: kept by Recover for the next Update
 }
 
 type group struct {

@@ -2,8 +2,8 @@ package supervisor
 
 import (
 	"slices"
-	"syscall"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -40,7 +40,7 @@ type Event struct {
 	To       State // PROCESS_STATE: the state entered
 	Tries    int   // STARTING/BACKOFF: failed starts so far
 	Pid      int
-	Expected bool   // EXITED: whether the exit code was expected
+	Expected bool // EXITED: whether the exit code was expected
 	// ExitCode and Signal describe the exit behind EXITED, BACKOFF and
 	// TEND_PROCESS_DONE events: the code (-1 when killed or never
 	// spawned) and the signal that killed the process (0 if none).
