@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"syscall"
 	"time"
 
 	"github.com/tend-sh/tend/daemon"
@@ -18,13 +17,25 @@ import (
 	"github.com/tend-sh/tend/version"
 )
 
-// runDaemon runs `tend daemon [--detach]` and returns the exit code.
+// runDaemon runs `tend daemon [--detach] [--container] [-- CMD ARGS...]`
+// and returns the exit code.
 func runDaemon(ctx context.Context, g globals, args []string, stderr io.Writer) int {
 	detached := false
-	for _, a := range args {
+	opts := daemon.Options{}
+	for i, a := range args {
+		if a == "--" {
+			opts.Main = args[i+1:]
+			if len(opts.Main) == 0 {
+				fmt.Fprintln(stderr, "Error: daemon: -- must be followed by a command")
+				return 2
+			}
+			break
+		}
 		switch a {
 		case "--detach", "-d":
 			detached = true
+		case "--container":
+			opts.Container = true
 		case "-n", "--nodaemon":
 		default:
 			fmt.Fprintf(stderr, "Error: daemon: unknown argument %q\n", a)
@@ -45,7 +56,8 @@ func runDaemon(ctx context.Context, g globals, args []string, stderr io.Writer) 
 	if ready != nil {
 		echo = nil
 	}
-	code, err := serve(ctx, path, echo, ready)
+	opts.Path, opts.Echo, opts.Detached = path, echo, ready != nil
+	code, err := serve(ctx, opts, ready)
 	if err != nil {
 		report(ready, err)
 		fmt.Fprintf(stderr, "Error: %v\n", err)
@@ -53,10 +65,10 @@ func runDaemon(ctx context.Context, g globals, args []string, stderr io.Writer) 
 	return code
 }
 
-// serve runs the daemon until it is shut down. echo (nil when detached)
-// also receives the log. ready, if not nil, is told once the daemon serves.
-func serve(ctx context.Context, path string, echo io.Writer, ready *os.File) (int, error) {
-	d, err := daemon.Open(ctx, daemon.Options{Path: path, Echo: echo, Detached: ready != nil})
+// serve runs the daemon until it is shut down and returns tend's exit
+// status (daemon.Exit). ready, if not nil, is told once the daemon serves.
+func serve(ctx context.Context, opts daemon.Options, ready *os.File) (int, error) {
+	d, err := daemon.Open(ctx, opts)
 	if err != nil {
 		return 2, err
 	}
@@ -91,9 +103,9 @@ func serve(ctx context.Context, path string, echo io.Writer, ready *os.File) (in
 	}
 
 	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGQUIT, syscall.SIGHUP, syscall.SIGUSR2)
+	signal.Notify(sigs, d.Signals()...)
 	defer signal.Stop(sigs)
-	d.Run(ctx, sigs, func() { report(ready, nil) })
+	x := d.Run(ctx, sigs, func() { report(ready, nil) })
 
 	for _, s := range servers {
 		sctx, cancel := context.WithTimeout(context.Background(), time.Second)
@@ -102,7 +114,7 @@ func serve(ctx context.Context, path string, echo io.Writer, ready *os.File) (in
 		}
 		cancel()
 	}
-	return 0, nil
+	return x.Code, nil
 }
 
 // serveOn serves h on ln in the background, with the door's connection
