@@ -90,7 +90,7 @@ func TestExitPolicy(t *testing.T) {
 			rc: 137, cause: "essential program web was killed by SIGKILL"},
 		{name: "remap 143 to 0", extra: "exit_codes = { [143] = 0 }",
 			body: sleeper + prog("web", "sh -c 'sleep 0.3; kill -TERM $$'", "essential = true, autorestart = false"),
-			rc: 0, cause: "essential program web was killed by SIGTERM (exit_codes maps 143 to 0)"},
+			rc:   0, cause: "essential program web was killed by SIGTERM (exit_codes maps 143 to 0)"},
 		{name: "essential FATAL", body: sleeper + prog("web", "/nonexistent/web", "essential = true, startretries = 1"),
 			rc: 1, cause: "essential program web entered FATAL"},
 		{name: "restarted essential does not end", body: prog("web", `sh -c 'if [ -e $DIR/once ]; then sleep 0.3; exit 0; fi; touch $DIR/once; sleep 0.3; exit 9'`,
@@ -98,10 +98,10 @@ func TestExitPolicy(t *testing.T) {
 			rc: 0, cause: "essential program web exited with status 0"},
 		{name: "all done as expected", extra: "exit_when_done = true",
 			body: prog("a", "sh -c 'sleep 0.2'", "") + prog("b", "sh -c 'sleep 0.4'", "") + prog("off", "sleep 1000", "autostart = false"),
-			rc: 0, cause: "every program is done, all as expected (exit_when_done)"},
+			rc:   0, cause: "every program is done, all as expected (exit_when_done)"},
 		{name: "all done, one unexpected", extra: "exit_when_done = true",
 			body: prog("a", "sh -c 'sleep 0.2; exit 4'", "autorestart = false") + prog("b", "sh -c 'sleep 0.5'", ""),
-			rc: 4, cause: "every program is done; the first unexpected end: a exited with status 4 (exit_when_done)"},
+			rc:   4, cause: "every program is done; the first unexpected end: a exited with status 4 (exit_when_done)"},
 		{name: "main command", body: sleeper, args: []string{"--", "sh", "-c", "sleep 0.3; exit 7"},
 			rc: 7, cause: "the main command exited with status 7"},
 		{name: "main command spawn failure", body: sleeper, args: []string{"--", "/nonexistent/cmd", "-c", "x"},
@@ -112,7 +112,7 @@ func TestExitPolicy(t *testing.T) {
 			rc: 137, cause: "received SIGTERM; killed with SIGKILL: stub"},
 		{name: "rewrite TERM to QUIT", extra: `rewrite = { TERM = "QUIT" }`,
 			body: prog("stub", `sh -c 'trap "" TERM; trap "exit 0" QUIT; `+ready+`while :; do sleep 0.1; done'`, "stopwaitsecs = 30"),
-			sig: syscall.SIGTERM, rc: 0, cause: "received SIGTERM; every program stopped within its stopwaitsecs"},
+			sig:  syscall.SIGTERM, rc: 0, cause: "received SIGTERM; every program stopped within its stopwaitsecs"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
