@@ -81,6 +81,9 @@ type Engine struct {
 	// killedInShutdown names the processes SIGKILLed at their stopwaitsecs.
 	shutdownSignal   syscall.Signal
 	killedInShutdown []string
+	// framed counts the goroutines copying framed (line-prefixed) output,
+	// which a shutdown lets drain to EOF so that no line is lost.
+	framed sync.WaitGroup
 	closed           chan struct{}
 	pump             *pump           // nil if epoll was unavailable: one goroutine per pipe then
 	syslog           *logfile.Syslog // for *_syslog output; connects on first use

@@ -373,6 +373,7 @@ func (e *Engine) ShutdownWith(ctx context.Context, opts ShutdownOptions) Shutdow
 	res.Killed = mergeNames(e.killedInShutdown, left)
 	e.mu.Unlock()
 	e.drain(200 * time.Millisecond)
+	e.drainFramed(ctx)
 	e.stopReaper()
 	<-e.reaperDone
 	if e.pump != nil {
@@ -389,6 +390,25 @@ func (e *Engine) ShutdownWith(ctx context.Context, opts ShutdownOptions) Shutdow
 	close(e.closed)
 	return res
 }
+
+// drainFramed waits until the framed output streams (log_prefix,
+// /dev/stdout) have been copied to their end, or ctx ends: their children
+// are gone, but what they wrote may still sit in the pipes.
+func (e *Engine) drainFramed(ctx context.Context) {
+	done := make(chan struct{})
+	go func() { e.framed.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		e.log.Warn("shutdown time is up: output still unread in the pipes of a program's descendants is left")
+	case <-time.After(framedGrace):
+		e.log.Warn("output pipes still open after " + framedGrace.String() + " (held by a program's descendants): not waiting for them")
+	}
+}
+
+// framedGrace bounds drainFramed when the shutdown has no budget: a
+// daemonized grandchild may hold a pipe open for ever.
+const framedGrace = 5 * time.Second
 
 // mergeNames returns a followed by the names of b not in a.
 func mergeNames(a, b []string) []string {

@@ -123,6 +123,9 @@ var ProgramOptions = slices.Concat([]Option{
 		Field: func(s *Spec) any { return &s.RedirectStderr }}},
 	streamOptions("stderr", func(s *Spec) *LogSpec { return &s.Stderr }, false),
 	[]Option{
+		{Name: "log_prefix", Kind: KindString, Example: "%(program_name)s | ", Tend: true,
+			Doc:   "put before every line; also %(stream)s and %(time)s",
+			Field: func(s *Spec) any { return &s.LogPrefix }},
 		{Name: "serverurl", Kind: KindString, Default: "AUTO", ConfigInfo: "serverurl",
 			Doc:   "SUPERVISOR_SERVER_URL for the child; AUTO = the daemon's",
 			Field: func(s *Spec) any { return &s.ServerURL }},

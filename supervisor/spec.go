@@ -95,6 +95,11 @@ type Spec struct {
 	Stdout         LogSpec
 	Stderr         LogSpec
 	ServerURL      string // SUPERVISOR_SERVER_URL for this program; "" = the daemon's
+	// LogPrefix is put in front of every line of both logs (log_prefix),
+	// with PrefixStream and PrefixTime replaced per stream and per line.
+	// A prefix, or a log on /dev/stdout or /dev/stderr, makes the engine
+	// write whole lines (see lineWriter).
+	LogPrefix string
 
 	// Listener makes the process a member of an eventlistener pool named
 	// after Program; nil for an ordinary program.

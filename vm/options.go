@@ -76,6 +76,21 @@ var programDecoders = map[string]programDecoder{
 		s.Credential, err = r.credential(s.User)
 		return err
 	}},
+	"log_prefix": {decode: func(_ *resolver, s *supervisor.Spec, name string, v lua.LValue, x *expander) error {
+		raw, err := decodeString(name, v)
+		if err != nil {
+			return err
+		}
+		// %(stream)s and %(time)s change per line: the engine fills them
+		// in, so they go through the expansion as literal text.
+		for _, keep := range []string{supervisor.PrefixStream, supervisor.PrefixTime} {
+			raw = strings.ReplaceAll(raw, keep, "%"+keep)
+		}
+		if s.LogPrefix, err = x.expand(raw); err != nil {
+			return fmt.Errorf("%s: %v", name, err)
+		}
+		return nil
+	}},
 	"serverurl": {decode: func(_ *resolver, s *supervisor.Spec, name string, v lua.LValue, x *expander) error {
 		u, err := decodeKind(supervisor.KindString, name, v, x.expand)
 		if err == nil {
