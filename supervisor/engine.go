@@ -83,15 +83,15 @@ type Engine struct {
 	killedInShutdown []string
 	// framed counts the goroutines copying framed (line-prefixed) output,
 	// which a shutdown lets drain to EOF so that no line is lost.
-	framed sync.WaitGroup
-	closed           chan struct{}
-	pump             *pump           // nil if epoll was unavailable: one goroutine per pipe then
-	syslog           *logfile.Syslog // for *_syslog output; connects on first use
-	reaperDone       chan struct{}
-	stopReaper       func()
-	cloexec          closeOnExec // keeps stray descriptors out of children
-	state            *stateWriter
-	adoptable        map[string]*orphan // by namespec: kept by Recover for the next Update
+	framed     sync.WaitGroup
+	closed     chan struct{}
+	pump       *pump           // nil if epoll was unavailable: one goroutine per pipe then
+	syslog     *logfile.Syslog // for *_syslog output; connects on first use
+	reaperDone chan struct{}
+	stopReaper func()
+	cloexec    closeOnExec // keeps stray descriptors out of children
+	state      *stateWriter
+	adoptable  map[string]*orphan // by namespec: kept by Recover for the next Update
 }
 
 type group struct {

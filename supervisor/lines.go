@@ -163,5 +163,3 @@ func (w *lineWriter) close() {
 	w.disarmLocked()
 	w.flushLocked()
 }
-
-
