@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -10,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/tend-sh/tend/internal/testkit"
 )
 
 // exitRun is one run of `tend daemon` to its end.
@@ -145,5 +149,44 @@ func TestForwardSignal(t *testing.T) {
 	})
 	if _, rc := d.ctl("version"); rc != 0 {
 		t.Fatalf("tend stopped answering after a forwarded signal:\n%s", d.out)
+	}
+}
+
+// TestHealthProbes: daemon{ health } serves /healthz and /readyz on its own
+// port, without credentials, and nothing of the control door: readiness
+// waits for the autostart programs to be RUNNING.
+func TestHealthProbes(t *testing.T) {
+	addr := fmt.Sprintf("127.0.0.1:%d", testkit.FreePort(t))
+	d := startDaemonWith(t, fmt.Sprintf(`health = { listen = %q }`, addr),
+		`program "web" { command = "sleep 1000", startsecs = 2 }`)
+	get := func(path string) (int, string) {
+		resp, err := http.Get("http://" + addr + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, body := get("/healthz"); code != 200 || body != "ok\n" {
+		t.Errorf("/healthz: %d %q", code, body)
+	}
+	if code, body := get("/readyz"); code != 503 || body != "not ready: web (STARTING)\n" {
+		t.Errorf("/readyz while web starts: %d %q", code, body)
+	}
+	d.waitStatus("web", "RUNNING")
+	if code, body := get("/readyz"); code != 200 || body != "ready\n" {
+		t.Errorf("/readyz once web runs: %d %q", code, body)
+	}
+	if code, _ := get("/RPC2"); code != 404 {
+		t.Errorf("/RPC2 on the health port: %d, want 404", code)
+	}
+}
+
+// TestContainerExampleChecks: the shipped container config loads.
+func TestContainerExampleChecks(t *testing.T) {
+	out, rc := runTend(t, "-c", filepath.Join("..", "..", "scripts", "container", "tend.lua"), "check")
+	if rc != 0 || !strings.Contains(out, "log_prefix=0 web | ") {
+		t.Errorf("tend check of scripts/container/tend.lua: rc %d\n%s", rc, out)
 	}
 }

@@ -85,10 +85,21 @@ func serve(ctx context.Context, opts daemon.Options, ready *os.File) (int, error
 			return 1, fmt.Errorf("listen on %s: %w", dc.HTTP.Listen, err)
 		}
 	}
+	var health net.Listener
+	if dc.Health != nil {
+		if health, err = net.Listen("tcp", dc.Health.Listen); err != nil {
+			ln.Close()
+			if tcp != nil {
+				tcp.Close()
+			}
+			return 1, fmt.Errorf("health: listen on %s: %w", dc.Health.Listen, err)
+		}
+	}
 	if err := d.Start(ctx); err != nil {
-		ln.Close()
-		if tcp != nil {
-			tcp.Close()
+		for _, l := range []net.Listener{ln, tcp, health} {
+			if l != nil {
+				l.Close()
+			}
 		}
 		return 1, err
 	}
@@ -100,6 +111,9 @@ func serve(ctx context.Context, opts daemon.Options, ready *os.File) (int, error
 		door.Username, door.Password = dc.HTTP.Username, dc.HTTP.Password
 		door.NoEval = dc.HTTP.Username == ""
 		servers = append(servers, serveOn(tcp, control.New(door), log))
+	}
+	if health != nil {
+		servers = append(servers, serveOn(health, control.NewHealth(d.Engine()), log))
 	}
 
 	sigs := make(chan os.Signal, 4)
