@@ -190,3 +190,27 @@ func TestContainerExampleChecks(t *testing.T) {
 		t.Errorf("tend check of scripts/container/tend.lua: rc %d\n%s", rc, out)
 	}
 }
+
+// TestShutdownBudgetE2E: ten groups, each a TERM-ignoring program with
+// stopwaitsecs 10 in a priority of its own, and shutdown_timeout 5: on
+// SIGTERM tend is gone in about 5 s (supervisord waits 10 s per group,
+// ~100 s), exits 137 and names the killed. The time is reported; the
+// check is only that it is well under one stopwaitsecs.
+func TestShutdownBudgetE2E(t *testing.T) {
+	var body strings.Builder
+	for i := range 10 {
+		fmt.Fprintf(&body, "program \"g%d\" { command = %q, startsecs = 0, priority = %d, stopwaitsecs = 10 }\n",
+			i, `sh -c 'trap "" TERM; while :; do sleep 0.1; done'`, 100-i)
+	}
+	// Started after every g (priorities ascend): ready means all run.
+	body.WriteString(`program "last" { command = "sh -c 'touch $DIR/ready; exec sleep 1000'", startsecs = 0, priority = 900 }` + "\n")
+	r := runToExit(t, "shutdown_timeout = 5", body.String(), syscall.SIGTERM)
+	t.Logf("tend exited %d after %v", r.rc, r.elapsed.Round(10*time.Millisecond))
+	if r.rc != 137 || !strings.Contains(r.out, "shutdown time is up: killing g") ||
+		!strings.Contains(r.out, "tend exiting with status 137: received SIGTERM; killed with SIGKILL: g") {
+		t.Errorf("rc %d, want 137 and the killed named:\n%s", r.rc, r.out)
+	}
+	if r.elapsed > 9*time.Second {
+		t.Errorf("shutdown took %v with shutdown_timeout = 5", r.elapsed)
+	}
+}
