@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"fmt"
 	"os"
 	"os/exec"
@@ -12,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/tend-sh/tend/internal/testkit"
 )
 
 // unshareOrSkip skips the test when unshare(1) cannot make a PID namespace
@@ -74,7 +75,7 @@ program "killed" { command = "sh -c 'sleep 0.05; kill -KILL $$'", startsecs = 0,
 	if err := os.WriteFile(config, []byte(configText(dir, `loglevel = "debug", subreaper = false`, body)), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	out := new(bytes.Buffer)
+	out := new(testkit.Buffer) // read while tend writes it
 	cmd := exec.Command(unshare, "--pid", "--fork", "--mount-proc", tendBin, "daemon", "-c", config)
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
@@ -102,10 +103,16 @@ program "killed" { command = "sh -c 'sleep 0.05; kill -KILL $$'", startsecs = 0,
 	if !strings.Contains(out.String(), "container mode: tend reaps every orphan (pid 1)") {
 		t.Errorf("tend in a new PID namespace does not say it is PID 1 in container mode:\n%s", out)
 	}
-	// Watch tend's zombie children for three seconds: none may last a second.
+	// Watch tend's zombie children for three seconds at least, and until
+	// the storm has made enough orphans and exits to judge (a loaded
+	// machine runs it slowly): no zombie may last a second.
+	orphans := func() int { return strings.Count(out.String(), "reaped unknown pid") }
+	crashes := func() int { return strings.Count(out.String(), "exited: crash (") }
 	seen := map[int]time.Time{}
 	worst := time.Duration(0)
-	for end := time.Now().Add(3 * time.Second); time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
+	start := time.Now()
+	for time.Since(start) < 3*time.Second || (orphans() < 100 || crashes() < 5) && time.Since(start) < time.Minute {
+		time.Sleep(50 * time.Millisecond)
 		ents, _ := os.ReadDir("/proc")
 		now := time.Now()
 		zombies := map[int]bool{}
@@ -138,11 +145,9 @@ program "killed" { command = "sh -c 'sleep 0.05; kill -KILL $$'", startsecs = 0,
 		t.Fatalf("tend did not exit on SIGTERM:\n%s", out)
 	}
 	log := out.String()
-	orphans := len(regexp.MustCompile(`reaped unknown pid`).FindAllString(log, -1))
-	crashes := len(regexp.MustCompile(`exited: crash \(exit status 3; not expected\)`).FindAllString(log, -1))
-	kills := len(regexp.MustCompile(`exited: killed \(terminated by SIGKILL; not expected\)`).FindAllString(log, -1))
-	t.Logf("orphans reaped %d, crash exits %d, kills %d, longest-lived zombie seen %v", orphans, crashes, kills, worst)
-	if orphans < 50 || crashes < 5 || kills < 5 {
+	kills := strings.Count(log, "exited: killed (")
+	t.Logf("orphans reaped %d, crash exits %d, kills %d, longest-lived zombie seen %v", orphans(), crashes(), kills, worst)
+	if orphans() < 100 || crashes() < 5 || kills < 5 {
 		t.Errorf("too few orphans reaped or exits reported:\n%s", log)
 	}
 	if m := regexp.MustCompile(`exited: (crash|killed) \((.*)\)`).FindAllStringSubmatch(log, -1); len(m) > 0 {

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/tend-sh/tend/internal/testkit"
 )
 
 // TestPrefixedStdout: programs flood tend's own stdout (a pipe read by the
@@ -25,8 +27,10 @@ func TestPrefixedStdout(t *testing.T) {
 	var body strings.Builder
 	for i := range programs {
 		// Line i of program P: "P i n xxx…" with n x's; every 500th is
-		// 20 000 bytes, longer than a piece.
-		awk := fmt.Sprintf(`BEGIN{srand(%d); x="x"; while(length(x)<20000) x=x x; for(i=0;i<%d;i++){n=int(rand()*400); if(i-int(i/500)*500==499)n=20000; print "p%d", i, n, substr(x,1,n)}}`, i+1, lines, i)
+		// 20 000 bytes, longer than a piece. Each line is flushed at once:
+		// a line left unfinished for a second would rightly be written
+		// in two, and a loaded machine can pause awk that long.
+		awk := fmt.Sprintf(`BEGIN{srand(%d); x="x"; while(length(x)<20000) x=x x; for(i=0;i<%d;i++){n=int(rand()*400); if(i-int(i/500)*500==499)n=20000; print "p%d", i, n, substr(x,1,n); fflush()}}`, i+1, lines, i)
 		fmt.Fprintf(&body, "program \"p%d\" { command = { \"awk\", %q }, startsecs = 0, autorestart = false,\n"+
 			"  stdout_logfile = \"/dev/stdout\", stdout_logfile_maxbytes = \"1KB\", log_prefix = \"%%(program_name)s | \" }\n", i, awk)
 	}
@@ -39,8 +43,8 @@ func TestPrefixedStdout(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var logBuf strings.Builder
-	cmd.Stderr = &lockedWriter{w: &logBuf}
+	logBuf := new(testkit.Buffer)
+	cmd.Stderr = logBuf
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -121,16 +125,4 @@ func TestPrefixedStdout(t *testing.T) {
 		t.Errorf("tend exited %d:\n%s", rc, logBuf.String())
 	}
 	t.Logf("%d programs x %d lines intact; status answered %d times, slowest %v (the tend CLI process included)", programs, lines, asked, worst)
-}
-
-// lockedWriter serializes writes to w (exec copies stderr on its own goroutine).
-type lockedWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
 }
