@@ -305,3 +305,21 @@ func TestContainerOptionErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestContainerProgramOptions: essential and log_prefix reach the spec;
+// the prefix's %(program_name)s and %(process_num)s are expanded by the
+// loader, %(stream)s and %(time)s are kept for the engine, and an unknown
+// name is an error.
+func TestContainerProgramOptions(t *testing.T) {
+	_, cfg := loadSource(t, `program "web" { command = "x", numprocs = 2, process_name = "web%(process_num)s",
+  essential = true, log_prefix = "%(program_name)s-%(process_num)s %(group_name)s %(stream)s %(time)s | " }`, Options{})
+	for i, s := range cfg.Specs {
+		want := fmt.Sprintf("web-%d web %%(stream)s %%(time)s | ", i)
+		if !s.Essential || s.LogPrefix != want {
+			t.Errorf("%s: essential %v, log_prefix %q, want true and %q", s.Name, s.Essential, s.LogPrefix, want)
+		}
+	}
+	if got := loadError(t, map[string]string{"tend.lua": `program "p" { command = "x", log_prefix = "%(nope)s" }`}); !strings.Contains(got, "log_prefix") {
+		t.Errorf("unknown name in log_prefix: %s", got)
+	}
+}
