@@ -50,6 +50,10 @@ func (d *Daemon) load(ctx context.Context, live bool) (*vm.VM, *vm.Config, error
 	if err != nil {
 		return nil, nil, err
 	}
+	if cfg.Specs, err = d.withMain(cfg.Specs); err != nil {
+		v.Close()
+		return nil, nil, err
+	}
 	if d.ml != nil { // Open logs the first load's, once the main log is open
 		d.logWarnings(cfg)
 	}

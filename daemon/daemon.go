@@ -39,6 +39,12 @@ type Options struct {
 	// line (tend run as supervisord); they override an INI config's at
 	// every load (vm.Options.Supervisord).
 	Supervisord map[string]string
+	// Main is the main command of `tend daemon -- CMD ARGS...`: an
+	// essential program named "main" whose end ends the daemon.
+	Main []string
+	// Container asks for PID 1 duties (reaping every orphan) when tend is
+	// not PID 1 (`tend daemon --container`); PID 1 has them anyway.
+	Container bool
 }
 
 // Daemon is the running daemon. Open loads the config; Start creates the
@@ -71,6 +77,9 @@ type Daemon struct {
 	shutdownCh   chan struct{}
 	reloadCh     chan struct{}
 	observed     chan struct{} // closed when the observer goroutine ends
+
+	exitMu sync.Mutex
+	exit   *Exit // what the exit policy decided; nil when it did not
 }
 
 // Open loads the config at opts.Path, applies the daemon{} settings that
@@ -176,6 +185,10 @@ func (d *Daemon) Start(ctx context.Context) error {
 		tramp = []string{exe, supervisor.TrampolineArg}
 	}
 	subreaper := dc.Subreaper
+	if d.ContainerMode() {
+		d.log.Info("container mode: tend reaps every orphan (pid " + strconv.Itoa(os.Getpid()) + ")")
+		subreaper = true
+	}
 	if subreaper {
 		if err := supervisor.BecomeSubreaper(); err != nil {
 			d.log.Warn("could not become a subreaper: " + err.Error())
@@ -199,12 +212,34 @@ func (d *Daemon) Start(ctx context.Context) error {
 	return nil
 }
 
+// ContainerMode reports whether the daemon has PID 1 duties: it is PID 1,
+// or daemon{ container = true }, or Options.Container.
+func (d *Daemon) ContainerMode() bool {
+	return os.Getpid() == 1 || d.running.Container || d.opts.Container
+}
+
+// Signals are the signals Run serves: the daemon's own and those
+// daemon{ forward } passes on. Notify them on the channel given to Run.
+func (d *Daemon) Signals() []os.Signal {
+	out := []os.Signal{syscall.SIGTERM, syscall.SIGINT, syscall.SIGQUIT, syscall.SIGHUP, syscall.SIGUSR2}
+	for sig := range d.running.Forward {
+		if !slices.Contains(out, os.Signal(sig)) {
+			out = append(out, sig)
+		}
+	}
+	return out
+}
+
 // Run starts the processes of the config, calls ready, and then serves
-// sigs (SIGHUP reloads, SIGUSR2 reopens the logs, any other signal shuts
-// down) and the reload and shutdown requests of the control plane until
-// ctx ends or a shutdown is asked for. It returns once every process has
-// stopped.
-func (d *Daemon) Run(ctx context.Context, sigs <-chan os.Signal, ready func()) {
+// sigs (SIGHUP reloads, SIGUSR2 reopens the logs, the signals of daemon{
+// forward } are passed on, any other signal shuts down) and the reload and
+// shutdown requests of the control plane until ctx ends, a shutdown is
+// asked for or the exit policy ends the daemon (an essential program
+// ended, or exit_when_done). It stops every process within daemon{
+// shutdown_timeout } and returns tend's exit status and its cause, which
+// it logs.
+func (d *Daemon) Run(ctx context.Context, sigs <-chan os.Signal, ready func()) Exit {
+	dc := d.running
 	if d.pidfile != "" {
 		defer os.Remove(d.pidfile)
 	}
@@ -213,6 +248,7 @@ func (d *Daemon) Run(ctx context.Context, sigs <-chan os.Signal, ready func()) {
 	eng, v, cfg := d.eng, d.vm, d.cfg
 	d.mu.Unlock()
 	d.adopt(v, cfg, nil)
+	go d.watchExits(eng, eng.Subscribe(4096))
 	if _, err := eng.Update(ctx, cfg.Specs); err != nil {
 		d.log.Error("start processes: " + err.Error())
 	}
@@ -225,23 +261,34 @@ func (d *Daemon) Run(ctx context.Context, sigs <-chan os.Signal, ready func()) {
 	// whenever the background scavenger gets to it.
 	debug.FreeOSMemory()
 
-	d.loop(ctx, sigs)
+	sig := d.loop(ctx, sigs)
 	d.Shutdown() // ends observe, and makes later shutdown requests no-ops
-	eng.Shutdown(context.Background())
+	d.mu.Lock()
+	dn := d.cfg.Daemon
+	d.mu.Unlock()
+	var stopSig syscall.Signal
+	if s, ok := sig.(syscall.Signal); ok {
+		stopSig = dc.Rewrite[s]
+	}
+	res := eng.ShutdownWith(context.Background(), supervisor.ShutdownOptions{Budget: dn.ShutdownTimeout, Signal: stopSig})
+	x := d.finalExit(sig, res, dn.ExitCodes)
+	d.log.Info("tend exiting with status " + strconv.Itoa(x.Code) + ": " + x.Cause)
+	return x
 }
 
-// loop waits for signals and control requests until shutdown. A reload
-// runs beside it, so a shutdown asked for while a config loads (or hangs
+// loop waits for signals and control requests until shutdown, and returns
+// the signal that asked for it (nil for any other reason). A reload runs
+// beside it, so a shutdown asked for while a config loads (or hangs
 // loading) is obeyed at once: the reload is cancelled.
-func (d *Daemon) loop(ctx context.Context, sigs <-chan os.Signal) {
+func (d *Daemon) loop(ctx context.Context, sigs <-chan os.Signal) os.Signal {
 	var r reloader
 	defer r.cancel()
 	for {
 		select {
 		case <-ctx.Done():
-			return
+			return nil
 		case <-d.shutdownCh:
-			return
+			return nil
 		case <-r.done:
 			r.finished(ctx, d)
 		case <-d.reloadCh:
@@ -258,8 +305,12 @@ func (d *Daemon) loop(ctx context.Context, sigs <-chan os.Signal) {
 					d.log.Error("reopen logs: " + err.Error())
 				}
 			default:
+				if target, ok := d.running.Forward[sig.(syscall.Signal)]; ok {
+					d.forward(sig.(syscall.Signal), target)
+					continue
+				}
 				d.log.Warn("received " + name + " indicating exit request")
-				return
+				return sig
 			}
 		}
 	}
@@ -429,5 +480,18 @@ func (d *Daemon) closeVM(v *vm.VM) {
 func logINIWarnings(log *slog.Logger, cfg *vm.Config) {
 	for _, w := range cfg.INI.Warnings {
 		log.Warn(w)
+	}
+}
+
+// forward passes sig (after daemon{ rewrite }) to the processes target
+// designates, as daemon{ forward } says.
+func (d *Daemon) forward(sig syscall.Signal, target string) {
+	send := sig
+	if to, ok := d.running.Rewrite[sig]; ok {
+		send = to
+	}
+	d.log.Info("received SIG" + supervisor.SignalName(sig) + ", passing SIG" + supervisor.SignalName(send) + " to " + target)
+	if _, err := d.Engine().Signal(supervisor.ParseTarget(target), send); err != nil {
+		d.log.Error("forward SIG" + supervisor.SignalName(sig) + " to " + target + ": " + err.Error())
 	}
 }

@@ -76,8 +76,8 @@ func init() { commands = commandTable() }
 // commandTable returns the command table.
 func commandTable() []command {
 	return []command{
-		{name: "daemon", args: "[--detach]", summary: "run the daemon (foreground unless --detach)", at: cliCmd,
-			flags: []string{"--detach", "--nodaemon"}},
+		{name: "daemon", args: "[--detach] [--container] [-- CMD ARGS...]", summary: "run the daemon (foreground unless --detach); after --, a main command whose end ends it", at: cliCmd,
+			flags: []string{"--detach", "--nodaemon", "--container"}},
 		{name: "init", summary: "print a commented sample config", at: cliCmd},
 		{name: "check", summary: "load the config and print every resolved process", at: cliCmd},
 		{name: "import", args: "FILE", summary: "print the tend config equivalent to a supervisord.conf", at: cliCmd,

@@ -38,6 +38,11 @@ daemon {
   -- Nothing listens on TCP unless http is set:
   -- http = { listen = "127.0.0.1:9001", username = "user", password = "123" },
   --          password may be "{SHA}" .. a hex SHA-1; allow_no_auth = false
+  -- Container mode (README "Container mode"):
+  -- exit_codes = { [143] = 0 },           -- remap tend's exit status
+  -- forward    = { USR1 = "web:*" },      -- signals passed on to programs
+  -- rewrite    = { TERM = "QUIT" },       -- what programs get when tend gets TERM
+  -- health     = { listen = "0.0.0.0:8081" }, -- GET /healthz and /readyz, nothing else
 }
 
 program "example" {

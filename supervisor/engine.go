@@ -9,6 +9,7 @@ import (
 	"os"
 	"slices"
 	"sync"
+	"syscall"
 )
 
 // Config configures an Engine.
@@ -77,15 +78,22 @@ type Engine struct {
 	byPid        map[int]*process
 	reaped       chan struct{} // closed when byPid empties, for drain
 	shuttingDown bool
-	closed       chan struct{}
-	pump         *pump           // nil if epoll was unavailable: one goroutine per pipe then
-	syslog       *logfile.Syslog // for *_syslog output; connects on first use
-	reaperDone   chan struct{}
-	stopReaper   func()
-	cloexec      closeOnExec // keeps stray descriptors out of children
-	sigmask      uint64      // blocked signals children would inherit (sigreset_linux.go)
-	state        *stateWriter
-	adoptable    map[string]*orphan // by namespec: kept by Recover for the next Update
+	// shutdownSignal replaces every stopsignal during a shutdown (0: none);
+	// killedInShutdown names the processes SIGKILLed at their stopwaitsecs.
+	shutdownSignal   syscall.Signal
+	killedInShutdown []string
+	// framed counts the goroutines copying framed (line-prefixed) output,
+	// which a shutdown lets drain to EOF so that no line is lost.
+	framed     sync.WaitGroup
+	closed     chan struct{}
+	pump       *pump           // nil if epoll was unavailable: one goroutine per pipe then
+	syslog     *logfile.Syslog // for *_syslog output; connects on first use
+	reaperDone chan struct{}
+	stopReaper func()
+	cloexec    closeOnExec // keeps stray descriptors out of children
+	sigmask    uint64      // blocked signals children would inherit (sigreset_linux.go)
+	state      *stateWriter
+	adoptable  map[string]*orphan // by namespec: kept by Recover for the next Update
 }
 
 type group struct {

@@ -3,6 +3,7 @@ package supervisor
 import (
 	"slices"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -21,6 +22,11 @@ const (
 	EventProcessGroupRemove EventType = "PROCESS_GROUP_REMOVED"
 	EventSupervisorRunning  EventType = "SUPERVISOR_STATE_CHANGE_RUNNING"
 	EventSupervisorStopping EventType = "SUPERVISOR_STATE_CHANGE_STOPPING"
+	// EventProcessDone is tend's own: a process ended for good on its own
+	// (it exited and will not be restarted, or went FATAL), with the code
+	// of its last exit. It is never handed to eventlisteners, which only
+	// know supervisord's events. A stop request does not produce it.
+	EventProcessDone EventType = "TEND_PROCESS_DONE"
 )
 
 // Event is one thing that happened in the engine, with the fields of
@@ -34,7 +40,12 @@ type Event struct {
 	To       State // PROCESS_STATE: the state entered
 	Tries    int   // STARTING/BACKOFF: failed starts so far
 	Pid      int
-	Expected bool   // EXITED: whether the exit code was expected
+	Expected bool // EXITED: whether the exit code was expected
+	// ExitCode and Signal describe the exit behind EXITED, BACKOFF and
+	// TEND_PROCESS_DONE events: the code (-1 when killed or never
+	// spawned) and the signal that killed the process (0 if none).
+	ExitCode int
+	Signal   syscall.Signal
 	Data     []byte // PROCESS_LOG_*: the output chunk
 }
 
@@ -115,7 +126,7 @@ func (b *Bus) Publish(e Event) {
 	for s := range b.subs {
 		s.deliver(e)
 	}
-	if len(b.pools) == 0 {
+	if len(b.pools) == 0 || e.Type == EventProcessDone {
 		return
 	}
 	var pe *poolEvent

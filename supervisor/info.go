@@ -25,6 +25,7 @@ type Info struct {
 	Priority      int
 	GroupPriority int
 	AutoStart     bool
+	Essential     bool // the program's end ends the daemon (Spec.Essential)
 	InUse         bool // false for a process that is configured but being removed
 	// Adopted marks a process left running by a previous engine and
 	// adopted by Recover: its output is not captured.

@@ -289,25 +289,59 @@ func result(p *process, err error) Result {
 	return r
 }
 
-// Shutdown stops everything as supervisord does on SIGTERM: groups in
-// descending priority, each fully stopped before the next is signalled.
-// Afterwards the engine refuses to start processes and its reaper exits.
-// ctx bounds the whole shutdown; when it ends, what remains gets SIGKILL.
-func (e *Engine) Shutdown(ctx context.Context) {
+// ShutdownOptions shape a shutdown (ShutdownWith).
+type ShutdownOptions struct {
+	// Budget bounds the whole shutdown on the engine's clock: each wait is
+	// capped by what is left of it, and when it runs out every process
+	// group still alive gets SIGKILL. 0 means no budget (ctx still bounds).
+	Budget time.Duration
+	// Signal, if not 0, is sent to every process instead of its stopsignal.
+	Signal syscall.Signal
+}
+
+// ShutdownResult says how a shutdown went.
+type ShutdownResult struct {
+	// Killed names (namespecs) the processes that did not stop on their
+	// stop signal within their stopwaitsecs or the budget and got SIGKILL.
+	Killed []string
+	// BudgetSpent is set when the budget (or ctx) ran out before every
+	// process had stopped.
+	BudgetSpent bool
+}
+
+// Shutdown stops everything as supervisord does on SIGTERM, with no
+// budget: see ShutdownWith.
+func (e *Engine) Shutdown(ctx context.Context) { e.ShutdownWith(ctx, ShutdownOptions{}) }
+
+// ShutdownWith stops everything: groups in descending priority, those of
+// one priority together, each level fully stopped (or its wait cut short
+// by the budget left) before the next is signalled. When the budget or
+// ctx runs out, every process group still alive gets SIGKILL at once and
+// the logs are flushed. Afterwards the engine refuses to start processes
+// and its reaper exits. A second call waits for the first and returns an
+// empty result.
+func (e *Engine) ShutdownWith(ctx context.Context, opts ShutdownOptions) ShutdownResult {
 	e.mu.Lock()
 	if e.shuttingDown {
 		e.mu.Unlock()
 		<-e.closed
-		return
+		return ShutdownResult{}
 	}
 	e.shuttingDown = true
+	e.shutdownSignal = opts.Signal
 	e.stopTicksLocked()
 	order := e.orderedLocked()
 	e.mu.Unlock()
+	if opts.Budget > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithCancel(ctx)
+		defer cancel()
+		defer e.clock.AfterFunc(opts.Budget, cancel)()
+	}
 	e.Publish(Event{Type: EventSupervisorStopping})
 	stopReport := e.shutdownReport(slices.Clone(order)) // listed in ascending priority, as supervisord
 	slices.Reverse(order)
-	for len(order) > 0 {
+	for len(order) > 0 && ctx.Err() == nil {
 		gp := order[0].spec.GroupPriority // groups of equal priority stop together
 		var batch []*process
 		for len(order) > 0 && order[0].spec.GroupPriority == gp {
@@ -324,14 +358,22 @@ func (e *Engine) Shutdown(ctx context.Context) {
 		}
 	}
 	stopReport()
+	res := ShutdownResult{BudgetSpent: ctx.Err() != nil}
 	e.mu.Lock()
-	for _, p := range e.procs {
+	var left []string
+	for _, p := range e.orderedLocked() {
 		if p.pid != 0 {
+			left = append(left, p.spec.Namespec())
 			p.sendLocked(syscall.SIGKILL, true)
 		}
 	}
+	if len(left) > 0 {
+		e.log.Warn("shutdown time is up: killing " + strings.Join(left, ", ") + " with SIGKILL")
+	}
+	res.Killed = mergeNames(e.killedInShutdown, left)
 	e.mu.Unlock()
 	e.drain(200 * time.Millisecond)
+	e.drainFramed(ctx)
 	e.stopReaper()
 	<-e.reaperDone
 	if e.pump != nil {
@@ -346,6 +388,37 @@ func (e *Engine) Shutdown(ctx context.Context) {
 		e.log.Error(err.Error())
 	}
 	close(e.closed)
+	return res
+}
+
+// drainFramed waits until the framed output streams (log_prefix,
+// /dev/stdout) have been copied to their end, or ctx ends: their children
+// are gone, but what they wrote may still sit in the pipes.
+func (e *Engine) drainFramed(ctx context.Context) {
+	done := make(chan struct{})
+	go func() { e.framed.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		e.log.Warn("shutdown time is up: output still unread in the pipes of a program's descendants is left")
+	case <-time.After(framedGrace):
+		e.log.Warn("output pipes still open after " + framedGrace.String() + " (held by a program's descendants): not waiting for them")
+	}
+}
+
+// framedGrace bounds drainFramed when the shutdown has no budget: a
+// daemonized grandchild may hold a pipe open for ever.
+const framedGrace = 5 * time.Second
+
+// mergeNames returns a followed by the names of b not in a.
+func mergeNames(a, b []string) []string {
+	out := slices.Clone(a)
+	for _, n := range b {
+		if !slices.Contains(out, n) {
+			out = append(out, n)
+		}
+	}
+	return out
 }
 
 // shutdownReportEvery is how often a shutdown names the processes it still

@@ -76,7 +76,8 @@ func (p *process) captureLocked(pp *pipes) {
 		pl = p.pool
 		p.listener = pl.attach(p.spec.Name, pp.stdinW)
 	}
-	sink := p.e.outputSink(src, p.stdout, ls, "stdout", &p.drops[0])
+	outLines := p.framerLocked(p.stdout, ls, "stdout", &p.drops[0])
+	sink := p.e.outputSink(src, p.stdout, ls, "stdout", &p.drops[0], outLines)
 	if pl != nil {
 		logSink, l := sink, p.listener
 		sink = func(chunk []byte) {
@@ -84,28 +85,55 @@ func (p *process) captureLocked(pp *pipes) {
 			pl.feed(l, chunk)
 		}
 	}
-	p.e.capture(pp.stdoutR, sink, "stdout of "+src.Process)
+	p.e.capture(pp.stdoutR, sink, "stdout of "+src.Process, outLines)
 	if pp.stderrR != nil {
-		p.e.capture(pp.stderrR, p.e.outputSink(src, p.stderr, p.spec.Stderr, "stderr", &p.drops[1]), "stderr of "+src.Process)
+		errLines := p.framerLocked(p.stderr, p.spec.Stderr, "stderr", &p.drops[1])
+		p.e.capture(pp.stderrR, p.e.outputSink(src, p.stderr, p.spec.Stderr, "stderr", &p.drops[1], errLines),
+			"stderr of "+src.Process, errLines)
 	}
+}
+
+// framerLocked returns the line framer of one stream's log, or nil when
+// its output is copied as it comes: only a log_prefix or a log on tend's
+// own stdout/stderr (shared by every program writing there) needs whole
+// lines.
+func (p *process) framerLocked(dst *logfile.File, ls LogSpec, stream string, drops *logDrops) *lineWriter {
+	if dst == nil || p.spec.LogPrefix == "" && ls.Path != "/dev/stdout" && ls.Path != "/dev/stderr" {
+		return nil
+	}
+	what := stream + " log of " + p.spec.Name
+	return newLineWriter(p.spec.LogPrefix, stream, p.e.clock, func(b []byte) { p.e.writeLog(dst, b, what, drops) })
 }
 
 // capture hands a pipe's read end to the pump, or to a goroutine of its
 // own if the pump is unavailable. Either way it is closed at EOF, once the
 // child and any grandchild holding the pipe have exited; sinks never take
 // Engine.mu.
-func (e *Engine) capture(r *os.File, sink func([]byte), what string) {
-	if e.pump != nil {
+//
+// A framed stream (lines not nil) always gets a goroutine: its writes may
+// block on a reader of tend's stdout, and must then hold up only that
+// stream, whose child in turn blocks writing to its full pipe.
+func (e *Engine) capture(r *os.File, sink func([]byte), what string, lines *lineWriter) {
+	if e.pump != nil && lines == nil {
 		if err := e.pump.add(r, sink, nil); err == nil {
 			return
 		} else {
 			e.log.Warn("pump " + what + ": " + err.Error())
 		}
 	}
+	if lines != nil {
+		e.framed.Add(1)
+	}
 	go func() {
 		defer r.Close()
+		if lines != nil {
+			defer e.framed.Done()
+		}
 		if err := logfile.Capture(r, sink); err != nil {
 			e.log.Error("read " + what + ": " + err.Error())
+		}
+		if lines != nil {
+			lines.close() // the last, unfinished line
 		}
 	}()
 }
@@ -113,7 +141,7 @@ func (e *Engine) capture(r *os.File, sink func([]byte), what string) {
 // outputSink returns what happens to each chunk a child writes on one
 // channel: capture-mode scanning, the log file, the debug echo and the
 // PROCESS_LOG event. drops counts what the log file could not take.
-func (e *Engine) outputSink(src Event, dst *logfile.File, ls LogSpec, channel string, drops *logDrops) func([]byte) {
+func (e *Engine) outputSink(src Event, dst *logfile.File, ls LogSpec, channel string, drops *logDrops, lines *lineWriter) func([]byte) {
 	name, group, pid := src.Process, src.Group, src.Pid
 	debug := e.log.Enabled(context.Background(), slog.LevelDebug)
 	typ, commTyp := EventProcessLogStdout, EventProcessCommStdout
@@ -136,7 +164,10 @@ func (e *Engine) outputSink(src Event, dst *logfile.File, ls LogSpec, channel st
 				return
 			}
 		}
-		if dst != nil {
+		switch {
+		case lines != nil:
+			lines.feed(chunk)
+		case dst != nil:
 			e.writeLog(dst, chunk, channel+" log of "+name, drops)
 		}
 		if toSyslog {

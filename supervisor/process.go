@@ -47,6 +47,9 @@ type process struct {
 	// spawnErrIsExit marks a spawn failure supervisord would report as the
 	// child exiting 127 (bad directory) rather than as a spawn error.
 	spawnErrIsExit bool
+	// lastExit is the last exit (or spawn failure, Code -1 and no Signal),
+	// reported with EXITED, BACKOFF and TEND_PROCESS_DONE events.
+	lastExit ExitInfo
 
 	// gen invalidates timers and policy answers: every transition bumps it,
 	// and a callback carrying an older gen does nothing.
@@ -74,7 +77,7 @@ func (p *process) infoLocked(now time.Time) Info {
 		State: p.state, Pid: p.pid, Start: p.start, Stop: p.stop, Now: now,
 		ExitStatus: p.exitStatus, SpawnErr: p.spawnErr, Restarts: p.restarts,
 		Priority: p.spec.Priority, GroupPriority: p.spec.GroupPriority,
-		AutoStart: p.spec.AutoStart, InUse: !p.removed, Adopted: p.adopted != nil,
+		AutoStart: p.spec.AutoStart, Essential: p.spec.Essential, InUse: !p.removed, Adopted: p.adopted != nil,
 		DroppedStdout: p.drops[0].total.Load(), DroppedStderr: p.drops[1].total.Load(),
 	}
 	if p.stdout != nil {
@@ -99,6 +102,9 @@ func (p *process) setStateLocked(to State, expected bool) {
 	ev := Event{
 		Type: EventProcessState, Time: p.e.clock.Now(), Process: p.spec.Name, Group: p.spec.Group,
 		From: from, To: to, Tries: p.backoff, Pid: pid, Expected: expected,
+	}
+	if to == Exited || to == Backoff || to == Fatal {
+		ev.ExitCode, ev.Signal = p.lastExit.Code, p.lastExit.Signal
 	}
 	if p.listener != nil {
 		p.listener.pool.setRunning(p.listener, to == Running)
@@ -155,13 +161,15 @@ func (p *process) startLocked() error {
 		p.spawnErr = err.Error()
 		p.logf(slog.LevelInfo, "spawnerr: %s", p.spawnErr)
 		p.logf(slog.LevelWarn, "exited: %s (exit status 127; not expected)", p.spec.Name)
-		p.failedStartLocked(ExitInfo{Code: 127, StartRetries: p.spec.StartRetries})
+		p.lastExit = ExitInfo{Code: 127, StartRetries: p.spec.StartRetries}
+		p.failedStartLocked(p.lastExit)
 		return fault(FaultSpawnError, p.spec.Namespec())
 	}
 	if err != nil {
 		p.spawnErr = err.Error()
 		p.logf(slog.LevelInfo, "spawnerr: %s", p.spawnErr)
-		p.failedStartLocked(ExitInfo{Code: -1, StartRetries: p.spec.StartRetries})
+		p.lastExit = ExitInfo{Code: -1, StartRetries: p.spec.StartRetries}
+		p.failedStartLocked(p.lastExit)
 		return fault(FaultSpawnError, p.spec.Namespec())
 	}
 	p.spawnErr = ""
@@ -213,6 +221,7 @@ func (p *process) exitedLocked(ws syscall.WaitStatus) {
 		how = "terminated by SIG" + SignalName(ei.Signal)
 	}
 	p.exitStatus = max(ei.Code, 0)
+	p.lastExit = ei
 	if p.state == Stopping {
 		level := slog.LevelWarn
 		if !ws.Signaled() && p.spec.expectedExit(ei.Code) {
@@ -226,6 +235,7 @@ func (p *process) exitedLocked(ws syscall.WaitStatus) {
 	}
 	tooFast := p.state == Starting
 	ei.Expected = !tooFast && !ws.Signaled() && p.spec.expectedExit(ei.Code)
+	p.lastExit = ei
 	level, word := slog.LevelWarn, "not expected"
 	if ei.Expected {
 		level, word = slog.LevelInfo, "expected"
@@ -304,6 +314,18 @@ func (p *process) retryLocked() {
 func (p *process) giveUpLocked() {
 	p.setStateLocked(Fatal, false)
 	p.logf(slog.LevelInfo, "gave up: %s entered FATAL state, too many start retries too quickly", p.spec.Name)
+	p.doneLocked()
+}
+
+// doneLocked publishes TEND_PROCESS_DONE: p ended on its own and nothing
+// will start it again unless asked (the exit policy of container mode
+// watches for it).
+func (p *process) doneLocked() {
+	p.e.bus.Publish(Event{
+		Type: EventProcessDone, Time: p.e.clock.Now(), Process: p.spec.Name, Group: p.spec.Group,
+		To: p.state, Pid: p.lastPid, Expected: p.lastExit.Expected,
+		ExitCode: p.lastExit.Code, Signal: p.lastExit.Signal,
+	})
 }
 
 // decideExitLocked applies the restart rule after a RUNNING process exited.
@@ -321,6 +343,7 @@ func (p *process) decideExitLocked(ei ExitInfo) {
 		return func() {
 			switch d.Action {
 			case ActionStop:
+				p.doneLocked()
 			case ActionRestart:
 				if d.Delay <= 0 {
 					p.restartLocked()
@@ -335,13 +358,11 @@ func (p *process) decideExitLocked(ei ExitInfo) {
 }
 
 func (p *process) defaultExitLocked(ei ExitInfo) {
-	switch p.spec.AutoRestart {
-	case RestartAlways:
+	switch {
+	case p.spec.AutoRestart == RestartAlways, p.spec.AutoRestart == RestartUnexpected && !ei.Expected:
 		p.restartLocked()
-	case RestartUnexpected:
-		if !ei.Expected {
-			p.restartLocked()
-		}
+	default:
+		p.doneLocked()
 	}
 }
 
@@ -427,6 +448,9 @@ func (p *process) requestStopLocked() error {
 	p.stopAt = p.e.clock.Now()
 	p.killSent = false
 	sig := p.spec.StopSignal
+	if p.e.shuttingDown && p.e.shutdownSignal != 0 {
+		sig = p.e.shutdownSignal
+	}
 	if sig == 0 {
 		sig = syscall.SIGTERM
 	}
@@ -447,6 +471,9 @@ func (p *process) killLocked() {
 		return
 	}
 	p.killSent = true
+	if p.e.shuttingDown {
+		p.e.killedInShutdown = append(p.e.killedInShutdown, p.spec.Namespec())
+	}
 	p.logf(slog.LevelWarn, "killing '%s' (%d) with SIGKILL", p.spec.Name, p.pid)
 	p.sendLocked(syscall.SIGKILL, p.spec.KillAsGroup)
 }

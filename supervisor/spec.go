@@ -95,10 +95,20 @@ type Spec struct {
 	Stdout         LogSpec
 	Stderr         LogSpec
 	ServerURL      string // SUPERVISOR_SERVER_URL for this program; "" = the daemon's
+	// LogPrefix is put in front of every line of both logs (log_prefix),
+	// with PrefixStream and PrefixTime replaced per stream and per line.
+	// A prefix, or a log on /dev/stdout or /dev/stderr, makes the engine
+	// write whole lines (see lineWriter).
+	LogPrefix string
 
 	// Listener makes the process a member of an eventlistener pool named
 	// after Program; nil for an ordinary program.
 	Listener *ListenerSpec
+
+	// Essential marks a program whose end ends the daemon (container mode):
+	// the engine only reports it (Info.Essential, EventProcessDone); the
+	// daemon decides to shut down.
+	Essential bool
 
 	// HookTimeout bounds every Policy call for this process.
 	HookTimeout time.Duration

@@ -35,7 +35,7 @@ type daemonOption struct {
 
 // daemonOptions are the options daemon{} accepts, in tend init's order.
 // socket and http are tables, written out by hand in the sample.
-var daemonOptions = []daemonOption{
+var daemonOptions = slices.Concat([]daemonOption{
 	{name: "logfile", kind: supervisor.KindString, example: "tend.log", restart: true,
 		doc:   "default: tend.log in the daemon's working directory",
 		field: func(d *Daemon) any { return &d.Logfile }},
@@ -119,7 +119,7 @@ var daemonOptions = []daemonOption{
 	{name: "http", restart: true, decode: decodeHTTP,
 		doc:   "the optional TCP listener",
 		field: func(d *Daemon) any { return &d.HTTP }},
-}
+}, containerOptions)
 
 var (
 	daemonOptionNames = func() []string {

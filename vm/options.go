@@ -36,6 +36,9 @@ type programDecoder struct {
 	stage stage
 	// decode sets the option in s from v; nil decodes by kind.
 	decode func(r *resolver, s *supervisor.Spec, name string, v lua.LValue, x *expander) error
+	// raw hands decode the value as written: decode expands it itself
+	// (log_prefix keeps the names the engine fills in per line).
+	raw bool
 }
 
 // programDecoders are the options that need a stage or a decoder of their
@@ -75,6 +78,21 @@ var programDecoders = map[string]programDecoder{
 		s.User = u.(string)
 		s.Credential, err = r.credential(s.User)
 		return err
+	}},
+	"log_prefix": {raw: true, decode: func(_ *resolver, s *supervisor.Spec, name string, v lua.LValue, x *expander) error {
+		raw, err := decodeString(name, v)
+		if err != nil {
+			return err
+		}
+		// %(stream)s and %(time)s change per line: the engine fills them
+		// in, so they go through the expansion as literal text.
+		for _, keep := range []string{supervisor.PrefixStream, supervisor.PrefixTime} {
+			raw = strings.ReplaceAll(raw, keep, "%"+keep)
+		}
+		if s.LogPrefix, err = x.expand(raw); err != nil {
+			return fmt.Errorf("%s: %v", name, err)
+		}
+		return nil
 	}},
 	"serverurl": {decode: func(_ *resolver, s *supervisor.Spec, name string, v lua.LValue, x *expander) error {
 		u, err := decodeKind(supervisor.KindString, name, v, nil)
@@ -121,12 +139,16 @@ func optionNames(listener bool) []string {
 // is expanded first, whatever the option's kind, as supervisord expands
 // every value before converting it (numprocs = "%(ENV_WORKERS)s").
 func (r *resolver) decodeOption(s *supervisor.Spec, o supervisor.Option, v lua.LValue, x *expander) error {
+	d := programDecoders[o.Name]
+	if d.raw {
+		return d.decode(r, s, o.Name, v, x)
+	}
 	expand := x.expandFunc()
 	v, err := expandValue(o.Name, v, expand)
 	if err != nil {
 		return err
 	}
-	if d := programDecoders[o.Name]; d.decode != nil {
+	if d.decode != nil {
 		return d.decode(r, s, o.Name, v, x)
 	}
 	val, err := decodeKind(o.Kind, o.Name, v, expand)

@@ -94,6 +94,8 @@ func TestDaemonOptions(t *testing.T) {
   socket = { path = "%(here)s/x.sock", mode = "0770", owner = "root" },
   http = { listen = "127.0.0.1:9001", username = "u", password = "p" },
   hook_timeout = 0.5, subreaper = false, orphans = "adopt", load_timeout = 2.5, lua_memory_limit = "32MB",
+  container = true, exit_when_done = true, shutdown_timeout = 5, exit_codes = { [143] = 0, [3] = 4 },
+  forward = { USR1 = "web:*", [12] = "all" }, rewrite = { TERM = "QUIT" }, health = { listen = "0.0.0.0:8081" },
 }`, Options{})
 	here := filepath.Dir(cfg.Path)
 	want := Daemon{
@@ -104,6 +106,11 @@ func TestDaemonOptions(t *testing.T) {
 		HTTP:        &HTTPConfig{Listen: "127.0.0.1:9001", Username: "u", Password: "p"},
 		HookTimeout: 500 * time.Millisecond, Subreaper: false, Orphans: supervisor.OrphansAdopt,
 		LoadTimeout: 2500 * time.Millisecond, LuaMemoryLimit: 32 << 20,
+		Container: true, ExitWhenDone: true, ShutdownTimeout: 5 * time.Second,
+		ExitCodes: map[int]int{143: 0, 3: 4},
+		Forward:   map[syscall.Signal]string{syscall.SIGUSR1: "web:*", syscall.SIGUSR2: "all"},
+		Rewrite:   map[syscall.Signal]syscall.Signal{syscall.SIGTERM: syscall.SIGQUIT},
+		Health:    &HealthConfig{Listen: "0.0.0.0:8081"},
 	}
 	if !reflect.DeepEqual(cfg.Daemon, want) {
 		t.Errorf("daemon:\n got %+v\nwant %+v", cfg.Daemon, want)
@@ -274,5 +281,45 @@ program "t" { command = "x", environment = { PATH = "%(ENV_TEND_TEST_PATH)s:/opt
 		if !reflect.DeepEqual(s.Environment, want[s.Name]) {
 			t.Errorf("%s: environment %v, want %v", s.Name, s.Environment, want[s.Name])
 		}
+	}
+}
+
+// TestContainerOptionErrors: each bad container-mode value gets an error
+// naming the option and what it takes.
+func TestContainerOptionErrors(t *testing.T) {
+	cases := []struct{ src, want string }{
+		{`daemon { exit_codes = { [143] = 300 } }`, "exit_codes values must be an integer from 0 to 255, got 300"},
+		{`daemon { exit_codes = 3 }`, "exit_codes must be a table"},
+		{`daemon { forward = { TERM = "web" } }`, "forward: SIGTERM is tend's own"},
+		{`daemon { forward = { NOPE = "web" } }`, "forward key must be a signal name"},
+		{`daemon { forward = { USR1 = "" } }`, "forward.USR1 needs a target"},
+		{`daemon { rewrite = { KILL = "TERM" } }`, "rewrite: SIGKILL cannot be caught"},
+		{`daemon { rewrite = { TERM = "BOGUS" } }`, "rewrite.TERM must be a signal name"},
+		{`daemon { health = { port = 1 } }`, `health: unknown option "port"`},
+		{`daemon { health = {} }`, "health.listen is required"},
+		{`daemon { shutdown_timeout = -1 }`, "shutdown_timeout"},
+	}
+	for _, c := range cases {
+		if got := loadError(t, map[string]string{"tend.lua": c.src}); !strings.Contains(got, c.want) {
+			t.Errorf("%s:\n got %s\nwant %s", c.src, got, c.want)
+		}
+	}
+}
+
+// TestContainerProgramOptions: essential and log_prefix reach the spec;
+// the prefix's %(program_name)s and %(process_num)s are expanded by the
+// loader, %(stream)s and %(time)s are kept for the engine, and an unknown
+// name is an error.
+func TestContainerProgramOptions(t *testing.T) {
+	_, cfg := loadSource(t, `program "web" { command = "x", numprocs = 2, process_name = "web%(process_num)s",
+  essential = true, log_prefix = "%(program_name)s-%(process_num)s %(group_name)s %(stream)s %(time)s | " }`, Options{})
+	for i, s := range cfg.Specs {
+		want := fmt.Sprintf("web-%d web %%(stream)s %%(time)s | ", i)
+		if !s.Essential || s.LogPrefix != want {
+			t.Errorf("%s: essential %v, log_prefix %q, want true and %q", s.Name, s.Essential, s.LogPrefix, want)
+		}
+	}
+	if got := loadError(t, map[string]string{"tend.lua": `program "p" { command = "x", log_prefix = "%(nope)s" }`}); !strings.Contains(got, "log_prefix") {
+		t.Errorf("unknown name in log_prefix: %s", got)
 	}
 }

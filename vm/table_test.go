@@ -193,7 +193,9 @@ func differ(t *testing.T, p any) {
 	case reflect.String:
 		v.SetString(v.String() + "x")
 	case reflect.Map:
-		v.Set(reflect.ValueOf(map[string]string{"K": "v"}))
+		m := reflect.MakeMap(v.Type())
+		m.SetMapIndex(reflect.Zero(v.Type().Key()), reflect.Zero(v.Type().Elem()))
+		v.Set(m)
 	case reflect.Struct:
 		differ(t, v.Field(0).Addr().Interface())
 	case reflect.Pointer:

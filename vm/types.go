@@ -3,6 +3,7 @@ package vm
 import (
 	"log/slog"
 	"os"
+	"syscall"
 	"time"
 
 	"github.com/tend-sh/tend/stdlib"
@@ -94,6 +95,15 @@ type Daemon struct {
 	// chunk, config run) in bytes; default 64MB; -1 (written 0 or false)
 	// = no budget.
 	LuaMemoryLimit int64
+
+	// Container mode (see vm/container.go).
+	Container       bool // PID 1 duties even when not PID 1
+	ExitWhenDone    bool
+	ShutdownTimeout time.Duration                     // default 25s
+	ExitCodes       map[int]int                       // remaps tend's exit status
+	Forward         map[syscall.Signal]string         // signal -> target it is passed to
+	Rewrite         map[syscall.Signal]syscall.Signal // received -> sent to programs
+	Health          *HealthConfig                     // nil = no probe listener
 }
 
 // Config is a loaded configuration.

@@ -31,6 +31,12 @@ func parseGlobals(args []string) (globals, []string, error) {
 	}
 	for i := 0; i < len(args); i++ {
 		a := args[i]
+		if a == "--" && len(rest) > 0 {
+			// The rest is a main command (tend daemon -- CMD ARGS...),
+			// whose options are its own.
+			rest = append(rest, args[i:]...)
+			break
+		}
 		if len(rest) > 0 && rest[0] == "eval" && len(rest) > 1 {
 			rest = append(rest, a)
 			continue

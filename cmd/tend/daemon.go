@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"syscall"
 	"time"
 
 	"github.com/tend-sh/tend/daemon"
@@ -18,25 +17,38 @@ import (
 	"github.com/tend-sh/tend/version"
 )
 
-// runDaemon runs `tend daemon [--detach]` and returns the exit code.
+// runDaemon runs `tend daemon [--detach] [--container] [-- CMD ARGS...]`
+// and returns the exit code.
 func runDaemon(ctx context.Context, g globals, args []string, stderr io.Writer) int {
 	detached := false
-	for _, a := range args {
+	opts := daemon.Options{}
+	for i, a := range args {
+		if a == "--" {
+			opts.Main = args[i+1:]
+			if len(opts.Main) == 0 {
+				fmt.Fprintln(stderr, "Error: daemon: -- must be followed by a command")
+				return 2
+			}
+			break
+		}
 		switch a {
 		case "--detach", "-d":
 			detached = true
+		case "--container":
+			opts.Container = true
 		case "-n", "--nodaemon":
 		default:
 			fmt.Fprintf(stderr, "Error: daemon: unknown argument %q\n", a)
 			return 2
 		}
 	}
-	return launchDaemon(ctx, g, daemonRun{detach: detached}, stderr)
+	return launchDaemon(ctx, g, daemonRun{detach: detached, opts: opts}, stderr)
 }
 
 // daemonRun is how to run the daemon: tend daemon's flags, or
 // supervisord's (runSupervisord).
 type daemonRun struct {
+	opts      daemon.Options // tend daemon's: the main command, --container
 	detach    bool
 	silent    bool              // no echo of the log to stderr in the foreground
 	overrides map[string]string // [supervisord] options from supervisord's flags
@@ -59,7 +71,9 @@ func launchDaemon(ctx context.Context, g globals, r daemonRun, stderr io.Writer)
 	if ready != nil || r.silent {
 		echo = nil
 	}
-	code, err := serve(ctx, daemon.Options{Path: path, Echo: echo, Detached: ready != nil, Supervisord: r.overrides}, ready)
+	opts := r.opts
+	opts.Path, opts.Echo, opts.Detached, opts.Supervisord = path, echo, ready != nil, r.overrides
+	code, err := serve(ctx, opts, ready)
 	if err != nil {
 		daemon.Report(ready, err)
 		fmt.Fprintf(stderr, "Error: %v\n", err)
@@ -67,8 +81,8 @@ func launchDaemon(ctx context.Context, g globals, r daemonRun, stderr io.Writer)
 	return code
 }
 
-// serve runs the daemon until it is shut down. ready, if not nil, is
-// told once the daemon serves.
+// serve runs the daemon until it is shut down and returns tend's exit
+// status (daemon.Exit). ready, if not nil, is told once the daemon serves.
 func serve(ctx context.Context, opts daemon.Options, ready *os.File) (int, error) {
 	d, err := daemon.Open(ctx, opts)
 	if err != nil {
@@ -87,15 +101,26 @@ func serve(ctx context.Context, opts daemon.Options, ready *os.File) (int, error
 			return 1, fmt.Errorf("listen on %s: %w", dc.HTTP.Listen, err)
 		}
 	}
+	var health net.Listener
+	if dc.Health != nil {
+		if health, err = net.Listen("tcp", dc.Health.Listen); err != nil {
+			ln.Close()
+			if tcp != nil {
+				tcp.Close()
+			}
+			return 1, fmt.Errorf("health: listen on %s: %w", dc.Health.Listen, err)
+		}
+	}
 	// Caught before the first spawn: a SIGHUP or SIGINT that tend
 	// inherited ignored (nohup, `&`) is then not passed on to programs.
 	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGQUIT, syscall.SIGHUP, syscall.SIGUSR2)
+	signal.Notify(sigs, d.Signals()...)
 	defer signal.Stop(sigs)
 	if err := d.Start(ctx); err != nil {
-		ln.Close()
-		if tcp != nil {
-			tcp.Close()
+		for _, l := range []net.Listener{ln, tcp, health} {
+			if l != nil {
+				l.Close()
+			}
 		}
 		return 1, err
 	}
@@ -108,8 +133,11 @@ func serve(ctx context.Context, opts daemon.Options, ready *os.File) (int, error
 		door.NoEval = dc.HTTP.Username == ""
 		servers = append(servers, serveOn(tcp, control.New(door), log))
 	}
+	if health != nil {
+		servers = append(servers, serveOn(health, control.NewHealth(d.Engine()), log))
+	}
 
-	d.Run(ctx, sigs, func() { daemon.Report(ready, nil) })
+	x := d.Run(ctx, sigs, func() { daemon.Report(ready, nil) })
 
 	for _, s := range servers {
 		sctx, cancel := context.WithTimeout(context.Background(), time.Second)
@@ -118,7 +146,7 @@ func serve(ctx context.Context, opts daemon.Options, ready *os.File) (int, error
 		}
 		cancel()
 	}
-	return 0, nil
+	return x.Code, nil
 }
 
 // serveOn serves h on ln in the background, with the door's connection
