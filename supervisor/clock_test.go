@@ -156,12 +156,12 @@ func TestStartsecsOnFakeClock(t *testing.T) {
 	}
 }
 
-// Section 2: a child that ignores its stop signal gets SIGKILL exactly
-// when stopwaitsecs have passed, and not a nanosecond before.
-func TestStopwaitOnFakeClock(t *testing.T) {
+// startIgnoringTerm runs "ign", a child that ignores SIGTERM, with a 10 s
+// stopwaitsecs on a fake clock, and returns once its trap is set (it says
+// "ready" after the trap and execs the sleep: an ignored signal stays
+// ignored across exec).
+func startIgnoringTerm(t *testing.T) (*harness, *testkit.Buffer, Info) {
 	h, logs := newLoggedHarness(t, Config{Clock: testkit.NewFakeClock()})
-	// The child ignores TERM before it says "ready" and execs the sleep
-	// (an ignored signal stays ignored across exec).
 	s := h.spec("ign", sh(`trap "" TERM; echo ready; exec sleep 1000`)...)
 	s.StartSecs = 0
 	s.StopWait = 10 * time.Second
@@ -169,6 +169,13 @@ func TestStopwaitOnFakeClock(t *testing.T) {
 	h.update(s)
 	info := h.waitState("ign", Running, 0)
 	h.waitFile(h.file("ign.log"), "ready", 0)
+	return h, logs, info
+}
+
+// Section 2: a child that ignores its stop signal gets SIGKILL exactly
+// when stopwaitsecs have passed, and not a nanosecond before.
+func TestStopwaitOnFakeClock(t *testing.T) {
+	h, logs, info := startIgnoringTerm(t)
 	if err := h.e.StopProcess(context.Background(), "ign", false); err != nil {
 		t.Fatal(err)
 	}
@@ -201,14 +208,7 @@ func TestStopwaitOnFakeClock(t *testing.T) {
 // program that ignores TERM at the same moment must not leave it wedged in
 // STOPPING (found by scripts/soak's stop-race).
 func TestSecondStopKeepsKillTimer(t *testing.T) {
-	h, logs := newLoggedHarness(t, Config{Clock: testkit.NewFakeClock()})
-	s := h.spec("ign", sh(`trap "" TERM; echo ready; exec sleep 1000`)...)
-	s.StartSecs = 0
-	s.StopWait = 10 * time.Second
-	s.Stdout.Path = h.file("ign.log")
-	h.update(s)
-	info := h.waitState("ign", Running, 0)
-	h.waitFile(h.file("ign.log"), "ready", 0)
+	h, logs, info := startIgnoringTerm(t)
 	if err := h.e.StopProcess(context.Background(), "ign", false); err != nil {
 		t.Fatal(err)
 	}

@@ -4,10 +4,11 @@ import (
 	"fmt"
 	"os"
 	"slices"
-	"strconv"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/tend-sh/tend/internal/testkit"
 )
 
 // leakyFD returns a descriptor open without close-on-exec, as the daemon
@@ -38,22 +39,6 @@ func fcntlGetFD(fd int) (int, error) {
 		return 0, errno
 	}
 	return int(r), nil
-}
-
-// childFDs lists the descriptors open in process pid.
-func childFDs(t *testing.T, pid int) []int {
-	t.Helper()
-	entries, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var fds []int
-	for _, e := range entries {
-		n, _ := strconv.Atoi(e.Name())
-		fds = append(fds, n)
-	}
-	slices.Sort(fds)
-	return fds
 }
 
 // Defect 4 of issue 11: a child gets exactly 0, 1 and 2, whatever stray
@@ -88,7 +73,7 @@ func testChildFDs(t *testing.T, sweep bool) {
 			b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", info.Pid))
 			return string(b) == "sleep\n"
 		})
-		if got := childFDs(t, info.Pid); !slices.Equal(got, []int{0, 1, 2}) {
+		if got := testkit.FDs(t, info.Pid); !slices.Equal(got, []int{0, 1, 2}) {
 			t.Errorf("%s has descriptors %v, want [0 1 2] (daemon's stray fds were %d and %d)", name, got, before, after)
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -248,7 +249,7 @@ func TestRecoverStopsOrphans(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := map[string]string{"plain": RecoverStopped, "stubborn": RecoverKilled, "family": RecoverStopped}
-	if got := outcomes(rs); !mapsEqual(got, want) {
+	if got := outcomes(rs); !maps.Equal(got, want) {
 		t.Errorf("outcomes %v, want %v", got, want)
 	}
 	// Recover returns once they are gone: no waiting needed.
@@ -281,7 +282,7 @@ func TestRecoverAdoptsOrphans(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := map[string]string{"plain": RecoverAdopted, "stubborn": RecoverAdopted, "family": RecoverStopped}
-	if got := outcomes(rs); !mapsEqual(got, want) {
+	if got := outcomes(rs); !maps.Equal(got, want) {
 		t.Errorf("outcomes %v, want %v", got, want)
 	}
 	if left := anyAlive(prev.pids["family"], prev.grandchild); len(left) > 0 {
@@ -357,7 +358,7 @@ func TestRecoverLeavesOtherProcessesAlone(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, want := outcomes(rs), map[string]string{"reused": RecoverReused, "gone": RecoverGone}; !mapsEqual(got, want) {
+	if got, want := outcomes(rs), map[string]string{"reused": RecoverReused, "gone": RecoverGone}; !maps.Equal(got, want) {
 		t.Errorf("outcomes %v, want %v", got, want)
 	}
 	if !alive(stranger.Process.Pid) {
@@ -377,18 +378,6 @@ func TestRecoverLeavesOtherProcessesAlone(t *testing.T) {
 	if _, err := e.Recover(context.Background(), nil); err == nil || !strings.Contains(err.Error(), "corrupt") {
 		t.Errorf("Recover with a corrupt file: %v", err)
 	}
-}
-
-func mapsEqual(a, b map[string]string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if b[k] != v {
-			return false
-		}
-	}
-	return true
 }
 
 // The state file follows the running set, and a clean shutdown removes it.

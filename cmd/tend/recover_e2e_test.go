@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -10,6 +11,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/tend-sh/tend/internal/testkit"
 )
 
 // pids returns the pid of each named program, from `tend pid`.
@@ -97,21 +100,9 @@ func TestE2E_CrashRecoveryAdopts(t *testing.T) {
 	if !strings.Contains(out, "pid "+strconv.Itoa(old["a"])+",") || !strings.Contains(out, "output not captured") {
 		t.Errorf("status a: %q, want pid %d adopted", out, old["a"])
 	}
-	if now := second.pids("a", "b"); !maps2Equal(now, old) {
+	if now := second.pids("a", "b"); !maps.Equal(now, old) {
 		t.Errorf("pids %v, want the old ones %v", now, old)
 	}
-}
-
-func maps2Equal(a, b map[string]int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if b[k] != v {
-			return false
-		}
-	}
-	return true
 }
 
 // Issue 11, defect 4: a descriptor the daemon inherited without
@@ -125,17 +116,7 @@ func TestE2E_ChildrenGetOnlyStdio(t *testing.T) {
 	d := startDaemonIn(t, t.TempDir(), "", `program "a" { command = "sleep 1003", startsecs = 0 }`, leak)
 	d.waitStatus("a", "RUNNING")
 	pid := d.pids("a")["a"]
-	entries, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var fds []int
-	for _, e := range entries {
-		n, _ := strconv.Atoi(e.Name())
-		fds = append(fds, n)
-	}
-	slices.Sort(fds)
-	if !slices.Equal(fds, []int{0, 1, 2}) {
+	if fds := testkit.FDs(t, pid); !slices.Equal(fds, []int{0, 1, 2}) {
 		t.Errorf("child has descriptors %v, want [0 1 2]", fds)
 	}
 }
