@@ -271,7 +271,7 @@ func (d *Daemon) Run(ctx context.Context, sigs <-chan os.Signal, ready func()) E
 		stopSig = dc.Rewrite[s]
 	}
 	res := eng.ShutdownWith(context.Background(), supervisor.ShutdownOptions{Budget: dn.ShutdownTimeout, Signal: stopSig})
-	x := d.finalExit(sig, res, dn.ExitCodes)
+	x := d.finalExit(sig, res, dn)
 	d.log.Info("tend exiting with status " + strconv.Itoa(x.Code) + ": " + x.Cause)
 	return x
 }

@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"slices"
@@ -9,6 +10,7 @@ import (
 	"syscall"
 
 	"github.com/tend-sh/tend/supervisor"
+	"github.com/tend-sh/tend/vm"
 )
 
 // Exit is how the daemon ended: tend's exit status and the reason, which
@@ -165,7 +167,7 @@ func (d *Daemon) exitWith(x Exit) {
 // stopped within its stopwaitsecs and 137 when one needed SIGKILL (0 for
 // a shutdown asked for through the control plane), then remapped by
 // daemon{ exit_codes }.
-func (d *Daemon) finalExit(sig os.Signal, res supervisor.ShutdownResult, remap map[int]int) Exit {
+func (d *Daemon) finalExit(sig os.Signal, res supervisor.ShutdownResult, dn vm.Daemon) Exit {
 	d.exitMu.Lock()
 	x := d.exit
 	d.exitMu.Unlock()
@@ -182,9 +184,20 @@ func (d *Daemon) finalExit(sig os.Signal, res supervisor.ShutdownResult, remap m
 	default:
 		out = Exit{Code: 0, Cause: "shutdown requested"}
 	}
-	if to, ok := remap[out.Code]; ok && to != out.Code {
+	if to, ok := dn.ExitCodes[out.Code]; ok && to != out.Code {
 		out.Cause += " (exit_codes maps " + strconv.Itoa(out.Code) + " to " + strconv.Itoa(to) + ")"
 		out.Code = to
+	}
+	if v := d.current(); v != nil && dn.ExitCodeHook != "" {
+		// The state is still open: Close comes after Run.
+		to, err := v.ExitCode(context.Background(), out.Code, out.Cause)
+		switch {
+		case err != nil:
+			d.log.Error("choosing the exit status: " + err.Error() + "; keeping " + strconv.Itoa(out.Code))
+		case to != out.Code:
+			out.Cause += " (the exit_codes function at " + dn.ExitCodeHook + " chose " + strconv.Itoa(to) + " over " + strconv.Itoa(out.Code) + ")"
+			out.Code = to
+		}
 	}
 	return out
 }

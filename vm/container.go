@@ -1,6 +1,7 @@
 package vm
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math"
@@ -34,7 +35,7 @@ var containerOptions = []daemonOption{
 			return err
 		}},
 	{name: "exit_codes", decode: decodeExitCodeMap,
-		doc:   "remap tend's exit status, such as { [143] = 0 }",
+		doc:   "remap tend's exit status, such as { [143] = 0 }, or a function(x) choosing it",
 		field: func(d *Daemon) any { return &d.ExitCodes }},
 	{name: "forward", restart: true, decode: decodeForward,
 		doc:   `signals passed to programs, such as { USR1 = "web:*" }`,
@@ -56,11 +57,16 @@ func exitCodeOf(what string, v lua.LValue) (int, error) {
 	return int(n), nil
 }
 
-// decodeExitCodeMap decodes exit_codes = { [143] = 0 }.
+// decodeExitCodeMap decodes exit_codes = { [143] = 0 }, or a function
+// that chooses the status (VM.ExitCode).
 func decodeExitCodeMap(d *Daemon, _ string, v lua.LValue, c *daemonDecoding) error {
+	if f, ok := v.(*lua.LFunction); ok {
+		d.exitHook, d.ExitCodeHook = f, where(f)
+		return nil
+	}
 	t, ok := v.(*lua.LTable)
 	if !ok {
-		return fmt.Errorf("exit_codes must be a table such as { [143] = 0 }, got %s", describe(v))
+		return fmt.Errorf("exit_codes must be a table such as { [143] = 0 } or a function, got %s", describe(v))
 	}
 	d.ExitCodes = map[int]int{}
 	for _, k := range tableKeys(t) {
@@ -155,4 +161,34 @@ func decodeHealth(d *Daemon, _ string, v lua.LValue, c *daemonDecoding) error {
 		c.el.add(errors.New(`health.listen is required (such as "0.0.0.0:8081")`))
 	}
 	return nil
+}
+
+// ExitCode asks the config's exit_codes function, if it is one, for tend's
+// exit status: it is called as exit_codes(x) with x.code (the status tend
+// would exit with) and x.cause (why), under the hook deadline, and returns
+// an integer from 0 to 255, or nil to keep x.code. Without a function, or
+// when it fails (the error says where), code is returned unchanged.
+func (v *VM) ExitCode(ctx context.Context, code int, cause string) (int, error) {
+	f := v.exitHook
+	if f == nil {
+		return code, nil
+	}
+	h := &hooks{program: "daemon", timeout: v.hookTimeout}
+	res, err := v.call(ctx, h, "exit_codes", f, func(L *lua.LState) []lua.LValue {
+		x := L.CreateTable(0, 2)
+		x.RawSetString("code", lua.LNumber(code))
+		x.RawSetString("cause", lua.LString(cause))
+		return []lua.LValue{x}
+	})
+	if err != nil {
+		return code, err
+	}
+	if res == lua.LNil {
+		return code, nil
+	}
+	to, err := exitCodeOf("function results", res)
+	if err != nil {
+		return code, fmt.Errorf("exit_codes function (%s): %w", where(f), err)
+	}
+	return to, nil
 }

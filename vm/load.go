@@ -122,6 +122,7 @@ func (v *VM) load(L *lua.LState, abs string) (*Config, error) {
 		s.errs = append(s.errs, decodeDaemon(s.daemon, &d)...)
 	}
 	v.hookTimeout = d.HookTimeout
+	v.exitHook = d.exitHook
 	v.memLimit = d.LuaMemoryLimit
 	v.loadTimeout = d.LoadTimeout
 	r := newResolver(L, s, &d)

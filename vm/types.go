@@ -1,6 +1,7 @@
 package vm
 
 import (
+	lua "github.com/yuin/gopher-lua"
 	"log/slog"
 	"os"
 	"syscall"
@@ -99,11 +100,15 @@ type Daemon struct {
 	// Container mode (see vm/container.go).
 	Container       bool // PID 1 duties even when not PID 1
 	ExitWhenDone    bool
-	ShutdownTimeout time.Duration                     // default 25s
-	ExitCodes       map[int]int                       // remaps tend's exit status
-	Forward         map[syscall.Signal]string         // signal -> target it is passed to
-	Rewrite         map[syscall.Signal]syscall.Signal // received -> sent to programs
-	Health          *HealthConfig                     // nil = no probe listener
+	ShutdownTimeout time.Duration // default 25s
+	ExitCodes       map[int]int   // remaps tend's exit status
+	// ExitCodeHook is where exit_codes is written as a function that
+	// chooses tend's exit status (VM.ExitCode calls it); "" = none.
+	ExitCodeHook string
+	exitHook     *lua.LFunction
+	Forward      map[syscall.Signal]string         // signal -> target it is passed to
+	Rewrite      map[syscall.Signal]syscall.Signal // received -> sent to programs
+	Health       *HealthConfig                     // nil = no probe listener
 }
 
 // Config is a loaded configuration.

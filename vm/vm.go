@@ -52,6 +52,7 @@ type VM struct {
 	ini      *iniMap           // the map back to an INI config's lines; nil for Lua
 
 	hookCounts hookCounters
+	exitHook   *lua.LFunction // daemon{ exit_codes } when it is a function
 
 	mu        sync.Mutex
 	observers map[string]*hooks // namespec -> hooks with on_start/on_state

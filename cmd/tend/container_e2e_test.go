@@ -83,6 +83,7 @@ func TestExitPolicy(t *testing.T) {
 		args              []string
 		rc                int
 		cause             string
+		also              string // another log line the case must show
 	}{
 		{name: "essential exit 0", body: sleeper + prog("web", "sh -c 'sleep 0.3; exit 0'", "essential = true"),
 			rc: 0, cause: "essential program web exited with status 0"},
@@ -114,6 +115,16 @@ func TestExitPolicy(t *testing.T) {
 			rc: 0, cause: "received SIGTERM; every program stopped within its stopwaitsecs"},
 		{name: "SIGTERM, one needs SIGKILL", body: sleeper + stubborn, sig: syscall.SIGTERM,
 			rc: 137, cause: "received SIGTERM; killed with SIGKILL: stub"},
+		{name: "a Lua function chooses the code", extra: `exit_codes = function(x) if x.cause:find("web") then return x.code + 10 end end`,
+			body: sleeper + prog("web", "sh -c 'sleep 0.3; exit 3'", "essential = true, autorestart = false"),
+			rc:   13, cause: "essential program web exited with status 3 (the exit_codes function at "},
+		{name: "a Lua function keeps the code", extra: `exit_codes = function(x) return nil end`,
+			body: sleeper + prog("web", "sh -c 'sleep 0.3; exit 3'", "essential = true, autorestart = false"),
+			rc:   3, cause: "essential program web exited with status 3\n"},
+		{name: "a failing Lua function keeps the code", extra: `exit_codes = function(x) error("no") end`,
+			body: sleeper + prog("web", "sh -c 'sleep 0.3; exit 3'", "essential = true, autorestart = false"),
+			rc:   3, cause: "essential program web exited with status 3\n",
+			also: `choosing the exit status: exit_codes hook (`},
 		{name: "rewrite TERM to QUIT", extra: `rewrite = { TERM = "QUIT" }`,
 			body: prog("stub", `sh -c 'trap "" TERM; trap "exit 0" QUIT; `+ready+`while :; do sleep 0.1; done'`, "stopwaitsecs = 30"),
 			sig:  syscall.SIGTERM, rc: 0, cause: "received SIGTERM; every program stopped within its stopwaitsecs"},
@@ -123,8 +134,8 @@ func TestExitPolicy(t *testing.T) {
 			t.Parallel()
 			r := runToExit(t, c.extra, c.body, c.sig, c.args...)
 			want := fmt.Sprintf("tend exiting with status %d: %s", c.rc, c.cause)
-			if r.rc != c.rc || !strings.Contains(r.out, want) {
-				t.Errorf("rc %d, want %d and the log line %q; log:\n%s", r.rc, c.rc, want, r.out)
+			if r.rc != c.rc || !strings.Contains(r.out, want) || !strings.Contains(r.out, c.also) {
+				t.Errorf("rc %d, want %d and the log lines %q, %q; log:\n%s", r.rc, c.rc, want, c.also, r.out)
 			}
 		})
 	}
