@@ -373,7 +373,8 @@ func (e *Engine) ShutdownWith(ctx context.Context, opts ShutdownOptions) Shutdow
 	res.Killed = mergeNames(e.killedInShutdown, left)
 	e.mu.Unlock()
 	e.drain(200 * time.Millisecond)
-	e.drainFramed(ctx)
+	_, hasDeadline := ctx.Deadline()
+	e.drainFramed(ctx, opts.Budget > 0 || hasDeadline)
 	e.stopReaper()
 	<-e.reaperDone
 	if e.pump != nil {
@@ -393,15 +394,23 @@ func (e *Engine) ShutdownWith(ctx context.Context, opts ShutdownOptions) Shutdow
 
 // drainFramed waits until the framed output streams (log_prefix,
 // /dev/stdout) have been copied to their end, or ctx ends: their children
-// are gone, but what they wrote may still sit in the pipes.
-func (e *Engine) drainFramed(ctx context.Context) {
+// are gone, but what they wrote may still sit in the pipes, and a slow
+// reader of tend's stdout must get all of it. Only a shutdown without a
+// bound (budgeted false) gives up after framedGrace.
+func (e *Engine) drainFramed(ctx context.Context, budgeted bool) {
 	done := make(chan struct{})
 	go func() { e.framed.Wait(); close(done) }()
+	var grace <-chan time.Time
+	if !budgeted {
+		t := time.NewTimer(framedGrace)
+		defer t.Stop()
+		grace = t.C
+	}
 	select {
 	case <-done:
 	case <-ctx.Done():
 		e.log.Warn("shutdown time is up: output still unread in the pipes of a program's descendants is left")
-	case <-time.After(framedGrace):
+	case <-grace:
 		e.log.Warn("output pipes still open after " + framedGrace.String() + " (held by a program's descendants): not waiting for them")
 	}
 }

@@ -22,7 +22,7 @@ import (
 // program's order, and tend answers status meanwhile. Nothing is dropped:
 // when the test stops reading, the programs wait.
 func TestPrefixedStdout(t *testing.T) {
-	const programs, lines = 20, 3000
+	const programs, lines = 50, 3000
 	dir := t.TempDir()
 	var body strings.Builder
 	for i := range programs {
