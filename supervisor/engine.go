@@ -92,6 +92,7 @@ type Engine struct {
 	stopReaper func()
 	cloexec    closeOnExec // keeps stray descriptors out of children
 	sigmask    uint64      // blocked signals children would inherit (sigreset_linux.go)
+	usage      usageCache  // the last resource sample, for CPU % (usage_linux.go)
 	state      *stateWriter
 	adoptable  map[string]*orphan // by namespec: kept by Recover for the next Update
 }

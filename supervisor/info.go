@@ -2,22 +2,25 @@ package supervisor
 
 import (
 	"fmt"
+	"syscall"
 	"time"
 )
 
 // Info is a snapshot of one process, with every field of supervisord's
 // getProcessInfo.
 type Info struct {
-	Name          string
-	Group         string
-	Program       string
-	Num           int
-	State         State
-	Pid           int       // 0 when not running
-	Start         time.Time // last spawn; zero if never started
-	Stop          time.Time // last stop or exit; zero if never stopped
-	Now           time.Time
-	ExitStatus    int    // last exit status; 0 when unknown
+	Name       string
+	Group      string
+	Program    string
+	Num        int
+	State      State
+	Pid        int       // 0 when not running
+	Start      time.Time // last spawn; zero if never started
+	Stop       time.Time // last stop or exit; zero if never stopped
+	Now        time.Time
+	ExitStatus int // last exit status; 0 when unknown
+	// ExitSignal is the signal that ended the last run, or 0.
+	ExitSignal    syscall.Signal
 	SpawnErr      string // why the last start failed, if it did
 	StdoutLogfile string // "" when none
 	StderrLogfile string

@@ -75,7 +75,7 @@ func (p *process) infoLocked(now time.Time) Info {
 	i := Info{
 		Name: p.spec.Name, Group: p.spec.Group, Program: p.spec.Program, Num: p.spec.Num,
 		State: p.state, Pid: p.pid, Start: p.start, Stop: p.stop, Now: now,
-		ExitStatus: p.exitStatus, SpawnErr: p.spawnErr, Restarts: p.restarts,
+		ExitStatus: p.exitStatus, ExitSignal: p.lastExit.Signal, SpawnErr: p.spawnErr, Restarts: p.restarts,
 		Priority: p.spec.Priority, GroupPriority: p.spec.GroupPriority,
 		AutoStart: p.spec.AutoStart, Essential: p.spec.Essential, InUse: !p.removed, Adopted: p.adopted != nil,
 		DroppedStdout: p.drops[0].total.Load(), DroppedStderr: p.drops[1].total.Load(),
