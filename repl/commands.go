@@ -83,9 +83,11 @@ func commandTable() []command {
 		{name: "import", args: "FILE", summary: "print the tend config equivalent to a supervisord.conf", at: cliCmd,
 			min: 1, max: 1, need: "one argument, the supervisord config file", complete: argFile},
 
-		{name: "status", args: "[NAME|GROUP:*|all ...]", summary: "show the state of processes", max: -1,
+		{name: "status", args: "[-v] [NAME|GROUP:*|all ...]", summary: "show the state of processes; -v adds CPU, memory, restarts and last exit", max: -1,
 			help: "status <name>\t\tGet status for a single process\nstatus <gname>:*\tGet status for all processes in a group\nstatus <name> <name>\tGet status for multiple named processes\nstatus\t\t\tGet all process status info",
-			run:  (*ctl).status, complete: argNames},
+			run:  (*ctl).statusOrTable, flags: verboseFlags, complete: argNames},
+		{name: "ps", args: "[NAME|GROUP:*|all ...]", summary: "one table of the processes: state, pid, uptime, CPU %, memory, fds, threads, restarts, last exit (status -v)", max: -1,
+			run: (*ctl).ps, complete: argNames},
 		{name: "start", args: "NAME|GROUP:*|all ...", summary: "start processes", min: 1, max: -1,
 			need: "a process name", argsRC: exitInvalidArgs,
 			help: "start <name>\t\tStart a process\nstart <gname>:*\t\tStart all processes in a group\nstart <name> <name>\tStart multiple processes or groups\nstart all\t\tStart all processes",

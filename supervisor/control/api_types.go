@@ -35,6 +35,9 @@ const (
 	RouteAdd      = "POST /v1/add"
 	RouteRemove   = "POST /v1/remove"
 	RouteStdin    = "POST /v1/stdin"
+	// RouteUsage is status with the resource figures of each process tree,
+	// sampled from /proc by the request (tend status -v, tend ps).
+	RouteUsage = "GET /v1/usage"
 )
 
 // APIPrefix is the path every route starts with; the server answers
@@ -99,6 +102,45 @@ func NewProcessInfo(i supervisor.Info) ProcessInfo {
 		Now: epoch(i.Now), ExitStatus: i.ExitStatus, SpawnErr: i.SpawnErr,
 		StdoutLogfile: i.StdoutLogfile, StderrLogfile: i.StderrLogfile,
 	}
+}
+
+// ProcessUsage is one process as /v1/usage reports it: its status, how
+// often it restarted and how it last ended, and what its process tree
+// costs now (zero figures when it is not running).
+type ProcessUsage struct {
+	ProcessInfo
+	Restarts   int    `json:"restarts"`
+	Uptime     int64  `json:"uptime"`      // seconds; 0 when not running
+	ExitSignal string `json:"exit_signal"` // "TERM" when a signal ended the last run, else ""
+	// Procs counts the processes of the tree, the supervised one included.
+	Procs      int     `json:"procs"`
+	CPUSeconds float64 `json:"cpu_seconds"`
+	CPUPercent float64 `json:"cpu_percent"` // since the previous sample, 100 = one core
+	RSS        int64   `json:"rss"`         // bytes
+	FDs        int     `json:"fds"`
+	Threads    int     `json:"threads"`
+	ReadBytes  int64   `json:"read_bytes"`
+	WriteBytes int64   `json:"write_bytes"`
+	IOKnown    bool    `json:"io_known"` // false when /proc/PID/io could not be read
+}
+
+// UsageReply is the body of /v1/usage.
+type UsageReply struct {
+	Processes []ProcessUsage `json:"processes"`
+}
+
+// NewProcessUsage converts an engine snapshot and its sample to their wire
+// form.
+func NewProcessUsage(i supervisor.Info, u supervisor.Usage) ProcessUsage {
+	pu := ProcessUsage{
+		ProcessInfo: NewProcessInfo(i), Restarts: i.Restarts, Uptime: int64(i.Uptime().Seconds()),
+		Procs: u.Procs, CPUSeconds: u.CPUSeconds, CPUPercent: u.CPUPercent, RSS: u.RSS, FDs: u.FDs,
+		Threads: u.Threads, ReadBytes: u.ReadBytes, WriteBytes: u.WriteBytes, IOKnown: u.IOKnown,
+	}
+	if i.ExitSignal != 0 {
+		pu.ExitSignal = supervisor.SignalName(i.ExitSignal)
+	}
+	return pu
 }
 
 func epoch(t time.Time) int64 {

@@ -23,18 +23,36 @@ func (c *Client) Status(ctx context.Context, names ...string) ([]control.Process
 	if err := c.call(ctx, control.RouteStatus, nil, &r); err != nil {
 		return nil, err
 	}
-	if len(names) == 0 || slices.Contains(names, "all") {
-		return r.Processes, nil
+	return selectNames(r.Processes, names, func(i control.ProcessInfo) (string, string) { return i.Group, i.Name })
+}
+
+// Usage is Status with the resource figures of each process tree (CPU,
+// memory, descriptors, threads, I/O), restarts and the last exit, sampled
+// by the daemon for this request. Names select as in Status.
+func (c *Client) Usage(ctx context.Context, names ...string) ([]control.ProcessUsage, error) {
+	var r control.UsageReply
+	if err := c.call(ctx, control.RouteUsage, nil, &r); err != nil {
+		return nil, err
 	}
-	var matching []control.ProcessInfo
+	return selectNames(r.Processes, names, func(i control.ProcessUsage) (string, string) { return i.Group, i.Name })
+}
+
+// selectNames keeps the processes names select, as supervisorctl status
+// selects them: all of them for no names or "all", names that select
+// nothing in an *UnknownNamesError beside the rest.
+func selectNames[P any](procs []P, names []string, key func(P) (group, name string)) ([]P, error) {
+	if len(names) == 0 || slices.Contains(names, "all") {
+		return procs, nil
+	}
+	var matching []P
 	var unknown []string
 	for _, name := range names {
 		t := supervisor.ParseTarget(name)
 		found := false
-		for _, i := range r.Processes {
-			if i.Group == t.Group && (t.Process == "" || i.Name == t.Process) {
+		for _, p := range procs {
+			if g, n := key(p); g == t.Group && (t.Process == "" || n == t.Process) {
 				found = true
-				matching = append(matching, i)
+				matching = append(matching, p)
 			}
 		}
 		if !found {

@@ -1,0 +1,43 @@
+package repl
+
+import (
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/tend-sh/tend/internal/testkit/enginekit"
+	"github.com/tend-sh/tend/supervisor"
+	"github.com/tend-sh/tend/supervisor/control"
+	"github.com/tend-sh/tend/supervisor/control/client"
+)
+
+// status -v and ps print one table: a header, a row per process with its
+// figures, dashes for one that is not running, and the last exit of one
+// that ended; the exit status is status's.
+func TestRun_StatusVerbose(t *testing.T) {
+	quit := supervisor.NewSpec("quit", "sh", "-c", "exit 3")
+	quit.StartSecs, quit.AutoStart, quit.AutoRestart = 0, false, supervisor.RestartNever
+	eng, url := serveEngine(t, control.Options{}, enginekit.Sleeper("app"), quit)
+	if err := eng.StartProcess(t.Context(), "quit", false); err != nil {
+		t.Fatal(err)
+	}
+	eng.WaitState("quit", supervisor.Exited)
+	c, err := client.New(url, "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"status", "-v"}, {"ps"}, {"status", "--verbose", "all"}} {
+		out, rc := runCtl(t, c, args...)
+		lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+		header := regexp.MustCompile(`^NAME +STATE +PID +UPTIME +CPU% +MEM +FDS +THREADS +RESTARTS +LAST EXIT$`)
+		app := regexp.MustCompile(`^app +RUNNING +\d+ +0:00:\d\d +\d+\.\d +\d+\.\d(KiB|MiB) +\d+ +\d+ +0 +-$`)
+		quitRow := regexp.MustCompile(`^quit +EXITED +- +- +- +- +- +- +0 +exit 3, \w+ \d\d \d\d:\d\d:\d\d$`)
+		if len(lines) != 3 || !header.MatchString(lines[0]) || !app.MatchString(lines[1]) || !quitRow.MatchString(lines[2]) || rc != statusStopped {
+			t.Errorf("%v: rc %d\n%s", args, rc, out)
+		}
+	}
+	out, rc := runCtl(t, c, "ps", "nosuch")
+	if !strings.HasPrefix(out, "nosuch: ERROR (no such process)\n") || rc != statusUnknown {
+		t.Errorf("ps nosuch: rc %d\n%s", rc, out)
+	}
+}
