@@ -20,7 +20,14 @@ type Info struct {
 	Now        time.Time
 	ExitStatus int // last exit status; 0 when unknown
 	// ExitSignal is the signal that ended the last run, or 0.
-	ExitSignal    syscall.Signal
+	ExitSignal syscall.Signal
+	// LimitReason says why a limit (start_limit, permanent_exitcodes,
+	// max_memory) last acted on the process; "" if none did since it was
+	// last started by request.
+	LimitReason string
+	// StartFailures counts the failures start_limit holds against the
+	// process (within its interval, as of the last failure).
+	StartFailures int
 	SpawnErr      string // why the last start failed, if it did
 	StdoutLogfile string // "" when none
 	StderrLogfile string

@@ -50,6 +50,10 @@ type process struct {
 	// lastExit is the last exit (or spawn failure, Code -1 and no Signal),
 	// reported with EXITED, BACKOFF and TEND_PROCESS_DONE events.
 	lastExit ExitInfo
+	// failures are the times of the failures start_limit counts, within
+	// its interval; limitReason is why a limit last acted ("" if none).
+	failures    []time.Time
+	limitReason string
 
 	// gen invalidates timers and policy answers: every transition bumps it,
 	// and a callback carrying an older gen does nothing.
@@ -75,7 +79,8 @@ func (p *process) infoLocked(now time.Time) Info {
 	i := Info{
 		Name: p.spec.Name, Group: p.spec.Group, Program: p.spec.Program, Num: p.spec.Num,
 		State: p.state, Pid: p.pid, Start: p.start, Stop: p.stop, Now: now,
-		ExitStatus: p.exitStatus, ExitSignal: p.lastExit.Signal, SpawnErr: p.spawnErr, Restarts: p.restarts,
+		ExitStatus: p.exitStatus, ExitSignal: p.lastExit.Signal, LimitReason: p.limitReason,
+		StartFailures: len(p.failures), SpawnErr: p.spawnErr, Restarts: p.restarts,
 		Priority: p.spec.Priority, GroupPriority: p.spec.GroupPriority,
 		AutoStart: p.spec.AutoStart, Essential: p.spec.Essential, InUse: !p.removed, Adopted: p.adopted != nil,
 		DroppedStdout: p.drops[0].total.Load(), DroppedStderr: p.drops[1].total.Load(),
@@ -241,6 +246,17 @@ func (p *process) exitedLocked(ws syscall.WaitStatus) {
 		level, word = slog.LevelInfo, "expected"
 	}
 	p.logf(level, "exited: %s (%s; %s)", p.spec.Name, how, word)
+	if reason, ok := p.permanentExit(ei); ok {
+		if tooFast {
+			p.backoff++
+			p.setStateLocked(Backoff, false)
+		} else {
+			p.backoff = 0
+			p.setStateLocked(Exited, false)
+		}
+		p.limitFatalLocked(reason)
+		return
+	}
 	if tooFast {
 		p.spawnErr = tooQuick
 		p.failedStartLocked(ei)
@@ -277,6 +293,10 @@ func (p *process) failedStartLocked(ei ExitInfo) {
 	ei.Attempt = p.backoff
 	ei.StartRetries = p.spec.StartRetries
 	p.setStateLocked(Backoff, false)
+	if reason, trip := p.noteFailureLocked(); trip {
+		p.limitFatalLocked(reason)
+		return
+	}
 	if p.backoff > p.spec.StartRetries {
 		p.giveUpLocked()
 		return
@@ -369,6 +389,12 @@ func (p *process) defaultExitLocked(ei ExitInfo) {
 func (p *process) restartLocked() {
 	if p.state != Exited || p.e.shuttingDown || p.removed {
 		return
+	}
+	if !p.lastExit.Expected {
+		if reason, trip := p.noteFailureLocked(); trip {
+			p.limitFatalLocked(reason)
+			return
+		}
 	}
 	p.restarts++
 	p.startLocked()
