@@ -52,7 +52,7 @@ func (x *ctl) ps(ctx context.Context, names []string) {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\n",
 			supervisor.Namespec(p.Group, p.Name), p.StateName, dash(p.Pid, fmt.Sprint(p.Pid)),
 			dash(p.Pid, supervisor.FormatUptime(time.Duration(p.Uptime)*time.Second)),
-			dash(p.Pid, fmt.Sprintf("%.1f", p.CPUPercent)), dash(p.Pid, formatBytes(p.RSS)),
+			dash(p.Pid, fmt.Sprintf("%.1f", p.CPUPercent)), dash(p.Pid, supervisor.FormatSize(p.RSS)),
 			dash(p.Pid, fmt.Sprint(p.FDs)), dash(p.Pid, fmt.Sprint(p.Threads)), p.Restarts, lastExit(p))
 		if supervisor.State(p.State).IsStopped() {
 			x.rc = statusStopped
@@ -80,18 +80,4 @@ func lastExit(p control.ProcessUsage) string {
 		how = "SIG" + p.ExitSignal
 	}
 	return how + ", " + time.Unix(p.Stop, 0).Local().Format("Jan 02 15:04:05")
-}
-
-// formatBytes prints n in 1024-based units, as supervisord reads sizes.
-func formatBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%dB", n)
-	}
-	f, u := float64(n), 0
-	for f >= unit && u < 4 {
-		f /= unit
-		u++
-	}
-	return fmt.Sprintf("%.1f%s", f, []string{"B", "KiB", "MiB", "GiB", "TiB"}[u])
 }

@@ -28,15 +28,17 @@ type Info struct {
 	// StartFailures counts the failures start_limit holds against the
 	// process (within its interval, as of the last failure).
 	StartFailures int
-	SpawnErr      string // why the last start failed, if it did
-	StdoutLogfile string // "" when none
-	StderrLogfile string
-	Restarts      int // restarts since the daemon loaded the process
-	Priority      int
-	GroupPriority int
-	AutoStart     bool
-	Essential     bool // the program's end ends the daemon (Spec.Essential)
-	InUse         bool // false for a process that is configured but being removed
+	// MemoryRestarts counts the restarts max_memory made.
+	MemoryRestarts int
+	SpawnErr       string // why the last start failed, if it did
+	StdoutLogfile  string // "" when none
+	StderrLogfile  string
+	Restarts       int // restarts since the daemon loaded the process
+	Priority       int
+	GroupPriority  int
+	AutoStart      bool
+	Essential      bool // the program's end ends the daemon (Spec.Essential)
+	InUse          bool // false for a process that is configured but being removed
 	// Adopted marks a process left running by a previous engine and
 	// adopted by Recover: its output is not captured.
 	Adopted bool

@@ -54,6 +54,12 @@ type process struct {
 	// its interval; limitReason is why a limit last acted ("" if none).
 	failures    []time.Time
 	limitReason string
+	// memAbove is when the tree went above max_memory (zero: it is not);
+	// restartAfterStop starts p again when the stop max_memory asked for
+	// is done; memoryRestarts counts those restarts.
+	memAbove         time.Time
+	restartAfterStop bool
+	memoryRestarts   int
 
 	// gen invalidates timers and policy answers: every transition bumps it,
 	// and a callback carrying an older gen does nothing.
@@ -80,7 +86,7 @@ func (p *process) infoLocked(now time.Time) Info {
 		Name: p.spec.Name, Group: p.spec.Group, Program: p.spec.Program, Num: p.spec.Num,
 		State: p.state, Pid: p.pid, Start: p.start, Stop: p.stop, Now: now,
 		ExitStatus: p.exitStatus, ExitSignal: p.lastExit.Signal, LimitReason: p.limitReason,
-		StartFailures: len(p.failures), SpawnErr: p.spawnErr, Restarts: p.restarts,
+		StartFailures: len(p.failures), MemoryRestarts: p.memoryRestarts, SpawnErr: p.spawnErr, Restarts: p.restarts,
 		Priority: p.spec.Priority, GroupPriority: p.spec.GroupPriority,
 		AutoStart: p.spec.AutoStart, Essential: p.spec.Essential, InUse: !p.removed, Adopted: p.adopted != nil,
 		DroppedStdout: p.drops[0].total.Load(), DroppedStderr: p.drops[1].total.Load(),
@@ -191,7 +197,9 @@ func (p *process) enterRunningLocked() {
 		return
 	}
 	p.backoff = 0
+	p.memAbove = time.Time{}
 	p.setStateLocked(Running, false)
+	p.watchMemoryLocked()
 	p.logf(slog.LevelInfo, "success: %s entered RUNNING state, process has stayed up for > than %s seconds (startsecs)",
 		p.spec.Name, formatSecs(p.spec.StartSecs))
 }
@@ -236,6 +244,7 @@ func (p *process) exitedLocked(ws syscall.WaitStatus) {
 		p.lingeringGroupKillLocked(pid)
 		p.setStateLocked(Stopped, false)
 		p.afterStopLocked()
+		p.afterMemoryStopLocked()
 		return
 	}
 	tooFast := p.state == Starting
