@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -28,7 +29,7 @@ func (x *ctl) statusOrTable(ctx context.Context, args []string) {
 }
 
 // ps prints one table row per process: state, pid, uptime, CPU %, memory,
-// descriptors, threads, restarts and the last exit, with the figures
+// descriptors, threads, restarts, the last exit and what limits did, with the figures
 // counted over the process tree. The exit status follows status's.
 func (x *ctl) ps(ctx context.Context, names []string) {
 	ps, err := x.c.Usage(ctx, names...)
@@ -47,18 +48,34 @@ func (x *ctl) ps(ctx context.Context, names []string) {
 		x.rc = statusUnknown
 	}
 	tw := tabwriter.NewWriter(x.out, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tSTATE\tPID\tUPTIME\tCPU%\tMEM\tFDS\tTHREADS\tRESTARTS\tLAST EXIT")
+	fmt.Fprintln(tw, "NAME\tSTATE\tPID\tUPTIME\tCPU%\tMEM\tFDS\tTHREADS\tRESTARTS\tLAST EXIT\tLIMIT")
 	for _, p := range ps {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\n",
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n",
 			supervisor.Namespec(p.Group, p.Name), p.StateName, dash(p.Pid, fmt.Sprint(p.Pid)),
 			dash(p.Pid, supervisor.FormatUptime(time.Duration(p.Uptime)*time.Second)),
 			dash(p.Pid, fmt.Sprintf("%.1f", p.CPUPercent)), dash(p.Pid, supervisor.FormatSize(p.RSS)),
-			dash(p.Pid, fmt.Sprint(p.FDs)), dash(p.Pid, fmt.Sprint(p.Threads)), p.Restarts, lastExit(p))
+			dash(p.Pid, fmt.Sprint(p.FDs)), dash(p.Pid, fmt.Sprint(p.Threads)), p.Restarts, lastExit(p), limitNote(p))
 		if supervisor.State(p.State).IsStopped() {
 			x.rc = statusStopped
 		}
 	}
 	tw.Flush()
+}
+
+// limitNote says why a limit last acted on the process, with what the
+// limits count; "-" when nothing.
+func limitNote(p control.ProcessUsage) string {
+	var parts []string
+	if p.LimitReason != "" {
+		parts = append(parts, p.LimitReason)
+	}
+	if p.MemoryRestarts > 0 {
+		parts = append(parts, fmt.Sprintf("%d max_memory restarts", p.MemoryRestarts))
+	}
+	if len(parts) == 0 {
+		return "-"
+	}
+	return strings.Join(parts, "; ")
 }
 
 // dash is s for a running process and "-" for one without a pid.

@@ -29,9 +29,9 @@ func TestRun_StatusVerbose(t *testing.T) {
 	for _, args := range [][]string{{"status", "-v"}, {"ps"}, {"status", "--verbose", "all"}} {
 		out, rc := runCtl(t, c, args...)
 		lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
-		header := regexp.MustCompile(`^NAME +STATE +PID +UPTIME +CPU% +MEM +FDS +THREADS +RESTARTS +LAST EXIT$`)
-		app := regexp.MustCompile(`^app +RUNNING +\d+ +0:00:\d\d +\d+\.\d +\d+\.\d(KiB|MiB) +\d+ +\d+ +0 +-$`)
-		quitRow := regexp.MustCompile(`^quit +EXITED +- +- +- +- +- +- +0 +exit 3, \w+ \d\d \d\d:\d\d:\d\d$`)
+		header := regexp.MustCompile(`^NAME +STATE +PID +UPTIME +CPU% +MEM +FDS +THREADS +RESTARTS +LAST EXIT +LIMIT$`)
+		app := regexp.MustCompile(`^app +RUNNING +\d+ +0:00:\d\d +\d+\.\d +\d+\.\d(KiB|MiB) +\d+ +\d+ +0 +- +-$`)
+		quitRow := regexp.MustCompile(`^quit +EXITED +- +- +- +- +- +- +0 +exit 3, \w+ \d\d \d\d:\d\d:\d\d +-$`)
 		if len(lines) != 3 || !header.MatchString(lines[0]) || !app.MatchString(lines[1]) || !quitRow.MatchString(lines[2]) || rc != statusStopped {
 			t.Errorf("%v: rc %d\n%s", args, rc, out)
 		}

@@ -122,6 +122,12 @@ type ProcessUsage struct {
 	ReadBytes  int64   `json:"read_bytes"`
 	WriteBytes int64   `json:"write_bytes"`
 	IOKnown    bool    `json:"io_known"` // false when /proc/PID/io could not be read
+	// LimitReason says why a limit (start_limit, permanent_exitcodes,
+	// max_memory) last acted, StartFailures what start_limit counts, and
+	// MemoryRestarts the restarts max_memory made.
+	LimitReason    string `json:"limit_reason"`
+	StartFailures  int    `json:"start_failures"`
+	MemoryRestarts int    `json:"memory_restarts"`
 }
 
 // UsageReply is the body of /v1/usage.
@@ -136,6 +142,7 @@ func NewProcessUsage(i supervisor.Info, u supervisor.Usage) ProcessUsage {
 		ProcessInfo: NewProcessInfo(i), Restarts: i.Restarts, Uptime: int64(i.Uptime().Seconds()),
 		Procs: u.Procs, CPUSeconds: u.CPUSeconds, CPUPercent: u.CPUPercent, RSS: u.RSS, FDs: u.FDs,
 		Threads: u.Threads, ReadBytes: u.ReadBytes, WriteBytes: u.WriteBytes, IOKnown: u.IOKnown,
+		LimitReason: i.LimitReason, StartFailures: i.StartFailures, MemoryRestarts: i.MemoryRestarts,
 	}
 	if i.ExitSignal != 0 {
 		pu.ExitSignal = supervisor.SignalName(i.ExitSignal)

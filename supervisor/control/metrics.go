@@ -117,6 +117,18 @@ func (s *Server) writeMetrics(b *bytes.Buffer) {
 	for _, i := range infos {
 		m.sample("tend_process_exit_status", lbl(i), float64(i.ExitStatus))
 	}
+	m.family("tend_process_start_limit_failures", "gauge", "Failures start_limit counts against the process within its interval.")
+	for _, i := range infos {
+		m.sample("tend_process_start_limit_failures", lbl(i), float64(i.StartFailures))
+	}
+	m.family("tend_process_memory_restarts_total", "counter", "Restarts made by max_memory since the daemon loaded the process.")
+	for _, i := range infos {
+		m.sample("tend_process_memory_restarts_total", lbl(i), float64(i.MemoryRestarts))
+	}
+	m.family("tend_process_limit_fatal", "gauge", "1 when a limit (start_limit, permanent_exitcodes) made the process FATAL.")
+	for _, i := range infos {
+		m.sample("tend_process_limit_fatal", lbl(i), metricsBool(i.State == supervisor.Fatal && i.LimitReason != ""))
+	}
 	m.family("tend_process_uptime_seconds", "gauge", "Seconds since the running process was spawned (0 when not running).")
 	for _, i := range infos {
 		m.sample("tend_process_uptime_seconds", lbl(i), i.Uptime().Seconds())
