@@ -57,6 +57,7 @@ func (p *process) checkMemoryLocked(rss int64) {
 	p.limitReason = reason
 	p.memoryRestarts++
 	p.memAbove = time.Time{}
+	p.stopReason = reason
 	if p.requestStopLocked() == nil {
 		p.restartAfterStop = true
 	}

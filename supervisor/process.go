@@ -60,6 +60,9 @@ type process struct {
 	memAbove         time.Time
 	restartAfterStop bool
 	memoryRestarts   int
+	// stopReason is why the engine itself asked for the next STOPPING, for
+	// the history.
+	stopReason string
 
 	// gen invalidates timers and policy answers: every transition bumps it,
 	// and a callback carrying an older gen does nothing.
@@ -120,6 +123,7 @@ func (p *process) setStateLocked(to State, expected bool) {
 	if p.listener != nil {
 		p.listener.pool.setRunning(p.listener, to == Running)
 	}
+	p.recordLocked(ev)
 	p.e.bus.Publish(ev)
 	if p.changed != nil {
 		close(p.changed)
