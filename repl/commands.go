@@ -86,6 +86,8 @@ func commandTable() []command {
 		{name: "status", args: "[-v] [NAME|GROUP:*|all ...]", summary: "show the state of processes; -v adds CPU, memory, restarts and last exit", max: -1,
 			help: "status <name>\t\tGet status for a single process\nstatus <gname>:*\tGet status for all processes in a group\nstatus <name> <name>\tGet status for multiple named processes\nstatus\t\t\tGet all process status info",
 			run:  (*ctl).statusOrTable, flags: verboseFlags, complete: argNames},
+		{name: "events", args: "[NAME|GROUP:*|all ...]", summary: "the last state changes of processes (up to 1000), with exits and reasons", max: -1,
+			run: (*ctl).events, complete: argNames},
 		{name: "ps", args: "[NAME|GROUP:*|all ...]", summary: "one table of the processes: state, pid, uptime, CPU %, memory, fds, threads, restarts, last exit (status -v)", max: -1,
 			run: (*ctl).ps, complete: argNames},
 		{name: "start", args: "NAME|GROUP:*|all ...", summary: "start processes", min: 1, max: -1,

@@ -41,3 +41,29 @@ func TestRun_StatusVerbose(t *testing.T) {
 		t.Errorf("ps nosuch: rc %d\n%s", rc, out)
 	}
 }
+
+// events prints each state change with its exit and reason, and names
+// select the processes.
+func TestRun_Events(t *testing.T) {
+	perm := supervisor.NewSpec("perm", "sh", "-c", "exit 125")
+	perm.StartSecs, perm.AutoStart, perm.PermanentExitCodes = 0, false, []int{125}
+	eng, url := serveEngine(t, control.Options{}, enginekit.Sleeper("app"), perm)
+	eng.StartProcess(t.Context(), "perm", false)
+	eng.WaitState("perm", supervisor.Fatal)
+	c, err := client.New(url, "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, rc := runCtl(t, c, "events", "perm")
+	stamp := `\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} `
+	want := regexp.MustCompile(`^` + stamp + `perm STOPPED -> STARTING\n` +
+		stamp + `perm STARTING -> RUNNING pid \d+\n` +
+		stamp + `perm RUNNING -> EXITED pid \d+ exit 125\n` +
+		stamp + `perm EXITED -> FATAL exit 125: exit status 125 is permanent \(permanent_exitcodes\)\n$`)
+	if !want.MatchString(out) || rc != 0 {
+		t.Errorf("events perm: rc %d\n%s", rc, out)
+	}
+	if out, _ := runCtl(t, c, "events"); !strings.Contains(out, " app STARTING -> RUNNING pid ") {
+		t.Errorf("events:\n%s", out)
+	}
+}

@@ -61,6 +61,7 @@ func (s *Server) routesAPI() {
 	s.mux.HandleFunc(RouteRemove, s.apiRemove)
 	s.mux.HandleFunc(RouteStdin, s.apiStdin)
 	s.mux.HandleFunc(RouteUsage, s.apiUsage)
+	s.mux.HandleFunc(RouteEvents, s.apiEvents)
 	s.mux.HandleFunc(APIPrefix, func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, &APIError{Code: int(supervisor.FaultUnknownMethod),
 			Name: supervisor.FaultUnknownMethod.String(), Message: "no such endpoint: " + r.Method + " " + r.URL.Path})
@@ -160,6 +161,15 @@ func (s *Server) apiUsage(w http.ResponseWriter, r *http.Request) {
 	out := UsageReply{Processes: make([]ProcessUsage, 0, len(infos))}
 	for n, i := range infos {
 		out.Processes = append(out.Processes, NewProcessUsage(i, us[n]))
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Server) apiEvents(w http.ResponseWriter, r *http.Request) {
+	h := s.eng.History()
+	out := EventsReply{Events: make([]StateChange, 0, len(h))}
+	for _, c := range h {
+		out.Events = append(out.Events, NewStateChange(c))
 	}
 	writeJSON(w, http.StatusOK, out)
 }

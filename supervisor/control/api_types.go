@@ -38,6 +38,8 @@ const (
 	// RouteUsage is status with the resource figures of each process tree,
 	// sampled from /proc by the request (tend status -v, tend ps).
 	RouteUsage = "GET /v1/usage"
+	// RouteEvents is the daemon's history of state changes.
+	RouteEvents = "GET /v1/events"
 )
 
 // APIPrefix is the path every route starts with; the server answers
@@ -148,6 +150,42 @@ func NewProcessUsage(i supervisor.Info, u supervisor.Usage) ProcessUsage {
 		pu.ExitSignal = supervisor.SignalName(i.ExitSignal)
 	}
 	return pu
+}
+
+// StateChange is one entry of /v1/events: a process moved from one state
+// to another. Time is Unix seconds with fractions.
+type StateChange struct {
+	Time     float64 `json:"time"`
+	Name     string  `json:"name"`
+	Group    string  `json:"group"`
+	From     string  `json:"from"`
+	To       string  `json:"to"`
+	Pid      int     `json:"pid,omitempty"`
+	ExitCode *int    `json:"exit_code,omitempty"` // EXITED, BACKOFF, FATAL
+	Signal   string  `json:"signal,omitempty"`
+	Reason   string  `json:"reason,omitempty"`
+}
+
+// EventsReply is the body of /v1/events, oldest first.
+type EventsReply struct {
+	Events []StateChange `json:"events"`
+}
+
+// NewStateChange converts a history entry to its wire form.
+func NewStateChange(c supervisor.StateChange) StateChange {
+	out := StateChange{
+		Time: float64(c.Time.UnixMicro()) / 1e6, Name: c.Process, Group: c.Group,
+		From: c.From.String(), To: c.To.String(), Pid: c.Pid, Reason: c.Reason,
+	}
+	switch c.To {
+	case supervisor.Exited, supervisor.Backoff, supervisor.Fatal:
+		code := c.ExitCode
+		out.ExitCode = &code
+	}
+	if c.Signal != 0 {
+		out.Signal = supervisor.SignalName(c.Signal)
+	}
+	return out
 }
 
 func epoch(t time.Time) int64 {

@@ -37,6 +37,16 @@ func (c *Client) Usage(ctx context.Context, names ...string) ([]control.ProcessU
 	return selectNames(r.Processes, names, func(i control.ProcessUsage) (string, string) { return i.Group, i.Name })
 }
 
+// Events returns the daemon's history of state changes, oldest first (the
+// last supervisor.HistorySize).
+func (c *Client) Events(ctx context.Context) ([]control.StateChange, error) {
+	var r control.EventsReply
+	if err := c.call(ctx, control.RouteEvents, nil, &r); err != nil {
+		return nil, err
+	}
+	return r.Events, nil
+}
+
 // selectNames keeps the processes names select, as supervisorctl status
 // selects them: all of them for no names or "all", names that select
 // nothing in an *UnknownNamesError beside the rest.
