@@ -2,6 +2,7 @@ package repl
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -12,18 +13,47 @@ import (
 
 // events prints the daemon's history of state changes, oldest first, one
 // line each, limited to the processes names select (all when none).
-func (x *ctl) events(ctx context.Context, names []string) {
+// With -f it then follows the changes as they happen until Ctrl-C.
+func (x *ctl) events(ctx context.Context, args []string) {
+	follow := false
+	targets := make([]supervisor.Target, 0, len(args))
+	for _, a := range args {
+		switch a {
+		case "-f":
+			follow = true
+		case "all":
+		default:
+			targets = append(targets, supervisor.ParseTarget(a))
+		}
+	}
+	if follow {
+		x.followEvents(ctx, targets)
+		return
+	}
 	evs, err := x.c.Events(ctx)
 	if !x.answered(err) {
 		return
 	}
-	targets := make([]supervisor.Target, 0, len(names))
-	for _, n := range names {
-		if n != "all" {
-			targets = append(targets, supervisor.ParseTarget(n))
+	for _, ev := range evs {
+		if selected(targets, ev) {
+			x.println(formatEvent(ev))
 		}
 	}
-	for _, ev := range evs {
+}
+
+// followEvents prints the state changes made from now on until ctx ends
+// (Ctrl-C) or the daemon goes away.
+func (x *ctl) followEvents(ctx context.Context, targets []supervisor.Target) {
+	stream, err := x.c.FollowEvents(ctx)
+	if errors.Is(err, context.Canceled) || err != nil && !x.answered(err) {
+		return
+	}
+	defer stream.Close()
+	for {
+		ev, err := stream.Next()
+		if err != nil {
+			return
+		}
 		if selected(targets, ev) {
 			x.println(formatEvent(ev))
 		}

@@ -1,10 +1,12 @@
 package repl
 
 import (
+	"context"
 	"regexp"
 	"strings"
 	"testing"
 
+	"github.com/tend-sh/tend/internal/testkit"
 	"github.com/tend-sh/tend/internal/testkit/enginekit"
 	"github.com/tend-sh/tend/supervisor"
 	"github.com/tend-sh/tend/supervisor/control"
@@ -65,5 +67,36 @@ func TestRun_Events(t *testing.T) {
 	}
 	if out, _ := runCtl(t, c, "events"); !strings.Contains(out, " app STARTING -> RUNNING pid ") {
 		t.Errorf("events:\n%s", out)
+	}
+}
+
+// events -f prints the changes made after it started, as they happen,
+// and only those of the names given; Ctrl-C (the context) ends it.
+func TestRun_EventsFollow(t *testing.T) {
+	eng, url := serveEngine(t, control.Options{}, enginekit.Sleeper("app"), enginekit.Sleeper("other"))
+	c, err := client.New(url, "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	var out testkit.Buffer
+	done := make(chan int)
+	go func() { done <- RunCommand(ctx, c, []string{"events", "-f", "app"}, &out, &out) }()
+	// The follower is connected once a change it sees is printed: restart
+	// until one is (the first restart may come before it subscribed).
+	testkit.WaitFor(t, "a followed restart", 0, func() bool {
+		if strings.Contains(out.String(), " app STOPPING -> STOPPED") {
+			return true
+		}
+		eng.StopProcess(context.Background(), "other", true)
+		eng.StopProcess(context.Background(), "app", true)
+		eng.StartProcess(context.Background(), "app", true)
+		return false
+	})
+	testkit.WaitFor(t, "app RUNNING again", 0, func() bool { return strings.Contains(out.String(), " app STARTING -> RUNNING pid ") })
+	cancel()
+	<-done
+	if s := out.String(); strings.Contains(s, " other ") {
+		t.Errorf("events -f app printed another process:\n%s", s)
 	}
 }

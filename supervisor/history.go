@@ -11,6 +11,7 @@ const HistorySize = 1000
 
 // StateChange is one entry of the engine's history of state changes.
 type StateChange struct {
+	Seq      uint64 // numbers the changes from 1, in order
 	Time     time.Time
 	Process  string
 	Group    string
@@ -29,10 +30,13 @@ type StateChange struct {
 // at each change (under Engine.mu): it costs nothing while nothing changes.
 type history struct {
 	buf  []StateChange
-	next int // where the next entry goes once buf is full
+	next int    // where the next entry goes once buf is full
+	seq  uint64 // Seq of the last entry
 }
 
 func (h *history) add(c StateChange) {
+	h.seq++
+	c.Seq = h.seq
 	if len(h.buf) < HistorySize {
 		h.buf = append(h.buf, c)
 		return
@@ -54,6 +58,20 @@ func (e *Engine) History() []StateChange {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return e.history.list()
+}
+
+// HistorySince returns the state changes after the one numbered seq that
+// the ring still holds, oldest first: a follower calls it when woken by a
+// PROCESS_STATE event.
+func (e *Engine) HistorySince(seq uint64) []StateChange {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	l := e.history.list()
+	i := len(l)
+	for i > 0 && l[i-1].Seq > seq {
+		i--
+	}
+	return l[i:]
 }
 
 // recordLocked adds the change p just made to the engine's history.

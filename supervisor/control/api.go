@@ -166,6 +166,10 @@ func (s *Server) apiUsage(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) apiEvents(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Query().Get("follow") == "1" {
+		s.followEvents(r.Context(), w)
+		return
+	}
 	h := s.eng.History()
 	out := EventsReply{Events: make([]StateChange, 0, len(h))}
 	for _, c := range h {

@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"net/url"
@@ -45,6 +46,33 @@ func (c *Client) Events(ctx context.Context) ([]control.StateChange, error) {
 		return nil, err
 	}
 	return r.Events, nil
+}
+
+// EventStream is a stream of state changes from FollowEvents.
+type EventStream struct {
+	body io.ReadCloser
+	dec  *json.Decoder
+}
+
+// Next returns the next state change; it blocks until the daemon reports
+// one, and fails once the stream ends.
+func (s *EventStream) Next() (control.StateChange, error) {
+	var c control.StateChange
+	err := s.dec.Decode(&c)
+	return c, err
+}
+
+// Close ends the stream.
+func (s *EventStream) Close() error { return s.body.Close() }
+
+// FollowEvents streams the state changes made from now on, until ctx ends
+// or the stream is closed (tend events -f).
+func (c *Client) FollowEvents(ctx context.Context) (*EventStream, error) {
+	body, err := c.stream(ctx, control.RouteEvents, url.Values{"follow": {"1"}})
+	if err != nil {
+		return nil, err
+	}
+	return &EventStream{body: body, dec: json.NewDecoder(body)}, nil
 }
 
 // selectNames keeps the processes names select, as supervisorctl status
