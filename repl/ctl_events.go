@@ -9,25 +9,32 @@ import (
 
 	"github.com/tend-sh/tend/supervisor"
 	"github.com/tend-sh/tend/supervisor/control"
+	"github.com/tend-sh/tend/supervisor/control/client"
 )
 
 // events prints the daemon's history of state changes, oldest first, one
 // line each, limited to the processes names select (all when none).
 // With -f it then follows the changes as they happen until Ctrl-C.
 func (x *ctl) events(ctx context.Context, args []string) {
-	follow := false
+	follow, asJSON := false, false
 	targets := make([]supervisor.Target, 0, len(args))
 	for _, a := range args {
 		switch a {
 		case "-f":
 			follow = true
+		case "--json":
+			asJSON = true
 		case "all":
 		default:
 			targets = append(targets, supervisor.ParseTarget(a))
 		}
 	}
+	format := formatEvent
+	if asJSON {
+		format = client.EventJSON
+	}
 	if follow {
-		x.followEvents(ctx, targets)
+		x.followEvents(ctx, targets, format)
 		return
 	}
 	evs, err := x.c.Events(ctx)
@@ -36,14 +43,14 @@ func (x *ctl) events(ctx context.Context, args []string) {
 	}
 	for _, ev := range evs {
 		if selected(targets, ev) {
-			x.println(formatEvent(ev))
+			x.println(format(ev))
 		}
 	}
 }
 
 // followEvents prints the state changes made from now on until ctx ends
 // (Ctrl-C) or the daemon goes away.
-func (x *ctl) followEvents(ctx context.Context, targets []supervisor.Target) {
+func (x *ctl) followEvents(ctx context.Context, targets []supervisor.Target, format func(control.StateChange) string) {
 	stream, err := x.c.FollowEvents(ctx)
 	if errors.Is(err, context.Canceled) || err != nil && !x.answered(err) {
 		return
@@ -55,7 +62,7 @@ func (x *ctl) followEvents(ctx context.Context, targets []supervisor.Target) {
 			return
 		}
 		if selected(targets, ev) {
-			x.println(formatEvent(ev))
+			x.println(format(ev))
 		}
 	}
 }

@@ -68,6 +68,12 @@ func TestRun_Events(t *testing.T) {
 	if out, _ := runCtl(t, c, "events"); !strings.Contains(out, " app STARTING -> RUNNING pid ") {
 		t.Errorf("events:\n%s", out)
 	}
+	out, _ = runCtl(t, c, "events", "--json", "perm")
+	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+	last := regexp.MustCompile(`^\{"time":\d+(\.\d+)?,"name":"perm","group":"perm","from":"EXITED","to":"FATAL","exit_code":125,"reason":"exit status 125 is permanent \(permanent_exitcodes\)"\}$`)
+	if len(lines) != 4 || !last.MatchString(lines[3]) {
+		t.Errorf("events --json perm:\n%s", out)
+	}
 }
 
 // events -f prints the changes made after it started, as they happen,

@@ -65,6 +65,16 @@ func (s *EventStream) Next() (control.StateChange, error) {
 // Close ends the stream.
 func (s *EventStream) Close() error { return s.body.Close() }
 
+// EventJSON writes a state change as the one line of JSON that tend
+// events --json prints (the wire form of /v1/events).
+func EventJSON(c control.StateChange) string {
+	b, err := json.Marshal(c)
+	if err != nil {
+		return "{}" // a struct of strings and numbers always marshals
+	}
+	return string(b)
+}
+
 // FollowEvents streams the state changes made from now on, until ctx ends
 // or the stream is closed (tend events -f).
 func (c *Client) FollowEvents(ctx context.Context) (*EventStream, error) {
