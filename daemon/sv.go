@@ -147,3 +147,12 @@ func (c svControl) Update() error {
 	}()
 	return nil
 }
+
+// Events returns the engine's history of state changes (sv.events).
+func (c svControl) Events() ([]supervisor.StateChange, error) {
+	eng, err := c.d.engine()
+	if err != nil {
+		return nil, err
+	}
+	return eng.History(), nil
+}

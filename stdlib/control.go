@@ -24,4 +24,6 @@ type Control interface {
 	// Update re-reads the configuration and applies it, as tend update
 	// (sv.update, and its old name sv.reload).
 	Update() error
+	// Events returns the daemon's last state changes, oldest first.
+	Events() ([]supervisor.StateChange, error)
 }

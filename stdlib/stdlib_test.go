@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	lua "github.com/yuin/gopher-lua"
 
@@ -322,6 +323,25 @@ func (f *fakeControl) Scale(p string, n int) error {
 	return nil
 }
 func (f *fakeControl) Update() error { f.calls = append(f.calls, "update"); return nil }
+func (f *fakeControl) Events() ([]supervisor.StateChange, error) {
+	f.calls = append(f.calls, "events")
+	return []supervisor.StateChange{
+		{Time: time.Unix(100, 5e8), Process: "web", Group: "web", From: supervisor.Running, To: supervisor.Exited, Pid: 42, ExitCode: 3, Reason: "exit status 3"},
+		{Time: time.Unix(101, 0), Process: "w1", Group: "grp", From: supervisor.Stopped, To: supervisor.Starting},
+	}, nil
+}
+
+// sv.events lists the state changes, filtered by name like sv.status.
+func TestSVEvents(t *testing.T) {
+	L := newState(t, Options{Control: &fakeControl{}})
+	got := run(t, L, `local sv = require "sv"
+local all, web = sv.events(), sv.events("web")
+local e = web[1]
+return #all .. " " .. #web .. " " .. e.time .. " " .. e.namespec .. " " .. e.from .. ">" .. e.to .. " " .. e.pid .. " " .. e.exitcode .. " " .. e.reason .. " " .. #sv.events("grp:*")`)
+	if want := "2 1 100.5 web RUNNING>EXITED 42 3 exit status 3 1"; got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+}
 
 func TestSV(t *testing.T) {
 	fc := &fakeControl{}

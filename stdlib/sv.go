@@ -55,6 +55,16 @@ func loadSV(g *guard, c Control) lua.LGFunction {
 				L.Push(t)
 				return 1
 			},
+			"events": func(L *lua.LState) int {
+				pattern := L.OptString(1, "")
+				attached(L, "events")
+				evs, err := do(g, L, "sv.events", func(context.Context) ([]supervisor.StateChange, error) { return c.Events() })
+				if err != nil {
+					L.RaiseError("sv.events: %v", err)
+				}
+				L.Push(eventsTable(L, evs, pattern))
+				return 1
+			},
 			"start":   named("start", func(n string) error { return c.Start(n) }),
 			"stop":    named("stop", func(n string) error { return c.Stop(n) }),
 			"restart": named("restart", func(n string) error { return c.Restart(n) }),
@@ -98,5 +108,34 @@ func InfoTable(L *lua.LState, in supervisor.Info) *lua.LTable {
 	t.RawSetString("exitstatus", lua.LNumber(in.ExitStatus))
 	t.RawSetString("description", lua.LString(strings.TrimSpace(in.Description())))
 	t.RawSetString("spawnerr", lua.LString(in.SpawnErr))
+	return t
+}
+
+// eventsTable renders the state changes pattern selects ("" or "all":
+// every one; "group:*"; a name or namespec) as the list sv.events returns:
+// tables with time (Unix seconds), name, namespec, group, from, to, pid,
+// exitcode, signal and reason.
+func eventsTable(L *lua.LState, evs []supervisor.StateChange, pattern string) *lua.LTable {
+	t := L.CreateTable(len(evs), 0)
+	tg := supervisor.ParseTarget(pattern)
+	for _, ev := range evs {
+		if pattern != "" && !tg.All && (ev.Group != tg.Group || tg.Process != "" && ev.Process != tg.Process) {
+			continue
+		}
+		e := L.CreateTable(0, 10)
+		e.RawSetString("time", lua.LNumber(float64(ev.Time.UnixMicro())/1e6))
+		e.RawSetString("name", lua.LString(ev.Process))
+		e.RawSetString("namespec", lua.LString(supervisor.Namespec(ev.Group, ev.Process)))
+		e.RawSetString("group", lua.LString(ev.Group))
+		e.RawSetString("from", lua.LString(ev.From.String()))
+		e.RawSetString("to", lua.LString(ev.To.String()))
+		e.RawSetString("pid", lua.LNumber(ev.Pid))
+		e.RawSetString("exitcode", lua.LNumber(ev.ExitCode))
+		if ev.Signal != 0 {
+			e.RawSetString("signal", lua.LString(supervisor.SignalName(ev.Signal)))
+		}
+		e.RawSetString("reason", lua.LString(ev.Reason))
+		t.Append(e)
+	}
 	return t
 }

@@ -92,6 +92,8 @@ type Engine struct {
 	stopReaper func()
 	cloexec    closeOnExec // keeps stray descriptors out of children
 	sigmask    uint64      // blocked signals children would inherit (sigreset_linux.go)
+	usage      usageCache  // the last resource sample, for CPU % (usage_linux.go)
+	history    history     // the last state changes (history.go), under mu
 	state      *stateWriter
 	adoptable  map[string]*orphan // by namespec: kept by Recover for the next Update
 }

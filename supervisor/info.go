@@ -2,31 +2,43 @@ package supervisor
 
 import (
 	"fmt"
+	"syscall"
 	"time"
 )
 
 // Info is a snapshot of one process, with every field of supervisord's
 // getProcessInfo.
 type Info struct {
-	Name          string
-	Group         string
-	Program       string
-	Num           int
-	State         State
-	Pid           int       // 0 when not running
-	Start         time.Time // last spawn; zero if never started
-	Stop          time.Time // last stop or exit; zero if never stopped
-	Now           time.Time
-	ExitStatus    int    // last exit status; 0 when unknown
-	SpawnErr      string // why the last start failed, if it did
-	StdoutLogfile string // "" when none
-	StderrLogfile string
-	Restarts      int // restarts since the daemon loaded the process
-	Priority      int
-	GroupPriority int
-	AutoStart     bool
-	Essential     bool // the program's end ends the daemon (Spec.Essential)
-	InUse         bool // false for a process that is configured but being removed
+	Name       string
+	Group      string
+	Program    string
+	Num        int
+	State      State
+	Pid        int       // 0 when not running
+	Start      time.Time // last spawn; zero if never started
+	Stop       time.Time // last stop or exit; zero if never stopped
+	Now        time.Time
+	ExitStatus int // last exit status; 0 when unknown
+	// ExitSignal is the signal that ended the last run, or 0.
+	ExitSignal syscall.Signal
+	// LimitReason says why a limit (start_limit, permanent_exitcodes,
+	// max_memory) last acted on the process; "" if none did since it was
+	// last started by request.
+	LimitReason string
+	// StartFailures counts the failures start_limit holds against the
+	// process (within its interval, as of the last failure).
+	StartFailures int
+	// MemoryRestarts counts the restarts max_memory made.
+	MemoryRestarts int
+	SpawnErr       string // why the last start failed, if it did
+	StdoutLogfile  string // "" when none
+	StderrLogfile  string
+	Restarts       int // restarts since the daemon loaded the process
+	Priority       int
+	GroupPriority  int
+	AutoStart      bool
+	Essential      bool // the program's end ends the daemon (Spec.Essential)
+	InUse          bool // false for a process that is configured but being removed
 	// Adopted marks a process left running by a previous engine and
 	// adopted by Recover: its output is not captured.
 	Adopted bool

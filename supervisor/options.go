@@ -26,6 +26,7 @@ const (
 	KindCommand                 // a command line, or an argv list
 	KindLogFile                 // a path, "AUTO" or "NONE"
 	KindNames                   // a list of names ("A,B" in supervisord)
+	KindStartLimit              // a table { burst = N, interval = seconds }
 )
 
 // Option is one program option: its name and value, its default and doc
@@ -132,6 +133,18 @@ var ProgramOptions = slices.Concat([]Option{
 		{Name: "essential", Kind: KindBool, Default: "false", Live: true, Tend: true,
 			Doc:   "when it exits for good or goes FATAL, tend stops everything and exits with its code",
 			Field: func(s *Spec) any { return &s.Essential }},
+		{Name: "permanent_exitcodes", Kind: KindExitCodes, Example: "125", Live: true, Tend: true,
+			Doc:   "an exit with one of these goes FATAL at once, without retries",
+			Field: func(s *Spec) any { return &s.PermanentExitCodes }},
+		{Name: "start_limit", Kind: KindStartLimit, Example: `{ burst = 5, interval = 60 }`, Live: true, Tend: true,
+			Doc:   "more failures (failed starts, unexpected exits) than burst within interval seconds: FATAL",
+			Field: func(s *Spec) any { return &s.StartLimit }},
+		{Name: "max_memory", Kind: KindSize, Default: "0", Tend: true,
+			Doc:   "restart when the process tree's resident memory stays above this (0 = no limit)",
+			Field: func(s *Spec) any { return &s.MaxMemory }},
+		{Name: "max_memory_for", Kind: KindSeconds, Default: "0", Tend: true,
+			Doc:   "how long the tree must stay above max_memory before the restart",
+			Field: func(s *Spec) any { return &s.MaxMemoryFor }},
 		{Name: "hook_timeout", Kind: KindSeconds, Example: "1", Live: true, Tend: true,
 			Doc:   "default: daemon's hook_timeout",
 			Field: func(s *Spec) any { return &s.HookTimeout }},

@@ -81,6 +81,8 @@ func differ(t *testing.T, v reflect.Value) {
 		v.SetString(v.String() + "x")
 	case reflect.Slice:
 		v.Set(reflect.Append(v, reflect.New(v.Type().Elem()).Elem()))
+	case reflect.Struct:
+		differ(t, v.Field(0))
 	case reflect.Map:
 		m := reflect.MakeMap(v.Type())
 		m.SetMapIndex(reflect.ValueOf("K"), reflect.ValueOf("v"))

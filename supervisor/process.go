@@ -50,6 +50,19 @@ type process struct {
 	// lastExit is the last exit (or spawn failure, Code -1 and no Signal),
 	// reported with EXITED, BACKOFF and TEND_PROCESS_DONE events.
 	lastExit ExitInfo
+	// failures are the times of the failures start_limit counts, within
+	// its interval; limitReason is why a limit last acted ("" if none).
+	failures    []time.Time
+	limitReason string
+	// memAbove is when the tree went above max_memory (zero: it is not);
+	// restartAfterStop starts p again when the stop max_memory asked for
+	// is done; memoryRestarts counts those restarts.
+	memAbove         time.Time
+	restartAfterStop bool
+	memoryRestarts   int
+	// stopReason is why the engine itself asked for the next STOPPING, for
+	// the history.
+	stopReason string
 
 	// gen invalidates timers and policy answers: every transition bumps it,
 	// and a callback carrying an older gen does nothing.
@@ -75,7 +88,8 @@ func (p *process) infoLocked(now time.Time) Info {
 	i := Info{
 		Name: p.spec.Name, Group: p.spec.Group, Program: p.spec.Program, Num: p.spec.Num,
 		State: p.state, Pid: p.pid, Start: p.start, Stop: p.stop, Now: now,
-		ExitStatus: p.exitStatus, SpawnErr: p.spawnErr, Restarts: p.restarts,
+		ExitStatus: p.exitStatus, ExitSignal: p.lastExit.Signal, LimitReason: p.limitReason,
+		StartFailures: len(p.failures), MemoryRestarts: p.memoryRestarts, SpawnErr: p.spawnErr, Restarts: p.restarts,
 		Priority: p.spec.Priority, GroupPriority: p.spec.GroupPriority,
 		AutoStart: p.spec.AutoStart, Essential: p.spec.Essential, InUse: !p.removed, Adopted: p.adopted != nil,
 		DroppedStdout: p.drops[0].total.Load(), DroppedStderr: p.drops[1].total.Load(),
@@ -109,6 +123,7 @@ func (p *process) setStateLocked(to State, expected bool) {
 	if p.listener != nil {
 		p.listener.pool.setRunning(p.listener, to == Running)
 	}
+	p.recordLocked(ev)
 	p.e.bus.Publish(ev)
 	if p.changed != nil {
 		close(p.changed)
@@ -186,7 +201,9 @@ func (p *process) enterRunningLocked() {
 		return
 	}
 	p.backoff = 0
+	p.memAbove = time.Time{}
 	p.setStateLocked(Running, false)
+	p.watchMemoryLocked()
 	p.logf(slog.LevelInfo, "success: %s entered RUNNING state, process has stayed up for > than %s seconds (startsecs)",
 		p.spec.Name, formatSecs(p.spec.StartSecs))
 }
@@ -231,6 +248,7 @@ func (p *process) exitedLocked(ws syscall.WaitStatus) {
 		p.lingeringGroupKillLocked(pid)
 		p.setStateLocked(Stopped, false)
 		p.afterStopLocked()
+		p.afterMemoryStopLocked()
 		return
 	}
 	tooFast := p.state == Starting
@@ -241,6 +259,17 @@ func (p *process) exitedLocked(ws syscall.WaitStatus) {
 		level, word = slog.LevelInfo, "expected"
 	}
 	p.logf(level, "exited: %s (%s; %s)", p.spec.Name, how, word)
+	if reason, ok := p.permanentExit(ei); ok {
+		if tooFast {
+			p.backoff++
+			p.setStateLocked(Backoff, false)
+		} else {
+			p.backoff = 0
+			p.setStateLocked(Exited, false)
+		}
+		p.limitFatalLocked(reason)
+		return
+	}
 	if tooFast {
 		p.spawnErr = tooQuick
 		p.failedStartLocked(ei)
@@ -277,6 +306,10 @@ func (p *process) failedStartLocked(ei ExitInfo) {
 	ei.Attempt = p.backoff
 	ei.StartRetries = p.spec.StartRetries
 	p.setStateLocked(Backoff, false)
+	if reason, trip := p.noteFailureLocked(); trip {
+		p.limitFatalLocked(reason)
+		return
+	}
 	if p.backoff > p.spec.StartRetries {
 		p.giveUpLocked()
 		return
@@ -369,6 +402,12 @@ func (p *process) defaultExitLocked(ei ExitInfo) {
 func (p *process) restartLocked() {
 	if p.state != Exited || p.e.shuttingDown || p.removed {
 		return
+	}
+	if !p.lastExit.Expected {
+		if reason, trip := p.noteFailureLocked(); trip {
+			p.limitFatalLocked(reason)
+			return
+		}
 	}
 	p.restarts++
 	p.startLocked()

@@ -62,3 +62,18 @@ func SignalName(sig syscall.Signal) string {
 	}
 	return strconv.Itoa(int(sig))
 }
+
+// FormatSize writes n bytes in 1024-based units with one decimal
+// ("12.5MiB"), as status -v and the limit messages show memory.
+func FormatSize(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return strconv.FormatInt(n, 10) + "B"
+	}
+	f, u := float64(n), 0
+	for f >= unit && u < 4 {
+		f /= unit
+		u++
+	}
+	return strconv.FormatFloat(f, 'f', 1, 64) + []string{"B", "KiB", "MiB", "GiB", "TiB"}[u]
+}

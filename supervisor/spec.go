@@ -110,6 +110,16 @@ type Spec struct {
 	// daemon decides to shut down.
 	Essential bool
 
+	// PermanentExitCodes are exit codes after which the process goes FATAL
+	// at once, without retries (permanent_exitcodes).
+	PermanentExitCodes []int
+	// StartLimit gives up on a program that keeps failing (start_limit).
+	StartLimit StartLimit
+	// MaxMemory restarts the process when the resident memory of its tree
+	// stays above it (bytes) for MaxMemoryFor; 0 = no limit.
+	MaxMemory    int64
+	MaxMemoryFor time.Duration
+
 	// HookTimeout bounds every Policy call for this process.
 	HookTimeout time.Duration
 	// Policy decides restarts and backoff; nil applies supervisord's rules.

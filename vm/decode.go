@@ -314,3 +314,51 @@ func tableKeys(t *lua.LTable) []lua.LValue {
 	})
 	return keys
 }
+
+// decodeStartLimit decodes start_limit = { burst = 5, interval = 60 }: burst
+// an integer >= 1, interval seconds > 0 (a number, or a string such as
+// "60s" or "1m"); false or {} is no limit.
+func decodeStartLimit(name string, v lua.LValue) (supervisor.StartLimit, error) {
+	bad := func(why string) (supervisor.StartLimit, error) {
+		return supervisor.StartLimit{}, fmt.Errorf("%s must be a table { burst = N, interval = seconds }: %s", name, why)
+	}
+	if v == lua.LFalse {
+		return supervisor.StartLimit{}, nil
+	}
+	t, ok := v.(*lua.LTable)
+	if !ok {
+		return bad("got " + describe(v))
+	}
+	var lim supervisor.StartLimit
+	var err error
+	for _, k := range tableKeys(t) {
+		val := t.RawGet(k)
+		switch k.String() {
+		case "burst":
+			if lim.Burst, err = decodeInt(name+".burst", val, 1); err != nil {
+				return supervisor.StartLimit{}, err
+			}
+		case "interval":
+			if s, ok := val.(lua.LString); ok {
+				if d, derr := time.ParseDuration(string(s)); derr == nil && d > 0 {
+					lim.Interval = d
+					continue
+				}
+			}
+			if lim.Interval, err = decodeSeconds(name+".interval", val, true); err != nil {
+				return supervisor.StartLimit{}, err
+			}
+		default:
+			return bad("unknown key " + k.String())
+		}
+	}
+	switch {
+	case lim.Burst == 0 && lim.Interval == 0:
+		return lim, nil
+	case lim.Burst == 0:
+		return bad("burst is missing")
+	case lim.Interval == 0:
+		return bad("interval is missing")
+	}
+	return lim, nil
+}

@@ -62,6 +62,17 @@ var programDecoders = map[string]programDecoder{
 		s.Command, s.CommandLine, err = decodeCommand(v, x.expandFunc())
 		return err
 	}},
+	"permanent_exitcodes": {decode: func(_ *resolver, s *supervisor.Spec, name string, v lua.LValue, _ *expander) (err error) {
+		if t, ok := v.(*lua.LTable); ok && t.Len() == 0 {
+			s.PermanentExitCodes = nil // {} is none, unlike exitcodes
+			return nil
+		}
+		s.PermanentExitCodes, err = decodeExitCodes(v)
+		if err != nil {
+			err = fmt.Errorf("%s: %w", name, err)
+		}
+		return err
+	}},
 	"priority": {decode: func(_ *resolver, s *supervisor.Spec, name string, v lua.LValue, _ *expander) (err error) {
 		s.Priority, err = decodeInt(name, v, math.MinInt32)
 		return err
@@ -206,6 +217,8 @@ func decodeKind(k supervisor.Kind, name string, v lua.LValue, expand func(string
 		return decodeExpandedEnvironment(v, expand)
 	case supervisor.KindLogFile:
 		return decodeLogPath(name, v)
+	case supervisor.KindStartLimit:
+		return decodeStartLimit(name, v)
 	}
 	return nil, fmt.Errorf("%s: no decoder for its kind %d", name, k)
 }

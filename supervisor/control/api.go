@@ -60,6 +60,8 @@ func (s *Server) routesAPI() {
 	s.mux.HandleFunc(RouteAdd, s.apiAdd)
 	s.mux.HandleFunc(RouteRemove, s.apiRemove)
 	s.mux.HandleFunc(RouteStdin, s.apiStdin)
+	s.mux.HandleFunc(RouteUsage, s.apiUsage)
+	s.mux.HandleFunc(RouteEvents, s.apiEvents)
 	s.mux.HandleFunc(APIPrefix, func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, &APIError{Code: int(supervisor.FaultUnknownMethod),
 			Name: supervisor.FaultUnknownMethod.String(), Message: "no such endpoint: " + r.Method + " " + r.URL.Path})
@@ -147,6 +149,31 @@ func (s *Server) apiStatus(w http.ResponseWriter, r *http.Request) {
 	out := StatusReply{Processes: make([]ProcessInfo, 0, len(infos))}
 	for _, i := range infos {
 		out.Processes = append(out.Processes, NewProcessInfo(i))
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// apiUsage samples every process tree now: the request is what asks for
+// the figures, so nothing samples while nobody looks.
+func (s *Server) apiUsage(w http.ResponseWriter, r *http.Request) {
+	infos := s.eng.Status()
+	us := s.eng.Usage(infos)
+	out := UsageReply{Processes: make([]ProcessUsage, 0, len(infos))}
+	for n, i := range infos {
+		out.Processes = append(out.Processes, NewProcessUsage(i, us[n]))
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Server) apiEvents(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Query().Get("follow") == "1" {
+		s.followEvents(r.Context(), w)
+		return
+	}
+	h := s.eng.History()
+	out := EventsReply{Events: make([]StateChange, 0, len(h))}
+	for _, c := range h {
+		out.Events = append(out.Events, NewStateChange(c))
 	}
 	writeJSON(w, http.StatusOK, out)
 }

@@ -35,6 +35,11 @@ const (
 	RouteAdd      = "POST /v1/add"
 	RouteRemove   = "POST /v1/remove"
 	RouteStdin    = "POST /v1/stdin"
+	// RouteUsage is status with the resource figures of each process tree,
+	// sampled from /proc by the request (tend status -v, tend ps).
+	RouteUsage = "GET /v1/usage"
+	// RouteEvents is the daemon's history of state changes.
+	RouteEvents = "GET /v1/events"
 )
 
 // APIPrefix is the path every route starts with; the server answers
@@ -99,6 +104,88 @@ func NewProcessInfo(i supervisor.Info) ProcessInfo {
 		Now: epoch(i.Now), ExitStatus: i.ExitStatus, SpawnErr: i.SpawnErr,
 		StdoutLogfile: i.StdoutLogfile, StderrLogfile: i.StderrLogfile,
 	}
+}
+
+// ProcessUsage is one process as /v1/usage reports it: its status, how
+// often it restarted and how it last ended, and what its process tree
+// costs now (zero figures when it is not running).
+type ProcessUsage struct {
+	ProcessInfo
+	Restarts   int    `json:"restarts"`
+	Uptime     int64  `json:"uptime"`      // seconds; 0 when not running
+	ExitSignal string `json:"exit_signal"` // "TERM" when a signal ended the last run, else ""
+	// Procs counts the processes of the tree, the supervised one included.
+	Procs      int     `json:"procs"`
+	CPUSeconds float64 `json:"cpu_seconds"`
+	CPUPercent float64 `json:"cpu_percent"` // since the previous sample, 100 = one core
+	RSS        int64   `json:"rss"`         // bytes
+	FDs        int     `json:"fds"`
+	Threads    int     `json:"threads"`
+	ReadBytes  int64   `json:"read_bytes"`
+	WriteBytes int64   `json:"write_bytes"`
+	IOKnown    bool    `json:"io_known"` // false when /proc/PID/io could not be read
+	// LimitReason says why a limit (start_limit, permanent_exitcodes,
+	// max_memory) last acted, StartFailures what start_limit counts, and
+	// MemoryRestarts the restarts max_memory made.
+	LimitReason    string `json:"limit_reason"`
+	StartFailures  int    `json:"start_failures"`
+	MemoryRestarts int    `json:"memory_restarts"`
+}
+
+// UsageReply is the body of /v1/usage.
+type UsageReply struct {
+	Processes []ProcessUsage `json:"processes"`
+}
+
+// NewProcessUsage converts an engine snapshot and its sample to their wire
+// form.
+func NewProcessUsage(i supervisor.Info, u supervisor.Usage) ProcessUsage {
+	pu := ProcessUsage{
+		ProcessInfo: NewProcessInfo(i), Restarts: i.Restarts, Uptime: int64(i.Uptime().Seconds()),
+		Procs: u.Procs, CPUSeconds: u.CPUSeconds, CPUPercent: u.CPUPercent, RSS: u.RSS, FDs: u.FDs,
+		Threads: u.Threads, ReadBytes: u.ReadBytes, WriteBytes: u.WriteBytes, IOKnown: u.IOKnown,
+		LimitReason: i.LimitReason, StartFailures: i.StartFailures, MemoryRestarts: i.MemoryRestarts,
+	}
+	if i.ExitSignal != 0 {
+		pu.ExitSignal = supervisor.SignalName(i.ExitSignal)
+	}
+	return pu
+}
+
+// StateChange is one entry of /v1/events: a process moved from one state
+// to another. Time is Unix seconds with fractions.
+type StateChange struct {
+	Time     float64 `json:"time"`
+	Name     string  `json:"name"`
+	Group    string  `json:"group"`
+	From     string  `json:"from"`
+	To       string  `json:"to"`
+	Pid      int     `json:"pid,omitempty"`
+	ExitCode *int    `json:"exit_code,omitempty"` // EXITED, BACKOFF, FATAL
+	Signal   string  `json:"signal,omitempty"`
+	Reason   string  `json:"reason,omitempty"`
+}
+
+// EventsReply is the body of /v1/events, oldest first.
+type EventsReply struct {
+	Events []StateChange `json:"events"`
+}
+
+// NewStateChange converts a history entry to its wire form.
+func NewStateChange(c supervisor.StateChange) StateChange {
+	out := StateChange{
+		Time: float64(c.Time.UnixMicro()) / 1e6, Name: c.Process, Group: c.Group,
+		From: c.From.String(), To: c.To.String(), Pid: c.Pid, Reason: c.Reason,
+	}
+	switch c.To {
+	case supervisor.Exited, supervisor.Backoff, supervisor.Fatal:
+		code := c.ExitCode
+		out.ExitCode = &code
+	}
+	if c.Signal != 0 {
+		out.Signal = supervisor.SignalName(c.Signal)
+	}
+	return out
 }
 
 func epoch(t time.Time) int64 {

@@ -117,6 +117,18 @@ func (s *Server) writeMetrics(b *bytes.Buffer) {
 	for _, i := range infos {
 		m.sample("tend_process_exit_status", lbl(i), float64(i.ExitStatus))
 	}
+	m.family("tend_process_start_limit_failures", "gauge", "Failures start_limit counts against the process within its interval.")
+	for _, i := range infos {
+		m.sample("tend_process_start_limit_failures", lbl(i), float64(i.StartFailures))
+	}
+	m.family("tend_process_memory_restarts_total", "counter", "Restarts made by max_memory since the daemon loaded the process.")
+	for _, i := range infos {
+		m.sample("tend_process_memory_restarts_total", lbl(i), float64(i.MemoryRestarts))
+	}
+	m.family("tend_process_limit_fatal", "gauge", "1 when a limit (start_limit, permanent_exitcodes) made the process FATAL.")
+	for _, i := range infos {
+		m.sample("tend_process_limit_fatal", lbl(i), metricsBool(i.State == supervisor.Fatal && i.LimitReason != ""))
+	}
 	m.family("tend_process_uptime_seconds", "gauge", "Seconds since the running process was spawned (0 when not running).")
 	for _, i := range infos {
 		m.sample("tend_process_uptime_seconds", lbl(i), i.Uptime().Seconds())
@@ -147,6 +159,8 @@ func (s *Server) writeMetrics(b *bytes.Buffer) {
 			}
 		}
 	}
+
+	s.writeUsageMetrics(m, infos, lbl)
 
 	m.family("tend_up", "gauge", "1 while the daemon is running, 0 once it is shutting down.")
 	m.sample("tend_up", nil, metricsBool(!s.eng.ShuttingDown()))
@@ -196,4 +210,41 @@ func metricsRSS() (float64, bool) {
 		return kb * 1024, err == nil
 	}
 	return 0, false
+}
+
+// writeUsageMetrics writes the resource figures of every running process
+// tree, sampled from /proc now: a scrape is what asks for them, so nothing
+// samples between scrapes. Processes that are not running have no series.
+func (s *Server) writeUsageMetrics(m metricsWriter, infos []supervisor.Info, lbl func(supervisor.Info, ...string) []string) {
+	us := s.eng.Usage(infos)
+	fams := []struct {
+		name, typ, help string
+		val             func(supervisor.Usage) (float64, bool)
+	}{
+		{"tend_process_cpu_seconds_total", "counter", "User and system CPU time of the process and its descendants, in seconds.",
+			func(u supervisor.Usage) (float64, bool) { return u.CPUSeconds, true }},
+		{"tend_process_resident_memory_bytes", "gauge", "Resident memory of the process and its descendants, in bytes.",
+			func(u supervisor.Usage) (float64, bool) { return float64(u.RSS), true }},
+		{"tend_process_open_fds", "gauge", "Open file descriptors of the process and its descendants.",
+			func(u supervisor.Usage) (float64, bool) { return float64(u.FDs), true }},
+		{"tend_process_threads", "gauge", "Threads of the process and its descendants.",
+			func(u supervisor.Usage) (float64, bool) { return float64(u.Threads), true }},
+		{"tend_process_tree_processes", "gauge", "Processes in the tree of the supervised process, itself included.",
+			func(u supervisor.Usage) (float64, bool) { return float64(u.Procs), true }},
+		{"tend_process_read_bytes_total", "counter", "Bytes the live process tree read from storage (/proc/PID/io).",
+			func(u supervisor.Usage) (float64, bool) { return float64(u.ReadBytes), u.IOKnown }},
+		{"tend_process_written_bytes_total", "counter", "Bytes the live process tree wrote to storage (/proc/PID/io).",
+			func(u supervisor.Usage) (float64, bool) { return float64(u.WriteBytes), u.IOKnown }},
+	}
+	for _, f := range fams {
+		m.family(f.name, f.typ, f.help)
+		for n, i := range infos {
+			if us[n].Pid == 0 {
+				continue
+			}
+			if v, ok := f.val(us[n]); ok {
+				m.sample(f.name, lbl(i), v)
+			}
+		}
+	}
 }

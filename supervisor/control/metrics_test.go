@@ -33,6 +33,9 @@ var (
 func parseProm(r io.Reader) ([]promSample, map[string]string, error) {
 	types := map[string]string{}
 	helped := map[string]bool{}
+	done := map[string]bool{} // families whose samples have ended
+	lastFamily := ""
+	series := map[string]bool{}
 	var out []promSample
 	sc := bufio.NewScanner(r)
 	for n := 1; sc.Scan(); n++ {
@@ -64,6 +67,9 @@ func parseProm(r io.Reader) ([]promSample, map[string]string, error) {
 			if _, dup := types[f[1]]; dup {
 				return nil, nil, fail("second TYPE")
 			}
+			if f[2] == "counter" && !strings.HasSuffix(f[1], "_total") {
+				return nil, nil, fail("counter name without _total")
+			}
 			types[f[1]] = f[2]
 			continue
 		}
@@ -79,6 +85,16 @@ func parseProm(r io.Reader) ([]promSample, map[string]string, error) {
 		if _, ok := types[s.name]; !ok {
 			return nil, nil, fail("sample before its TYPE")
 		}
+		// A family's samples come together, after its own TYPE line.
+		if s.name != lastFamily {
+			if done[s.name] {
+				return nil, nil, fail("family split in two")
+			}
+			if lastFamily != "" {
+				done[lastFamily] = true
+			}
+			lastFamily = s.name
+		}
 		rest := line[i:]
 		if rest[0] == '{' {
 			rest = rest[1:]
@@ -90,6 +106,9 @@ func parseProm(r io.Reader) ([]promSample, map[string]string, error) {
 				lname := rest[:eq]
 				if !promLabel.MatchString(lname) {
 					return nil, nil, fail("bad label name")
+				}
+				if _, dup := s.labels[lname]; dup {
+					return nil, nil, fail("label given twice")
 				}
 				rest = rest[eq+2:]
 				var val strings.Builder
@@ -133,6 +152,11 @@ func parseProm(r io.Reader) ([]promSample, map[string]string, error) {
 			return nil, nil, fail("value is not a float")
 		}
 		s.value = v
+		key := s.name + fmt.Sprint(s.labels) // fmt sorts map keys
+		if series[key] {
+			return nil, nil, fail("series given twice")
+		}
+		series[key] = true
 		out = append(out, s)
 	}
 	return out, types, sc.Err()
@@ -146,6 +170,10 @@ func TestParsePromRejects(t *testing.T) {
 		"# TYPE x wat\n",
 		"# TYPE 1x gauge\n",
 		"# TYPE x gauge\nx{1a=\"b\"} 1\n",
+		"# TYPE x gauge\nx{a=\"b\",a=\"c\"} 1\n",
+		"# TYPE x gauge\nx{a=\"b\"} 1\nx{a=\"b\"} 2\n",
+		"# TYPE x gauge\n# TYPE y gauge\nx 1\ny 1\nx{a=\"b\"} 2\n",
+		"# TYPE x counter\nx 1\n",
 	} {
 		if _, _, err := parseProm(strings.NewReader(bad)); err == nil {
 			t.Errorf("parser accepted %q", bad)
@@ -200,6 +228,14 @@ func TestMetrics(t *testing.T) {
 		{"tend_process_uptime_seconds", []string{"name", "sleeper"}, func(v float64) bool { return v >= 0 }},
 		{"tend_process_log_bytes", []string{"name", "talker", "channel", "stdout"}, func(v float64) bool { return v == 6 }},
 		{"tend_process_log_bytes", []string{"name", "talker", "channel", "stderr"}, func(v float64) bool { return v == 5 }},
+		{"tend_process_cpu_seconds_total", []string{"name", "sleeper", "group", "sleeper"}, func(v float64) bool { return v >= 0 }},
+		{"tend_process_resident_memory_bytes", []string{"name", "sleeper"}, func(v float64) bool { return v > 100<<10 }},
+		{"tend_process_open_fds", []string{"name", "sleeper"}, func(v float64) bool { return v >= 3 }},
+		{"tend_process_threads", []string{"name", "sleeper"}, func(v float64) bool { return v >= 1 }},
+		{"tend_process_tree_processes", []string{"name", "w1", "group", "grp"}, func(v float64) bool { return v >= 1 }},
+		{"tend_process_start_limit_failures", []string{"name", "sleeper"}, func(v float64) bool { return v == 0 }},
+		{"tend_process_memory_restarts_total", []string{"name", "sleeper"}, func(v float64) bool { return v == 0 }},
+		{"tend_process_limit_fatal", []string{"name", "idle"}, func(v float64) bool { return v == 0 }},
 		{"tend_up", nil, func(v float64) bool { return v == 1 }},
 		{"tend_resident_memory_bytes", nil, func(v float64) bool { return v > 1<<20 }},
 		{"tend_goroutines", nil, func(v float64) bool { return v > 1 }},
@@ -213,6 +249,12 @@ func TestMetrics(t *testing.T) {
 		if !ok || !c.want(v) {
 			t.Errorf("%s%v = %v (found %v)", c.name, c.labels, v, ok)
 		}
+	}
+	if _, ok := get("tend_process_resident_memory_bytes", "name", "idle"); ok {
+		t.Errorf("a stopped process has a memory series")
+	}
+	if types["tend_process_cpu_seconds_total"] != "counter" || types["tend_process_resident_memory_bytes"] != "gauge" {
+		t.Errorf("types %v", types)
 	}
 	if types["tend_process_restarts_total"] != "counter" || types["tend_process_state"] != "gauge" {
 		t.Errorf("types %v", types)

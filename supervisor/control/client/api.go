@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"net/url"
@@ -23,18 +24,83 @@ func (c *Client) Status(ctx context.Context, names ...string) ([]control.Process
 	if err := c.call(ctx, control.RouteStatus, nil, &r); err != nil {
 		return nil, err
 	}
-	if len(names) == 0 || slices.Contains(names, "all") {
-		return r.Processes, nil
+	return selectNames(r.Processes, names, func(i control.ProcessInfo) (string, string) { return i.Group, i.Name })
+}
+
+// Usage is Status with the resource figures of each process tree (CPU,
+// memory, descriptors, threads, I/O), restarts and the last exit, sampled
+// by the daemon for this request. Names select as in Status.
+func (c *Client) Usage(ctx context.Context, names ...string) ([]control.ProcessUsage, error) {
+	var r control.UsageReply
+	if err := c.call(ctx, control.RouteUsage, nil, &r); err != nil {
+		return nil, err
 	}
-	var matching []control.ProcessInfo
+	return selectNames(r.Processes, names, func(i control.ProcessUsage) (string, string) { return i.Group, i.Name })
+}
+
+// Events returns the daemon's history of state changes, oldest first (the
+// last supervisor.HistorySize).
+func (c *Client) Events(ctx context.Context) ([]control.StateChange, error) {
+	var r control.EventsReply
+	if err := c.call(ctx, control.RouteEvents, nil, &r); err != nil {
+		return nil, err
+	}
+	return r.Events, nil
+}
+
+// EventStream is a stream of state changes from FollowEvents.
+type EventStream struct {
+	body io.ReadCloser
+	dec  *json.Decoder
+}
+
+// Next returns the next state change; it blocks until the daemon reports
+// one, and fails once the stream ends.
+func (s *EventStream) Next() (control.StateChange, error) {
+	var c control.StateChange
+	err := s.dec.Decode(&c)
+	return c, err
+}
+
+// Close ends the stream.
+func (s *EventStream) Close() error { return s.body.Close() }
+
+// EventJSON writes a state change as the one line of JSON that tend
+// events --json prints (the wire form of /v1/events).
+func EventJSON(c control.StateChange) string {
+	b, err := json.Marshal(c)
+	if err != nil {
+		return "{}" // a struct of strings and numbers always marshals
+	}
+	return string(b)
+}
+
+// FollowEvents streams the state changes made from now on, until ctx ends
+// or the stream is closed (tend events -f).
+func (c *Client) FollowEvents(ctx context.Context) (*EventStream, error) {
+	body, err := c.stream(ctx, control.RouteEvents, url.Values{"follow": {"1"}})
+	if err != nil {
+		return nil, err
+	}
+	return &EventStream{body: body, dec: json.NewDecoder(body)}, nil
+}
+
+// selectNames keeps the processes names select, as supervisorctl status
+// selects them: all of them for no names or "all", names that select
+// nothing in an *UnknownNamesError beside the rest.
+func selectNames[P any](procs []P, names []string, key func(P) (group, name string)) ([]P, error) {
+	if len(names) == 0 || slices.Contains(names, "all") {
+		return procs, nil
+	}
+	var matching []P
 	var unknown []string
 	for _, name := range names {
 		t := supervisor.ParseTarget(name)
 		found := false
-		for _, i := range r.Processes {
-			if i.Group == t.Group && (t.Process == "" || i.Name == t.Process) {
+		for _, p := range procs {
+			if g, n := key(p); g == t.Group && (t.Process == "" || n == t.Process) {
 				found = true
-				matching = append(matching, i)
+				matching = append(matching, p)
 			}
 		}
 		if !found {

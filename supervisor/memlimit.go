@@ -1,0 +1,109 @@
+package supervisor
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// memoryStep is how often a process with max_memory is sampled: a quarter
+// of max_memory_for, within [250 ms, 5 s]. Only processes with the limit
+// are ever sampled, and only while RUNNING.
+func (p *process) memoryStep() time.Duration {
+	return min(max(p.spec.MaxMemoryFor/4, 250*time.Millisecond), 5*time.Second)
+}
+
+// watchMemoryLocked arms the next max_memory sample of the running
+// process. The sample reads /proc without Engine.mu; its answer is applied
+// only if the same run is still RUNNING.
+func (p *process) watchMemoryLocked() {
+	if p.spec.MaxMemory <= 0 || p.state != Running || p.pid == 0 {
+		return
+	}
+	gen, pid := p.gen, p.pid
+	p.e.clock.AfterFunc(p.memoryStep(), func() {
+		rss := treeRSS(pid)
+		p.e.mu.Lock()
+		defer p.e.mu.Unlock()
+		if p.gen == gen && p.pid == pid && p.state == Running {
+			p.checkMemoryLocked(rss)
+		}
+	})
+}
+
+// checkMemoryLocked restarts p when its tree has stayed above max_memory
+// for max_memory_for, and arms the next sample otherwise.
+func (p *process) checkMemoryLocked(rss int64) {
+	now := p.e.clock.Now()
+	if rss <= p.spec.MaxMemory {
+		p.memAbove = time.Time{}
+		p.watchMemoryLocked()
+		return
+	}
+	if p.memAbove.IsZero() {
+		p.memAbove = now
+	}
+	if now.Sub(p.memAbove) < p.spec.MaxMemoryFor {
+		p.watchMemoryLocked()
+		return
+	}
+	reason := fmt.Sprintf("max_memory: the process tree used %s, above %s for %ss",
+		FormatSize(rss), FormatSize(p.spec.MaxMemory), formatSecs(p.spec.MaxMemoryFor))
+	p.logf(slog.LevelWarn, "restarting %s (pid %d): %s", p.spec.Name, p.pid, reason)
+	p.limitReason = reason
+	p.memoryRestarts++
+	p.memAbove = time.Time{}
+	p.stopReason = reason
+	if p.requestStopLocked() == nil {
+		p.restartAfterStop = true
+	}
+}
+
+// afterMemoryStopLocked starts p again once the stop asked for by
+// max_memory is done.
+func (p *process) afterMemoryStopLocked() {
+	if !p.restartAfterStop {
+		return
+	}
+	p.restartAfterStop = false
+	if p.removed || p.e.shuttingDown || p.userStopped {
+		return
+	}
+	p.restarts++
+	p.startLocked()
+}
+
+// treeRSS sums the resident memory of root and its descendants, found
+// through /proc/PID/task/TID/children: it reads only the tree, not every
+// process of the machine.
+func treeRSS(root int) int64 {
+	var total int64
+	page := int64(os.Getpagesize())
+	stack := []int{root}
+	for seen := 0; len(stack) > 0 && seen < 100000; seen++ {
+		pid := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		pe, ok := readProcEntry(pid)
+		if !ok {
+			continue
+		}
+		total += pe.rssPg * page
+		tasks, _ := filepath.Glob("/proc/" + strconv.Itoa(pid) + "/task/*/children")
+		for _, t := range tasks {
+			b, err := os.ReadFile(t)
+			if err != nil {
+				continue
+			}
+			for _, f := range strings.Fields(string(b)) {
+				if c, err := strconv.Atoi(f); err == nil {
+					stack = append(stack, c)
+				}
+			}
+		}
+	}
+	return total
+}
