@@ -217,6 +217,12 @@ func (s *Spec) copyLive(from *Spec) {
 		}
 	}
 	s.Policy, s.Source, s.GroupPriority = from.Policy, from.Source, from.GroupPriority
+	if s.Ready != nil && from.Ready != nil {
+		// A scripted check is code, replaced on reload like Policy.
+		r := *s.Ready
+		r.Check = from.Ready.Check
+		s.Ready = &r
+	}
 }
 
 // specDiff names the options that differ between two specs, in

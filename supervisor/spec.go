@@ -110,6 +110,10 @@ type Spec struct {
 	// daemon decides to shut down.
 	Essential bool
 
+	// Ready says how the engine learns the process is ready; nil = ready
+	// as soon as it runs (supervisord's rule).
+	Ready *ReadySpec
+
 	// HookTimeout bounds every Policy call for this process.
 	HookTimeout time.Duration
 	// Policy decides restarts and backoff; nil applies supervisord's rules.
