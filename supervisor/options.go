@@ -26,6 +26,7 @@ const (
 	KindCommand                 // a command line, or an argv list
 	KindLogFile                 // a path, "AUTO" or "NONE"
 	KindNames                   // a list of names ("A,B" in supervisord)
+	KindTable                   // a Lua table of fields (tend's own options, such as ready)
 )
 
 // Option is one program option: its name and value, its default and doc
@@ -132,6 +133,9 @@ var ProgramOptions = slices.Concat([]Option{
 		{Name: "essential", Kind: KindBool, Default: "false", Live: true, Tend: true,
 			Doc:   "when it exits for good or goes FATAL, tend stops everything and exits with its code",
 			Field: func(s *Spec) any { return &s.Essential }},
+		{Name: "ready", Kind: KindTable, Example: `{ notify = "systemd" }`, Tend: true,
+			Doc:   "RUNNING only once ready: notify, fd, http, tcp, exec, log or check; timeout (60), period, initial_delay",
+			Field: func(s *Spec) any { return &s.Ready }},
 		{Name: "hook_timeout", Kind: KindSeconds, Example: "1", Live: true, Tend: true,
 			Doc:   "default: daemon's hook_timeout",
 			Field: func(s *Spec) any { return &s.HookTimeout }},

@@ -94,6 +94,10 @@ var programDecoders = map[string]programDecoder{
 		}
 		return nil
 	}},
+	"ready": {decode: func(_ *resolver, s *supervisor.Spec, name string, v lua.LValue, _ *expander) (err error) {
+		s.Ready, err = decodeReady(name, s, v)
+		return err
+	}},
 	"serverurl": {decode: func(_ *resolver, s *supervisor.Spec, name string, v lua.LValue, x *expander) error {
 		u, err := decodeKind(supervisor.KindString, name, v, nil)
 		if err == nil {
