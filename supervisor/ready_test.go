@@ -96,17 +96,23 @@ func TestReadyNotifyStaysStartingUntilReady(t *testing.T) {
 
 func notifySocketOf(t *testing.T, pid int) string {
 	t.Helper()
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", pid))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, kv := range strings.Split(string(b), "\x00") {
-		if v, ok := strings.CutPrefix(kv, "NOTIFY_SOCKET="); ok {
-			return v
+	// Right after the fork the child's environ is still tend's: wait for
+	// the exec.
+	sock := ""
+	testkit.WaitFor(t, "NOTIFY_SOCKET in the child's environment", testkit.DefaultWait, func() bool {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", pid))
+		if err != nil {
+			t.Fatal(err)
 		}
-	}
-	t.Fatalf("pid %d has no NOTIFY_SOCKET", pid)
-	return ""
+		for _, kv := range strings.Split(string(b), "\x00") {
+			if v, ok := strings.CutPrefix(kv, "NOTIFY_SOCKET="); ok {
+				sock = v
+				return true
+			}
+		}
+		return false
+	})
+	return sock
 }
 
 // TestReadyNotifyAccess: a child of the main pid is rejected under "main"
@@ -116,7 +122,11 @@ func TestReadyNotifyAccess(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	child := fmt.Sprintf(`%s=notify TEND_NOTIFY_EXIT=1 TEND_NOTIFY_MSG=READY=1 %s; exec sleep 1000`, testRoleEnv, exe)
+	// The child runs in the background and stays a zombie of the main
+	// process (sleep never reaps it), so its process group can be read
+	// when its message arrives: a sender already reaped cannot be
+	// attributed (systemd has the same limit; BARRIER=1 is its answer).
+	child := fmt.Sprintf(`%s=notify TEND_NOTIFY_EXIT=1 TEND_NOTIFY_MSG=READY=1 %s & exec sleep 1000`, testRoleEnv, exe)
 	for _, tc := range []struct {
 		access    string
 		fromChild bool
