@@ -147,7 +147,7 @@ func (v *VM) load(L *lua.LState, abs string) (*Config, error) {
 			if names := h.names(); len(names) > 0 {
 				cfg.hooks[ns] = names
 			}
-			if h.onStart != nil || h.onState != nil {
+			if h.onStart != nil || h.onState != nil || h.onReady != nil {
 				observers[ns] = h
 			}
 			if pol, ok := sp.Policy.(*policy); ok {

@@ -19,7 +19,7 @@ import (
 
 // hookNames are the program options holding hooks. They are the config's
 // own: the engine sees them only as Spec.Policy.
-var hookNames = []string{"on_start", "on_exit", "on_backoff", "on_state"}
+var hookNames = []string{"on_start", "on_exit", "on_backoff", "on_state", "on_ready"}
 
 // stage says when the resolver decodes an option.
 type stage int

@@ -64,3 +64,17 @@ program "c" {
 	eval(t, v, `ok = true`)
 	e.WaitState("c", supervisor.Running)
 }
+
+// TestOnReadyHook: on_ready(p) runs once the process is ready, before
+// RUNNING is decided by startsecs.
+func TestOnReadyHook(t *testing.T) {
+	v, e := start(t, `
+seen = ""
+program "r" {
+  command = { "sh", "-c", "sleep 0.1; echo up; exec sleep 1000" }, startsecs = 0,
+  ready = { log = "up" },
+  on_ready = function(p) seen = p.name .. " " .. tostring(p.pid > 0) end,
+}`, nil)
+	e.WaitState("r", supervisor.Running)
+	waitFor(t, "on_ready", 10*time.Second, func() bool { return eval(t, v, `seen`) == "r true" })
+}

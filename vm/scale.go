@@ -52,7 +52,7 @@ func (v *VM) Resolve(ctx context.Context, program string, numprocs int) ([]super
 					rc.v = v
 				}
 			}
-			if h.onStart != nil || h.onState != nil {
+			if h.onStart != nil || h.onState != nil || h.onReady != nil {
 				v.observers[specs[i].Namespec()] = h
 			}
 		}
