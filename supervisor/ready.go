@@ -532,7 +532,15 @@ func (rr *readyRun) childEnv(env []string) []string {
 	if rr.env == "" {
 		return env
 	}
-	return append(env[:len(env):len(env)], rr.env)
+	// Any NOTIFY_SOCKET tend itself inherited goes: C's getenv returns the
+	// first match.
+	out := make([]string, 0, len(env)+1)
+	for _, kv := range env {
+		if !strings.HasPrefix(kv, "NOTIFY_SOCKET=") {
+			out = append(out, kv)
+		}
+	}
+	return append(out, rr.env)
 }
 
 // childFiles returns files with the notification pipe as descriptor fd;
