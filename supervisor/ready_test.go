@@ -274,3 +274,19 @@ func TestReadyValidate(t *testing.T) {
 		}
 	}
 }
+
+// TestReadySystemdNotifyTool: systemd's own systemd-notify (libsystemd's
+// sd_notify, abstract socket address) works unchanged; it runs as a child,
+// so notify_access = "all".
+func TestReadySystemdNotifyTool(t *testing.T) {
+	tool := testkit.RequireTool(t, "systemd-notify")
+	h := newHarness(t)
+	s := readySpec(h, "sd", ReadySpec{Notify: true, NotifyAccess: "all"},
+		sh(tool+` --status="warming up"; sleep 0.2; `+tool+` --ready --status="serving"; exec sleep 1000`)...)
+	s.StartSecs = 0
+	h.update(s)
+	info := h.waitState("sd", Running, testkit.DefaultWait)
+	if !strings.HasSuffix(info.Description(), ", serving") {
+		t.Errorf("description %q, want it to end with the STATUS text", info.Description())
+	}
+}
