@@ -249,5 +249,10 @@ func sameValue(a, b any) bool {
 	if va.Kind() == reflect.Map && vb.Kind() == reflect.Map && va.Len() == 0 && vb.Len() == 0 {
 		return true
 	}
+	if ra, ok := a.(*ReadySpec); ok && ra != nil {
+		if rb, ok := b.(*ReadySpec); ok && rb != nil {
+			return ra.sameAs(rb)
+		}
+	}
 	return reflect.DeepEqual(a, b)
 }

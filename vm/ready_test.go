@@ -78,3 +78,14 @@ program "r" {
 	e.WaitState("r", supervisor.Running)
 	waitFor(t, "on_ready", 10*time.Second, func() bool { return eval(t, v, `seen`) == "r true" })
 }
+
+// TestReadyCheckReloadIsNoChange: loading the same config twice gives
+// specs that update sees as equal, though each load makes a new function.
+func TestReadyCheckReloadIsNoChange(t *testing.T) {
+	src := `program "p" { command = "sleep 1", ready = { check = function(p) return true end } }`
+	_, a := loadSource(t, src, Options{})
+	_, b := loadSource(t, src, Options{})
+	if !a.Specs[0].Equal(b.Specs[0]) {
+		t.Error("the same ready check loaded twice makes specs differ")
+	}
+}
