@@ -76,7 +76,10 @@ type Daemon struct {
 	shutdownOnce sync.Once
 	shutdownCh   chan struct{}
 	reloadCh     chan struct{}
-	observed     chan struct{} // closed when the observer goroutine ends
+	// sd talks to systemd when tend runs as a Type=notify service; nil
+	// otherwise.
+	sd       *sdNotifier
+	observed chan struct{} // closed when the observer goroutine ends
 
 	exitMu sync.Mutex
 	exit   *Exit // what the exit policy decided; nil when it did not
@@ -93,6 +96,7 @@ func Open(ctx context.Context, opts Options) (*Daemon, error) {
 	}
 	d := &Daemon{path: opts.Path, opts: opts, sw: newSwitchHandler(boot),
 		owner: map[string]*vm.VM{}, shutdownCh: make(chan struct{}), reloadCh: make(chan struct{}, 1),
+		sd:       newSDNotifier(os.Getenv),
 		observed: make(chan struct{})}
 	d.log = slog.New(d.sw)
 	// The VM is loaded with sv attached; sv calls made while the config
@@ -256,12 +260,20 @@ func (d *Daemon) Run(ctx context.Context, sigs <-chan os.Signal, ready func()) E
 	if ready != nil {
 		ready()
 	}
+	// Under systemd (Type=notify): ready once the socket is up (cmd
+	// listens before Start) and the autostart programs were started.
+	status := func() string { return statusSummary(eng.Status()) }
+	d.sdNotify("READY=1", "STATUS="+status())
+	pulseStop := make(chan struct{})
+	defer close(pulseStop)
+	go d.sd.pulse(status, pulseStop, d.sdError)
 	// Loading the config (parse trees, the first Lua state) is the daemon's
 	// biggest allocation burst; hand that memory back now rather than
 	// whenever the background scavenger gets to it.
 	debug.FreeOSMemory()
 
 	sig := d.loop(ctx, sigs)
+	d.sdNotify("STOPPING=1", "STATUS=stopping")
 	d.Shutdown() // ends observe, and makes later shutdown requests no-ops
 	d.mu.Lock()
 	dn := d.cfg.Daemon
@@ -329,6 +341,7 @@ func (r *reloader) start(ctx context.Context, d *Daemon) {
 		r.pending = true
 		return
 	}
+	d.sdNotify("RELOADING=1", "MONOTONIC_USEC="+monotonicUsec(), "STATUS=reloading")
 	rctx, stop := context.WithCancel(ctx)
 	done := make(chan struct{})
 	r.done, r.stop = done, stop
@@ -341,6 +354,9 @@ func (r *reloader) start(ctx context.Context, d *Daemon) {
 func (r *reloader) finished(ctx context.Context, d *Daemon) {
 	r.stop()
 	r.done, r.stop = nil, nil
+	if !r.pending {
+		d.sdNotify("READY=1", "STATUS="+statusSummary(d.Engine().Status()))
+	}
 	if r.pending {
 		r.pending = false
 		r.start(ctx, d)

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -45,7 +46,7 @@ func environ(extra map[string]string) []string {
 	var env []string
 	for _, kv := range os.Environ() {
 		k, _, _ := strings.Cut(kv, "=")
-		if _, ok := extra[k]; !ok {
+		if _, ok := extra[k]; !ok && !slices.Contains(sdNotifyVars, k) {
 			env = append(env, kv)
 		}
 	}

@@ -56,10 +56,12 @@ program "example" {
   --             in seconds, or nil for autorestart/exitcodes.
   -- on_backoff: after a failed start: a delay in seconds, false to give up
   --             (FATAL), or nil for supervisord's 1, 2, 3 ... seconds.
-  -- on_start / on_state(p, from, to): notifications.
+  -- on_start / on_state(p, from, to) / on_ready(p): notifications
+  --             (on_ready: the ready option says the process is ready).
   -- on_exit    = function(p, e) if e.code == 75 then return "stop" end end,
   -- on_backoff = require("policy").exponential { initial = 1, max = 60, jitter = 0.2 },
   -- on_state   = function(p, from, to) log.info(p.name .. ": " .. from .. " -> " .. to) end,
+  -- on_ready   = function(p) log.info(p.name .. " is ready") end,
   on_start = function(p) log.info(p.name .. " started, pid " .. p.pid) end,
 }
 

@@ -108,6 +108,10 @@ func InfoTable(L *lua.LState, in supervisor.Info) *lua.LTable {
 	t.RawSetString("exitstatus", lua.LNumber(in.ExitStatus))
 	t.RawSetString("description", lua.LString(strings.TrimSpace(in.Description())))
 	t.RawSetString("spawnerr", lua.LString(in.SpawnErr))
+	// The ready option: whether the current run said it is ready, and the
+	// last STATUS= text it sent on its notify socket.
+	t.RawSetString("ready", lua.LBool(in.Ready))
+	t.RawSetString("status_text", lua.LString(in.StatusText))
 	return t
 }
 

@@ -27,6 +27,10 @@ const (
 	// of its last exit. It is never handed to eventlisteners, which only
 	// know supervisord's events. A stop request does not produce it.
 	EventProcessDone EventType = "TEND_PROCESS_DONE"
+	// EventProcessReady is tend's own: a process with a ready option
+	// became ready (it enters RUNNING once startsecs have passed too).
+	// Like EventProcessDone it is never handed to eventlisteners.
+	EventProcessReady EventType = "TEND_PROCESS_READY"
 )
 
 // Event is one thing that happened in the engine, with the fields of
@@ -126,7 +130,7 @@ func (b *Bus) Publish(e Event) {
 	for s := range b.subs {
 		s.deliver(e)
 	}
-	if len(b.pools) == 0 || e.Type == EventProcessDone {
+	if len(b.pools) == 0 || e.Type == EventProcessDone || e.Type == EventProcessReady {
 		return
 	}
 	var pe *poolEvent

@@ -46,6 +46,13 @@ type Info struct {
 	// files could not take (the disk was full), since the process was
 	// loaded.
 	DroppedStdout, DroppedStderr int64
+	// StatusText is the last STATUS= the process sent on its notify
+	// socket; shown after supervisord's description.
+	StatusText string
+	// NotifyRejected counts notify datagrams from senders not believed.
+	NotifyRejected int
+	// Ready is set once a process with a ready option reported ready.
+	Ready bool
 }
 
 // Namespec returns "group:name", or "name" when both are equal.
@@ -63,6 +70,17 @@ func (i Info) Uptime() time.Duration {
 // "pid 13199, uptime 0:00:15" for running processes, the spawn error for
 // BACKOFF and FATAL, the stop time for stopped ones.
 func (i Info) Description() string {
+	d := i.description()
+	if i.StatusText != "" && (i.State == Running || i.State == Starting || i.State == Stopping) {
+		if d != "" {
+			d += ", "
+		}
+		d += i.StatusText
+	}
+	return d
+}
+
+func (i Info) description() string {
 	switch i.State {
 	case Running:
 		d := fmt.Sprintf("pid %d, uptime %s", i.Pid, FormatUptime(i.Now.Sub(i.Start)))

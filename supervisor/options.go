@@ -27,6 +27,7 @@ const (
 	KindLogFile                 // a path, "AUTO" or "NONE"
 	KindNames                   // a list of names ("A,B" in supervisord)
 	KindStartLimit              // a table { burst = N, interval = seconds }
+	KindTable                   // a Lua table of fields (tend's own options, such as ready)
 )
 
 // Option is one program option: its name and value, its default and doc
@@ -145,6 +146,9 @@ var ProgramOptions = slices.Concat([]Option{
 		{Name: "max_memory_for", Kind: KindSeconds, Default: "0", Tend: true,
 			Doc:   "how long the tree must stay above max_memory before the restart",
 			Field: func(s *Spec) any { return &s.MaxMemoryFor }},
+		{Name: "ready", Kind: KindTable, Example: `{ notify = "systemd" }`, Tend: true,
+			Doc:   "RUNNING only once ready: notify, fd, http, tcp, exec, log or check; timeout (60), period, initial_delay",
+			Field: func(s *Spec) any { return &s.Ready }},
 		{Name: "hook_timeout", Kind: KindSeconds, Example: "1", Live: true, Tend: true,
 			Doc:   "default: daemon's hook_timeout",
 			Field: func(s *Spec) any { return &s.HookTimeout }},
@@ -230,6 +234,12 @@ func (s *Spec) copyLive(from *Spec) {
 		}
 	}
 	s.Policy, s.Source, s.GroupPriority = from.Policy, from.Source, from.GroupPriority
+	if s.Ready != nil && from.Ready != nil {
+		// A scripted check is code, replaced on reload like Policy.
+		r := *s.Ready
+		r.Check = from.Ready.Check
+		s.Ready = &r
+	}
 }
 
 // specDiff names the options that differ between two specs, in
@@ -251,6 +261,11 @@ func sameValue(a, b any) bool {
 	va, vb := reflect.ValueOf(a), reflect.ValueOf(b)
 	if va.Kind() == reflect.Map && vb.Kind() == reflect.Map && va.Len() == 0 && vb.Len() == 0 {
 		return true
+	}
+	if ra, ok := a.(*ReadySpec); ok && ra != nil {
+		if rb, ok := b.(*ReadySpec); ok && rb != nil {
+			return ra.sameAs(rb)
+		}
 	}
 	return reflect.DeepEqual(a, b)
 }

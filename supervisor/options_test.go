@@ -87,6 +87,8 @@ func differ(t *testing.T, v reflect.Value) {
 		m := reflect.MakeMap(v.Type())
 		m.SetMapIndex(reflect.ValueOf("K"), reflect.ValueOf("v"))
 		v.Set(m)
+	case reflect.Pointer:
+		v.Set(reflect.ValueOf(&ReadySpec{Notify: true}))
 	default:
 		t.Fatalf("differ: no rule for %s", v.Type())
 	}

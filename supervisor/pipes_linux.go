@@ -85,10 +85,10 @@ func (p *process) captureLocked(pp *pipes) {
 			pl.feed(l, chunk)
 		}
 	}
-	p.e.capture(pp.stdoutR, sink, "stdout of "+src.Process, outLines)
+	p.e.capture(pp.stdoutR, p.readyLogSink(sink), "stdout of "+src.Process, outLines)
 	if pp.stderrR != nil {
 		errLines := p.framerLocked(p.stderr, p.spec.Stderr, "stderr", &p.drops[1])
-		p.e.capture(pp.stderrR, p.e.outputSink(src, p.stderr, p.spec.Stderr, "stderr", &p.drops[1], errLines),
+		p.e.capture(pp.stderrR, p.readyLogSink(p.e.outputSink(src, p.stderr, p.spec.Stderr, "stderr", &p.drops[1], errLines)),
 			"stderr of "+src.Process, errLines)
 	}
 }

@@ -82,6 +82,13 @@ type process struct {
 	listener  *listener
 	lastPid   int    // the pid of the run that just ended, for EXITED/STOPPED events
 	onRemoved func() // run once the process has stopped after removal
+
+	// rd is the readiness of the current run (nil without a ready option
+	// or when not running); statusText is the last STATUS= it sent and
+	// notifyRejected counts notify datagrams from senders not believed.
+	rd             *readyRun
+	statusText     string
+	notifyRejected int
 }
 
 func (p *process) infoLocked(now time.Time) Info {
@@ -93,6 +100,7 @@ func (p *process) infoLocked(now time.Time) Info {
 		Priority: p.spec.Priority, GroupPriority: p.spec.GroupPriority,
 		AutoStart: p.spec.AutoStart, Essential: p.spec.Essential, InUse: !p.removed, Adopted: p.adopted != nil,
 		DroppedStdout: p.drops[0].total.Load(), DroppedStderr: p.drops[1].total.Load(),
+		StatusText: p.statusText, NotifyRejected: p.notifyRejected, Ready: p.rd != nil && p.rd.ready,
 	}
 	if p.stdout != nil {
 		i.StdoutLogfile = p.stdout.Path()
@@ -197,7 +205,7 @@ func (p *process) startLocked() error {
 }
 
 func (p *process) enterRunningLocked() {
-	if p.state != Starting {
+	if p.state != Starting || !p.readyStartsecsLocked() {
 		return
 	}
 	p.backoff = 0
@@ -222,6 +230,8 @@ func (p *process) exitedLocked(ws syscall.WaitStatus) {
 	p.lastPid = pid
 	defer func() { p.lastPid = 0 }()
 	p.stop = now
+	notReady := p.rd != nil && p.rd.timedOut
+	p.endReadyLocked()
 	if p.stdin != nil {
 		p.stdin.Close()
 		p.stdin = nil
@@ -272,6 +282,9 @@ func (p *process) exitedLocked(ws syscall.WaitStatus) {
 	}
 	if tooFast {
 		p.spawnErr = tooQuick
+		if notReady {
+			p.spawnErr = "not ready after " + FormatReadyTimeout(p.spec.Ready.timeout())
+		}
 		p.failedStartLocked(ei)
 		return
 	}

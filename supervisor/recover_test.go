@@ -38,6 +38,8 @@ func runTestRole() {
 		runSigEngineRole()
 	case "prev-engine":
 		runPrevEngineRole()
+	case "notify":
+		runNotifyRole()
 	}
 }
 

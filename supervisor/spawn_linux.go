@@ -265,8 +265,15 @@ func (p *process) spawnLocked() error {
 			argv0, _ = filepath.Abs(argv0)
 		}
 	}
+	rr, err := p.prepareReadyLocked()
+	if err != nil {
+		return err
+	}
 	pp, err := newPipes(s.RedirectStderr)
 	if err != nil {
+		if rr != nil {
+			rr.end()
+		}
 		return fmt.Errorf("make pipes for %s: %w", s.Name, err)
 	}
 	pidfd := -1
@@ -275,6 +282,9 @@ func (p *process) spawnLocked() error {
 		sys.PidFD = &pidfd
 	}
 	attr := &syscall.ProcAttr{Dir: s.Directory, Env: p.env, Files: pp.childFiles(), Sys: sys}
+	if rr != nil {
+		attr.Env, attr.Files = rr.childEnv(p.env), rr.childFiles(attr.Files)
+	}
 	// Again at each spawn: a library may have opened a descriptor without
 	// close-on-exec since the last one.
 	if err := p.e.cloexec.apply(); err != nil {
@@ -284,6 +294,9 @@ func (p *process) spawnLocked() error {
 	pp.closeChildEnds()
 	if err != nil {
 		pp.closeParentEnds()
+		if rr != nil {
+			rr.end()
+		}
 		return fmt.Errorf("couldn't exec %s: %s", s.Command[0], errnoName(err))
 	}
 	p.pid = pid
@@ -299,6 +312,9 @@ func (p *process) spawnLocked() error {
 	p.e.byPid[pid] = p
 	p.e.watchExit(pid, pidfd)
 	p.stdin = pp.stdinW
+	if rr != nil {
+		p.startReadyLocked(rr)
+	}
 	p.captureLocked(pp)
 	p.logf(slog.LevelInfo, "spawned: '%s' with pid %d", s.Name, pid)
 	return nil

@@ -119,6 +119,9 @@ type Spec struct {
 	// stays above it (bytes) for MaxMemoryFor; 0 = no limit.
 	MaxMemory    int64
 	MaxMemoryFor time.Duration
+	// Ready says how the engine learns the process is ready; nil = ready
+	// as soon as it runs (supervisord's rule).
+	Ready *ReadySpec
 
 	// HookTimeout bounds every Policy call for this process.
 	HookTimeout time.Duration

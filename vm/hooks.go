@@ -17,6 +17,7 @@ import (
 type hooks struct {
 	program                             string
 	onStart, onExit, onBackoff, onState *lua.LFunction
+	onReady                             *lua.LFunction
 	timeout                             time.Duration
 }
 
@@ -30,13 +31,15 @@ func (h *hooks) set(name string, f *lua.LFunction) {
 		h.onBackoff = f
 	case "on_state":
 		h.onState = f
+	case "on_ready":
+		h.onReady = f
 	}
 }
 
 // names lists the hooks that are set, in hookNames order.
 func (h *hooks) names() []string {
 	var out []string
-	for i, f := range []*lua.LFunction{h.onStart, h.onExit, h.onBackoff, h.onState} {
+	for i, f := range []*lua.LFunction{h.onStart, h.onExit, h.onBackoff, h.onState, h.onReady} {
 		if f != nil {
 			out = append(out, hookNames[i])
 		}

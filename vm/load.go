@@ -148,11 +148,16 @@ func (v *VM) load(L *lua.LState, abs string) (*Config, error) {
 			if names := h.names(); len(names) > 0 {
 				cfg.hooks[ns] = names
 			}
-			if h.onStart != nil || h.onState != nil {
+			if h.onStart != nil || h.onState != nil || h.onReady != nil {
 				observers[ns] = h
 			}
 			if pol, ok := sp.Policy.(*policy); ok {
 				pol.v = v
+			}
+			if sp.Ready != nil {
+				if rc, ok := sp.Ready.Check.(*readyCheck); ok {
+					rc.v = v
+				}
 			}
 			cfg.Specs = append(cfg.Specs, sp)
 		}

@@ -17,7 +17,7 @@ import (
 // the process reaches RUNNING, on_state on every transition), and when the
 // queue is full the event is dropped with a log line.
 func (v *VM) Observe(ev supervisor.Event) {
-	if ev.Type != supervisor.EventProcessState {
+	if ev.Type != supervisor.EventProcessState && ev.Type != supervisor.EventProcessReady {
 		return
 	}
 	ns := supervisor.Namespec(ev.Group, ev.Process)
@@ -49,6 +49,16 @@ func (v *VM) observe(ev supervisor.Event) {
 	h := v.observers[ns]
 	v.mu.Unlock()
 	if h == nil {
+		return
+	}
+	if ev.Type == supervisor.EventProcessReady {
+		if h.onReady != nil {
+			info := v.infoFor(ev)
+			info.State, info.Ready = supervisor.Starting, true
+			v.notify(h, "on_ready", h.onReady, func(L *lua.LState) []lua.LValue {
+				return []lua.LValue{procTable(L, info)}
+			})
+		}
 		return
 	}
 	info := v.infoFor(ev)

@@ -19,7 +19,7 @@ import (
 
 // hookNames are the program options holding hooks. They are the config's
 // own: the engine sees them only as Spec.Policy.
-var hookNames = []string{"on_start", "on_exit", "on_backoff", "on_state"}
+var hookNames = []string{"on_start", "on_exit", "on_backoff", "on_state", "on_ready"}
 
 // stage says when the resolver decodes an option.
 type stage int
@@ -104,6 +104,10 @@ var programDecoders = map[string]programDecoder{
 			return fmt.Errorf("%s: %v", name, err)
 		}
 		return nil
+	}},
+	"ready": {decode: func(_ *resolver, s *supervisor.Spec, name string, v lua.LValue, _ *expander) (err error) {
+		s.Ready, err = decodeReady(name, s, v)
+		return err
 	}},
 	"serverurl": {decode: func(_ *resolver, s *supervisor.Spec, name string, v lua.LValue, x *expander) error {
 		u, err := decodeKind(supervisor.KindString, name, v, nil)

@@ -121,7 +121,7 @@ func luaValue(k supervisor.Kind, v string) string {
 		return "{ " + strings.Join(items, ", ") + " }"
 	}
 	switch k {
-	case supervisor.KindBool, supervisor.KindInt, supervisor.KindSeconds, supervisor.KindStartLimit:
+	case supervisor.KindBool, supervisor.KindInt, supervisor.KindSeconds, supervisor.KindStartLimit, supervisor.KindTable:
 		return v
 	case supervisor.KindSize:
 		if _, err := strconv.ParseInt(v, 10, 64); err == nil {

@@ -47,7 +47,12 @@ func (v *VM) Resolve(ctx context.Context, program string, numprocs int) ([]super
 			if pol, ok := specs[i].Policy.(*policy); ok {
 				pol.v = v
 			}
-			if h.onStart != nil || h.onState != nil {
+			if specs[i].Ready != nil {
+				if rc, ok := specs[i].Ready.Check.(*readyCheck); ok {
+					rc.v = v
+				}
+			}
+			if h.onStart != nil || h.onState != nil || h.onReady != nil {
 				v.observers[specs[i].Namespec()] = h
 			}
 		}

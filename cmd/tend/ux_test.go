@@ -295,6 +295,9 @@ func TestSystemdUnit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if !strings.Contains(string(unit), "\nType=notify\n") {
+		t.Fatalf("unit is not Type=notify (tend speaks sd_notify):\n%s", unit)
+	}
 	if !strings.Contains(string(unit), "ExecStart=/usr/local/bin/tend daemon -c /etc/tend/tend.lua\n") {
 		t.Fatalf("unit does not run the installed tend on /etc/tend/tend.lua:\n%s", unit)
 	}
