@@ -12,26 +12,33 @@ import (
 	"github.com/tend-sh/tend/supervisor/control/client"
 )
 
+// reportUnknown prints supervisorctl's line for each name a lookup found
+// nothing for, and returns what else failed and whether a name was unknown.
+func (x *ctl) reportUnknown(err error) (error, bool) {
+	var unknown *client.UnknownNamesError
+	if !errors.As(err, &unknown) {
+		return err, false
+	}
+	for _, name := range unknown.Names {
+		if t := supervisor.ParseTarget(name); !t.IsProcess() {
+			x.println(t.Group + ": ERROR (no such group)")
+		} else {
+			x.println(name + ": ERROR (no such process)")
+		}
+	}
+	return unknown.Err, true
+}
+
 // status prints supervisorctl's status table for all processes or the
 // named ones.
 func (x *ctl) status(ctx context.Context, names []string) {
 	infos, err := x.c.Status(ctx, names...)
-	var unknown *client.UnknownNamesError
-	if errors.As(err, &unknown) {
-		for _, name := range unknown.Names {
-			if t := supervisor.ParseTarget(name); !t.IsProcess() {
-				x.println(t.Group + ": ERROR (no such group)")
-			} else {
-				x.println(name + ": ERROR (no such process)")
-			}
-		}
-		err = unknown.Err
-	}
+	err, missing := x.reportUnknown(err)
 	if x.transport(err) {
 		x.rc = statusUnknown
 		return
 	}
-	if unknown != nil {
+	if missing {
 		x.rc = statusUnknown
 	}
 	x.printStatuses(infos)

@@ -2,7 +2,6 @@ package repl
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -11,7 +10,6 @@ import (
 
 	"github.com/tend-sh/tend/supervisor"
 	"github.com/tend-sh/tend/supervisor/control"
-	"github.com/tend-sh/tend/supervisor/control/client"
 )
 
 // verboseFlags are the options that turn status into its resource table.
@@ -33,18 +31,12 @@ func (x *ctl) statusOrTable(ctx context.Context, args []string) {
 // counted over the process tree. The exit status follows status's.
 func (x *ctl) ps(ctx context.Context, names []string) {
 	ps, err := x.c.Usage(ctx, names...)
-	var unknown *client.UnknownNamesError
-	if errors.As(err, &unknown) {
-		for _, name := range unknown.Names {
-			x.println(name + ": ERROR (no such process)")
-		}
-		err = unknown.Err
-	}
+	err, missing := x.reportUnknown(err)
 	if x.transport(err) {
 		x.rc = statusUnknown
 		return
 	}
-	if unknown != nil {
+	if missing {
 		x.rc = statusUnknown
 	}
 	tw := tabwriter.NewWriter(x.out, 0, 0, 2, ' ', 0)
