@@ -18,19 +18,28 @@ type procStat struct {
 	Start uint64 // field 22: start time in clock ticks since boot
 }
 
-// readProcStat reads /proc/PID/stat. The command name (field 2) may hold
-// spaces and parentheses, so fields are counted from its last ')'.
-func readProcStat(pid int) (procStat, error) {
+// statFields returns the fields of /proc/PID/stat from field 3 (state)
+// on: f[k] is field k+3. The command name (field 2) may hold spaces and
+// parentheses, so fields are counted from its last ')'.
+func statFields(pid int) ([]string, error) {
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
 	if err != nil {
-		return procStat{}, err
+		return nil, err
 	}
 	s := string(b)
 	i := strings.LastIndexByte(s, ')')
 	if i < 0 {
-		return procStat{}, fmt.Errorf("/proc/%d/stat: no command field", pid)
+		return nil, fmt.Errorf("/proc/%d/stat: no command field", pid)
 	}
-	f := strings.Fields(s[i+1:]) // f[0] is field 3
+	return strings.Fields(s[i+1:]), nil
+}
+
+// readProcStat reads the identity fields of /proc/PID/stat.
+func readProcStat(pid int) (procStat, error) {
+	f, err := statFields(pid)
+	if err != nil {
+		return procStat{}, err
+	}
 	if len(f) < 20 || len(f[0]) != 1 {
 		return procStat{}, fmt.Errorf("/proc/%d/stat: %d fields", pid, len(f)+2)
 	}

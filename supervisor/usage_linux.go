@@ -139,20 +139,10 @@ func readProcTable() map[int]procEntry {
 	return table
 }
 
-// readProcEntry parses the fields the sampler needs from /proc/PID/stat,
-// counting fields after the last ')' as readProcStat does.
+// readProcEntry parses the fields the sampler needs from /proc/PID/stat.
 func readProcEntry(pid int) (procEntry, bool) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return procEntry{}, false
-	}
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	if i < 0 {
-		return procEntry{}, false
-	}
-	f := strings.Fields(s[i+1:]) // f[0] is field 3 (state)
-	if len(f) < 22 {
+	f, err := statFields(pid)
+	if err != nil || len(f) < 22 {
 		return procEntry{}, false
 	}
 	num := func(k int) uint64 { v, _ := strconv.ParseUint(f[k], 10, 64); return v }
