@@ -18,12 +18,7 @@ program "c3" { command = "sleep 100000", startsecs = 0, numprocs = 3, process_na
 // starts it again on the same config and folder: no program may then run
 // twice, whatever the daemon does with the survivors.
 func crashScenario(ctx context.Context, r *run) {
-	d, err := r.startDaemon(ctx, "crash", daemonOpts{body: crashBody})
-	if err != nil {
-		r.errFig("start daemon", err)
-		return
-	}
-	before, ok := stablePids(ctx, r, d)
+	d, before, ok := r.startRunning(ctx, "crash", daemonOpts{body: crashBody})
 	if !ok {
 		return
 	}
@@ -94,12 +89,7 @@ func strayFDScenario(ctx context.Context, r *run) {
 	}
 	defer stray.Close()
 	body := `program "child" { command = "sleep 100000", startsecs = 0, numprocs = 2, process_name = "%(program_name)s_%(process_num)d" }`
-	d, err := r.startDaemon(ctx, "stray", daemonOpts{body: body, extraFiles: []*os.File{stray}})
-	if err != nil {
-		r.errFig("start daemon", err)
-		return
-	}
-	pids, ok := stablePids(ctx, r, d)
+	_, pids, ok := r.startRunning(ctx, "stray", daemonOpts{body: body, extraFiles: []*os.File{stray}})
 	if !ok {
 		return
 	}

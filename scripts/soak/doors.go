@@ -51,12 +51,7 @@ func (d *Daemon) post(ctx context.Context, path, ctype string, body io.Reader) (
 // unix socket. Each must get an HTTP answer (a fault or a 4xx), the daemon
 // must live on, and the protected program must keep its pid.
 func malformedScenario(ctx context.Context, r *run) {
-	d, err := r.startDaemon(ctx, "malformed", daemonOpts{body: doorBody})
-	if err != nil {
-		r.errFig("start daemon", err)
-		return
-	}
-	start, ok := stablePids(ctx, r, d)
+	d, start, ok := r.startRunning(ctx, "malformed", daemonOpts{body: doorBody})
 	if !ok {
 		return
 	}
@@ -259,12 +254,8 @@ func crossSiteScenario(ctx context.Context, r *run) {
 	}
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
 	extra := fmt.Sprintf(`http = { listen = %q, username = "soak", password = "soakpw" }`, addr)
-	d, err := r.startDaemon(ctx, "xsite", daemonOpts{body: doorBody, extra: extra})
-	if err != nil {
-		r.errFig("start daemon", err)
-		return
-	}
-	if _, ok := stablePids(ctx, r, d); !ok {
+	d, _, ok := r.startRunning(ctx, "xsite", daemonOpts{body: doorBody, extra: extra})
+	if !ok {
 		return
 	}
 	tcp := &http.Client{Timeout: 10 * time.Second}

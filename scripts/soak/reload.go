@@ -43,12 +43,7 @@ var badConfigs = []badConfig{
 // update and SIGHUP: every process keeps its pid, and every error names
 // the file and line.
 func badReloadScenario(ctx context.Context, r *run) {
-	d, err := r.startDaemon(ctx, "reload", daemonOpts{body: goodBody})
-	if err != nil {
-		r.errFig("start daemon", err)
-		return
-	}
-	start, ok := stablePids(ctx, r, d)
+	d, start, ok := r.startRunning(ctx, "reload", daemonOpts{body: goodBody})
 	if !ok {
 		return
 	}
@@ -90,6 +85,18 @@ func badReloadScenario(ctx context.Context, r *run) {
 }
 
 // stablePids waits until every process runs and returns their pids.
+// startRunning starts a daemon and waits until all its programs run with
+// stable pids, which it returns; a failure is recorded as a figure.
+func (r *run) startRunning(ctx context.Context, name string, opts daemonOpts) (*Daemon, map[string]int, bool) {
+	d, err := r.startDaemon(ctx, name, opts)
+	if err != nil {
+		r.errFig("start daemon", err)
+		return nil, nil, false
+	}
+	pids, ok := stablePids(ctx, r, d)
+	return d, pids, ok
+}
+
 func stablePids(ctx context.Context, r *run, d *Daemon) (map[string]int, bool) {
 	if _, err := d.waitStates(ctx, 30*time.Second, running); err != nil {
 		r.errFig("all RUNNING", err)
@@ -132,12 +139,7 @@ func reloadLoopScenario(ctx context.Context, r *run) {
 	if r.acceptsDaemonOption(ctx, "load_timeout = 2") {
 		bound, extra = 7*time.Second, "load_timeout = 2"
 	}
-	d, err := r.startDaemon(ctx, "reload-loop", daemonOpts{body: goodBody, extra: extra})
-	if err != nil {
-		r.errFig("start daemon", err)
-		return
-	}
-	start, ok := stablePids(ctx, r, d)
+	d, start, ok := r.startRunning(ctx, "reload-loop", daemonOpts{body: goodBody, extra: extra})
 	if !ok {
 		return
 	}

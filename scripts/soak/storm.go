@@ -296,12 +296,8 @@ func listOrNone(l []string) string {
 // stopwaitsecs has passed (the storm found it wedged in STOPPING).
 func stopRaceScenario(ctx context.Context, r *run) {
 	body := `program "p" { command = { "sh", "-c", "trap '' TERM; exec sleep 100000" }, startsecs = 0, stopwaitsecs = 1, autorestart = true }`
-	d, err := r.startDaemon(ctx, "stop-race", daemonOpts{body: body})
-	if err != nil {
-		r.errFig("start daemon", err)
-		return
-	}
-	if _, ok := stablePids(ctx, r, d); !ok {
+	d, _, ok := r.startRunning(ctx, "stop-race", daemonOpts{body: body})
+	if !ok {
 		return
 	}
 	var wg sync.WaitGroup
