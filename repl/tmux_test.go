@@ -41,11 +41,20 @@ func TestMain(m *testing.M) {
 // daemon is a running `tend daemon` for one test.
 type daemon struct {
 	dir, sock string
+	pid       int
 }
 
 // startDaemon starts tend daemon with a one-program config, waits until
 // it reports the program RUNNING and stops it (SIGTERM) when t ends.
 func startDaemon(t *testing.T) *daemon {
+	t.Helper()
+	return startDaemonWith(t, "", `program "sleeper" { command = "sleep 1000", startsecs = 0 }`, "sleeper")
+}
+
+// startDaemonWith starts tend daemon with more daemon{} options and the
+// programs given as config text, and waits until status shows each of
+// running RUNNING.
+func startDaemonWith(t *testing.T, daemonOpts, programs string, running ...string) *daemon {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("end-to-end test: builds and runs the tend daemon")
@@ -56,9 +65,9 @@ func startDaemon(t *testing.T) *daemon {
 	dir := t.TempDir()
 	d := &daemon{dir: dir, sock: filepath.Join(dir, "tend.sock")}
 	cfg := filepath.Join(dir, "tend.lua")
-	conf := fmt.Sprintf(`daemon { logfile = %q, pidfile = %q, childlogdir = %q, socket = { path = %q } }
-program "sleeper" { command = "sleep 1000", startsecs = 0 }
-`, filepath.Join(dir, "tend.log"), filepath.Join(dir, "tend.pid"), dir, d.sock)
+	conf := fmt.Sprintf(`daemon { logfile = %q, pidfile = %q, childlogdir = %q, socket = { path = %q }, %s }
+%s
+`, filepath.Join(dir, "tend.log"), filepath.Join(dir, "tend.pid"), dir, d.sock, daemonOpts, programs)
 	if err := os.WriteFile(cfg, []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -68,6 +77,7 @@ program "sleeper" { command = "sleep 1000", startsecs = 0 }
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start daemon: %v", err)
 	}
+	d.pid = cmd.Process.Pid
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
 	t.Cleanup(func() {
@@ -86,7 +96,7 @@ program "sleeper" { command = "sleep 1000", startsecs = 0 }
 	deadline := time.Now().Add(15 * time.Second)
 	for {
 		out, _ := d.tend("status").Output()
-		if strings.Contains(string(out), "sleeper") && strings.Contains(string(out), "RUNNING") {
+		if allRunning(string(out), running) {
 			return d
 		}
 		select {
@@ -95,9 +105,23 @@ program "sleeper" { command = "sleep 1000", startsecs = 0 }
 		case <-time.After(50 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("daemon never reported sleeper RUNNING; last status %q\n%s", out, logs.String())
+			t.Fatalf("daemon never reported %q RUNNING; last status %q\n%s", running, out, logs.String())
 		}
 	}
+}
+
+// allRunning reports whether the status output shows each of names
+// RUNNING.
+func allRunning(status string, names []string) bool {
+	for _, n := range names {
+		if !slices.ContainsFunc(strings.Split(status, "\n"), func(l string) bool {
+			f := strings.Fields(l)
+			return len(f) >= 2 && f[0] == n && f[1] == "RUNNING"
+		}) {
+			return false
+		}
+	}
+	return true
 }
 
 // tend returns a tend command talking to the daemon.
