@@ -47,6 +47,14 @@ func TestImportRules(t *testing.T) {
 			t.Errorf("supervisor depends on %s", d)
 		}
 	}
+	// tend top draws what the daemon reports: no Lua, and the daemon only
+	// through the interface the command line implements with the client.
+	for _, d := range deps("./top") {
+		if strings.Contains(d, "gopher-lua") || strings.Contains(d, "peterh/liner") || strings.Contains(d, "tend/repl") ||
+			strings.Contains(d, "tend/cmd") || strings.HasSuffix(d, "tend/daemon") || strings.HasSuffix(d, "control/client") {
+			t.Errorf("top depends on %s", d)
+		}
+	}
 	// The daemon is what cmd wires; it knows nothing of the client side.
 	for _, d := range deps("./daemon") {
 		if strings.Contains(d, "peterh/liner") || strings.Contains(d, "tend/repl") || strings.Contains(d, "tend/cmd") {

@@ -90,7 +90,7 @@ func commandTable() []command {
 			run: (*ctl).events, flags: []string{"-f", "--json"}, complete: argNames},
 		{name: "ps", args: "[NAME|GROUP:*|all ...]", summary: "one table of the processes: state, pid, uptime, CPU %, memory, fds, threads, restarts, last exit (status -v)", max: -1,
 			run: (*ctl).ps, complete: argNames},
-		{name: "top", args: "[-d SECS] [-n N|--once] [-b] [--sort cpu|mem|name] [NAME|GROUP:* ...]", summary: "a live table of the processes by CPU or memory, with keys to filter, stop, start and restart (piped: a snapshot)", max: -1,
+		{name: "top", args: "[-d SECS] [-n N] [--sort KEY] [NAME ...]", summary: "a live table of the processes by CPU or memory, with keys to filter, stop, start and restart (piped: a snapshot)", max: -1,
 			help: topHelp, run: (*ctl).top, flags: topFlags, complete: argNames},
 		{name: "start", args: "NAME|GROUP:*|all ...", summary: "start processes", min: 1, max: -1,
 			need: "a process name", argsRC: exitInvalidArgs,

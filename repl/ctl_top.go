@@ -17,17 +17,17 @@ import (
 
 // topHelp is what `help top` prints: the options and the keys.
 const topHelp = `top [-d SECS] [-n N|--once] [-b] [--sort cpu|mem|name] [NAME|GROUP:* ...]
-	A live table of the processes (all, or those named): state, pid, uptime,
-	CPU %, memory, restarts and last exit, with the totals, refreshed every
-	-d seconds (default 2). When the output is not a terminal, or with -b,
-	it prints -n snapshots (default 1) instead.
+  A live table of the processes (all, or those named): state, pid, uptime,
+  CPU %, memory, restarts and last exit, with the totals, refreshed every
+  -d seconds (default 2; 500ms works too). When the output is not a
+  terminal, or with -b, it prints -n snapshots (default 1) instead.
 Keys:
-	c m n		sort by CPU, memory, name	r	reverse the order
-	/		type a filter (Enter keeps it, Esc clears it)
-	j k, arrows	select a process		PgUp PgDn g G	page, first, last
-	R S U		restart, stop, start the selected process
-	space		refresh now			Ctrl-L	redraw
-	q, Ctrl-C	quit`
+  c m n          sort by CPU, memory, name; r reverses the order
+  /              type a filter (Enter keeps it, Esc clears it)
+  j k, arrows    select a process; PgUp PgDn g G: a page, the first, the last
+  R S U          restart, stop, start the selected process
+  space          refresh now; Ctrl-L redraws
+  q, Ctrl-C      quit`
 
 // topFlags are top's options, for completion.
 var topFlags = []string{"-d", "--interval", "-n", "--once", "-b", "--batch", "--sort"}
