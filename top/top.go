@@ -16,6 +16,7 @@ package top
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -31,6 +32,9 @@ import (
 
 // DefaultInterval is the time between refreshes when Options gives none.
 const DefaultInterval = 2 * time.Second
+
+// fetchTimeout is how long a refresh waits for the daemon.
+const fetchTimeout = 10 * time.Second
 
 // Daemon is what top needs of the daemon.
 type Daemon interface {
@@ -90,7 +94,13 @@ func Batch(ctx context.Context, d Daemon, w io.Writer, o Options) error {
 // daemon that does not answer is an error returned as it is, with the
 // terminal left alone. Later errors show on the status line and top keeps
 // trying.
-func Interactive(ctx context.Context, d Daemon, in, out *os.File, o Options) (err error) {
+func Interactive(ctx context.Context, d Daemon, in, out *os.File, o Options) error {
+	return interactive(ctx, d, in, out, o, fetchTimeout)
+}
+
+// interactive is Interactive with the time a refresh waits for the
+// daemon.
+func interactive(ctx context.Context, d Daemon, in, out *os.File, o Options, timeout time.Duration) (err error) {
 	o = o.withDefaults()
 	procs, err := d.Usage(ctx)
 	if err != nil {
@@ -105,7 +115,8 @@ func Interactive(ctx context.Context, d Daemon, in, out *os.File, o Options) (er
 			err = rerr
 		}
 	}()
-	s := &session{d: d, o: o, t: t, v: &view{sort: o.Sort, reverse: o.Reverse, procs: procs, fetched: time.Now()}}
+	s := &session{d: d, o: o, t: t, timeout: timeout,
+		v: &view{sort: o.Sort, reverse: o.Reverse, procs: procs, fetched: time.Now()}}
 	return s.loop(ctx)
 }
 
@@ -119,10 +130,11 @@ func (o Options) withDefaults() Options {
 
 // session is one interactive run.
 type session struct {
-	d Daemon
-	o Options
-	t *terminal
-	v *view
+	d       Daemon
+	o       Options
+	t       *terminal
+	v       *view
+	timeout time.Duration // how long a refresh waits for the daemon
 
 	prev []string // the lines on screen, nil after a clear
 	w, h int      // the size they were drawn for
@@ -168,7 +180,15 @@ func (s *session) loop(ctx context.Context) error {
 		}
 		fetching = true
 		wg.Go(func() {
-			procs, err := s.d.Usage(ctx)
+			// A daemon that stops answering must not leave the table
+			// waiting for ever: the fetch gives up and the next tick
+			// tries again.
+			fctx, cancel := context.WithTimeout(ctx, s.timeout)
+			defer cancel()
+			procs, err := s.d.Usage(fctx)
+			if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+				err = fmt.Errorf("no answer from the daemon within %s", s.timeout)
+			}
 			fetched <- fetchResult{procs: procs, err: err, at: time.Now()}
 		})
 	}
