@@ -153,20 +153,29 @@ func (d *fakeDaemon) set(f func(d *fakeDaemon)) {
 	f(d)
 }
 
-// TestInteractive runs the live view on a pseudo-terminal: raw mode and
-// the alternate screen while it runs, the table drawn and redrawn in
-// place, keys, an action, a resize, a daemon that fails or hangs, and q
-// putting the terminal back.
-func TestInteractive(t *testing.T) {
+// ptyTop is top running on a pseudo-terminal for a test.
+type ptyTop struct {
+	t             *testing.T
+	master, slave *os.File
+	before        *unix.Termios // the terminal's modes before top
+	scr           *screen
+	rows          int
+	done          chan error
+}
+
+// startTop runs the live view over d on a new pseudo-terminal of cols x
+// rows, with an hour between refreshes: only keys, answers and signals
+// draw.
+func startTop(t *testing.T, d Daemon, cols, rows int) *ptyTop {
 	master, slave := openPty(t)
-	if err := unix.IoctlSetWinsize(int(slave.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: 12, Col: 100}); err != nil {
+	if err := unix.IoctlSetWinsize(int(slave.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: uint16(rows), Col: uint16(cols)}); err != nil {
 		t.Fatal(err)
 	}
 	before, err := unix.IoctlGetTermios(int(slave.Fd()), unix.TCGETS)
 	if err != nil {
 		t.Fatal(err)
 	}
-	scr := &screen{rows: map[int]string{}}
+	p := &ptyTop{t: t, master: master, slave: slave, before: before, scr: &screen{rows: map[int]string{}}, rows: rows, done: make(chan error, 1)}
 	go func() {
 		buf := make([]byte, 4096)
 		for {
@@ -174,40 +183,52 @@ func TestInteractive(t *testing.T) {
 			if err != nil {
 				return
 			}
-			scr.write(buf[:n])
+			p.scr.write(buf[:n])
 		}
 	}()
-	d := &fakeDaemon{procs: sample()}
-	done := make(chan error, 1)
 	go func() {
-		// An hour between refreshes: only keys, answers and signals draw.
-		done <- interactive(t.Context(), d, slave, slave, Options{Interval: time.Hour, Address: "unix:///test.sock"}, 200*time.Millisecond)
+		p.done <- interactive(t.Context(), d, slave, slave, Options{Interval: time.Hour, Address: "unix:///test.sock"}, 200*time.Millisecond)
 	}()
-	waitScreen := func(what string, ok func(l []string) bool) []string {
-		t.Helper()
-		deadline := time.Now().Add(10 * time.Second)
-		for {
-			l := scr.lines(12)
-			if ok(l) {
-				return l
-			}
-			select {
-			case err := <-done:
-				t.Fatalf("top ended (%v) while waiting for %s; screen:\n%s", err, what, strings.Join(l, "\n"))
-			default:
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("timed out waiting for %s; screen:\n%s", what, strings.Join(l, "\n"))
-			}
-			time.Sleep(10 * time.Millisecond)
+	return p
+}
+
+// wait polls the screen until ok holds for its lines.
+func (p *ptyTop) wait(what string, ok func(l []string) bool) []string {
+	p.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		l := p.scr.lines(p.rows)
+		if ok(l) {
+			return l
 		}
-	}
-	typeKeys := func(s string) {
-		t.Helper()
-		if _, err := master.WriteString(s); err != nil {
-			t.Fatal(err)
+		select {
+		case err := <-p.done:
+			p.t.Fatalf("top ended (%v) while waiting for %s; screen:\n%s", err, what, strings.Join(l, "\n"))
+		default:
 		}
+		if time.Now().After(deadline) {
+			p.t.Fatalf("timed out waiting for %s; screen:\n%s", what, strings.Join(l, "\n"))
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// keys types s on the terminal.
+func (p *ptyTop) keys(s string) {
+	p.t.Helper()
+	if _, err := p.master.WriteString(s); err != nil {
+		p.t.Fatal(err)
+	}
+}
+
+// TestInteractive runs the live view on a pseudo-terminal: raw mode and
+// the alternate screen while it runs, the table drawn and redrawn in
+// place, keys, an action, a resize, a daemon that fails or hangs, and q
+// putting the terminal back.
+func TestInteractive(t *testing.T) {
+	d := &fakeDaemon{procs: sample()}
+	p := startTop(t, d, 100, 12)
+	scr, waitScreen, typeKeys, done, slave, before := p.scr, p.wait, p.keys, p.done, p.slave, p.before
 
 	l := waitScreen("the table", func(l []string) bool {
 		return strings.HasPrefix(l[0], "tend top - unix:///test.sock - every 1h0m0s") && strings.HasPrefix(l[3], "burner ") && l[11] == helpLine
@@ -329,4 +350,47 @@ func TestInteractiveEnds(t *testing.T) {
 	if after, _ := unix.IoctlGetTermios(int(slave.Fd()), unix.TCGETS); *after != *before {
 		t.Errorf("terminal modes after top: %+v, want %+v", *after, *before)
 	}
+}
+
+// TestActionShowsItsResult: an action that answers while a refresh is on
+// its way (that refresh may have left before the action took effect) is
+// followed by another refresh, so the table shows what it did.
+func TestActionShowsItsResult(t *testing.T) {
+	gate := make(chan struct{})
+	d := &gatedDaemon{fakeDaemon: fakeDaemon{procs: sample()}, gate: gate}
+	p := startTop(t, d, 100, 12)
+	p.wait("the table", func(l []string) bool { return strings.HasPrefix(l[3], "burner  ") })
+	d.set(func(*fakeDaemon) { d.gated = true })
+	p.keys(" ") // a refresh, held at the gate with the old table
+	testkit.WaitFor(t, "the refresh to reach the daemon", 10*time.Second, func() bool {
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		return d.waiting > 0
+	})
+	p.keys("S") // burner stops at once
+	p.wait("the stop's answer", func(l []string) bool { return l[11] == "burner: stopped" })
+	d.set(func(*fakeDaemon) { d.gated = false })
+	close(gate) // the first refresh brings the table from before the stop
+	p.wait("burner STOPPED", func(l []string) bool { return strings.Contains(l[1], "2 RUNNING, 2 STOPPED") })
+}
+
+// gatedDaemon holds its Usage calls at gate while gated.
+type gatedDaemon struct {
+	fakeDaemon
+	gate    chan struct{}
+	gated   bool
+	waiting int
+}
+
+func (d *gatedDaemon) Usage(ctx context.Context) ([]control.ProcessUsage, error) {
+	d.mu.Lock()
+	procs, gated := append([]control.ProcessUsage(nil), d.procs...), d.gated
+	if gated {
+		d.waiting++
+	}
+	d.mu.Unlock()
+	if gated {
+		<-d.gate
+	}
+	return procs, nil
 }

@@ -173,9 +173,12 @@ func (s *session) loop(ctx context.Context) error {
 	// At most one fetch and one action are in flight, so their
 	// buffered channels never block the goroutines.
 	fetched := make(chan fetchResult, 1)
-	fetching := false
+	// again is a fetch asked for while one was in flight, which may have
+	// left before what it must show (an action's result) happened.
+	fetching, again := false, false
 	fetch := func() {
 		if fetching {
+			again = true
 			return
 		}
 		fetching = true
@@ -225,6 +228,10 @@ func (s *session) loop(ctx context.Context) error {
 		case r := <-fetched:
 			fetching = false
 			s.update(r)
+			if again {
+				again = false
+				fetch()
+			}
 		case msg := <-acted:
 			s.v.busy = ""
 			s.v.setMsg(msg, time.Now())
