@@ -49,7 +49,7 @@ type column struct {
 
 // columns are the table's columns, in order. NAME is the one that shrinks.
 var columns = []column{
-	{title: "NAME", cell: func(p control.ProcessUsage, _ time.Time) string { return namespec(p) }},
+	{title: "NAME", cell: func(p control.ProcessUsage, _ time.Time) string { return printable(namespec(p)) }},
 	{title: "STATE", cell: func(p control.ProcessUsage, _ time.Time) string { return p.StateName }},
 	{title: "PID", right: true, drop: 4, cell: func(p control.ProcessUsage, _ time.Time) string {
 		return running(p, strconv.Itoa(p.Pid))
@@ -222,11 +222,11 @@ var stateOrder = []string{"RUNNING", "STARTING", "BACKOFF", "STOPPING", "STOPPED
 func (v *view) status(now time.Time) string {
 	switch {
 	case v.editing:
-		return "filter: " + v.filter + "_   (Enter keeps it, Esc clears it)"
+		return "filter: " + printable(v.filter) + "_   (Enter keeps it, Esc clears it)"
 	case v.busy != "":
-		return v.busy
+		return printable(v.busy)
 	case v.msg != "" && now.Sub(v.msgAt) < msgFor:
-		return v.msg
+		return printable(v.msg)
 	}
 	return helpLine
 }
@@ -308,6 +308,17 @@ func formatRow(cells []string, widths []int) string {
 		}
 	}
 	return b.String()
+}
+
+// printable replaces the control characters of s, which would move the
+// cursor or start an escape sequence, with "?".
+func printable(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f || r >= 0x80 && r < 0xa0 {
+			return '?'
+		}
+		return r
+	}, s)
 }
 
 // cut shortens s to w characters, marking the cut with a "~".

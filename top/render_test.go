@@ -226,3 +226,16 @@ func TestScrollKeepsTheSelectionInSight(t *testing.T) {
 		t.Errorf("after G: selected %s, top %d; want p:p_29, top 24", v.selected, v.top)
 	}
 }
+
+// A name or a message with control characters cannot drive the terminal.
+func TestNoControlCharacters(t *testing.T) {
+	v := &view{procs: []control.ProcessUsage{proc("x", "evil\x1b[2J\r", "RUNNING", 1, 0, 0)}}
+	v.setMsg("done\x1b]0;title\x07", now)
+	lines := v.frame(frameOpts{width: 80, height: 6, tty: true, now: now})
+	if got := strings.Fields(visible(lines[3]))[0]; got != "x:evil?[2J?" {
+		t.Errorf("name shown as %q", got)
+	}
+	if got := lines[5]; got != "done?]0;title?" {
+		t.Errorf("message shown as %q", got)
+	}
+}
