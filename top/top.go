@@ -120,6 +120,7 @@ func interactive(ctx context.Context, d Daemon, in, out *os.File, o Options, tim
 	return s.loop(ctx)
 }
 
+// withDefaults fills in what o leaves zero.
 func (o Options) withDefaults() Options {
 	if o.Interval <= 0 {
 		o.Interval = DefaultInterval
