@@ -167,6 +167,7 @@ func (kr *keyReader) send(ks []key) bool {
 func (kr *keyReader) stop() {
 	kr.stopped.Do(func() {
 		close(kr.quit)
+		// One byte into an empty pipe of our own cannot fail or block.
 		unix.Write(kr.wake[1], []byte{0})
 		<-kr.done
 		unix.Close(kr.wake[0])
