@@ -90,10 +90,10 @@ func (rs Requirements) String() string {
 	return strings.Join(out, ",")
 }
 
-// displayCondition names the condition a requirement on targets waits
+// DisplayCondition names the condition a requirement on targets waits
 // for: the default reads "ready" when a target declares ready, else
 // "running".
-func displayCondition(c Condition, targets []*Spec) Condition {
+func DisplayCondition(c Condition, targets []*Spec) Condition {
 	if c != CondDefault {
 		return c
 	}
@@ -413,7 +413,7 @@ func (e *Engine) requiresInfoLocked(p *process) ([]Requirement, string) {
 	reqs, targets := e.requirementsOf(p)
 	out := make([]Requirement, len(reqs))
 	for i, r := range reqs {
-		out[i] = Requirement{Name: r.Name, Condition: displayCondition(r.Condition, specsOf(targets[i]))}
+		out[i] = Requirement{Name: r.Name, Condition: DisplayCondition(r.Condition, specsOf(targets[i]))}
 	}
 	if !p.waiting {
 		return out, ""
@@ -431,7 +431,7 @@ func (e *Engine) waitingForLocked(p *process) string {
 		case len(targets[i]) == 0:
 			parts = append(parts, r.Name+" (not configured)")
 		case slices.ContainsFunc(targets[i], func(q *process) bool { return !q.holds(r.Condition) }):
-			parts = append(parts, fmt.Sprintf("%s (%s)", r.Name, displayCondition(r.Condition, specsOf(targets[i]))))
+			parts = append(parts, fmt.Sprintf("%s (%s)", r.Name, DisplayCondition(r.Condition, specsOf(targets[i]))))
 		}
 	}
 	return strings.Join(parts, ", ")
