@@ -308,8 +308,8 @@ func (e *Engine) indexDepsLocked() {
 
 // requirementsOf returns p's requirements with what each designates.
 func (e *Engine) requirementsOf(p *process) (reqs []Requirement, targets [][]*process) {
-	if e.deps == nil {
-		return nil, nil
+	if e.deps == nil || len(e.deps.targets[p]) != len(p.spec.Requires) {
+		return nil, nil // none, or p is not indexed yet (mid-update)
 	}
 	return p.spec.Requires, e.deps.targets[p]
 }
@@ -355,7 +355,7 @@ func (q *process) idle() bool {
 // starts it when they hold. This is the one place where a start asked
 // for meets the requirements.
 func (e *Engine) launchLocked(p *process) error {
-	reqs, targets := e.requirementsOf(p)
+	reqs, _ := e.requirementsOf(p)
 	if len(reqs) == 0 {
 		return p.startLocked()
 	}
@@ -363,12 +363,10 @@ func (e *Engine) launchLocked(p *process) error {
 		return nil
 	}
 	p.waiting = true // first: a cycle that slipped through ends here
-	for i, r := range reqs {
-		for _, q := range targets[i] {
-			if !q.holds(r.Condition) && q.idle() {
-				e.startLocked(q) // a failure shows in q's own state
-			}
-		}
+	if _, refused := e.startRequirementsLocked(p); refused != "" {
+		p.waiting = false
+		p.dependencyFailedLocked(refused)
+		return fault(FaultSpawnError, p.spec.Namespec())
 	}
 	if e.settleLocked(p) {
 		return nil
@@ -502,20 +500,39 @@ func (e *Engine) settleDepsLocked() {
 	}
 }
 
-// restartIdleLocked starts the idle requirements of a waiting p: those that
-// were stopping when p was asked to start. It reports whether it did.
+// restartIdleLocked starts the idle requirements of a waiting p (those
+// that were stopping when p was asked to start). It reports whether
+// anything changed.
 func (e *Engine) restartIdleLocked(p *process) bool {
+	started, refused := e.startRequirementsLocked(p)
+	if refused != "" {
+		p.waiting = false
+		p.dependencyFailedLocked(refused)
+		return true
+	}
+	return started
+}
+
+// startRequirementsLocked starts, as a start asks (recursively), the
+// requirements of p that do not hold and are idle. It reports whether it
+// started one, and why one refused to start ("dependency db: NO_FILE:
+// ..."; its state then says nothing).
+func (e *Engine) startRequirementsLocked(p *process) (started bool, refused string) {
 	reqs, targets := e.requirementsOf(p)
-	moved := false
 	for i, r := range reqs {
 		for _, q := range targets[i] {
-			if !q.holds(r.Condition) && q.idle() && !q.userStopped {
-				e.startLocked(q)
-				moved = true
+			if q.holds(r.Condition) || !q.idle() {
+				continue
 			}
+			before := q.state
+			err := e.startLocked(q)
+			if err != nil && q.state == before && !q.waiting {
+				return started, fmt.Sprintf("dependency %s: %v", q.spec.Namespec(), err)
+			}
+			started = true
 		}
 	}
-	return moved
+	return started, ""
 }
 
 // dependentStoppingLocked reports whether a process requiring p is still

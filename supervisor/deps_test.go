@@ -35,6 +35,7 @@ func index(evs []Event, name string, st State) int {
 // before fails the test unless a entered sa before b entered sb.
 func (h *harness) before(a string, sa State, b string, sb State) {
 	h.t.Helper()
+	h.sync()
 	evs := h.all()
 	ia, ib := index(evs, a, sa), index(evs, b, sb)
 	if ia < 0 || ib < 0 || ia > ib {
@@ -72,6 +73,7 @@ func TestRequiresWaitingIsShown(t *testing.T) {
 		i, _ := h.e.Info("web")
 		return i.Waiting != ""
 	})
+	h.sync()
 	i, _ := h.e.Info("web")
 	if i.State != Stopped || i.Waiting != "db (running)" || i.Description() != "Not started, waiting for db (running)" {
 		t.Errorf("waiting web: state %s, Waiting %q, description %q", i.State, i.Waiting, i.Description())
@@ -166,6 +168,7 @@ func TestRequiresStopOrder(t *testing.T) {
 	}
 	h.waitState("web", Running, 10*time.Second)
 	h.waitState("api", Running, 10*time.Second)
+	h.sync()
 	evs := h.all()[n:]
 	if i, j := index(evs, "db", Running), index(evs, "web", Starting); i < 0 || j < i {
 		t.Errorf("after restart db: db RUNNING at %d, web STARTING at %d", i, j)
@@ -174,6 +177,7 @@ func TestRequiresStopOrder(t *testing.T) {
 	// A shutdown stops in reverse levels: api, then web, then db.
 	n = len(h.all())
 	h.e.Shutdown(context.Background())
+	h.sync()
 	evs = h.all()[n:]
 	ia, iw, id := index(evs, "api", Stopped), index(evs, "web", Stopping), index(evs, "web", Stopped)
 	if ia < 0 || iw < ia || id < 0 || index(evs, "db", Stopping) < id {
@@ -377,5 +381,24 @@ func checkHeld(t *testing.T, evs []Event, at int, name string, r Requirement, sp
 	}
 	if !ok {
 		t.Errorf("%s started (event %d) when %s was %v: %s did not hold", name, at, r.Name, last, r)
+	}
+}
+
+// A requirement that refuses to start (no such command: its state does not
+// change) fails the start of what requires it at once.
+func TestRequiresRefusedStart(t *testing.T) {
+	h := newHarness(t)
+	db := h.spec("db", "/nonexistent/tend-db")
+	db.AutoStart = false
+	web := h.depSpec("web", []string{"sleep", "1000"}, Requirement{Name: "db"})
+	web.AutoStart = false
+	h.update(db, web)
+	err := h.e.StartProcess(context.Background(), "web", true)
+	i, _ := h.e.Info("web")
+	if FaultOf(err) != FaultSpawnError || i.State != Fatal || !strings.HasPrefix(i.SpawnErr, "dependency db: ") || !strings.Contains(i.SpawnErr, "/nonexistent/tend-db") {
+		t.Errorf("start web: %v; web %s, spawnerr %q", err, i.State, i.SpawnErr)
+	}
+	if d, _ := h.e.Info("db"); d.State != Stopped {
+		t.Errorf("db is %s", d.State)
 	}
 }
