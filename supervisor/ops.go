@@ -20,6 +20,10 @@ import (
 // whatever order they finish in; the error is for the target as a whole
 // (BAD_NAME, SHUTDOWN_STATE). A one-process target always gets exactly one
 // Result, whose Err is what supervisord's startProcess would raise.
+//
+// Start also starts what the processes require first (deps.go): a process
+// whose requirements do not hold yet waits for them (with wait, Start waits
+// through that too), and a waiting process counts as started.
 func (e *Engine) Start(ctx context.Context, t Target, wait bool) ([]Result, error) {
 	e.mu.Lock()
 	if e.shuttingDown {
@@ -48,10 +52,6 @@ func (e *Engine) Start(ctx context.Context, t Target, wait bool) ([]Result, erro
 		return e.waitStarted(ctx, p)
 	}), nil
 }
-
-// Start also starts what the processes require first (deps.go): a process
-// whose requirements do not hold yet waits for them, and a wait counts as
-// starting.
 
 // StartProcess starts one process by name ("name" or "group:name"); it is
 // Start of a one-process target, returning supervisord's startProcess
@@ -356,9 +356,10 @@ type ShutdownResult struct {
 func (e *Engine) Shutdown(ctx context.Context) { e.ShutdownWith(ctx, ShutdownOptions{}) }
 
 // ShutdownWith stops everything: the last start level of the requires
-// option first (deps.go), and within one, groups in descending priority;
-// those of one level and priority together, each batch fully stopped (or its wait cut short
-// by the budget left) before the next is signalled. When the budget or
+// option first (deps.go), and within a level groups in descending
+// priority; those of one level and priority together, each batch fully
+// stopped (or its wait cut short by the budget left) before the next is
+// signalled. When the budget or
 // ctx runs out, every process group still alive gets SIGKILL at once and
 // the logs are flushed. Afterwards the engine refuses to start processes
 // and its reaper exits. A second call waits for the first and returns an

@@ -268,10 +268,7 @@ func (e *Engine) update(ctx context.Context, specs []Spec, scope func(string) bo
 	return changes, nil
 }
 
-func startOrder(a, b *process) int {
-	return cmp.Or(cmp.Compare(a.spec.GroupPriority, b.spec.GroupPriority), cmp.Compare(a.spec.Group, b.spec.Group),
-		cmp.Compare(a.spec.Priority, b.spec.Priority), cmp.Compare(a.spec.Name, b.spec.Name))
-}
+func startOrder(a, b *process) int { return specOrder(&a.spec, &b.spec) }
 
 // removeLocked drops a stopped process from the tables. If it is somehow
 // still running (a stop that outlived ctx) it is dropped once stopped.
