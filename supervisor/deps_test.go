@@ -402,3 +402,25 @@ func TestRequiresRefusedStart(t *testing.T) {
 		t.Errorf("db is %s", d.State)
 	}
 }
+
+// Starting a group whose processes require each other starts each once,
+// requirements first, and reports every one.
+func TestRequiresWithinGroupStart(t *testing.T) {
+	h := newHarness(t)
+	db := h.spec("db", "sleep", "1000")
+	web := h.depSpec("web", []string{"sleep", "1000"}, Requirement{Name: "db"})
+	for _, s := range []*Spec{&db, &web} {
+		s.Group, s.AutoStart, s.StartSecs = "app", false, 100*time.Millisecond
+	}
+	db.Priority = 500 // web would come first by priority
+	web.Priority = 1
+	h.update(db, web)
+	rs, err := h.e.Start(context.Background(), GroupTarget("app"), true)
+	if err != nil || len(rs) != 2 || rs[0].Err != nil || rs[1].Err != nil {
+		t.Fatalf("Start(app) = %+v, %v", rs, err)
+	}
+	h.before("app:db", Running, "app:web", Starting)
+	if got := h.states("app:db"); !slices.Equal(got, []State{Starting, Running}) {
+		t.Errorf("db went through %v", got)
+	}
+}

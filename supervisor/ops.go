@@ -36,8 +36,12 @@ func (e *Engine) Start(ctx context.Context, t Target, wait bool) ([]Result, erro
 		return nil, err
 	}
 	b := newBatch(procs)
+	index := make(map[*process]int, len(procs))
 	for i, p := range procs {
-		switch {
+		index[p] = i
+	}
+	for _, p := range e.byLevelLocked(procs, false) { // what others require first
+		switch i := index[p]; {
 		case !t.IsProcess() && (p.state.IsRunning() || p.waiting):
 			b.skip(i)
 		default:
