@@ -424,3 +424,45 @@ func TestRequiresWithinGroupStart(t *testing.T) {
 		t.Errorf("db went through %v", got)
 	}
 }
+
+// running holds once startsecs have passed even if the target is not ready
+// yet (still STARTING); ready, the default for a target with ready, waits
+// for readiness.
+func TestRequiresRunningVersusReady(t *testing.T) {
+	h := newHarness(t)
+	flag := h.file("go")
+	db := h.spec("db", sh(`while [ ! -e `+flag+` ]; do sleep 0.05; done; echo >&3; exec sleep 1000`)...)
+	db.StartSecs, db.Ready = 100*time.Millisecond, &ReadySpec{FD: 3}
+	early := h.depSpec("early", []string{"sleep", "1000"}, Requirement{Name: "db", Condition: CondRunning})
+	late := h.depSpec("late", []string{"sleep", "1000"}, Requirement{Name: "db"})
+	h.update(db, early, late)
+	h.waitState("early", Running, 10*time.Second)
+	if i, _ := h.e.Info("db"); i.State != Starting {
+		t.Fatalf("db is %s before it is ready", i.State)
+	}
+	if i, _ := h.e.Info("late"); i.State != Stopped || i.Waiting != "db (ready)" {
+		t.Errorf("late: %s, waiting %q; want STOPPED waiting for db (ready)", i.State, i.Waiting)
+	}
+	writeFile(t, flag, "", 0o644)
+	h.waitState("late", Running, 10*time.Second)
+	h.before("db", Running, "late", Starting)
+}
+
+// An update that removes a program and what requires it stops the
+// dependent first.
+func TestRequiresUpdateRemovesDependentFirst(t *testing.T) {
+	h := newHarness(t)
+	db := h.spec("db", stubborn...)
+	web := h.depSpec("web", stubborn, Requirement{Name: "db"})
+	keep := h.spec("keep", "sleep", "1000")
+	for _, s := range []*Spec{&db, &web, &keep} {
+		s.StartSecs = 0
+	}
+	h.update(db, web, keep)
+	h.waitState("web", Running, 10*time.Second)
+	h.update(keep)
+	h.before("web", Stopped, "db", Stopping)
+	if len(h.e.Status()) != 1 {
+		t.Errorf("left: %v", h.e.Status())
+	}
+}
