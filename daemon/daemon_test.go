@@ -397,3 +397,46 @@ func TestIncludeMatchingNothingIsLogged(t *testing.T) {
 	})
 	td.waitLog(`WARN .*tend\.lua:2: include: no file matches "` + regexp.QuoteMeta(td.dir) + `/conf\.d/\*\.lua"`)
 }
+
+// TestReloadIntroducingRequiresCycleChangesNothing: a reload whose config
+// has a cycle of requirements (or names what does not exist) is refused
+// with the file:line of the requires option, and the running processes
+// and config stay as they were.
+func TestReloadIntroducingRequiresCycleChangesNothing(t *testing.T) {
+	td := startDaemon(t, func(td *testDaemon) string {
+		return td.header("") + `program "a" { command = "sleep 1000", startsecs = 0 }
+program "b" { command = "sleep 1000", startsecs = 0, requires = { "a" } }
+`
+	})
+	pa, pb := td.running("a"), td.running("b")
+	cfg := td.Config()
+	for _, bad := range []struct{ name, text, want string }{
+		{"cycle", `program "a" {
+  command = "sleep 1000", startsecs = 0,
+  requires = { b = "running" },
+}
+program "b" { command = "sleep 1000", startsecs = 0, requires = { "a" } }
+`, `tend\.lua:4: program "a": requires: cycle: a -> b -> a`},
+		{"unknown name", `program "a" { command = "sleep 1000", startsecs = 0 }
+program "b" { command = "sleep 1000", startsecs = 0, requires = { "c" } }
+`, `tend\.lua:3: program "b": requires: "c" is no program, group or process`},
+	} {
+		td.write(td.header("") + bad.text)
+		err := td.reload(context.Background())
+		if err == nil || !regexp.MustCompile(bad.want).MatchString(err.Error()) {
+			t.Errorf("%s: reload error %v, want one matching %s", bad.name, err, bad.want)
+		}
+		if _, err := td.Update(context.Background(), nil); err == nil {
+			t.Errorf("%s: Update accepted the config", bad.name)
+		}
+		if td.running("a") != pa || td.running("b") != pb {
+			t.Errorf("%s: a process was restarted", bad.name)
+		}
+		if td.Config() != cfg {
+			t.Errorf("%s: the running config was replaced", bad.name)
+		}
+		if specs := td.Engine().Specs(); len(specs) != 2 || len(specs[0].Requires)+len(specs[1].Requires) != 1 {
+			t.Errorf("%s: the engine's specs changed: %+v", bad.name, specs)
+		}
+	}
+}

@@ -119,7 +119,8 @@ func (w *exitWatch) step(ev supervisor.Event, eng *supervisor.Engine, whenDone b
 		return nil
 	}
 	for _, i := range eng.Status() {
-		if !i.State.IsStopped() || i.State == supervisor.Backoff {
+		// A process waiting for its requirements (requires) will start.
+		if !i.State.IsStopped() || i.State == supervisor.Backoff || i.Waiting != "" {
 			return nil
 		}
 	}

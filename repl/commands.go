@@ -79,7 +79,7 @@ func commandTable() []command {
 		{name: "daemon", args: "[--detach] [--container] [-- CMD ARGS...]", summary: "run the daemon (foreground unless --detach); after --, a main command whose end ends it", at: cliCmd,
 			flags: []string{"--detach", "--nodaemon", "--container"}},
 		{name: "init", summary: "print a commented sample config", at: cliCmd},
-		{name: "check", summary: "load the config and print every resolved process", at: cliCmd},
+		{name: "check", summary: "load the config and print every resolved process and the start order", at: cliCmd},
 		{name: "import", args: "FILE", summary: "print the tend config equivalent to a supervisord.conf", at: cliCmd,
 			min: 1, max: 1, need: "one argument, the supervisord config file", complete: argFile},
 

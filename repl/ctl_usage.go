@@ -54,10 +54,14 @@ func (x *ctl) ps(ctx context.Context, names []string) {
 	tw.Flush()
 }
 
-// limitNote says why a limit last acted on the process, with what the
-// limits count; "-" when nothing.
+// limitNote says why a process is held back: what it waits for (the
+// requires option), why a limit last acted on it, with what the limits
+// count; "-" when nothing.
 func limitNote(p control.ProcessUsage) string {
 	var parts []string
+	if p.Waiting != "" {
+		parts = append(parts, "waiting for "+p.Waiting)
+	}
 	if p.LimitReason != "" {
 		parts = append(parts, p.LimitReason)
 	}

@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tend-sh/tend/internal/testkit"
 	"github.com/tend-sh/tend/internal/testkit/enginekit"
@@ -104,5 +105,31 @@ func TestRun_EventsFollow(t *testing.T) {
 	<-done
 	if s := out.String(); strings.Contains(s, " other ") {
 		t.Errorf("events -f app printed another process:\n%s", s)
+	}
+}
+
+// A process waiting for what it requires says so in status (after
+// supervisord's description) and in the last column of status -v.
+func TestRun_StatusShowsWaiting(t *testing.T) {
+	db := supervisor.NewSpec("db", "sleep", "1000")
+	db.StartSecs, db.AutoStart = time.Minute, false // STARTING for the whole test
+	web := enginekit.Sleeper("web")
+	web.AutoStart, web.Requires = false, supervisor.Requirements{{Name: "db"}}
+	eng, url := serveEngine(t, control.Options{}, db, web)
+	if err := eng.StartProcess(t.Context(), "web", false); err != nil {
+		t.Fatal(err)
+	}
+	eng.WaitState("db", supervisor.Starting)
+	c, err := client.New(url, "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, _ := runCtl(t, c, "status", "web")
+	if !regexp.MustCompile(`^web +STOPPED +Not started, waiting for db \(running\)\n$`).MatchString(out) {
+		t.Errorf("status web:\n%s", out)
+	}
+	out, _ = runCtl(t, c, "status", "-v", "web")
+	if !regexp.MustCompile(`(?m)^web +STOPPED .* waiting for db \(running\)$`).MatchString(out) {
+		t.Errorf("status -v web:\n%s", out)
 	}
 }

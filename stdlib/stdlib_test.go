@@ -309,7 +309,9 @@ func (f *fakeControl) Status(p string) ([]supervisor.Info, error) {
 	if p == "bad" {
 		return nil, &supervisor.Error{Fault: supervisor.FaultBadName, Detail: p}
 	}
-	return []supervisor.Info{{Name: "web", Group: "web", Program: "web", State: supervisor.Running, Pid: 42}}, nil
+	return []supervisor.Info{{Name: "web", Group: "web", Program: "web", State: supervisor.Running, Pid: 42},
+		{Name: "api", Group: "api", Program: "api", Waiting: "web (ready)",
+			Requires: []supervisor.Requirement{{Name: "web", Condition: supervisor.CondReady}}}}, nil
 }
 func (f *fakeControl) Start(n string) error   { f.calls = append(f.calls, "start "+n); return nil }
 func (f *fakeControl) Stop(n string) error    { f.calls = append(f.calls, "stop "+n); return nil }
@@ -349,8 +351,10 @@ func TestSV(t *testing.T) {
 	got := run(t, L, `local sv = require "sv"
 local st = sv.status("web")
 sv.start("web"); sv.stop("g:*"); sv.restart("all"); sv.signal("web", "HUP"); sv.scale("web", 3); sv.update(); sv.reload()
-return st[1].name .. " " .. st[1].state .. " " .. st[1].pid`)
-	if got != "web RUNNING 42" {
+local none = next(st[1].requires) == nil and st[1].waiting == ""
+return st[1].name .. " " .. st[1].state .. " " .. st[1].pid .. " " .. tostring(none) ..
+  " | " .. st[2].name .. " waits for " .. st[2].waiting .. ", requires web " .. st[2].requires.web`)
+	if got != "web RUNNING 42 true | api waits for web (ready), requires web ready" {
 		t.Errorf("status: %q", got)
 	}
 	want := []string{"status web", "start web", "stop g:*", "restart all", "signal web HUP", "scale web 3", "update", "update"}

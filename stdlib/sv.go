@@ -93,7 +93,8 @@ func loadSV(g *guard, c Control) lua.LGFunction {
 
 // InfoTable renders a process snapshot as the table sv.status returns and
 // hooks receive as p: name, namespec, program, group, num, state, pid,
-// uptime (seconds), restarts, exitstatus, description, spawnerr.
+// uptime (seconds), restarts, exitstatus, description, spawnerr, ready,
+// status_text, requires ({ db = "ready" }) and waiting ("db (ready)").
 func InfoTable(L *lua.LState, in supervisor.Info) *lua.LTable {
 	t := L.CreateTable(0, 12)
 	t.RawSetString("name", lua.LString(in.Name))
@@ -112,6 +113,14 @@ func InfoTable(L *lua.LState, in supervisor.Info) *lua.LTable {
 	// last STATUS= text it sent on its notify socket.
 	t.RawSetString("ready", lua.LBool(in.Ready))
 	t.RawSetString("status_text", lua.LString(in.StatusText))
+	// The requires option: each requirement's name and the condition it
+	// waits for, and what a start asked for still waits for ("" if none).
+	reqs := L.CreateTable(0, len(in.Requires))
+	for _, r := range in.Requires {
+		reqs.RawSetString(r.Name, lua.LString(r.Condition))
+	}
+	t.RawSetString("requires", reqs)
+	t.RawSetString("waiting", lua.LString(in.Waiting))
 	return t
 }
 

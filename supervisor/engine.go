@@ -96,6 +96,10 @@ type Engine struct {
 	history    history     // the last state changes (history.go), under mu
 	state      *stateWriter
 	adoptable  map[string]*orphan // by namespec: kept by Recover for the next Update
+	// deps indexes the requires options (nil: none), and depsQueued is
+	// set while a settleDepsLocked is scheduled (deps.go).
+	deps       *depIndex
+	depsQueued bool
 }
 
 type group struct {

@@ -53,6 +53,14 @@ type Info struct {
 	NotifyRejected int
 	// Ready is set once a process with a ready option reported ready.
 	Ready bool
+	// Requires are the process's requirements (the requires option), each
+	// with the condition it waits for; the default is named (ready or
+	// running).
+	Requires []Requirement
+	// Waiting says what a start asked for still waits for: "db (ready),
+	// migrate (completed_successfully)"; "" when the process is not
+	// waiting. Description shows it after supervisord's text.
+	Waiting string
 }
 
 // Namespec returns "group:name", or "name" when both are equal.
@@ -76,6 +84,12 @@ func (i Info) Description() string {
 			d += ", "
 		}
 		d += i.StatusText
+	}
+	if i.Waiting != "" {
+		if d != "" {
+			d += ", "
+		}
+		d += "waiting for " + i.Waiting
 	}
 	return d
 }

@@ -2,6 +2,7 @@ package supervisor
 
 import (
 	"context"
+	"log/slog"
 	"slices"
 	"strings"
 	"sync"
@@ -19,6 +20,10 @@ import (
 // whatever order they finish in; the error is for the target as a whole
 // (BAD_NAME, SHUTDOWN_STATE). A one-process target always gets exactly one
 // Result, whose Err is what supervisord's startProcess would raise.
+//
+// Start also starts what the processes require first (deps.go): a process
+// whose requirements do not hold yet waits for them (with wait, Start waits
+// through that too), and a waiting process counts as started.
 func (e *Engine) Start(ctx context.Context, t Target, wait bool) ([]Result, error) {
 	e.mu.Lock()
 	if e.shuttingDown {
@@ -31,9 +36,13 @@ func (e *Engine) Start(ctx context.Context, t Target, wait bool) ([]Result, erro
 		return nil, err
 	}
 	b := newBatch(procs)
+	index := make(map[*process]int, len(procs))
 	for i, p := range procs {
-		switch {
-		case !t.IsProcess() && p.state.IsRunning():
+		index[p] = i
+	}
+	for _, p := range e.byLevelLocked(procs, false) { // what others require first
+		switch i := index[p]; {
+		case !t.IsProcess() && (p.state.IsRunning() || p.waiting):
 			b.skip(i)
 		default:
 			b.done(i, e.startLocked(p))
@@ -73,7 +82,7 @@ func (e *Engine) startLocked(p *process) error {
 	switch {
 	case p.state.IsRunning():
 		return fault(FaultAlreadyStarted, p.spec.Namespec())
-	case p.state == Stopping:
+	case p.state == Stopping, p.waiting:
 		return fault(FaultAlreadyStarted, p.spec.Namespec())
 	}
 	if err := p.checkCommandLocked(); err != nil {
@@ -82,11 +91,12 @@ func (e *Engine) startLocked(p *process) error {
 	p.userStopped = false
 	p.backoff = 0
 	p.failures, p.limitReason = nil, "" // a start asked for is a fresh start
-	return p.startLocked()
+	return e.launchLocked(p)
 }
 
 func (e *Engine) waitStarted(ctx context.Context, p *process) error {
-	st := e.waitFor(ctx, p, func(s State) bool { return s != Starting })
+	// waitFor calls its test with Engine.mu held: p.waiting may be read.
+	st := e.waitFor(ctx, p, func(s State) bool { return s != Starting && !p.waiting })
 	switch st {
 	case Running:
 		return nil
@@ -104,38 +114,62 @@ func (e *Engine) waitStarted(ctx context.Context, p *process) error {
 // stopAllProcesses; a group in reverse order); a single process that is not
 // running gives NOT_RUNNING. With wait it blocks until each has stopped.
 // Results are in config order, as for Start.
+//
+// What requires a stopped process is stopped first (deps.go): the running
+// dependents are stopped too, and a process's stop waits until its
+// dependents have stopped. A process waiting for its requirements just
+// stops waiting. Results name the processes t designates only.
 func (e *Engine) Stop(ctx context.Context, t Target, wait bool) ([]Result, error) {
+	rs, _, err := e.stop(ctx, t, wait)
+	return rs, err
+}
+
+// stop is Stop; it also returns the dependents it stopped beyond t.
+func (e *Engine) stop(ctx context.Context, t Target, wait bool) ([]Result, []*process, error) {
 	e.mu.Lock()
 	procs, err := e.targetLocked(t)
 	if err != nil {
 		e.mu.Unlock()
-		return nil, err
+		return nil, nil, err
 	}
 	b := newBatch(procs)
-	order := make([]int, len(procs))
-	for i := range order {
-		order[i] = i
+	order := make([]int, 0, len(procs))
+	for i, p := range procs {
+		if t.IsProcess() || p.state.IsRunning() || p.waiting {
+			order = append(order, i)
+		}
 	}
 	if !t.All {
-		slices.Reverse(order)
+		slices.Reverse(order) // a group stops in reverse order; "all" as supervisord
 	}
-	for _, i := range order {
-		p := procs[i]
-		if !t.IsProcess() && !p.state.IsRunning() {
-			b.skip(i)
-			continue
-		}
+	acted := make([]*process, len(order))
+	for j, i := range order {
+		acted[j] = procs[i]
+	}
+	all, extra := e.withDependentsLocked(acted)
+	for _, d := range extra {
+		d.logf(slog.LevelInfo, "stopping: %s too, as it requires what is being stopped", d.spec.Name)
+	}
+	for _, p := range all {
 		p.userStopped = true
-		b.done(i, p.requestStopLocked())
+	}
+	outcome := e.stopInOrderLocked(all)
+	for _, i := range order {
+		b.done(i, outcome[procs[i]])
 	}
 	e.mu.Unlock()
+	if wait {
+		for _, d := range extra {
+			e.waitFor(ctx, d, State.IsStopped)
+		}
+	}
 	return b.wait(func(p *process) error {
 		if !wait {
 			return nil
 		}
 		e.waitFor(ctx, p, State.IsStopped)
 		return ctx.Err()
-	}), nil
+	}), extra, nil
 }
 
 // StopProcess stops one process by name; it is Stop of a one-process
@@ -148,11 +182,22 @@ func (e *Engine) StopProcess(ctx context.Context, name string, wait bool) error 
 // for each stop to finish (and, with wait, for each start), as
 // supervisorctl's restart does. A process that was not running gets a
 // NOT_RUNNING stop result and is started all the same.
+//
+// The dependents the stop took down with t (see Stop) are started again
+// after t, without waiting for them.
 func (e *Engine) Restart(ctx context.Context, t Target, wait bool) (stopped, started []Result, err error) {
-	if stopped, err = e.Stop(ctx, t, true); err != nil {
+	stopped, extra, err := e.stop(ctx, t, true)
+	if err != nil {
 		return nil, nil, err
 	}
 	started, err = e.Start(ctx, t, wait)
+	e.mu.Lock()
+	for _, d := range extra {
+		if d.state.IsStopped() && !d.removed && !e.shuttingDown {
+			e.startLocked(d)
+		}
+	}
+	e.mu.Unlock()
 	return stopped, started, err
 }
 
@@ -314,9 +359,11 @@ type ShutdownResult struct {
 // budget: see ShutdownWith.
 func (e *Engine) Shutdown(ctx context.Context) { e.ShutdownWith(ctx, ShutdownOptions{}) }
 
-// ShutdownWith stops everything: groups in descending priority, those of
-// one priority together, each level fully stopped (or its wait cut short
-// by the budget left) before the next is signalled. When the budget or
+// ShutdownWith stops everything: the last start level of the requires
+// option first (deps.go), and within a level groups in descending
+// priority; those of one level and priority together, each batch fully
+// stopped (or its wait cut short by the budget left) before the next is
+// signalled. When the budget or
 // ctx runs out, every process group still alive gets SIGKILL at once and
 // the logs are flushed. Afterwards the engine refuses to start processes
 // and its reaper exits. A second call waits for the first and returns an
@@ -331,7 +378,7 @@ func (e *Engine) ShutdownWith(ctx context.Context, opts ShutdownOptions) Shutdow
 	e.shuttingDown = true
 	e.shutdownSignal = opts.Signal
 	e.stopTicksLocked()
-	order := e.orderedLocked()
+	order := e.shutdownOrderLocked()
 	e.mu.Unlock()
 	if opts.Budget > 0 {
 		var cancel context.CancelFunc
@@ -340,13 +387,17 @@ func (e *Engine) ShutdownWith(ctx context.Context, opts ShutdownOptions) Shutdow
 		defer e.clock.AfterFunc(opts.Budget, cancel)()
 	}
 	e.Publish(Event{Type: EventSupervisorStopping})
-	stopReport := e.shutdownReport(slices.Clone(order)) // listed in ascending priority, as supervisord
+	procs := make([]*process, len(order))
+	for i, l := range order {
+		procs[i] = l.process
+	}
+	stopReport := e.shutdownReport(procs) // listed in start order, as supervisord
 	slices.Reverse(order)
 	for len(order) > 0 && ctx.Err() == nil {
-		gp := order[0].spec.GroupPriority // groups of equal priority stop together
+		lv := order[0].level // groups of equal level and priority stop together
 		var batch []*process
-		for len(order) > 0 && order[0].spec.GroupPriority == gp {
-			batch = append(batch, order[0])
+		for len(order) > 0 && order[0].level == lv {
+			batch = append(batch, order[0].process)
 			order = order[1:]
 		}
 		e.mu.Lock()

@@ -89,6 +89,12 @@ type process struct {
 	rd             *readyRun
 	statusText     string
 	notifyRejected int
+
+	// The requires option (deps.go): waiting marks a start asked for that
+	// waits for p's requirements, stopHeld a stop asked for that waits for
+	// p's dependents to stop, and finished a run that ended for good
+	// (TEND_PROCESS_DONE), which the completed conditions look for.
+	waiting, stopHeld, finished bool
 }
 
 func (p *process) infoLocked(now time.Time) Info {
@@ -101,6 +107,9 @@ func (p *process) infoLocked(now time.Time) Info {
 		AutoStart: p.spec.AutoStart, Essential: p.spec.Essential, InUse: !p.removed, Adopted: p.adopted != nil,
 		DroppedStdout: p.drops[0].total.Load(), DroppedStderr: p.drops[1].total.Load(),
 		StatusText: p.statusText, NotifyRejected: p.notifyRejected, Ready: p.rd != nil && p.rd.ready,
+	}
+	if len(p.spec.Requires) > 0 {
+		i.Requires, i.Waiting = p.e.requiresInfoLocked(p)
 	}
 	if p.stdout != nil {
 		i.StdoutLogfile = p.stdout.Path()
@@ -133,10 +142,8 @@ func (p *process) setStateLocked(to State, expected bool) {
 	}
 	p.recordLocked(ev)
 	p.e.bus.Publish(ev)
-	if p.changed != nil {
-		close(p.changed)
-		p.changed = nil
-	}
+	p.wakeLocked()
+	p.e.depsChangedLocked()
 }
 
 // bumpLocked cancels the pending timer and invalidates pending callbacks.
@@ -173,6 +180,7 @@ func (p *process) logf(level slog.Level, format string, args ...any) {
 func (p *process) startLocked() error {
 	p.bumpLocked()
 	p.everStart = true
+	p.finished = false
 	p.setStateLocked(Starting, false)
 	err := p.spawnLocked()
 	if err != nil && p.spawnErrIsExit {
@@ -367,6 +375,8 @@ func (p *process) giveUpLocked() {
 // will start it again unless asked (the exit policy of container mode
 // watches for it).
 func (p *process) doneLocked() {
+	p.finished = true
+	p.e.depsChangedLocked()
 	p.e.bus.Publish(Event{
 		Type: EventProcessDone, Time: p.e.clock.Now(), Process: p.spec.Name, Group: p.spec.Group,
 		To: p.state, Pid: p.lastPid, Expected: p.lastExit.Expected,

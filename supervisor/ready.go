@@ -211,6 +211,7 @@ func (p *process) readyStartsecsLocked() bool {
 		return true
 	}
 	p.rd.startsecsDone = true
+	p.e.depsChangedLocked() // the running condition now holds
 	return false
 }
 

@@ -122,6 +122,9 @@ type Spec struct {
 	// Ready says how the engine learns the process is ready; nil = ready
 	// as soon as it runs (supervisord's rule).
 	Ready *ReadySpec
+	// Requires are the processes that must hold a condition before this
+	// one starts (the requires option, deps.go); stops go the other way.
+	Requires Requirements
 
 	// HookTimeout bounds every Policy call for this process.
 	HookTimeout time.Duration

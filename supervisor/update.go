@@ -98,7 +98,7 @@ func validateSpecs(specs []Spec) error {
 		}
 		seen[s.Namespec()] = true
 	}
-	return nil
+	return requireCycle(specs)
 }
 
 func (e *Engine) planLocked(specs []Spec, scope func(string) bool) []Change {
@@ -201,10 +201,10 @@ func (e *Engine) update(ctx context.Context, specs []Spec, scope func(string) bo
 		if ok && p.spec.Equal(s) {
 			continue
 		}
-		wasRunning[p] = p.state.IsRunning() || p.state == Stopping
-		p.requestStopLocked()
+		wasRunning[p] = p.state.IsRunning() || p.state == Stopping || p.waiting
 		waiting = append(waiting, p)
 	}
+	e.stopInOrderLocked(waiting) // what requires another stops first
 	e.mu.Unlock()
 	for _, p := range waiting {
 		e.waitFor(ctx, p, State.IsStopped)
@@ -255,21 +255,20 @@ func (e *Engine) update(ctx context.Context, specs []Spec, scope func(string) bo
 		e.claimOrphanLocked(p)
 	}
 	slices.SortFunc(toStart, startOrder)
+	toStart = e.byLevelLocked(toStart, false)
 	for _, p := range toStart {
 		if !p.state.IsRunning() && p.state != Stopping {
-			p.startLocked()
+			e.launchLocked(p)
 		}
 	}
+	e.depsChangedLocked() // requirements may have changed under a waiting process
 	if left := e.unclaimedOrphansLocked(); len(left) > 0 {
 		go e.stopOrphans(context.Background(), left)
 	}
 	return changes, nil
 }
 
-func startOrder(a, b *process) int {
-	return cmp.Or(cmp.Compare(a.spec.GroupPriority, b.spec.GroupPriority), cmp.Compare(a.spec.Group, b.spec.Group),
-		cmp.Compare(a.spec.Priority, b.spec.Priority), cmp.Compare(a.spec.Name, b.spec.Name))
-}
+func startOrder(a, b *process) int { return specOrder(&a.spec, &b.spec) }
 
 // removeLocked drops a stopped process from the tables. If it is somehow
 // still running (a stop that outlived ctx) it is dropped once stopped.
@@ -326,6 +325,7 @@ func (e *Engine) rebuildGroupsLocked() {
 		}
 	}
 	e.groups = groups
+	e.indexDepsLocked()
 }
 
 // RemoveGroup drops a group whose processes are all stopped, as

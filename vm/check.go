@@ -29,7 +29,8 @@ var checkLines = map[string]string{
 
 // FormatCheck writes what tend check prints: the files included, every
 // resolved process with its namespec and source, then every option's
-// value, a few to a line, and its hooks. The environment shows only what differs from the
+// value, a few to a line, and its hooks; last the start order (the
+// requires option, then priority). The environment shows only what differs from the
 // daemon's.
 func FormatCheck(w io.Writer, cfg *Config) error {
 	base := map[string]string{}
@@ -88,6 +89,7 @@ func FormatCheck(w io.Writer, cfg *Config) error {
 		}
 		fmt.Fprintf(&b, "  %-12s %s\n", "hooks", hooks)
 	}
+	formatStartOrder(&b, cfg.Specs)
 	_, err := io.WriteString(w, b.String())
 	return err
 }
@@ -134,6 +136,8 @@ func checkValue(k supervisor.Kind, v any, base map[string]string) string {
 		}
 		slices.Sort(env)
 		return orDash(strings.Join(env, " "))
+	case supervisor.Requirements:
+		return orDash(x.String())
 	}
 	return fmt.Sprint(v)
 }

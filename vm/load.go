@@ -162,6 +162,9 @@ func (v *VM) load(L *lua.LState, abs string) (*Config, error) {
 			cfg.Specs = append(cfg.Specs, sp)
 		}
 	}
+	if len(s.errs) == 0 {
+		s.errs = checkRequires(cfg.Specs, owner)
+	}
 	if len(s.errs) > 0 {
 		v.locate(s.errs)
 		sortByLine(s.errs)

@@ -109,6 +109,10 @@ var programDecoders = map[string]programDecoder{
 		s.Ready, err = decodeReady(name, s, v)
 		return err
 	}},
+	"requires": {decode: func(_ *resolver, s *supervisor.Spec, name string, v lua.LValue, _ *expander) (err error) {
+		s.Requires, err = decodeRequires(name, v)
+		return err
+	}},
 	"serverurl": {decode: func(_ *resolver, s *supervisor.Spec, name string, v lua.LValue, x *expander) error {
 		u, err := decodeKind(supervisor.KindString, name, v, nil)
 		if err == nil {

@@ -107,6 +107,10 @@ func TestExitPolicy(t *testing.T) {
 		{name: "all done, one unexpected", extra: "exit_when_done = true",
 			body: prog("a", "sh -c 'sleep 0.2; exit 4'", "autorestart = false") + prog("b", "sh -c 'sleep 0.5'", ""),
 			rc:   4, cause: "every program is done; the first unexpected end: a exited with status 4 (exit_when_done)"},
+		{name: "all done, a task waiting for another is not done", extra: "exit_when_done = true",
+			body: prog("a", "sh -c 'sleep 0.2'", "startsecs = 0, autorestart = false") +
+				prog("b", "sh -c 'sleep 0.1'", `startsecs = 0, autorestart = false, requires = { a = "completed" }`),
+			rc: 0, cause: "every program is done, all as expected (exit_when_done)", also: "spawned: 'b' with pid"},
 		{name: "main command", body: sleeper, args: []string{"--", "sh", "-c", "sleep 0.3; exit 7"},
 			rc: 7, cause: "the main command exited with status 7"},
 		{name: "main command spawn failure", body: sleeper, args: []string{"--", "/nonexistent/cmd", "-c", "x"},

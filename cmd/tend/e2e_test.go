@@ -371,6 +371,16 @@ func TestE2E_CheckInitImport(t *testing.T) {
 	}
 	out, rc = runTend(t, "check", "-c", bad)
 	check(t, []string{"check", "bad"}, out, rc, ".*bad.lua:3: .*startsecs.*\n", 1)
+	deps := filepath.Join(dir, "deps.lua")
+	os.WriteFile(deps, []byte(`program "web" { command = "sleep 1000", requires = { db = "ready" } }
+program "db" { command = "sleep 1000", ready = { tcp = "127.0.0.1:5432" } }
+`), 0o644)
+	out, rc = runTend(t, "check", "-c", deps)
+	check(t, []string{"check", "deps"}, out, rc, `.*\nstart order [^\n]*\n   1  db\n   2  web  after db \(ready\)\n`, 0)
+	cycle := filepath.Join(dir, "cycle.lua")
+	os.WriteFile(cycle, []byte("program \"a\" { command = \"x\", requires = { \"b\" } }\nprogram \"b\" {\n  command = \"x\",\n  requires = { \"a\" },\n}\n"), 0o644)
+	out, rc = runTend(t, "check", "-c", cycle)
+	check(t, []string{"check", "cycle"}, out, rc, `.*cycle.lua:1: program "a": requires: cycle: a -> b -> a\n`, 1)
 	out, rc = runTend(t, "init")
 	if rc != 0 || len(out) < 100 {
 		t.Fatalf("init: rc %d, %d bytes", rc, len(out))

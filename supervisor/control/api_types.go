@@ -94,6 +94,9 @@ type ProcessInfo struct {
 	SpawnErr      string `json:"spawnerr"`
 	StdoutLogfile string `json:"stdout_logfile"`
 	StderrLogfile string `json:"stderr_logfile"`
+	// Waiting says what a start asked for still waits for (the requires
+	// option): "db (ready)"; "" when the process is not waiting.
+	Waiting string `json:"waiting,omitempty"`
 }
 
 // NewProcessInfo converts an engine snapshot to its wire form.
@@ -102,7 +105,7 @@ func NewProcessInfo(i supervisor.Info) ProcessInfo {
 		Name: i.Name, Group: i.Group, State: int(i.State), StateName: i.State.String(),
 		Description: i.Description(), Pid: i.Pid, Start: epoch(i.Start), Stop: epoch(i.Stop),
 		Now: epoch(i.Now), ExitStatus: i.ExitStatus, SpawnErr: i.SpawnErr,
-		StdoutLogfile: i.StdoutLogfile, StderrLogfile: i.StderrLogfile,
+		StdoutLogfile: i.StdoutLogfile, StderrLogfile: i.StderrLogfile, Waiting: i.Waiting,
 	}
 }
 
