@@ -125,6 +125,12 @@ func checkValue(k supervisor.Kind, v any, base map[string]string) string {
 		return secs(x)
 	case syscall.Signal:
 		return supervisor.SignalName(x)
+	case []supervisor.SocketSpec:
+		out := make([]string, len(x))
+		for i, sk := range x {
+			out[i] = sk.String()
+		}
+		return orDash(strings.Join(out, ", "))
 	case map[string]string:
 		var env []string
 		for name, val := range x {
