@@ -372,4 +372,3 @@ func listenEnv(env []string, s *Spec) []string {
 	}
 	return append(out, "LISTEN_FDS="+strconv.Itoa(len(s.Sockets)), "LISTEN_FDNAMES="+strings.Join(names, ":"))
 }
-
