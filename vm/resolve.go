@@ -101,7 +101,11 @@ func (r *resolver) program(d *programDecl, numprocs int) ([]supervisor.Spec, *ho
 		switch v := t.RawGetString(o.Name); v.(type) {
 		case *lua.LNilType:
 		case *lua.LFunction:
-			el.at(o.Name, fmt.Errorf("%s must be a number, not a function: it is needed before instances exist", o.Name))
+			if o.Kind == supervisor.KindInt || o.Kind == supervisor.KindSeconds {
+				el.at(o.Name, fmt.Errorf("%s must be a number, not a function: it is needed before instances exist", o.Name))
+			} else {
+				el.at(o.Name, fmt.Errorf("%s cannot be a function: it belongs to the whole program, not to one instance", o.Name))
+			}
 		default:
 			if px == nil {
 				px = &expander{r: r, d: d, group: m.name, program: true}
