@@ -1,6 +1,7 @@
 package vm
 
 import (
+	"context"
 	"reflect"
 	"strings"
 	"testing"
@@ -92,5 +93,32 @@ func TestSocketOptionErrors(t *testing.T) {
 		if got := loadError(t, map[string]string{"tend.lua": tc.src}); !strings.Contains(got, tc.want) {
 			t.Errorf("%s:\n got %s\nwant %s", tc.src, got, tc.want)
 		}
+	}
+}
+
+// TestLoadINIFCGIProgram runs a supervisord config with [fcgi-program:x]
+// directly: the program gets its socket, and an error in the socket names
+// the INI file and line.
+func TestLoadINIFCGIProgram(t *testing.T) {
+	path := writeConfig(t, map[string]string{
+		"tend.lua": "[supervisord]\n\n[fcgi-program:php]\ncommand=php-cgi\nsocket=unix:///run/%(program_name)s.sock\nsocket_mode=0660\nnumprocs=2\nprocess_name=%(program_name)s_%(process_num)d\n",
+	})
+	v, cfg, err := Load(context.Background(), path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close()
+	if len(cfg.Specs) != 2 {
+		t.Fatalf("specs: %d", len(cfg.Specs))
+	}
+	for _, s := range cfg.Specs {
+		if s.Socket == nil || s.Socket.URL != "unix:///run/php.sock" || s.Socket.Mode != 0o660 || s.Group != "php" {
+			t.Errorf("%s: socket %+v group %s", s.Name, s.Socket, s.Group)
+		}
+	}
+	bad := writeConfig(t, map[string]string{"tend.lua": "[supervisord]\n\n[fcgi-program:php]\ncommand=php-cgi\nsocket=tcp://nohostport\n"})
+	_, _, err = Load(context.Background(), bad, Options{})
+	if err == nil || !strings.Contains(err.Error(), "tend.lua:5") || !strings.Contains(err.Error(), `bad socket "tcp://nohostport"`) {
+		t.Errorf("bad socket: %v", err)
 	}
 }
