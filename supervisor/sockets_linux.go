@@ -5,7 +5,6 @@ import (
 	"maps"
 	"net"
 	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -252,12 +251,13 @@ func bindTCP(sk SocketSpec) (*heldSocket, error) {
 	return h, nil
 }
 
-// bindUnix binds a unix socket under a temporary name in the target's
-// folder, sets it up (listen, owner, mode) and renames it into place, so
-// that the path never shows a socket with the wrong mode and a stale
-// socket left by a previous run is replaced at once. A path that is not a
-// socket, or a socket something still listens on, is an error where
-// supervisord would delete it.
+// bindUnix binds a unix socket at path and sets it up: owner and mode
+// first, then listen, so that nobody connects before the mode applies. A
+// stale socket left by a previous run is replaced as supervisord does;
+// unlike supervisord, a path that is not a socket, or a socket something
+// still accepts on, is an error rather than deleted. (Binding elsewhere
+// and renaming would leave the socket's own name, which getsockname shows
+// the child, wrong.)
 func bindUnix(sk SocketSpec, path string) (*heldSocket, error) {
 	if st, err := os.Lstat(path); err == nil {
 		if st.Mode()&os.ModeSocket == 0 {
@@ -267,45 +267,35 @@ func bindUnix(sk SocketSpec, path string) (*heldSocket, error) {
 			c.Close()
 			return nil, fmt.Errorf("%s is in use: something accepts connections on it", path)
 		}
+		if err := os.Remove(path); err != nil {
+			return nil, fmt.Errorf("remove stale socket: %w", err)
+		}
 	}
 	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return nil, fmt.Errorf("socket: %w", err)
 	}
 	h := &heldSocket{file: os.NewFile(uintptr(fd), sk.URL)}
-	tmp := filepath.Join(filepath.Dir(path), fmt.Sprintf(".%s.tend-%d", filepath.Base(path), os.Getpid()))
-	os.Remove(tmp)
-	if err := unix.Bind(fd, &unix.SockaddrUnix{Name: tmp}); err != nil {
+	if err := unix.Bind(fd, &unix.SockaddrUnix{Name: path}); err != nil {
 		h.file.Close()
-		return nil, fmt.Errorf("bind %s: %w", path, err)
-	}
-	err = h.setup(sk, tmp)
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		h.file.Close()
-		os.Remove(tmp)
-		return nil, err
+		return nil, fmt.Errorf("bind: %w", err)
 	}
 	var st unix.Stat_t
 	if err := unix.Lstat(path, &st); err == nil {
 		h.dev, h.ino = st.Dev, st.Ino
 	}
+	if err := h.setup(sk, path); err != nil {
+		h.file.Close()
+		os.Remove(path)
+		return nil, err
+	}
 	return h, nil
 }
 
-// setup applies sk's backlog, owner and mode to the socket (listen(2) on
-// a listening socket changes its backlog in place; path is where a unix
-// socket's file is now) and records sk.
+// setup applies sk's owner and mode to a unix socket's path, then its
+// backlog (listen(2) on a listening socket changes the backlog in place),
+// and records sk.
 func (h *heldSocket) setup(sk SocketSpec, path string) error {
-	backlog := sk.Backlog
-	if backlog <= 0 {
-		backlog = unix.SOMAXCONN
-	}
-	if err := unix.Listen(int(h.file.Fd()), backlog); err != nil {
-		return fmt.Errorf("listen: %w", err)
-	}
 	if path != "" {
 		if sk.Uid >= 0 || sk.Gid >= 0 {
 			if err := os.Lchown(path, sk.Uid, sk.Gid); err != nil {
@@ -317,6 +307,13 @@ func (h *heldSocket) setup(sk SocketSpec, path string) error {
 				return fmt.Errorf("could not change permissions of socket file: %w", err)
 			}
 		}
+	}
+	backlog := sk.Backlog
+	if backlog <= 0 {
+		backlog = unix.SOMAXCONN
+	}
+	if err := unix.Listen(int(h.file.Fd()), backlog); err != nil {
+		return fmt.Errorf("listen: %w", err)
 	}
 	h.spec = sk
 	return nil
