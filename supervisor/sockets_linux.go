@@ -129,7 +129,7 @@ func (e *Engine) socketLocked(sk SocketSpec) (*os.File, error) {
 			return nil, fmt.Errorf("socket %s: %w", sk.URL, err)
 		}
 		e.sockets.held[sk.URL] = h
-		e.log.Info("created socket " + sk.URL)
+		e.log.Info("Creating socket " + sk.URL)
 		return h.file, nil
 	}
 	if !sameSocket(h.spec, sk) {
@@ -193,7 +193,7 @@ func (e *Engine) closeSocketLocked(url string) {
 			}
 		}
 	}
-	e.log.Info("closed socket " + url)
+	e.log.Info("Closing socket " + url)
 }
 
 // bindSocket makes a listening socket for sk: blocking, close-on-exec.

@@ -576,3 +576,22 @@ func TestSocketSpecValidation(t *testing.T) {
 		t.Errorf("ready.fd 5 with two sockets: %v", err)
 	}
 }
+
+// TestTrampolineKeepsPlacedFDs: a child started through the trampoline
+// (umask set) still gets the descriptors tend placed above 2, here the
+// ready fd 3 and a socket at 4; the trampoline used to mark every
+// descriptor above 2 close-on-exec.
+func TestTrampolineKeepsPlacedFDs(t *testing.T) {
+	h := newHarness(t)
+	s := h.spec("n", "/bin/sh", "-c", `echo ready >&3 && exec sleep 100`)
+	s.Umask = 0o22
+	s.Ready = &ReadySpec{FD: 4, Timeout: 10 * time.Second}
+	web := mustSocket(t, fmt.Sprintf("tcp://127.0.0.1:%d", testkit.FreePort(t)))
+	web.Name = "web"
+	s.Sockets = []SocketSpec{web}
+	s.Command = []string{"/bin/sh", "-c", `test "$LISTEN_PID" = $$ && test -S /proc/self/fd/3 && echo ready >&4 && exec sleep 100`}
+	h.update(s)
+	if info := h.waitState("n", Running, 0); !info.Ready {
+		t.Errorf("not ready: %+v", info)
+	}
+}
