@@ -115,9 +115,11 @@ func (e *Engine) socketLocked(sk SocketSpec) (*os.File, error) {
 	h := e.sockets.held[sk.URL]
 	if h == nil {
 		var err error
+		verb := "Creating socket "
 		if f := e.sockets.inherited[sk.URL]; f != nil {
 			delete(e.sockets.inherited, sk.URL)
-			h = &heldSocket{file: f}
+			h, verb = &heldSocket{file: f}, "Taking over socket "
+			h.dev, h.ino = socketFileID(unixPath(sk))
 			err = h.setup(sk, unixPath(sk))
 		} else {
 			h, err = bindSocket(sk)
@@ -129,7 +131,7 @@ func (e *Engine) socketLocked(sk SocketSpec) (*os.File, error) {
 			return nil, fmt.Errorf("socket %s: %w", sk.URL, err)
 		}
 		e.sockets.held[sk.URL] = h
-		e.log.Info("Creating socket " + sk.URL)
+		e.log.Info(verb + sk.URL)
 		return h.file, nil
 	}
 	if !sameSocket(h.spec, sk) {
@@ -280,16 +282,23 @@ func bindUnix(sk SocketSpec, path string) (*heldSocket, error) {
 		h.file.Close()
 		return nil, fmt.Errorf("bind: %w", err)
 	}
-	var st unix.Stat_t
-	if err := unix.Lstat(path, &st); err == nil {
-		h.dev, h.ino = st.Dev, st.Ino
-	}
+	h.dev, h.ino = socketFileID(path)
 	if err := h.setup(sk, path); err != nil {
 		h.file.Close()
 		os.Remove(path)
 		return nil, err
 	}
 	return h, nil
+}
+
+// socketFileID returns the device and inode of the socket file at path,
+// zeros when there is none (or path is "").
+func socketFileID(path string) (dev, ino uint64) {
+	var st unix.Stat_t
+	if path == "" || unix.Lstat(path, &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFSOCK {
+		return 0, 0
+	}
+	return st.Dev, st.Ino
 }
 
 // setup applies sk's owner and mode to a unix socket's path, then its

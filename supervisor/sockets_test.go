@@ -595,3 +595,27 @@ func TestTrampolineKeepsPlacedFDs(t *testing.T) {
 		t.Errorf("not ready: %+v", info)
 	}
 }
+
+// TestInheritedUnixSocketPathRemoved: a unix socket taken over from a
+// previous tend is its own once taken: removing the program removes the
+// path, as for a socket it bound itself.
+func TestInheritedUnixSocketPathRemoved(t *testing.T) {
+	path := filepath.Join(testkit.ShortTempDir(t), "u.sock")
+	sk := mustSocket(t, "unix://"+path)
+	h0, err := bindSocket(sk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := newHarness(t, Config{Sockets: []HeldSocket{{URL: sk.URL, File: h0.file}}})
+	s := h.sockServe("web", "fcgi")
+	s.Socket = &sk
+	h.update(s)
+	h.waitState("web", Running, 0)
+	if _, err := ask("unix", path); err != nil {
+		t.Fatalf("ask: %v", err)
+	}
+	h.update()
+	if _, err := os.Lstat(path); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("inherited socket's path after removal: %v", err)
+	}
+}
