@@ -89,8 +89,11 @@ func (e *Engine) HoldSockets() (release func()) {
 func (e *Engine) openSocketsLocked(specs []Spec) error {
 	var opened []string
 	for i := range specs {
-		for _, sk := range specs[i].allSockets() {
+		for j, sk := range specs[i].allSockets() {
 			fresh := e.sockets.held[sk.URL] == nil
+			if o := e.adoptable[specs[i].Namespec()]; fresh && o != nil {
+				e.socketFromOrphanLocked(o, socketFD(&specs[i], j), sk)
+			}
 			if _, err := e.socketLocked(sk); err != nil {
 				for _, url := range opened {
 					e.closeSocketLocked(url)
@@ -103,6 +106,79 @@ func (e *Engine) openSocketsLocked(specs []Spec) error {
 		}
 	}
 	return nil
+}
+
+// socketFD returns the descriptor a child of s has its j-th socket of
+// allSockets on.
+func socketFD(s *Spec, j int) int {
+	if s.Socket != nil {
+		if j == 0 {
+			return 0
+		}
+		j--
+	}
+	return 3 + j
+}
+
+// socketFromOrphanLocked takes the listening socket for sk from a process
+// a previous tend left running, to be adopted (Recover with OrphansAdopt):
+// it still holds the socket, so binding the address again would fail, and
+// it and its successors must share one socket. pidfd_getfd(2) copies the
+// orphan's descriptor fd, which must be a listening socket at sk's
+// address. On failure the socket is bound as usual (and the error names
+// the address in use).
+func (e *Engine) socketFromOrphanLocked(o *orphan, fd int, sk SocketSpec) {
+	pidfd := o.pidfd
+	if pidfd < 0 {
+		var err error
+		if pidfd, err = unix.PidfdOpen(o.Pid, 0); err != nil {
+			return
+		}
+		defer unix.Close(pidfd)
+	}
+	nfd, err := unix.PidfdGetfd(pidfd, fd, 0) // close-on-exec, as pidfd_getfd makes it
+	if err == nil {
+		err = checkListening(nfd, sk)
+		if err != nil {
+			unix.Close(nfd)
+		}
+	}
+	if err != nil {
+		e.log.Warn(fmt.Sprintf("socket %s: cannot take it from '%s' (pid %d) left running by a previous tend: %v", sk.URL, o.Name, o.Pid, err))
+		return
+	}
+	if e.sockets.inherited == nil {
+		e.sockets.inherited = map[string]*os.File{}
+	}
+	e.sockets.inherited[sk.URL] = os.NewFile(uintptr(nfd), sk.URL)
+}
+
+// checkListening reports whether fd is a listening socket bound where sk
+// says.
+func checkListening(fd int, sk SocketSpec) error {
+	if v, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_ACCEPTCONN); err != nil || v != 1 {
+		return fmt.Errorf("descriptor is not a listening socket")
+	}
+	sa, err := unix.Getsockname(fd)
+	if err != nil {
+		return fmt.Errorf("getsockname: %w", err)
+	}
+	var port int
+	switch a := sa.(type) {
+	case *unix.SockaddrUnix:
+		if path, _ := sk.Unix(); a.Name == path {
+			return nil
+		}
+		return fmt.Errorf("descriptor is bound to %s", a.Name)
+	case *unix.SockaddrInet4:
+		port = a.Port
+	case *unix.SockaddrInet6:
+		port = a.Port
+	}
+	if _, p, _ := net.SplitHostPort(strings.TrimPrefix(sk.URL, "tcp://")); p == strconv.Itoa(port) {
+		return nil
+	}
+	return fmt.Errorf("descriptor is bound to port %d", port)
 }
 
 // socketLocked returns the held socket for sk, binding it (or taking the

@@ -619,3 +619,33 @@ func TestInheritedUnixSocketPathRemoved(t *testing.T) {
 		t.Errorf("inherited socket's path after removal: %v", err)
 	}
 }
+
+// TestRecoverAdoptsSocket: after a tend killed with SIGKILL, the adopted
+// orphan of an fcgi program still holds the socket, so its address cannot
+// be bound again; the new engine takes the socket from the orphan
+// (pidfd_getfd) and the orphan's successor gets that same socket.
+func TestRecoverAdoptsSocket(t *testing.T) {
+	url := fmt.Sprintf("tcp://127.0.0.1:%d", testkit.FreePort(t))
+	t.Setenv("TEND_TEST_SOCKET", url)
+	prev := crashedInstance(t)
+	h := newHarness(t, Config{StateFile: prev.state, Orphans: OrphansAdopt})
+	specs := prevSpecs(h.dir)
+	if _, err := h.e.Recover(context.Background(), specs); err != nil {
+		t.Fatal(err)
+	}
+	h.update(specs...)
+	orphan := prev.pids["sock"]
+	if i, _ := h.e.Info("sock"); i.Pid != orphan || !i.Adopted {
+		t.Fatalf("sock: %+v, want pid %d adopted", i, orphan)
+	}
+	ino := heldInode(t, h.e, url)
+	if link, _ := os.Readlink(fmt.Sprintf("/proc/%d/fd/0", orphan)); link != fmt.Sprintf("socket:[%d]", ino) {
+		t.Errorf("held socket inode %d, the orphan's fd 0 is %s", ino, link)
+	}
+	syscall.Kill(orphan, syscall.SIGKILL)
+	h.waitSeq("sock", 10*time.Second, Running, Exited, Starting)
+	i := h.waitState("sock", Running, 10*time.Second)
+	if link, _ := os.Readlink(fmt.Sprintf("/proc/%d/fd/0", i.Pid)); link != fmt.Sprintf("socket:[%d]", ino) {
+		t.Errorf("the orphan's successor has fd 0 %s, want socket:[%d]", link, ino)
+	}
+}
