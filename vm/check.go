@@ -24,7 +24,7 @@ import (
 var checkLines = map[string]string{
 	"command": "command", "process_name": "instance", "autostart": "start", "autorestart": "restart",
 	"stopsignal": "stop", "user": "run", "environment": "environment", "stdout_logfile": "stdout",
-	"redirect_stderr": "stderr", "serverurl": "serverurl", "events": "events",
+	"redirect_stderr": "stderr", "serverurl": "serverurl", "sockets": "sockets", "socket": "socket", "events": "events",
 }
 
 // FormatCheck writes what tend check prints: the files included, every
