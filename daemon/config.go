@@ -270,6 +270,10 @@ func (d *Daemon) reload(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// The sockets the new config still names stay open from the old
+	// processes to the new ones: connections wait in their backlogs.
+	release := eng.HoldSockets()
+	defer release()
 	if _, err := eng.Update(ctx, nil); err != nil {
 		v.Close()
 		return fmt.Errorf("reload: stop processes: %w", err)

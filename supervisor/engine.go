@@ -46,6 +46,11 @@ type Config struct {
 	// Clock is the engine's time source for every timer and timestamp;
 	// nil means the real clock.
 	Clock Clock
+	// Sockets are listening sockets a previous tend held and passed across
+	// execve (see HeldSockets): a spec naming one of these URLs gets that
+	// socket instead of a new bind. The engine owns the files from New
+	// on; those no spec names are closed after the first Update.
+	Sockets []HeldSocket
 }
 
 // Result is the outcome of an operation on one process, as supervisord's
@@ -100,6 +105,7 @@ type Engine struct {
 	// set while a settleDepsLocked is scheduled (deps.go).
 	deps       *depIndex
 	depsQueued bool
+	sockets    socketTable // the listening sockets held for programs (sockets_linux.go)
 }
 
 type group struct {
@@ -126,6 +132,12 @@ func New(cfg Config) *Engine {
 	}
 	if e.clock == nil {
 		e.clock = realClock{}
+	}
+	for _, hs := range cfg.Sockets {
+		if e.sockets.inherited == nil {
+			e.sockets.inherited = map[string]*os.File{}
+		}
+		e.sockets.inherited[hs.URL] = hs.File
 	}
 	e.environ = cfg.Environ
 	if e.environ == nil {

@@ -24,8 +24,12 @@ import (
 // syscall.ForkExec pass files to children by dup2 in the child, which clears
 // the flag on the copy.
 
-// closeOnExec marks every descriptor above 2 of this process close-on-exec.
+// closeOnExec marks every descriptor above 2 (from first, when set) of
+// this process close-on-exec.
 type closeOnExec struct {
+	// first is the lowest descriptor marked; 0 means 3. The trampoline
+	// sets it above the descriptors tend placed for the program.
+	first int
 	// sweep is set once close_range(CLOSE_RANGE_CLOEXEC) failed (before
 	// Linux 5.11, or refused by a seccomp filter): then /proc/self/fd is
 	// walked instead.
@@ -38,13 +42,14 @@ type closeOnExec struct {
 // apply marks the descriptors: one close_range(2) call, which costs about
 // 2 µs, or the /proc walk (about 50 µs). It returns the first failure only.
 func (c *closeOnExec) apply() error {
+	first := max(c.first, 3)
 	if !c.sweep {
-		if unix.CloseRange(3, math.MaxUint32, unix.CLOSE_RANGE_CLOEXEC) == nil {
+		if unix.CloseRange(uint(first), math.MaxUint32, unix.CLOSE_RANGE_CLOEXEC) == nil {
 			return nil
 		}
 		c.sweep = true
 	}
-	err := sweepCloseOnExec()
+	err := sweepCloseOnExec(first)
 	if err == nil || c.failed {
 		return nil
 	}
@@ -52,9 +57,9 @@ func (c *closeOnExec) apply() error {
 	return err
 }
 
-// sweepCloseOnExec sets FD_CLOEXEC on every descriptor above 2 listed in
-// /proc/self/fd that lacks it.
-func sweepCloseOnExec() error {
+// sweepCloseOnExec sets FD_CLOEXEC on every descriptor from first listed
+// in /proc/self/fd that lacks it.
+func sweepCloseOnExec(first int) error {
 	d, err := os.Open("/proc/self/fd")
 	if err != nil {
 		return fmt.Errorf("list descriptors: %w", err)
@@ -67,7 +72,7 @@ func sweepCloseOnExec() error {
 	var errs []error
 	for _, n := range names {
 		fd, err := strconv.Atoi(n)
-		if err != nil || fd <= 2 || fd == int(d.Fd()) {
+		if err != nil || fd < first || fd == int(d.Fd()) {
 			continue
 		}
 		flags, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0)

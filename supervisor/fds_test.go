@@ -82,7 +82,7 @@ func testChildFDs(t *testing.T, sweep bool) {
 // The /proc walk used on kernels without close_range(CLOSE_RANGE_CLOEXEC).
 func TestSweepCloseOnExec(t *testing.T) {
 	fd := leakyFD(t)
-	if err := sweepCloseOnExec(); err != nil {
+	if err := sweepCloseOnExec(3); err != nil {
 		t.Fatal(err)
 	}
 	if flags, err := fcntlGetFD(fd); err != nil || flags&syscall.FD_CLOEXEC == 0 {

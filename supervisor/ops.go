@@ -436,6 +436,7 @@ func (e *Engine) ShutdownWith(ctx context.Context, opts ShutdownOptions) Shutdow
 	for _, p := range e.procs {
 		p.closeLogsLocked()
 	}
+	e.closeAllSocketsLocked()
 	e.mu.Unlock()
 	if err := e.state.remove(); err != nil {
 		e.log.Error(err.Error())

@@ -50,6 +50,8 @@ type Option struct {
 	Tend bool
 	// Listener marks the options only an eventlistener accepts.
 	Listener bool
+	// FCGI marks the options only an fcgi_program accepts (its socket).
+	FCGI bool
 	// ConfigInfo is the member of supervisord's getAllConfigInfo that
 	// reports the option, or "" when it reports none.
 	ConfigInfo string
@@ -155,6 +157,21 @@ var ProgramOptions = slices.Concat([]Option{
 		{Name: "hook_timeout", Kind: KindSeconds, Example: "1", Live: true, Tend: true,
 			Doc:   "default: daemon's hook_timeout",
 			Field: func(s *Spec) any { return &s.HookTimeout }},
+		{Name: "sockets", Kind: KindTable, Example: `{ web = "tcp://127.0.0.1:8080" }`, Tend: true,
+			Doc:   "listening sockets tend holds, passed from fd 3 with LISTEN_FDS, LISTEN_FDNAMES, LISTEN_PID (sorted by name)",
+			Field: func(s *Spec) any { return &s.Sockets }},
+		{Name: "socket", Kind: KindString, FCGI: true,
+			Doc:   `required: "tcp://host:port" or "unix:///path", the socket every instance gets as fd 0`,
+			Field: fcgiField(func(sk *SocketSpec) any { return &sk.URL })},
+		{Name: "socket_backlog", Kind: KindInt, Example: "1024", FCGI: true,
+			Doc:   "listen(2) backlog, 1-65535; default: SOMAXCONN",
+			Field: fcgiField(func(sk *SocketSpec) any { return &sk.Backlog })},
+		{Name: "socket_owner", Kind: KindString, Example: "www-data:www-data", FCGI: true,
+			Doc:   "user[:group] of a unix socket; default: the program's user",
+			Field: fcgiField(func(sk *SocketSpec) any { return &sk.Owner })},
+		{Name: "socket_mode", Kind: KindOctal, Example: "0700", FCGI: true,
+			Doc:   "mode of a unix socket; default: 0700",
+			Field: fcgiField(func(sk *SocketSpec) any { return &sk.Mode })},
 		{Name: "events", Kind: KindNames, Listener: true,
 			Doc: "required: the event types the pool subscribes to",
 			Field: func(s *Spec) any {
@@ -172,6 +189,29 @@ var ProgramOptions = slices.Concat([]Option{
 				return &s.Listener.BufferSize
 			}},
 	})
+
+// fcgiField returns the Field of an fcgi_program socket option: nil for a
+// spec without a socket.
+func fcgiField(f func(*SocketSpec) any) func(*Spec) any {
+	return func(s *Spec) any {
+		if s.Socket == nil {
+			return nil
+		}
+		return f(s.Socket)
+	}
+}
+
+// Accepts reports whether a declaration of kind decl ("program",
+// "eventlistener" or "fcgi_program") takes the option.
+func (o Option) Accepts(decl string) bool {
+	switch {
+	case o.Listener:
+		return decl == "eventlistener"
+	case o.FCGI:
+		return decl == "fcgi_program"
+	}
+	return true
+}
 
 // streamOptions are the six options of one output stream (stdout_… or
 // stderr_…). Only stdout's carry doc lines: tend init documents them once.

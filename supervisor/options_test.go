@@ -11,7 +11,7 @@ import (
 // Credential from user, Num from numprocs_start, Program and Group from
 // the declarations) or are bookkeeping that update copies itself.
 var derivedFields = []string{"Program", "Group", "Num", "CommandLine", "GroupPriority", "Credential",
-	"Listener", "Policy", "Source"}
+	"Listener", "Socket", "Policy", "Source", "Socket.Name", "Socket.Uid", "Socket.Gid"}
 
 // TestEveryFieldHasAnOption fails when a Spec field is added without an
 // entry in ProgramOptions (or a reason in derivedFields): the field would
@@ -19,6 +19,7 @@ var derivedFields = []string{"Program", "Group", "Num", "CommandLine", "GroupPri
 func TestEveryFieldHasAnOption(t *testing.T) {
 	s := NewSpec("x", "true")
 	s.Listener = &ListenerSpec{}
+	s.Socket = &SocketSpec{}
 	pointed := map[uintptr]string{}
 	for _, o := range ProgramOptions {
 		p := reflect.ValueOf(o.Field(&s))
@@ -49,6 +50,7 @@ func TestEveryFieldHasAnOption(t *testing.T) {
 	}
 	walk(reflect.ValueOf(&s).Elem(), "")
 	walk(reflect.ValueOf(s.Listener).Elem(), "Listener.")
+	walk(reflect.ValueOf(s.Socket).Elem(), "Socket.")
 }
 
 func TestOptionNamesUnique(t *testing.T) {
@@ -101,8 +103,11 @@ func TestSpecDiffAndLive(t *testing.T) {
 	for _, o := range ProgramOptions {
 		a := NewSpec("x", "true")
 		a.Listener = &ListenerSpec{Events: []string{"EVENT"}, BufferSize: 10}
+		a.Socket = &SocketSpec{URL: "unix:///x", Mode: 0o700, Uid: -1, Gid: -1}
 		b := a
 		b.Listener = &ListenerSpec{Events: slices.Clone(a.Listener.Events), BufferSize: 10}
+		sk := *a.Socket
+		b.Socket = &sk
 		b.ExitCodes = slices.Clone(a.ExitCodes)
 		differ(t, reflect.ValueOf(o.Field(&b)).Elem())
 		diff := specDiff(a, b)

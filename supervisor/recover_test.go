@@ -40,6 +40,8 @@ func runTestRole() {
 		runPrevEngineRole()
 	case "notify":
 		runNotifyRole()
+	case "sockserve":
+		runSockServeRole()
 	}
 }
 
@@ -86,6 +88,13 @@ func prevSpecs(dir string) []Spec {
 	stubborn := mk("stubborn", "/bin/sh", "-c", `trap "" TERM; echo up; while :; do sleep 1; done`)
 	family := mk("family", "/bin/sh", "-c", `sleep 300 & echo $! > `+filepath.Join(dir, "grandchild")+`; wait`)
 	family.StopAsGroup = true
+	if url := os.Getenv("TEND_TEST_SOCKET"); url != "" {
+		// An fcgi program whose orphan keeps its socket (TestRecoverAdoptsSocket).
+		sock := mk("sock", "sleep", "300")
+		sk, _ := ParseSocketURL(url)
+		sock.Socket = &sk
+		return []Spec{plain, stubborn, family, sock}
+	}
 	return []Spec{plain, stubborn, family}
 }
 

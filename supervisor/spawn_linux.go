@@ -21,8 +21,67 @@ import (
 const TrampolineArg = "__tend_exec"
 
 // keepUmask in the umask slot of the trampoline's arguments leaves the
-// umask alone: the trampoline then runs only to reset the child's signals.
+// umask alone: the trampoline then runs only to reset the child's signals
+// (or to set LISTEN_PID).
 const keepUmask = "-"
+
+// The settings slot of the trampoline's arguments is the umask (or
+// keepUmask), then optionally, comma-separated, "keep=N": descriptors 0 to
+// N-1 are the program's (default 3), and "listen": set LISTEN_PID to the
+// trampoline's pid, which exec makes the program's.
+const (
+	trampKeep   = "keep="
+	trampListen = "listen"
+)
+
+// trampolineSettings is the parsed settings slot.
+type trampolineSettings struct {
+	umask  int // -1: leave it
+	keep   int
+	listen bool
+}
+
+func parseTrampolineSettings(slot string) (trampolineSettings, error) {
+	ts := trampolineSettings{umask: -1, keep: 3}
+	parts := strings.Split(slot, ",")
+	if parts[0] != keepUmask {
+		mask, err := strconv.ParseUint(parts[0], 8, 32)
+		if err != nil {
+			return ts, fmt.Errorf("bad umask %q", parts[0])
+		}
+		ts.umask = int(mask)
+	}
+	for _, p := range parts[1:] {
+		switch {
+		case p == trampListen:
+			ts.listen = true
+		case strings.HasPrefix(p, trampKeep):
+			n, err := strconv.Atoi(strings.TrimPrefix(p, trampKeep))
+			if err != nil || n < 3 {
+				return ts, fmt.Errorf("bad setting %q", p)
+			}
+			ts.keep = n
+		default:
+			return ts, fmt.Errorf("bad setting %q", p)
+		}
+	}
+	return ts, nil
+}
+
+// String writes the settings slot.
+func (ts trampolineSettings) String() string {
+	s := keepUmask
+	if ts.umask >= 0 {
+		s = strconv.FormatUint(uint64(ts.umask), 8)
+	}
+	if ts.keep > 3 {
+		s += "," + trampKeep + strconv.Itoa(ts.keep)
+	}
+	if ts.listen {
+		s += "," + trampListen
+	}
+	return s
+}
 
 // RunTrampoline must be called first thing in main by any binary named in
 // Config.Trampoline. When the process was started as the trampoline
@@ -37,13 +96,19 @@ func RunTrampoline() {
 	if len(os.Args) < 4 || os.Args[1] != TrampolineArg {
 		return
 	}
-	if os.Args[2] != keepUmask {
-		mask, err := strconv.ParseUint(os.Args[2], 8, 32)
-		if err != nil {
-			fmt.Fprintf(os.Stderr, "supervisor: bad umask %q\n", os.Args[2])
-			os.Exit(127)
-		}
-		syscall.Umask(int(mask))
+	ts, err := parseTrampolineSettings(os.Args[2])
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "supervisor: %v\n", err)
+		os.Exit(127)
+	}
+	if ts.umask >= 0 {
+		syscall.Umask(ts.umask)
+	}
+	env := os.Environ()
+	if ts.listen {
+		// sd_listen_fds(3) takes the descriptors only when LISTEN_PID is
+		// the pid of the process reading it: this one, after exec.
+		env = append(env, "LISTEN_PID="+strconv.Itoa(os.Getpid()))
 	}
 	path := os.Args[3]
 	runtime.LockOSThread() // the mask cleared below is this thread's
@@ -53,11 +118,12 @@ func RunTrampoline() {
 	// The trampoline is a Go program of its own: whatever its runtime (or
 	// a race-detector build's) opened without close-on-exec must not reach
 	// the program either.
-	var fds closeOnExec
+	// The descriptors tend placed for the program (0 to keep-1) stay.
+	fds := closeOnExec{first: ts.keep}
 	if err := fds.apply(); err != nil {
 		fmt.Fprintf(os.Stderr, "supervisor: descriptors may leak to %s: %v\n", path, err)
 	}
-	err := syscall.Exec(path, os.Args[4:], os.Environ())
+	err = syscall.Exec(path, os.Args[4:], env)
 	fmt.Fprintf(os.Stderr, "supervisor: couldn't exec %s: %s\n", path, errnoName(err))
 	fmt.Fprintln(os.Stderr, "supervisor: child process was not spawned")
 	os.Exit(127)
@@ -91,7 +157,7 @@ func (e *Engine) buildEnv(s *Spec) []string {
 	for k, v := range extra {
 		env = append(env, k+"="+v)
 	}
-	return env
+	return listenEnv(env, s)
 }
 
 func envLookup(env []string, key string) string {
@@ -247,23 +313,9 @@ func (p *process) spawnLocked() error {
 			return p.childSideFailureLocked(fmt.Sprintf("couldn't chdir to %s: %s", s.Directory, errnoName(err)))
 		}
 	}
-	argv0, argv := path, s.Command
-	// The trampoline also gives the child default signals when tend
-	// itself inherited ignored or blocked ones (sigreset_linux.go).
-	tramp := p.e.cfg.Trampoline
-	if s.Umask >= 0 || (len(tramp) > 0 && signalsLeak(p.e.sigmask)) {
-		if len(tramp) == 0 {
-			return errors.New("umask is set but this engine has no trampoline to apply it")
-		}
-		mask := keepUmask
-		if s.Umask >= 0 {
-			mask = strconv.FormatUint(uint64(s.Umask), 8)
-		}
-		argv0 = tramp[0]
-		argv = append(append(append([]string{}, tramp...), mask, path), s.Command...)
-		if !filepath.IsAbs(argv0) {
-			argv0, _ = filepath.Abs(argv0)
-		}
+	fcgi, listen, err := p.e.socketFilesLocked(s)
+	if err != nil {
+		return err
 	}
 	rr, err := p.prepareReadyLocked()
 	if err != nil {
@@ -282,8 +334,24 @@ func (p *process) spawnLocked() error {
 		sys.PidFD = &pidfd
 	}
 	attr := &syscall.ProcAttr{Dir: s.Directory, Env: p.env, Files: pp.childFiles(), Sys: sys}
+	if fcgi != nil {
+		// supervisord's FastCGI rule: the socket is the child's stdin.
+		attr.Files[0] = fcgi.Fd()
+	}
+	for _, f := range listen {
+		attr.Files = append(attr.Files, f.Fd())
+	}
 	if rr != nil {
 		attr.Env, attr.Files = rr.childEnv(p.env), rr.childFiles(attr.Files)
+	}
+	argv0, argv, err := p.trampolineLocked(path, len(attr.Files), len(listen) > 0)
+	if err != nil {
+		pp.closeChildEnds()
+		pp.closeParentEnds()
+		if rr != nil {
+			rr.end()
+		}
+		return err
 	}
 	// Again at each spawn: a library may have opened a descriptor without
 	// close-on-exec since the last one.
@@ -312,12 +380,43 @@ func (p *process) spawnLocked() error {
 	p.e.byPid[pid] = p
 	p.e.watchExit(pid, pidfd)
 	p.stdin = pp.stdinW
+	if fcgi != nil {
+		// Nothing reads the pipe: its read end went unused.
+		pp.stdinW.Close()
+		p.stdin = nil
+	}
 	if rr != nil {
 		p.startReadyLocked(rr)
 	}
 	p.captureLocked(pp)
 	p.logf(slog.LevelInfo, "spawned: '%s' with pid %d", s.Name, pid)
 	return nil
+}
+
+// trampolineLocked returns the path and argv to exec for the process at
+// path: the command itself, or the trampoline when the child needs a
+// umask, default signals (tend inherited ignored or blocked ones, see
+// sigreset_linux.go) or LISTEN_PID. keep is how many descriptors the child
+// gets from tend.
+func (p *process) trampolineLocked(path string, keep int, listen bool) (string, []string, error) {
+	s := &p.spec
+	tramp := p.e.cfg.Trampoline
+	if s.Umask < 0 && !listen && (len(tramp) == 0 || !signalsLeak(p.e.sigmask)) {
+		return path, s.Command, nil
+	}
+	if len(tramp) == 0 {
+		if listen {
+			return "", nil, errNoTrampoline
+		}
+		return "", nil, errors.New("umask is set but this engine has no trampoline to apply it")
+	}
+	ts := trampolineSettings{umask: s.Umask, keep: keep, listen: listen}
+	argv0 := tramp[0]
+	argv := append(append(append([]string{}, tramp...), ts.String(), path), s.Command...)
+	if !filepath.IsAbs(argv0) {
+		argv0, _ = filepath.Abs(argv0)
+	}
+	return argv0, argv, nil
 }
 
 // childSideFailureLocked reproduces supervisord for errors its forked child

@@ -101,6 +101,14 @@ type Spec struct {
 	// write whole lines (see lineWriter).
 	LogPrefix string
 
+	// Socket is the socket of an fcgi_program ([fcgi-program:x]): the
+	// process's descriptor 0, in place of a stdin pipe. nil otherwise.
+	Socket *SocketSpec
+	// Sockets are passed from descriptor 3 on, in this order, with
+	// systemd's socket-activation protocol (LISTEN_FDS, LISTEN_FDNAMES,
+	// and LISTEN_PID set to the child's pid by the trampoline).
+	Sockets []SocketSpec
+
 	// Listener makes the process a member of an eventlistener pool named
 	// after Program; nil for an ordinary program.
 	Listener *ListenerSpec

@@ -98,7 +98,10 @@ func validateSpecs(specs []Spec) error {
 		}
 		seen[s.Namespec()] = true
 	}
-	return requireCycle(specs)
+	if err := requireCycle(specs); err != nil {
+		return err
+	}
+	return validateSockets(specs)
 }
 
 func (e *Engine) planLocked(specs []Spec, scope func(string) bool) []Change {
@@ -191,6 +194,10 @@ func (e *Engine) update(ctx context.Context, specs []Spec, scope func(string) bo
 		return nil, fault(FaultShutdownState, "")
 	}
 	changes := e.planLocked(specs, scope)
+	if err := e.openSocketsLocked(slices.Collect(maps.Values(next))); err != nil {
+		e.mu.Unlock()
+		return nil, err
+	}
 	var waiting []*process
 	wasRunning := map[*process]bool{}
 	for key, p := range e.procs {
@@ -250,6 +257,7 @@ func (e *Engine) update(ctx context.Context, specs []Spec, scope func(string) bo
 		}
 	}
 	e.rebuildGroupsLocked()
+	e.sweepSocketsLocked()
 	slices.SortFunc(toAdopt, startOrder)
 	for _, p := range toAdopt {
 		e.claimOrphanLocked(p)
@@ -275,7 +283,7 @@ func startOrder(a, b *process) int { return specOrder(&a.spec, &b.spec) }
 func (e *Engine) removeLocked(p *process) {
 	p.removed = true
 	if !p.state.IsStopped() {
-		p.onRemoved = func() { e.forgetLocked(p) }
+		p.onRemoved = func() { e.forgetLocked(p); e.sweepSocketsLocked() }
 		return
 	}
 	e.forgetLocked(p)
@@ -346,6 +354,7 @@ func (e *Engine) RemoveGroup(name string) error {
 		p.removed = true
 		e.forgetLocked(p)
 	}
+	e.sweepSocketsLocked()
 	return nil
 }
 

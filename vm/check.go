@@ -24,7 +24,7 @@ import (
 var checkLines = map[string]string{
 	"command": "command", "process_name": "instance", "autostart": "start", "autorestart": "restart",
 	"stopsignal": "stop", "user": "run", "environment": "environment", "stdout_logfile": "stdout",
-	"redirect_stderr": "stderr", "serverurl": "serverurl", "events": "events",
+	"redirect_stderr": "stderr", "serverurl": "serverurl", "sockets": "sockets", "socket": "socket", "events": "events",
 }
 
 // FormatCheck writes what tend check prints: the files included, every
@@ -127,6 +127,12 @@ func checkValue(k supervisor.Kind, v any, base map[string]string) string {
 		return secs(x)
 	case syscall.Signal:
 		return supervisor.SignalName(x)
+	case []supervisor.SocketSpec:
+		out := make([]string, len(x))
+		for i, sk := range x {
+			out[i] = sk.String()
+		}
+		return orDash(strings.Join(out, ", "))
 	case map[string]string:
 		var env []string
 		for name, val := range x {

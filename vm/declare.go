@@ -17,7 +17,7 @@ type programDecl struct {
 	pos  string // "file:line" of the declaration
 	here string // absolute folder of the declaring file, for %(here)s
 	opts *lua.LTable
-	// kind is "program" or "eventlistener".
+	// kind is "program", "eventlistener" or "fcgi_program".
 	kind string
 }
 
@@ -99,6 +99,7 @@ func hereOf(source string) string {
 func (v *VM) installDeclarations(L *lua.LState, s *loadState) {
 	L.SetGlobal("program", L.NewFunction(func(L *lua.LState) int { return v.declare(L, s, "program") }))
 	L.SetGlobal("eventlistener", L.NewFunction(func(L *lua.LState) int { return v.declare(L, s, "eventlistener") }))
+	L.SetGlobal("fcgi_program", L.NewFunction(func(L *lua.LState) int { return v.declare(L, s, "fcgi_program") }))
 	L.SetGlobal("group", L.NewFunction(func(L *lua.LState) int { return v.declare(L, s, "group") }))
 	L.SetGlobal("daemon", L.NewFunction(func(L *lua.LState) int {
 		pos, source := caller(L)

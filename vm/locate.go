@@ -25,7 +25,7 @@ import (
 type declIndex map[int]map[string]int
 
 // declFuncs are the global functions whose table argument holds options.
-var declFuncs = map[string]bool{"program": true, "eventlistener": true, "group": true, "daemon": true}
+var declFuncs = map[string]bool{"program": true, "eventlistener": true, "fcgi_program": true, "group": true, "daemon": true}
 
 // locate moves each ConfigError about an option to the option's line, in
 // the files the load ran.

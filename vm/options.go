@@ -113,6 +113,21 @@ var programDecoders = map[string]programDecoder{
 		s.Requires, err = decodeRequires(name, v)
 		return err
 	}},
+	"socket": {stage: perProgram, decode: decodeFCGISocket},
+	"socket_backlog": {stage: perProgram, decode: func(_ *resolver, s *supervisor.Spec, name string, v lua.LValue, _ *expander) (err error) {
+		s.Socket.Backlog, err = decodeBacklog(name, v)
+		return err
+	}},
+	"socket_mode": {stage: perProgram, decode: func(_ *resolver, s *supervisor.Spec, name string, v lua.LValue, _ *expander) (err error) {
+		s.Socket.Mode, err = decodeUmask(name, v)
+		return err
+	}},
+	"socket_owner": {stage: perProgram, decode: func(r *resolver, s *supervisor.Spec, name string, v lua.LValue, _ *expander) error {
+		return r.decodeSocketOwner(s.Socket, name, v)
+	}},
+	"sockets": {stage: perProgram, raw: true, decode: func(r *resolver, s *supervisor.Spec, name string, v lua.LValue, x *expander) error {
+		return r.decodeSockets(s, name, v, x)
+	}},
 	"serverurl": {decode: func(_ *resolver, s *supervisor.Spec, name string, v lua.LValue, x *expander) error {
 		u, err := decodeKind(supervisor.KindString, name, v, nil)
 		if err == nil {
@@ -124,29 +139,32 @@ var programDecoders = map[string]programDecoder{
 	}},
 }
 
-// optionsAt returns the options of a program (or of an eventlistener, with
-// its pool options) decoded at stage st, in ProgramOptions order.
-func optionsAt(st stage, listener bool) []supervisor.Option {
+// optionsAt returns the options of a declaration of kind decl ("program",
+// "eventlistener" with its pool options, "fcgi_program" with its socket
+// options) decoded at stage st, in ProgramOptions order.
+func optionsAt(st stage, decl string) []supervisor.Option {
 	var out []supervisor.Option
 	for _, o := range supervisor.ProgramOptions {
-		if programDecoders[o.Name].stage == st && (listener || !o.Listener) {
+		if programDecoders[o.Name].stage == st && o.Accepts(decl) {
 			out = append(out, o)
 		}
 	}
 	return out
 }
 
-// Option names for unknown-option errors, sorted for suggestions.
-var (
-	programOptionNames  = optionNames(false)
-	listenerOptionNames = optionNames(true)
-)
+// declOptionNames are the option names of each kind of program
+// declaration, sorted for unknown-option suggestions.
+var declOptionNames = map[string][]string{
+	"program":       optionNames("program"),
+	"eventlistener": optionNames("eventlistener"),
+	"fcgi_program":  optionNames("fcgi_program"),
+}
 
-func optionNames(listener bool) []string {
+func optionNames(decl string) []string {
 	// "name" names the program in the table form, program { name = "x" }.
 	names := append([]string{"name"}, hookNames...)
 	for _, o := range supervisor.ProgramOptions {
-		if listener || !o.Listener {
+		if o.Accepts(decl) {
 			names = append(names, o.Name)
 		}
 	}
@@ -247,13 +265,10 @@ func setField(name string, field, val any) error {
 	return nil
 }
 
-// checkOptionNames reports the keys of a program{} or eventlistener{}
-// table that are no option of it.
-func checkOptionNames(t *lua.LTable, listener bool, el *errorList) {
-	known := programOptionNames
-	if listener {
-		known = listenerOptionNames
-	}
+// checkOptionNames reports the keys of a program{}, eventlistener{} or
+// fcgi_program{} table that are no option of it.
+func checkOptionNames(t *lua.LTable, decl string, el *errorList) {
+	known := declOptionNames[decl]
 	for _, k := range tableKeys(t) {
 		ks, ok := k.(lua.LString)
 		if !ok {

@@ -79,13 +79,16 @@ func (r *resolver) program(d *programDecl, numprocs int) ([]supervisor.Spec, *ho
 	el := &errorList{pos: d.pos, what: d.what()}
 	t := d.opts
 	isListener := d.kind == "eventlistener"
-	checkOptionNames(t, isListener, el)
+	checkOptionNames(t, d.kind, el)
 	// base holds what is decoded once for the whole program; each
 	// instance starts from a copy of it.
 	base := supervisor.NewSpec(d.name)
 	base.HookTimeout = r.hookTimeout
 	if isListener {
 		base.Listener = &supervisor.ListenerSpec{BufferSize: supervisor.DefaultBufferSize}
+	}
+	if d.kind == "fcgi_program" {
+		base.Socket = &supervisor.SocketSpec{Mode: -1, Uid: -1, Gid: -1}
 	}
 	m, ok := r.groupOf[d.name]
 	if !ok {
@@ -94,16 +97,23 @@ func (r *resolver) program(d *programDecl, numprocs int) ([]supervisor.Spec, *ho
 	// The options read before the instances exist expand without
 	// %(process_num)s and %(numprocs)s, as in supervisord.
 	var px *expander
-	for _, o := range optionsAt(perProgram, isListener) {
+	for _, o := range optionsAt(perProgram, d.kind) {
 		switch v := t.RawGetString(o.Name); v.(type) {
 		case *lua.LNilType:
 		case *lua.LFunction:
-			el.at(o.Name, fmt.Errorf("%s must be a number, not a function: it is needed before instances exist", o.Name))
+			if o.Kind == supervisor.KindInt || o.Kind == supervisor.KindSeconds {
+				el.at(o.Name, fmt.Errorf("%s must be a number, not a function: it is needed before instances exist", o.Name))
+			} else {
+				el.at(o.Name, fmt.Errorf("%s cannot be a function: it belongs to the whole program, not to one instance", o.Name))
+			}
 		default:
-			if _, ok := v.(lua.LString); ok && px == nil {
+			if px == nil {
 				px = &expander{r: r, d: d, group: m.name, program: true}
 			}
-			if err := r.decodeOption(&base, o, v, px); err != nil {
+			var me *machineError
+			if err := r.decodeOption(&base, o, v, px); errors.As(err, &me) && r.check {
+				r.s.warns = append(r.s.warns, &ConfigError{Pos: d.pos, What: d.what(), Msg: err.Error(), Option: o.Name})
+			} else if err != nil {
 				el.at(o.Name, err)
 			}
 		}
@@ -123,6 +133,9 @@ func (r *resolver) program(d *programDecl, numprocs int) ([]supervisor.Spec, *ho
 	}
 	if t.RawGetString("command") == lua.LNil {
 		el.add(errors.New("command is required"))
+	}
+	if base.Socket != nil {
+		checkFCGI(t, &base, el)
 	}
 	if isListener {
 		if px == nil {
@@ -230,7 +243,7 @@ func (r *resolver) instance(d *programDecl, base *supervisor.Spec, h *hooks, m m
 	if !envFirst {
 		environment()
 	}
-	for _, o := range optionsAt(perInstance, d.kind == "eventlistener") {
+	for _, o := range optionsAt(perInstance, d.kind) {
 		if v := get(o.Name); v != lua.LNil {
 			var me *machineError
 			if err := r.decodeOption(&s, o, v, x); errors.As(err, &me) && r.check {
@@ -263,6 +276,7 @@ func (r *resolver) instance(d *programDecl, base *supervisor.Spec, h *hooks, m m
 	if h.onExit != nil || h.onBackoff != nil {
 		s.Policy = &policy{h: h}
 	}
+	defaultSocketOwners(&s)
 	return s, len(el.errs) == before
 }
 

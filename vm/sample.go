@@ -35,7 +35,7 @@ func sampleEntries(decl string) []sampleEntry {
 		return out
 	}
 	for _, o := range supervisor.ProgramOptions {
-		if o.Listener == (decl == "eventlistener") {
+		if o.Listener == (decl == "eventlistener") && !o.FCGI {
 			out = append(out, sampleEntry{o.Name, o.Kind, o.Default, o.Example, o.Doc})
 		}
 	}

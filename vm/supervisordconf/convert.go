@@ -153,8 +153,8 @@ func (c *converter) section(s *section, out *output) {
 		c.inherit(s, func(k string) bool { return hasSpec(listenerSpecs, k) })
 		out.programs = append(out.programs, c.listener(name, s))
 	case "fcgi-program":
-		c.warn(s.line, "[%s]: tend does not support %s sections; kept as a comment", s.name, kind)
-		out.notImport = append(out.notImport, comment("", fmt.Sprintf("[%s] (line %d) not imported: tend does not support %s sections.\n\n%s", s.name, s.line, kind, strings.Join(s.raw, "\n"))))
+		c.inherit(s, func(k string) bool { return hasSpec(fcgiSpecs, k) })
+		out.programs = append(out.programs, c.fcgi(name, s))
 	default:
 		c.warn(s.line, "[%s]: not a supervisord section; kept as a comment", s.name)
 		out.notImport = append(out.notImport, comment("", fmt.Sprintf("[%s] (line %d) not imported: not a supervisord section.\n\n%s", s.name, s.line, strings.Join(s.raw, "\n"))))
@@ -227,16 +227,20 @@ type optSpec struct {
 // programSpecs are supervisord's [program:x] options, from
 // supervisor.ProgramOptions in its order (tend init's); tend's own options
 // are unknown in a supervisord config.
-var programSpecs = supervisordOptions(false)
+var programSpecs = supervisordOptions("program")
 
 // listenerSpecs are the [eventlistener:x] options: a program's, and the
 // pool's events and buffer_size.
-var listenerSpecs = supervisordOptions(true)
+var listenerSpecs = supervisordOptions("eventlistener")
 
-func supervisordOptions(listener bool) []optSpec {
+// fcgiSpecs are the [fcgi-program:x] options: a program's, and the
+// socket's socket, socket_backlog, socket_owner and socket_mode.
+var fcgiSpecs = supervisordOptions("fcgi_program")
+
+func supervisordOptions(decl string) []optSpec {
 	var out []optSpec
 	for _, o := range supervisor.ProgramOptions {
-		if !o.Tend && (listener || !o.Listener) {
+		if !o.Tend && o.Accepts(decl) {
 			out = append(out, optSpec{o.Name, o.Kind})
 		}
 	}
@@ -407,6 +411,16 @@ func (c *converter) listener(name string, s *section) string {
 		c.unknown(s, o, &b)
 	}
 	return c.mark(s.file, s.line) + "eventlistener " + quote(name) + " " + b.render("")
+}
+
+// fcgi converts an [fcgi-program:x] section to an fcgi_program "x" { ... }
+// block: a program whose instances all get the socket as descriptor 0.
+func (c *converter) fcgi(name string, s *section) string {
+	var b block
+	for _, o := range c.options(s, fcgiSpecs, &b) {
+		c.unknown(s, o, &b)
+	}
+	return c.mark(s.file, s.line) + "fcgi_program " + quote(name) + " " + b.render("")
 }
 
 // group converts a [group:x] section to a group "x" { ... } block.

@@ -19,6 +19,9 @@ func TestImportKnowsEveryOption(t *testing.T) {
 		if o.Listener {
 			src = "[eventlistener:x]\ncommand=/bin/true\nevents=EVENT\n"
 		}
+		if o.FCGI {
+			src = "[fcgi-program:x]\ncommand=/bin/true\n"
+		}
 		if o.Name != "command" && o.Name != "events" {
 			src += o.Name + "=" + cmp.Or(o.Default, o.Example) + "\n"
 		}
