@@ -56,7 +56,8 @@ func TestMaxMemory(t *testing.T) {
 			if i.Pid == first.Pid || i.MemoryRestarts != 1 || i.Restarts != 1 {
 				t.Errorf("after the restart: pid %d (was %d), memory restarts %d, restarts %d", i.Pid, first.Pid, i.MemoryRestarts, i.Restarts)
 			}
-			if !regexp.MustCompile(`^max_memory: the process tree used (6\d|7\d|8\d)\.\dMiB, above 32\.0MiB for 1s$`).MatchString(i.LimitReason) {
+			// 64 MiB held, or up to ~130 MiB while perl copies its temporary.
+			if !regexp.MustCompile(`^max_memory: the process tree used (6\d|7\d|8\d|9\d|1[0-3]\d)\.\dMiB, above 32\.0MiB for 1s$`).MatchString(i.LimitReason) {
 				t.Errorf("reason %q", i.LimitReason)
 			}
 		})

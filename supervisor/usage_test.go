@@ -35,13 +35,12 @@ func TestUsageCountsTheTree(t *testing.T) {
 	h.update(s)
 	h.waitState("mem", Running, 0)
 	var u Usage
-	h.waitFor("the tree to hold 3 processes and 64 MiB", 10*time.Second, func() bool {
+	// perl builds the string in a temporary and copies it, so the tree
+	// passes through ~128 MiB on its way to a steady 64 MiB: wait for that.
+	h.waitFor("the tree to hold 3 processes and about 64 MiB", 20*time.Second, func() bool {
 		u = h.usageOf("mem")
-		return u.Procs == 3 && u.RSS >= 64*mib
+		return u.Procs == 3 && u.RSS >= 64*mib && u.RSS <= 96*mib
 	})
-	if u.RSS > 96*mib {
-		t.Errorf("RSS %d MiB, want about 64", u.RSS/mib)
-	}
 	if u.Threads < 3 || u.FDs < 3 {
 		t.Errorf("threads %d fds %d, want at least 3 of each: %+v", u.Threads, u.FDs, u)
 	}
