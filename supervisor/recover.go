@@ -301,6 +301,7 @@ func (p *process) adoptLocked(o *orphan) {
 	p.adopted = a
 	p.everStart = true
 	p.setStateLocked(Running, false)
+	p.startHealthLocked() // the probe; the watchdog needs the notify socket of a spawn
 	p.logf(slog.LevelWarn, "adopted: '%s' with pid %d, left running by a previous tend; its output is not captured and its exit status will be unknown",
 		p.spec.Name, o.Pid)
 	p.e.stateChangedLocked()

@@ -122,6 +122,12 @@ type Spec struct {
 	// Ready says how the engine learns the process is ready; nil = ready
 	// as soon as it runs (supervisord's rule).
 	Ready *ReadySpec
+	// Probe is the liveness check run while RUNNING; nil = none.
+	Probe *ProbeSpec
+	// Watchdog is systemd's watchdog interval: a process with a notify
+	// ready must send WATCHDOG=1 at least this often while RUNNING; 0 =
+	// no watchdog.
+	Watchdog time.Duration
 
 	// HookTimeout bounds every Policy call for this process.
 	HookTimeout time.Duration
