@@ -40,6 +40,8 @@ func runTestRole() {
 		runPrevEngineRole()
 	case "notify":
 		runNotifyRole()
+	case "notify-script":
+		runNotifyScriptRole()
 	}
 }
 
