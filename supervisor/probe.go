@@ -177,7 +177,11 @@ func (p *process) probeResult(pr *probeRun, res checkResult) bool {
 	dead := pr.record(res.ok, res.detail)
 	switch {
 	case dead:
-		p.killUnhealthyLocked(causeProbe, fmt.Sprintf("probe failed %d times: %s", pr.failures, pr.lastError))
+		times := fmt.Sprintf("%d times", pr.failures)
+		if pr.failures == 1 {
+			times = "once"
+		}
+		p.killUnhealthyLocked(causeProbe, fmt.Sprintf("probe failed %s: %s", times, pr.lastError))
 		return false
 	case !res.ok:
 		p.logf(slog.LevelWarn, "probe of %s failed (%d/%d): %s", p.spec.Name, pr.failures, pr.failureThreshold, res.detail)

@@ -109,6 +109,14 @@ var programDecoders = map[string]programDecoder{
 		s.Ready, err = decodeReady(name, s, v)
 		return err
 	}},
+	"probe": {decode: func(_ *resolver, s *supervisor.Spec, name string, v lua.LValue, _ *expander) (err error) {
+		s.Probe, err = decodeProbe(name, s, v)
+		return err
+	}},
+	"watchdog": {decode: func(_ *resolver, s *supervisor.Spec, name string, v lua.LValue, _ *expander) (err error) {
+		s.Watchdog, err = decodeWatchdog(name, s, v)
+		return err
+	}},
 	"serverurl": {decode: func(_ *resolver, s *supervisor.Spec, name string, v lua.LValue, x *expander) error {
 		u, err := decodeKind(supervisor.KindString, name, v, nil)
 		if err == nil {
