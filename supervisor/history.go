@@ -90,7 +90,7 @@ func (p *process) recordLocked(ev Event) {
 			c.Reason = "terminated by SIG" + SignalName(ev.Signal)
 		}
 		if ev.Reason != "" {
-			c.Reason = ev.Reason + " (" + c.Reason + ")"
+			c.Reason = ev.Reason // why tend killed it; the exit is in ExitCode and Signal
 		}
 	case Stopping:
 		c.Reason, p.stopReason = p.stopReason, ""

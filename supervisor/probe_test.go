@@ -137,8 +137,8 @@ func TestProbeThresholdsOnFakeClock(t *testing.T) {
 	}
 	hist := h.e.History()
 	j := slices.IndexFunc(hist, func(c StateChange) bool { return c.To == Exited })
-	if want := reason + " (terminated by SIGTERM)"; hist[j].Reason != want {
-		t.Errorf("history reason %q, want %q", hist[j].Reason, want)
+	if hist[j].Reason != reason || hist[j].Signal.String() != "terminated" {
+		t.Errorf("history reason %q signal %v, want %q and SIGTERM", hist[j].Reason, hist[j].Signal, reason)
 	}
 }
 
