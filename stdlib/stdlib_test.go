@@ -309,7 +309,8 @@ func (f *fakeControl) Status(p string) ([]supervisor.Info, error) {
 	if p == "bad" {
 		return nil, &supervisor.Error{Fault: supervisor.FaultBadName, Detail: p}
 	}
-	return []supervisor.Info{{Name: "web", Group: "web", Program: "web", State: supervisor.Running, Pid: 42}}, nil
+	return []supervisor.Info{{Name: "web", Group: "web", Program: "web", State: supervisor.Running, Pid: 42,
+		Probe: "failing 2/3", ProbeError: "GET http://x/: 503", Watchdog: "30s, last ping 1s ago", KillReason: "watchdog timeout after 30s"}}, nil
 }
 func (f *fakeControl) Start(n string) error   { f.calls = append(f.calls, "start "+n); return nil }
 func (f *fakeControl) Stop(n string) error    { f.calls = append(f.calls, "stop "+n); return nil }
@@ -349,8 +350,8 @@ func TestSV(t *testing.T) {
 	got := run(t, L, `local sv = require "sv"
 local st = sv.status("web")
 sv.start("web"); sv.stop("g:*"); sv.restart("all"); sv.signal("web", "HUP"); sv.scale("web", 3); sv.update(); sv.reload()
-return st[1].name .. " " .. st[1].state .. " " .. st[1].pid`)
-	if got != "web RUNNING 42" {
+return st[1].name .. " " .. st[1].state .. " " .. st[1].pid .. " | " .. st[1].probe .. " | " .. st[1].probe_error .. " | " .. st[1].watchdog .. " | " .. st[1].kill_reason`)
+	if got != "web RUNNING 42 | failing 2/3 | GET http://x/: 503 | 30s, last ping 1s ago | watchdog timeout after 30s" {
 		t.Errorf("status: %q", got)
 	}
 	want := []string{"status web", "start web", "stop g:*", "restart all", "signal web HUP", "scale web 3", "update", "update"}

@@ -389,7 +389,9 @@ func TestWatchdog(t *testing.T) {
 			s, envFile := watchdogSpec(t, h, "wd", tc.watchdog, tc.script)
 			h.update(s)
 			first := h.waitState("wd", Running, testkit.DefaultWait)
-			want := fmt.Sprintf("pid=%d WATCHDOG_USEC=%d WATCHDOG_PID=", first.Pid, tc.watchdog.Microseconds())
+			// The trampoline sets WATCHDOG_PID to the pid it keeps across
+			// its exec: the program's own.
+			want := fmt.Sprintf("pid=%d WATCHDOG_USEC=%d WATCHDOG_PID=%[1]d", first.Pid, tc.watchdog.Microseconds())
 			h.waitFile(envFile, want, testkit.DefaultWait)
 			if tc.reason == "" {
 				time.Sleep(1200 * time.Millisecond) // four intervals

@@ -9,6 +9,7 @@ import (
 	"os/user"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -19,6 +20,11 @@ import (
 // TrampolineArg is the hidden first argument that makes a tend binary act as
 // the umask trampoline (see RunTrampoline).
 const TrampolineArg = "__tend_exec"
+
+// trampolinePid as the value of WATCHDOG_PID asks the trampoline to put
+// its own pid there: the pid the program keeps across the exec, which tend
+// cannot know before the fork.
+const trampolinePid = "__tend_trampoline_pid"
 
 // keepUmask in the umask slot of the trampoline's arguments leaves the
 // umask alone: the trampoline then runs only to reset the child's signals.
@@ -57,7 +63,11 @@ func RunTrampoline() {
 	if err := fds.apply(); err != nil {
 		fmt.Fprintf(os.Stderr, "supervisor: descriptors may leak to %s: %v\n", path, err)
 	}
-	err := syscall.Exec(path, os.Args[4:], os.Environ())
+	env := os.Environ()
+	if i := slices.Index(env, "WATCHDOG_PID="+trampolinePid); i >= 0 {
+		env[i] = "WATCHDOG_PID=" + strconv.Itoa(os.Getpid())
+	}
+	err := syscall.Exec(path, os.Args[4:], env)
 	fmt.Fprintf(os.Stderr, "supervisor: couldn't exec %s: %s\n", path, errnoName(err))
 	fmt.Fprintln(os.Stderr, "supervisor: child process was not spawned")
 	os.Exit(127)
@@ -251,7 +261,9 @@ func (p *process) spawnLocked() error {
 	// The trampoline also gives the child default signals when tend
 	// itself inherited ignored or blocked ones (sigreset_linux.go).
 	tramp := p.e.cfg.Trampoline
-	if s.Umask >= 0 || (len(tramp) > 0 && signalsLeak(p.e.sigmask)) {
+	// With the watchdog it also sets WATCHDOG_PID to the child's pid.
+	watchdogPid := len(tramp) > 0 && s.Watchdog > 0 && s.Ready != nil && s.Ready.Notify
+	if s.Umask >= 0 || (len(tramp) > 0 && signalsLeak(p.e.sigmask)) || watchdogPid {
 		if len(tramp) == 0 {
 			return errors.New("umask is set but this engine has no trampoline to apply it")
 		}
@@ -268,6 +280,9 @@ func (p *process) spawnLocked() error {
 	rr, err := p.prepareReadyLocked()
 	if err != nil {
 		return err
+	}
+	if watchdogPid && rr != nil && len(rr.watchdogEnv) > 0 {
+		rr.watchdogEnv = append(rr.watchdogEnv, "WATCHDOG_PID="+trampolinePid)
 	}
 	pp, err := newPipes(s.RedirectStderr)
 	if err != nil {
