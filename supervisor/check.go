@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os/exec"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -132,4 +133,62 @@ func sleepClock(ctx context.Context, c Clock, d time.Duration) bool {
 // "0.5s").
 func FormatSeconds(d time.Duration) string {
 	return strconv.FormatFloat(d.Seconds(), 'f', -1, 64) + "s"
+}
+
+// checkString writes a check's fields as a config would ("http=URL
+// period=5s"), for tend check; fields left at 0 or "" are left out.
+func checkString(c check, fields ...any) string {
+	var parts []string
+	for _, kv := range [][2]string{{"http", c.HTTP}, {"tcp", c.TCP}, {"exec", strconv.Quote(c.Exec)}} {
+		if kv[1] != "" && kv[1] != `""` {
+			parts = append(parts, kv[0]+"="+kv[1])
+		}
+	}
+	if c.Script != nil {
+		parts = append(parts, "check=function")
+	}
+	for i := 0; i+1 < len(fields); i += 2 {
+		name := fields[i].(string)
+		switch v := fields[i+1].(type) {
+		case time.Duration:
+			if v > 0 {
+				parts = append(parts, name+"="+FormatSeconds(v))
+			}
+		case int:
+			if v > 0 {
+				parts = append(parts, name+"="+strconv.Itoa(v))
+			}
+		case string:
+			if v != "" {
+				parts = append(parts, name+"="+v)
+			}
+		}
+	}
+	return "{" + strings.Join(parts, " ") + "}"
+}
+
+// String shows the ready option as tend check prints it.
+func (r *ReadySpec) String() string {
+	if r == nil {
+		return "-"
+	}
+	notify := ""
+	if r.Notify {
+		notify = "systemd"
+	}
+	log := ""
+	if r.Log != "" {
+		log = strconv.Quote(r.Log)
+	}
+	return checkString(r.check(), "notify", notify, "notify_access", r.NotifyAccess, "fd", r.FD, "log", log,
+		"timeout", r.Timeout, "period", r.Period, "initial_delay", r.InitialDelay)
+}
+
+// String shows the probe option as tend check prints it.
+func (r *ProbeSpec) String() string {
+	if r == nil {
+		return "-"
+	}
+	return checkString(r.check(), "period", r.Period, "timeout", r.Timeout, "initial_delay", r.InitialDelay,
+		"failure_threshold", r.FailureThreshold, "success_threshold", r.SuccessThreshold)
 }

@@ -418,3 +418,27 @@ func TestWatchdog(t *testing.T) {
 		})
 	}
 }
+
+// TestCheckSpecStrings: tend check shows ready and probe as a config
+// writes them, not as Go structs.
+func TestCheckSpecStrings(t *testing.T) {
+	var noProbe *ProbeSpec
+	var noReady *ReadySpec
+	for _, tc := range []struct {
+		v    fmt.Stringer
+		want string
+	}{
+		{&ReadySpec{Notify: true, NotifyAccess: "group", Timeout: time.Minute}, "{notify=systemd notify_access=group timeout=60s}"},
+		{&ReadySpec{FD: 3}, "{fd=3}"},
+		{&ReadySpec{Log: "up"}, `{log="up"}`},
+		{&ProbeSpec{HTTP: "http://x/h", Period: 5 * time.Second, FailureThreshold: 2}, "{http=http://x/h period=5s failure_threshold=2}"},
+		{&ProbeSpec{Exec: "pg_isready -q", InitialDelay: 500 * time.Millisecond}, `{exec="pg_isready -q" initial_delay=0.5s}`},
+		{&ProbeSpec{Check: checkFunc(nil), SuccessThreshold: 2}, "{check=function success_threshold=2}"},
+		{noProbe, "-"},
+		{noReady, "-"},
+	} {
+		if got := fmt.Sprint(tc.v); got != tc.want {
+			t.Errorf("got %s, want %s", got, tc.want)
+		}
+	}
+}
