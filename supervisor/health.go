@@ -90,6 +90,7 @@ func (p *process) startWatchdogLocked() {
 	if p.spec.Watchdog <= 0 || p.rd == nil || p.rd.env == "" || p.pid == 0 {
 		return
 	}
+	p.stopWatchdogLocked()
 	wd := &watchdogRun{interval: p.spec.Watchdog}
 	if p.rd.watchdogUsec != nil {
 		wd.interval = *p.rd.watchdogUsec

@@ -130,6 +130,7 @@ func (p *process) startProbeLocked() {
 	if r == nil || p.pid == 0 {
 		return
 	}
+	p.stopProbeLocked()
 	ctx, cancel := context.WithCancel(context.Background())
 	pr := &probeRun{cancel: cancel, probeCounter: probeCounter{failureThreshold: r.failures(), successThreshold: r.successes()}}
 	p.probe = pr
@@ -150,19 +151,30 @@ func (p *process) stopProbeLocked() {
 // under its own deadline, never holding Engine.mu.
 func (p *process) runProbe(ctx context.Context, pr *probeRun, r ProbeSpec, env []string) {
 	wait := r.InitialDelay
-	c := r.check()
 	for {
 		if !sleepClock(ctx, p.e.clock, wait) {
 			return
 		}
 		wait = r.period()
 		tryCtx, cancel := context.WithTimeout(ctx, r.timeout())
-		res := p.runCheck(tryCtx, c, env, r.timeout())
+		res := p.runCheck(tryCtx, p.probeCheck(r), env, r.timeout())
 		cancel()
 		if ctx.Err() != nil || !p.probeResult(pr, res) {
 			return
 		}
 	}
+}
+
+// probeCheck returns the check to try: r's, with the scripted check the
+// spec holds now, since a reload that keeps the probe replaces its
+// function (and the VM it runs on) without restarting the process.
+func (p *process) probeCheck(r ProbeSpec) check {
+	p.e.mu.Lock()
+	defer p.e.mu.Unlock()
+	if cur := p.spec.Probe; cur != nil && r.Check != nil {
+		r.Check = cur.Check
+	}
+	return r.check()
 }
 
 // probeResult applies one try's result; false when the probe is over (a

@@ -442,3 +442,30 @@ func TestCheckSpecStrings(t *testing.T) {
 		}
 	}
 }
+
+// countingCheck passes and counts its calls. It is a pointer, as the
+// config's checks are: a spec holding it compares equal to itself.
+type countingCheck struct{ atomic.Int32 }
+
+func (c *countingCheck) Ready(context.Context, Info) (bool, error) { c.Add(1); return true, nil }
+
+// TestProbeCheckReplacedByReload: a reload that keeps the probe hands the
+// running probe the new scripted check (the old one's VM is gone) and
+// does not restart the process.
+func TestProbeCheckReplacedByReload(t *testing.T) {
+	h := newHarness(t)
+	var oldCalls, newCalls countingCheck
+	s := h.spec("p", "sleep", "1000")
+	s.StartSecs = 0
+	s.Probe = &ProbeSpec{Check: &oldCalls, Period: 20 * time.Millisecond}
+	h.update(s)
+	first := h.waitState("p", Running, testkit.DefaultWait)
+	h.waitFor("the first check called", testkit.DefaultWait, func() bool { return oldCalls.Load() > 0 })
+	s2 := s
+	s2.Probe = &ProbeSpec{Check: &newCalls, Period: 20 * time.Millisecond}
+	h.update(s2)
+	h.waitFor("the new check called", testkit.DefaultWait, func() bool { return newCalls.Load() >= 2 })
+	if info, _ := h.e.Info("p"); info.Pid != first.Pid || info.Restarts != 0 {
+		t.Errorf("pid %d restarts %d, want the first run untouched", info.Pid, info.Restarts)
+	}
+}
