@@ -165,7 +165,7 @@ func (p *process) watchdogNotifyLocked(rr *readyRun, key, val string) {
 	}
 }
 
-// probeInfoLocked fills the probe and watchdog fields of a snapshot.
+// healthInfoLocked fills the probe and watchdog fields of a snapshot.
 func (p *process) healthInfoLocked(i *Info, now time.Time) {
 	i.KillReason = p.killReason
 	if pr := p.probe; pr != nil {
