@@ -469,3 +469,46 @@ func TestProbeCheckReplacedByReload(t *testing.T) {
 		t.Errorf("pid %d restarts %d, want the first run untouched", info.Pid, info.Restarts)
 	}
 }
+
+// TestProbeInitialDelay: the first try waits initial_delay after RUNNING
+// (on the engine's clock), then tries come every period.
+func TestProbeInitialDelay(t *testing.T) {
+	h := newFakeHarness(t)
+	results := make(scriptedCheck)
+	s := h.spec("p", "sleep", "1000")
+	s.StartSecs = 0
+	s.Probe = &ProbeSpec{Check: results, Period: 10 * time.Second, InitialDelay: 30 * time.Second, Timeout: time.Minute}
+	h.update(s)
+	h.waitState("p", Running, testkit.DefaultWait)
+	h.clock.WaitPending(t, 1)
+	if got := h.clock.Pending(); got[0] != 30*time.Second {
+		t.Fatalf("pending timers %v, want the 30s initial delay", got)
+	}
+	h.clock.Advance(30 * time.Second)
+	results <- true
+	h.clock.WaitPending(t, 1)
+	if got := h.clock.Pending(); got[0] != 10*time.Second {
+		t.Fatalf("pending timers %v after the first try, want the 10s period", got)
+	}
+	if info, _ := h.e.Info("p"); info.Probe != "ok" {
+		t.Errorf("probe %q, want ok", info.Probe)
+	}
+}
+
+// TestProbeTimeout: a try that gets no answer within timeout fails, and
+// the reason says so.
+func TestProbeTimeout(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		<-r.Context().Done() // never answers
+	}))
+	t.Cleanup(srv.Close)
+	h := newHarness(t)
+	s := h.spec("p", "sleep", "1000")
+	s.StartSecs, s.AutoRestart = 0, RestartNever
+	s.Probe = &ProbeSpec{HTTP: srv.URL + "/slow", Period: 50 * time.Millisecond, Timeout: 100 * time.Millisecond, FailureThreshold: 1}
+	h.update(s)
+	info := h.waitState("p", Exited, testkit.DefaultWait)
+	if want := "probe failed once: GET " + srv.URL + "/slow: no answer within 0.1s"; info.KillReason != want {
+		t.Errorf("kill reason %q, want %q", info.KillReason, want)
+	}
+}
