@@ -9,7 +9,9 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"os/signal"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -317,8 +319,12 @@ func TestReadyTimeoutStopsWithStopSignal(t *testing.T) {
 // runNotifyScriptRole follows $TEND_NOTIFY_SCRIPT, steps separated by ';':
 // "send:MSG" sends MSG to $NOTIFY_SOCKET, "sleep:DUR" waits, "ping:DUR"
 // sends WATCHDOG=1 every DUR for ever. It first writes its pid and its
-// WATCHDOG_* variables to $TEND_NOTIFY_ENVFILE.
+// WATCHDOG_* variables to $TEND_NOTIFY_ENVFILE. With $TEND_NOTIFY_NOTERM
+// it ignores SIGTERM.
 func runNotifyScriptRole() {
+	if os.Getenv("TEND_NOTIFY_NOTERM") != "" {
+		signal.Ignore(syscall.SIGTERM)
+	}
 	env := fmt.Sprintf("pid=%d WATCHDOG_USEC=%s WATCHDOG_PID=%s", os.Getpid(), os.Getenv("WATCHDOG_USEC"), os.Getenv("WATCHDOG_PID"))
 	if err := os.WriteFile(os.Getenv("TEND_NOTIFY_ENVFILE"), []byte(env), 0o600); err != nil {
 		fmt.Println("ERROR", err)
@@ -510,5 +516,24 @@ func TestProbeTimeout(t *testing.T) {
 	info := h.waitState("p", Exited, testkit.DefaultWait)
 	if want := "probe failed once: GET " + srv.URL + "/slow: no answer within 0.1s"; info.KillReason != want {
 		t.Errorf("kill reason %q, want %q", info.KillReason, want)
+	}
+}
+
+// TestWatchdogTriggerWhileStarting: WATCHDOG=trigger before RUNNING fails
+// the start; a READY=1 sent while the process is being stopped does not
+// make it RUNNING.
+func TestWatchdogTriggerWhileStarting(t *testing.T) {
+	h := newHarness(t)
+	s, _ := watchdogSpec(t, h, "wd", time.Hour, "send:WATCHDOG=trigger;sleep:100ms;send:READY=1")
+	s.Environment["TEND_NOTIFY_NOTERM"] = "1"
+	s.StartRetries, s.StopWait = 0, 500*time.Millisecond
+	h.update(s)
+	info := h.waitState("wd", Fatal, testkit.DefaultWait)
+	const want = "watchdog triggered by the program (WATCHDOG=trigger)"
+	if info.SpawnErr != want || info.ExitSignal != syscall.SIGKILL {
+		t.Errorf("spawnerr %q exit signal %v, want %q and SIGKILL", info.SpawnErr, info.ExitSignal, want)
+	}
+	if slices.Contains(h.states("wd"), Running) {
+		t.Errorf("states %v: RUNNING while being killed", h.states("wd"))
 	}
 }

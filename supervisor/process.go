@@ -218,8 +218,8 @@ func (p *process) startLocked() error {
 }
 
 func (p *process) enterRunningLocked() {
-	if p.state != Starting || !p.readyStartsecsLocked() {
-		return
+	if p.state != Starting || p.dying.cause != "" || !p.readyStartsecsLocked() {
+		return // a start being killed as unhealthy never becomes RUNNING
 	}
 	p.backoff = 0
 	p.memAbove = time.Time{}
