@@ -96,7 +96,10 @@ func formatEvent(ev control.StateChange) string {
 	case ev.ExitCode != nil && *ev.ExitCode >= 0:
 		fmt.Fprintf(&b, " exit %d", *ev.ExitCode)
 	}
-	if ev.Reason != "" && ev.To != "EXITED" {
+	// An exit's reason is "exit status 1" or "terminated by SIGTERM",
+	// already said, unless tend killed it as unhealthy (a probe, the
+	// watchdog).
+	if ev.Reason != "" && (ev.To != "EXITED" || !strings.HasPrefix(ev.Reason, "exit status ") && !strings.HasPrefix(ev.Reason, "terminated by ")) {
 		b.WriteString(": " + ev.Reason)
 	}
 	return b.String()

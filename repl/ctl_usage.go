@@ -40,13 +40,13 @@ func (x *ctl) ps(ctx context.Context, names []string) {
 		x.rc = statusUnknown
 	}
 	tw := tabwriter.NewWriter(x.out, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tSTATE\tPID\tUPTIME\tCPU%\tMEM\tFDS\tTHREADS\tRESTARTS\tLAST EXIT\tLIMIT")
+	fmt.Fprintln(tw, "NAME\tSTATE\tPID\tUPTIME\tCPU%\tMEM\tFDS\tTHREADS\tRESTARTS\tLAST EXIT\tLIMIT\tHEALTH")
 	for _, p := range ps {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n",
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\n",
 			supervisor.Namespec(p.Group, p.Name), p.StateName, dash(p.Pid, fmt.Sprint(p.Pid)),
 			dash(p.Pid, supervisor.FormatUptime(time.Duration(p.Uptime)*time.Second)),
 			dash(p.Pid, fmt.Sprintf("%.1f", p.CPUPercent)), dash(p.Pid, supervisor.FormatSize(p.RSS)),
-			dash(p.Pid, fmt.Sprint(p.FDs)), dash(p.Pid, fmt.Sprint(p.Threads)), p.Restarts, lastExit(p), limitNote(p))
+			dash(p.Pid, fmt.Sprint(p.FDs)), dash(p.Pid, fmt.Sprint(p.Threads)), p.Restarts, lastExit(p), limitNote(p), healthNote(p))
 		if supervisor.State(p.State).IsStopped() {
 			x.rc = statusStopped
 		}
@@ -67,6 +67,29 @@ func limitNote(p control.ProcessUsage) string {
 	}
 	if p.MemoryRestarts > 0 {
 		parts = append(parts, fmt.Sprintf("%d max_memory restarts", p.MemoryRestarts))
+	}
+	if len(parts) == 0 {
+		return "-"
+	}
+	return strings.Join(parts, "; ")
+}
+
+// healthNote says how the probe and the watchdog stand and why tend last
+// killed the process as unhealthy; "-" when it has neither and never was.
+func healthNote(p control.ProcessUsage) string {
+	var parts []string
+	if p.Probe != "" {
+		probe := "probe " + p.Probe
+		if p.ProbeError != "" {
+			probe += " (" + p.ProbeError + ")"
+		}
+		parts = append(parts, probe)
+	}
+	if p.Watchdog != "" {
+		parts = append(parts, "watchdog "+p.Watchdog)
+	}
+	if p.KillReason != "" {
+		parts = append(parts, "last kill: "+p.KillReason)
 	}
 	if len(parts) == 0 {
 		return "-"

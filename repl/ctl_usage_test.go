@@ -2,6 +2,7 @@ package repl
 
 import (
 	"context"
+	"os"
 	"regexp"
 	"strings"
 	"testing"
@@ -32,9 +33,9 @@ func TestRun_StatusVerbose(t *testing.T) {
 	for _, args := range [][]string{{"status", "-v"}, {"ps"}, {"status", "--verbose", "all"}} {
 		out, rc := runCtl(t, c, args...)
 		lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
-		header := regexp.MustCompile(`^NAME +STATE +PID +UPTIME +CPU% +MEM +FDS +THREADS +RESTARTS +LAST EXIT +LIMIT$`)
-		app := regexp.MustCompile(`^app +RUNNING +\d+ +0:00:\d\d +\d+\.\d +\d+\.\d(KiB|MiB) +\d+ +\d+ +0 +- +-$`)
-		quitRow := regexp.MustCompile(`^quit +EXITED +- +- +- +- +- +- +0 +exit 3, \w+ \d\d \d\d:\d\d:\d\d +-$`)
+		header := regexp.MustCompile(`^NAME +STATE +PID +UPTIME +CPU% +MEM +FDS +THREADS +RESTARTS +LAST EXIT +LIMIT +HEALTH$`)
+		app := regexp.MustCompile(`^app +RUNNING +\d+ +0:00:\d\d +\d+\.\d +\d+\.\d(KiB|MiB) +\d+ +\d+ +0 +- +- +-$`)
+		quitRow := regexp.MustCompile(`^quit +EXITED +- +- +- +- +- +- +0 +exit 3, \w+ \d\d \d\d:\d\d:\d\d +- +-$`)
 		if len(lines) != 3 || !header.MatchString(lines[0]) || !app.MatchString(lines[1]) || !quitRow.MatchString(lines[2]) || rc != statusStopped {
 			t.Errorf("%v: rc %d\n%s", args, rc, out)
 		}
@@ -42,6 +43,39 @@ func TestRun_StatusVerbose(t *testing.T) {
 	out, rc := runCtl(t, c, "ps", "nosuch")
 	if !strings.HasPrefix(out, "nosuch: ERROR (no such process)\n") || rc != statusUnknown {
 		t.Errorf("ps nosuch: rc %d\n%s", rc, out)
+	}
+}
+
+// status -v shows the probe's state, and once a probe killed the process,
+// why; events shows the reason of that EXITED.
+func TestRun_StatusVerboseHealth(t *testing.T) {
+	dir := t.TempDir()
+	web := enginekit.Sleeper("web")
+	web.StopWait = time.Second
+	web.Probe = &supervisor.ProbeSpec{Exec: "test ! -e " + dir + "/sick", Period: 50 * time.Millisecond, FailureThreshold: 1}
+	eng, url := serveEngine(t, control.Options{}, web)
+	c, err := client.New(url, "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	info := func() supervisor.Info { i, _ := eng.Info("web"); return i }
+	testkit.WaitFor(t, "the probe to pass", testkit.DefaultWait, func() bool { return info().Probe == "ok" })
+	out, _ := runCtl(t, c, "status", "-v", "web")
+	if !regexp.MustCompile(`\nweb +RUNNING .* +- +probe ok\n$`).MatchString(out) {
+		t.Errorf("status -v web:\n%s", out)
+	}
+	os.WriteFile(dir+"/sick", nil, 0o600)
+	testkit.WaitFor(t, "the probe to kill", testkit.DefaultWait, func() bool { return info().KillReason != "" })
+	os.Remove(dir + "/sick")
+	testkit.WaitFor(t, "the new run's probe to pass", testkit.DefaultWait, func() bool { return info().Probe == "ok" })
+	reason := `probe failed once: exec "test ! -e ` + dir + `/sick": exit status 1`
+	out, _ = runCtl(t, c, "status", "-v", "web")
+	if !strings.HasSuffix(out, " probe ok; last kill: "+reason+"\n") {
+		t.Errorf("status -v web after the kill:\n%s", out)
+	}
+	out, _ = runCtl(t, c, "events", "web")
+	if !strings.Contains(out, " web RUNNING -> EXITED pid ") || !strings.Contains(out, " SIGTERM: "+reason+"\n") {
+		t.Errorf("events web:\n%s", out)
 	}
 }
 

@@ -309,7 +309,8 @@ func (f *fakeControl) Status(p string) ([]supervisor.Info, error) {
 	if p == "bad" {
 		return nil, &supervisor.Error{Fault: supervisor.FaultBadName, Detail: p}
 	}
-	return []supervisor.Info{{Name: "web", Group: "web", Program: "web", State: supervisor.Running, Pid: 42},
+	return []supervisor.Info{{Name: "web", Group: "web", Program: "web", State: supervisor.Running, Pid: 42,
+		Probe: "failing 2/3", ProbeError: "GET http://x/: 503", Watchdog: "30s, last ping 1s ago", KillReason: "watchdog timeout after 30s"},
 		{Name: "api", Group: "api", Program: "api", Waiting: "web (ready)",
 			Requires: []supervisor.Requirement{{Name: "web", Condition: supervisor.CondReady}}}}, nil
 }
@@ -353,8 +354,9 @@ local st = sv.status("web")
 sv.start("web"); sv.stop("g:*"); sv.restart("all"); sv.signal("web", "HUP"); sv.scale("web", 3); sv.update(); sv.reload()
 local none = next(st[1].requires) == nil and st[1].waiting == ""
 return st[1].name .. " " .. st[1].state .. " " .. st[1].pid .. " " .. tostring(none) ..
+  " | " .. st[1].probe .. " | " .. st[1].probe_error .. " | " .. st[1].watchdog .. " | " .. st[1].kill_reason ..
   " | " .. st[2].name .. " waits for " .. st[2].waiting .. ", requires web " .. st[2].requires.web`)
-	if got != "web RUNNING 42 true | api waits for web (ready), requires web ready" {
+	if got != "web RUNNING 42 true | failing 2/3 | GET http://x/: 503 | 30s, last ping 1s ago | watchdog timeout after 30s | api waits for web (ready), requires web ready" {
 		t.Errorf("status: %q", got)
 	}
 	want := []string{"status web", "start web", "stop g:*", "restart all", "signal web HUP", "scale web 3", "update", "update"}

@@ -94,7 +94,8 @@ func loadSV(g *guard, c Control) lua.LGFunction {
 // InfoTable renders a process snapshot as the table sv.status returns and
 // hooks receive as p: name, namespec, program, group, num, state, pid,
 // uptime (seconds), restarts, exitstatus, description, spawnerr, ready,
-// status_text, requires ({ db = "ready" }) and waiting ("db (ready)").
+// status_text, requires ({ db = "ready" }), waiting ("db (ready)"),
+// probe, probe_error, watchdog, kill_reason.
 func InfoTable(L *lua.LState, in supervisor.Info) *lua.LTable {
 	t := L.CreateTable(0, 12)
 	t.RawSetString("name", lua.LString(in.Name))
@@ -121,6 +122,13 @@ func InfoTable(L *lua.LState, in supervisor.Info) *lua.LTable {
 	}
 	t.RawSetString("requires", reqs)
 	t.RawSetString("waiting", lua.LString(in.Waiting))
+	// The probe and watchdog options: their state while RUNNING ("ok",
+	// "failing 2/3"; "30s, last ping 2s ago"), the probe's last failure,
+	// and why tend last killed the process as unhealthy.
+	t.RawSetString("probe", lua.LString(in.Probe))
+	t.RawSetString("probe_error", lua.LString(in.ProbeError))
+	t.RawSetString("watchdog", lua.LString(in.Watchdog))
+	t.RawSetString("kill_reason", lua.LString(in.KillReason))
 	return t
 }
 

@@ -50,7 +50,12 @@ type Event struct {
 	// spawned) and the signal that killed the process (0 if none).
 	ExitCode int
 	Signal   syscall.Signal
-	Data     []byte // PROCESS_LOG_*: the output chunk
+	// Reason says why the engine killed the process behind an EXITED
+	// event as unhealthy ("probe failed 3 times: …"); Cause is its one
+	// word ("probe", "watchdog"). Both "" for any other exit.
+	Reason string
+	Cause  cause
+	Data   []byte // PROCESS_LOG_*: the output chunk
 }
 
 // Name returns the supervisord event name, such as PROCESS_STATE_RUNNING.

@@ -89,6 +89,9 @@ func (p *process) recordLocked(ev Event) {
 		if ev.Signal != 0 {
 			c.Reason = "terminated by SIG" + SignalName(ev.Signal)
 		}
+		if ev.Reason != "" {
+			c.Reason = ev.Reason // why tend killed it; the exit is in ExitCode and Signal
+		}
 	case Stopping:
 		c.Reason, p.stopReason = p.stopReason, ""
 	}

@@ -61,6 +61,17 @@ type Info struct {
 	// migrate (completed_successfully)"; "" when the process is not
 	// waiting. Description shows it after supervisord's text.
 	Waiting string
+	// Probe is the liveness probe's state while RUNNING: "pending",
+	// "ok" or "failing 2/3" ("" without a probe or when not RUNNING);
+	// ProbeError is the last failure while it is failing.
+	Probe, ProbeError string
+	// Watchdog is the watchdog's state while RUNNING ("30s, last ping 2s
+	// ago"); "" without one.
+	Watchdog string
+	// KillReason says why the engine last killed the process as
+	// unhealthy (a probe, the watchdog); "" if it did not since it was
+	// last started by request.
+	KillReason string
 }
 
 // Namespec returns "group:name", or "name" when both are equal.

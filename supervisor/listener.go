@@ -94,6 +94,14 @@ func (e Event) Payload() []byte {
 			s += fmt.Sprintf(" tries:%d", e.Tries)
 		case Exited:
 			s += fmt.Sprintf(" expected:%d pid:%d", boolInt(e.Expected), e.Pid)
+			if e.Cause != "" {
+				// tend's own token, only after an unhealthy kill (never
+				// with a supervisord config): one word without a colon,
+				// so parsers that split tokens on spaces and on ':' (such
+				// as childutils.get_headers) still read every pair. The
+				// sentence is in the history and the process's info.
+				s += " reason:" + string(e.Cause)
+			}
 		case Running, Stopping, Stopped:
 			s += fmt.Sprintf(" pid:%d", e.Pid)
 		}
@@ -435,7 +443,7 @@ func (e *Engine) rebuildPoolsLocked() {
 }
 
 // orDefault returns v, or def when v is not positive.
-func orDefault(v, def int) int {
+func orDefault[T int | time.Duration](v, def T) T {
 	if v <= 0 {
 		return def
 	}

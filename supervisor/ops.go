@@ -91,6 +91,7 @@ func (e *Engine) startLocked(p *process) error {
 	p.userStopped = false
 	p.backoff = 0
 	p.failures, p.limitReason = nil, "" // a start asked for is a fresh start
+	p.killReason = ""
 	return e.launchLocked(p)
 }
 

@@ -154,6 +154,12 @@ var ProgramOptions = slices.Concat([]Option{
 		{Name: "requires", Kind: KindTable, Example: `{ db = "ready", migrate = "completed_successfully" }`, Live: true, Tend: true,
 			Doc:   "start once these hold (started, running, ready, completed, completed_successfully); stop before them",
 			Field: func(s *Spec) any { return &s.Requires }},
+		{Name: "probe", Kind: KindTable, Example: `{ http = "http://127.0.0.1:8080/healthz" }`, Tend: true,
+			Doc:   "liveness while RUNNING: http, tcp, exec or check; period (10), timeout (1), initial_delay, failure_threshold (3), success_threshold (1)",
+			Field: func(s *Spec) any { return &s.Probe }},
+		{Name: "watchdog", Kind: KindSeconds, Example: "30", Tend: true,
+			Doc:   `with ready = { notify = "systemd" }: WATCHDOG=1 must come this often while RUNNING (WATCHDOG_USEC)`,
+			Field: func(s *Spec) any { return &s.Watchdog }},
 		{Name: "hook_timeout", Kind: KindSeconds, Example: "1", Live: true, Tend: true,
 			Doc:   "default: daemon's hook_timeout",
 			Field: func(s *Spec) any { return &s.HookTimeout }},
@@ -283,6 +289,11 @@ func (s *Spec) copyLive(from *Spec) {
 		r.Check = from.Ready.Check
 		s.Ready = &r
 	}
+	if s.Probe != nil && from.Probe != nil {
+		r := *s.Probe
+		r.Check = from.Probe.Check
+		s.Probe = &r
+	}
 }
 
 // specDiff names the options that differ between two specs, in
@@ -307,6 +318,11 @@ func sameValue(a, b any) bool {
 	}
 	if ra, ok := a.(*ReadySpec); ok && ra != nil {
 		if rb, ok := b.(*ReadySpec); ok && rb != nil {
+			return ra.sameAs(rb)
+		}
+	}
+	if ra, ok := a.(*ProbeSpec); ok && ra != nil {
+		if rb, ok := b.(*ProbeSpec); ok && rb != nil {
 			return ra.sameAs(rb)
 		}
 	}

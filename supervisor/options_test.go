@@ -90,7 +90,7 @@ func differ(t *testing.T, v reflect.Value) {
 		m.SetMapIndex(reflect.ValueOf("K"), reflect.ValueOf("v"))
 		v.Set(m)
 	case reflect.Pointer:
-		v.Set(reflect.ValueOf(&ReadySpec{Notify: true}))
+		v.Set(reflect.New(v.Type().Elem()))
 	default:
 		t.Fatalf("differ: no rule for %s", v.Type())
 	}

@@ -15,6 +15,11 @@ type ExitInfo struct {
 	Uptime       time.Duration  // how long the process ran
 	Attempt      int            // failed starts so far, from 1 (BACKOFF); 0 after RUNNING
 	StartRetries int
+	// Reason says why the engine killed the process as unhealthy ("probe
+	// failed 3 times: …", "watchdog timeout after 30s"); "" when it did
+	// not. Such an exit is never Expected.
+	Reason string
+	cause  cause
 }
 
 // Action is what a Policy decides after a process that reached RUNNING exits.

@@ -95,6 +95,14 @@ type process struct {
 	// p's dependents to stop, and finished a run that ended for good
 	// (TEND_PROCESS_DONE), which the completed conditions look for.
 	waiting, stopHeld, finished bool
+	// probe and wd are the liveness checks of the current RUNNING period
+	// (nil when none). dying is why the engine is killing the current run
+	// as unhealthy (zero when it is not); killReason is the reason of the
+	// last such kill after RUNNING, kept until a start is asked for.
+	probe      *probeRun
+	wd         *watchdogRun
+	dying      unhealthyKill
+	killReason string
 }
 
 func (p *process) infoLocked(now time.Time) Info {
@@ -111,6 +119,7 @@ func (p *process) infoLocked(now time.Time) Info {
 	if len(p.spec.Requires) > 0 {
 		i.Requires, i.Waiting = p.e.requiresInfoLocked(p)
 	}
+	p.healthInfoLocked(&i, now)
 	if p.stdout != nil {
 		i.StdoutLogfile = p.stdout.Path()
 	}
@@ -136,6 +145,9 @@ func (p *process) setStateLocked(to State, expected bool) {
 	}
 	if to == Exited || to == Backoff || to == Fatal {
 		ev.ExitCode, ev.Signal = p.lastExit.Code, p.lastExit.Signal
+	}
+	if to == Exited {
+		ev.Reason, ev.Cause = p.lastExit.Reason, p.lastExit.cause
 	}
 	if p.listener != nil {
 		p.listener.pool.setRunning(p.listener, to == Running)
@@ -181,6 +193,7 @@ func (p *process) startLocked() error {
 	p.bumpLocked()
 	p.everStart = true
 	p.finished = false
+	p.dying = unhealthyKill{}
 	p.setStateLocked(Starting, false)
 	err := p.spawnLocked()
 	if err != nil && p.spawnErrIsExit {
@@ -213,13 +226,14 @@ func (p *process) startLocked() error {
 }
 
 func (p *process) enterRunningLocked() {
-	if p.state != Starting || !p.readyStartsecsLocked() {
-		return
+	if p.state != Starting || p.dying.cause != "" || !p.readyStartsecsLocked() {
+		return // a start being killed as unhealthy never becomes RUNNING
 	}
 	p.backoff = 0
 	p.memAbove = time.Time{}
 	p.setStateLocked(Running, false)
 	p.watchMemoryLocked()
+	p.startHealthLocked()
 	p.logf(slog.LevelInfo, "success: %s entered RUNNING state, process has stayed up for > than %s seconds (startsecs)",
 		p.spec.Name, formatSecs(p.spec.StartSecs))
 }
@@ -238,7 +252,9 @@ func (p *process) exitedLocked(ws syscall.WaitStatus) {
 	p.lastPid = pid
 	defer func() { p.lastPid = 0 }()
 	p.stop = now
-	notReady := p.rd != nil && p.rd.timedOut
+	dying := p.dying
+	p.dying = unhealthyKill{}
+	p.stopHealthLocked()
 	p.endReadyLocked()
 	if p.stdin != nil {
 		p.stdin.Close()
@@ -270,11 +286,17 @@ func (p *process) exitedLocked(ws syscall.WaitStatus) {
 		return
 	}
 	tooFast := p.state == Starting
-	ei.Expected = !tooFast && !ws.Signaled() && p.spec.expectedExit(ei.Code)
+	// A run the engine killed as unhealthy never exits as expected,
+	// whatever its code.
+	ei.Expected = !tooFast && dying.cause == "" && !ws.Signaled() && p.spec.expectedExit(ei.Code)
+	ei.Reason, ei.cause = dying.reason, dying.cause
 	p.lastExit = ei
 	level, word := slog.LevelWarn, "not expected"
 	if ei.Expected {
 		level, word = slog.LevelInfo, "expected"
+	}
+	if dying.reason != "" {
+		word += ": " + dying.reason
 	}
 	p.logf(level, "exited: %s (%s; %s)", p.spec.Name, how, word)
 	if reason, ok := p.permanentExit(ei); ok {
@@ -290,8 +312,8 @@ func (p *process) exitedLocked(ws syscall.WaitStatus) {
 	}
 	if tooFast {
 		p.spawnErr = tooQuick
-		if notReady {
-			p.spawnErr = "not ready after " + FormatReadyTimeout(p.spec.Ready.timeout())
+		if dying.reason != "" {
+			p.spawnErr = dying.reason // "not ready after 60s"
 		}
 		p.failedStartLocked(ei)
 		return
@@ -499,6 +521,8 @@ func (p *process) requestStopLocked() error {
 		p.afterStopLocked()
 		return nil
 	case Running, Starting:
+		p.stopHealthLocked()
+		p.dying = unhealthyKill{} // a stop asked for wins: its exit is a stop
 	case Stopping:
 		// Already stopping (another client asked first): NOT_RUNNING, as
 		// supervisord answers, and the first stop's SIGKILL stays armed.

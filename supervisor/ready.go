@@ -7,9 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 	"sync"
@@ -56,8 +54,9 @@ type ReadySpec struct {
 	InitialDelay time.Duration // before the first poll
 }
 
-// ReadyCheck is a scripted readiness check. It reports whether p is ready;
-// an error counts as not ready yet.
+// ReadyCheck is a scripted check: the check field of ready (is p ready?)
+// and of probe (is p still healthy?). An error counts as not ready, or as
+// a failed probe.
 type ReadyCheck interface {
 	Ready(ctx context.Context, p Info) (bool, error)
 }
@@ -112,6 +111,10 @@ type readyRun struct {
 	childFile *os.File
 	fd        int
 	env       string // NOTIFY_SOCKET=… for this run
+	// watchdogUsec is the watchdog interval the program last asked for
+	// with WATCHDOG_USEC=; nil when it did not.
+	watchdogUsec *time.Duration
+	watchdogEnv  []string // WATCHDOG_USEC=… (and WATCHDOG_PID=…) for the child
 	// logHit is signalled (never blocking) by the output path.
 	logHit chan struct{}
 	once   sync.Once
@@ -135,6 +138,9 @@ func (p *process) prepareReadyLocked() (*readyRun, error) {
 			return nil, fmt.Errorf("notify socket for %s: %w", p.spec.Name, err)
 		}
 		rr.env = "NOTIFY_SOCKET=" + name
+		if w := p.spec.Watchdog; w > 0 {
+			rr.watchdogEnv = []string{"WATCHDOG_USEC=" + strconv.FormatInt(w.Microseconds(), 10)}
+		}
 		rr.closers = append(rr.closers, func() { conn.Close() })
 		go p.readNotify(ctx, conn, rr)
 	case r.FD != 0:
@@ -220,7 +226,7 @@ func (p *process) readyStartsecsLocked() bool {
 func (p *process) markReady(rr *readyRun, why string) {
 	p.e.mu.Lock()
 	defer p.e.mu.Unlock()
-	if p.rd != rr || rr.ready || p.state != Starting {
+	if p.rd != rr || rr.ready || rr.timedOut || p.state != Starting {
 		return
 	}
 	rr.ready = true
@@ -233,7 +239,9 @@ func (p *process) markReady(rr *readyRun, why string) {
 }
 
 // readyTimeout fails a start that did not become ready in time: the child
-// is killed and its exit is a failed start with "not ready after …".
+// gets its stopsignal, then SIGKILL after stopwaitsecs, as a failing probe
+// does, and its exit is a failed start with "not ready after …". A READY=1
+// arriving meanwhile is too late.
 func (p *process) readyTimeout(rr *readyRun) {
 	p.e.mu.Lock()
 	defer p.e.mu.Unlock()
@@ -241,8 +249,7 @@ func (p *process) readyTimeout(rr *readyRun) {
 		return
 	}
 	rr.timedOut = true
-	p.logf(slog.LevelWarn, "not ready: %s after %s, killing pid %d with SIGKILL", p.spec.Name, FormatReadyTimeout(p.spec.Ready.timeout()), p.pid)
-	p.sendLocked(syscall.SIGKILL, p.spec.KillAsGroup)
+	p.killUnhealthyLocked(causeReady, "not ready after "+FormatReadyTimeout(p.spec.Ready.timeout()))
 }
 
 // extendReadyLocked moves the ready deadline to at least d from now
@@ -256,9 +263,7 @@ func (p *process) extendReadyLocked(rr *readyRun, d time.Duration) {
 }
 
 // FormatReadyTimeout formats a ready timeout as spawnerr shows it ("60s").
-func FormatReadyTimeout(d time.Duration) string {
-	return strconv.FormatFloat(d.Seconds(), 'f', -1, 64) + "s"
-}
+func FormatReadyTimeout(d time.Duration) string { return FormatSeconds(d) }
 
 // pollReady runs a polled check every period until it succeeds or ctx ends.
 func (p *process) pollReady(ctx context.Context, rr *readyRun, r ReadySpec, env []string) {
@@ -269,11 +274,12 @@ func (p *process) pollReady(ctx context.Context, rr *readyRun, r ReadySpec, env 
 			return
 		}
 		wait = r.period()
-		tryCtx, cancel := context.WithTimeout(ctx, p.tryTimeout(r))
-		ok, why := p.tryReady(tryCtx, r, env)
+		timeout := p.tryTimeout(r)
+		tryCtx, cancel := context.WithTimeout(ctx, timeout)
+		res := p.runCheck(tryCtx, r.check(), env, timeout)
 		cancel()
-		if ok {
-			p.markReady(rr, why)
+		if res.ok {
+			p.markReady(rr, res.detail)
 			return
 		}
 	}
@@ -291,79 +297,9 @@ func (p *process) tryTimeout(r ReadySpec) time.Duration {
 	return r.period()
 }
 
-// sleepClock waits d on the engine's clock; false when ctx ended first.
-func sleepClock(ctx context.Context, c Clock, d time.Duration) bool {
-	if d <= 0 {
-		return ctx.Err() == nil
-	}
-	done := make(chan struct{})
-	stop := c.AfterFunc(d, func() { close(done) })
-	select {
-	case <-done:
-		return true
-	case <-ctx.Done():
-		stop()
-		return false
-	}
-}
-
-// tryReady runs one poll of a check.
-func (p *process) tryReady(ctx context.Context, r ReadySpec, env []string) (bool, string) {
-	switch {
-	case r.HTTP != "":
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, r.HTTP, nil)
-		if err != nil {
-			return false, ""
-		}
-		client := http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-		resp, err := client.Do(req)
-		if err != nil {
-			return false, ""
-		}
-		resp.Body.Close()
-		return resp.StatusCode >= 200 && resp.StatusCode < 400, "http " + resp.Status
-	case r.TCP != "":
-		var d net.Dialer
-		c, err := d.DialContext(ctx, "tcp", r.TCP)
-		if err != nil {
-			return false, ""
-		}
-		c.Close()
-		return true, "tcp " + r.TCP + " accepts"
-	case r.Exec != "":
-		return runReadyExec(ctx, r.Exec, env), "exec exited 0"
-	case r.Check != nil:
-		p.e.mu.Lock()
-		info := p.infoLocked(p.e.clock.Now())
-		p.e.mu.Unlock()
-		ok, err := safeReadyCheck(ctx, r.Check, info)
-		if err != nil {
-			p.logf(slog.LevelWarn, "ready check of %s failed: %v", info.Name, err)
-		}
-		return ok, "check returned true"
-	}
-	return false, ""
-}
-
-// runReadyExec runs cmd with sh -c and reports whether it exited 0. The
-// engine's reaper only waits for pids it spawned, so exec.Cmd.Wait keeps
-// its own child's status.
-func runReadyExec(ctx context.Context, cmd string, env []string) bool {
-	c := exec.CommandContext(ctx, "/bin/sh", "-c", cmd)
-	c.Env = env
-	c.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	c.Cancel = func() error { return syscall.Kill(-c.Process.Pid, syscall.SIGKILL) }
-	c.WaitDelay = time.Second
-	return c.Run() == nil
-}
-
-func safeReadyCheck(ctx context.Context, c ReadyCheck, info Info) (ok bool, err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			ok, err = false, fmt.Errorf("panic: %v", r)
-		}
-	}()
-	return c.Ready(ctx, info)
+// check returns the polled check of r (none for notify, fd and log).
+func (r *ReadySpec) check() check {
+	return check{HTTP: r.HTTP, TCP: r.TCP, Exec: r.Exec, Script: r.Check}
 }
 
 // matchLog is called by the output path with each chunk of output; it
@@ -512,10 +448,8 @@ func (p *process) notifyLocked(rr *readyRun, pid int, msg string) {
 			p.logf(slog.LevelInfo, "notify: %s is reloading", p.spec.Name)
 		case "ERRNO":
 			p.logf(slog.LevelWarn, "notify: %s reports errno %s", p.spec.Name, v)
-		case "WATCHDOG":
-			if v == "trigger" {
-				p.logf(slog.LevelWarn, "notify: %s asked for its watchdog to fire (watchdog is not enforced yet)", p.spec.Name)
-			}
+		case "WATCHDOG", "WATCHDOG_USEC":
+			p.watchdogNotifyLocked(rr, k, v)
 		case "EXTEND_TIMEOUT_USEC":
 			if us, err := strconv.ParseUint(v, 10, 63); err == nil {
 				p.extendReadyLocked(rr, time.Duration(us)*time.Microsecond)
@@ -528,20 +462,21 @@ func (p *process) notifyLocked(rr *readyRun, pid int, msg string) {
 	}
 }
 
-// childEnv returns env with this run's NOTIFY_SOCKET, if any.
+// childEnv returns env with this run's NOTIFY_SOCKET and, with the
+// watchdog option, WATCHDOG_USEC, if any.
 func (rr *readyRun) childEnv(env []string) []string {
 	if rr.env == "" {
 		return env
 	}
-	// Any NOTIFY_SOCKET tend itself inherited goes: C's getenv returns the
-	// first match.
-	out := make([]string, 0, len(env)+1)
+	// Any NOTIFY_SOCKET or WATCHDOG_* tend itself inherited (from systemd)
+	// goes: they are tend's, and C's getenv returns the first match.
+	out := make([]string, 0, len(env)+3)
 	for _, kv := range env {
-		if !strings.HasPrefix(kv, "NOTIFY_SOCKET=") {
+		if !strings.HasPrefix(kv, "NOTIFY_SOCKET=") && !strings.HasPrefix(kv, "WATCHDOG_USEC=") && !strings.HasPrefix(kv, "WATCHDOG_PID=") {
 			out = append(out, kv)
 		}
 	}
-	return append(out, rr.env)
+	return append(append(out, rr.env), rr.watchdogEnv...)
 }
 
 // childFiles returns files with the notification pipe as descriptor fd;

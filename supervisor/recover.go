@@ -301,6 +301,7 @@ func (p *process) adoptLocked(o *orphan) {
 	p.adopted = a
 	p.everStart = true
 	p.setStateLocked(Running, false)
+	p.startHealthLocked() // the probe; the watchdog needs the notify socket of a spawn
 	p.logf(slog.LevelWarn, "adopted: '%s' with pid %d, left running by a previous tend; its output is not captured and its exit status will be unknown",
 		p.spec.Name, o.Pid)
 	p.e.stateChangedLocked()
@@ -349,6 +350,9 @@ func (p *process) adoptedExitLocked() {
 	p.pid, p.startTicks, p.lastPid, p.stop = 0, 0, pid, now
 	defer func() { p.lastPid = 0 }()
 	p.e.stateChangedLocked()
+	dying := p.dying
+	p.dying = unhealthyKill{}
+	p.stopHealthLocked()
 	if p.state == Stopping {
 		p.logf(slog.LevelInfo, "stopped: %s (exit status unknown: adopted, not a child of this tend)", p.spec.Name)
 		p.setStateLocked(Stopped, false)
@@ -357,8 +361,10 @@ func (p *process) adoptedExitLocked() {
 	}
 	p.logf(slog.LevelWarn, "exited: %s (exit status unknown: adopted, not a child of this tend; not expected)", p.spec.Name)
 	p.exitStatus = 0
+	ei := ExitInfo{Pid: pid, Code: -1, Uptime: now.Sub(p.start), StartRetries: p.spec.StartRetries, Reason: dying.reason, cause: dying.cause}
+	p.lastExit = ei
 	p.setStateLocked(Exited, false)
-	p.decideExitLocked(ExitInfo{Pid: pid, Code: -1, Uptime: now.Sub(p.start), StartRetries: p.spec.StartRetries})
+	p.decideExitLocked(ei)
 }
 
 // sendLocked sends sig to p's process, or to its process group. An adopted

@@ -42,6 +42,8 @@ func runTestRole() {
 		runNotifyRole()
 	case "sockserve":
 		runSockServeRole()
+	case "notify-script":
+		runNotifyScriptRole()
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"os/user"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -19,6 +20,11 @@ import (
 // TrampolineArg is the hidden first argument that makes a tend binary act as
 // the umask trampoline (see RunTrampoline).
 const TrampolineArg = "__tend_exec"
+
+// trampolinePid as the value of WATCHDOG_PID asks the trampoline to put
+// its own pid there: the pid the program keeps across the exec, which tend
+// cannot know before the fork.
+const trampolinePid = "__tend_trampoline_pid"
 
 // keepUmask in the umask slot of the trampoline's arguments leaves the
 // umask alone: the trampoline then runs only to reset the child's signals
@@ -122,6 +128,9 @@ func RunTrampoline() {
 	fds := closeOnExec{first: ts.keep}
 	if err := fds.apply(); err != nil {
 		fmt.Fprintf(os.Stderr, "supervisor: descriptors may leak to %s: %v\n", path, err)
+	}
+	if i := slices.Index(env, "WATCHDOG_PID="+trampolinePid); i >= 0 {
+		env[i] = "WATCHDOG_PID=" + strconv.Itoa(os.Getpid())
 	}
 	err = syscall.Exec(path, os.Args[4:], env)
 	fmt.Fprintf(os.Stderr, "supervisor: couldn't exec %s: %s\n", path, errnoName(err))
@@ -317,9 +326,15 @@ func (p *process) spawnLocked() error {
 	if err != nil {
 		return err
 	}
+	// With the watchdog, the trampoline also sets WATCHDOG_PID to the
+	// child's pid.
+	watchdogPid := len(p.e.cfg.Trampoline) > 0 && s.Watchdog > 0 && s.Ready != nil && s.Ready.Notify
 	rr, err := p.prepareReadyLocked()
 	if err != nil {
 		return err
+	}
+	if watchdogPid && rr != nil && len(rr.watchdogEnv) > 0 {
+		rr.watchdogEnv = append(rr.watchdogEnv, "WATCHDOG_PID="+trampolinePid)
 	}
 	pp, err := newPipes(s.RedirectStderr)
 	if err != nil {
@@ -344,7 +359,7 @@ func (p *process) spawnLocked() error {
 	if rr != nil {
 		attr.Env, attr.Files = rr.childEnv(p.env), rr.childFiles(attr.Files)
 	}
-	argv0, argv, err := p.trampolineLocked(path, len(attr.Files), len(listen) > 0)
+	argv0, argv, err := p.trampolineLocked(path, len(attr.Files), len(listen) > 0, watchdogPid)
 	if err != nil {
 		pp.closeChildEnds()
 		pp.closeParentEnds()
@@ -398,10 +413,10 @@ func (p *process) spawnLocked() error {
 // umask, default signals (tend inherited ignored or blocked ones, see
 // sigreset_linux.go) or LISTEN_PID. keep is how many descriptors the child
 // gets from tend.
-func (p *process) trampolineLocked(path string, keep int, listen bool) (string, []string, error) {
+func (p *process) trampolineLocked(path string, keep int, listen, watchdogPid bool) (string, []string, error) {
 	s := &p.spec
 	tramp := p.e.cfg.Trampoline
-	if s.Umask < 0 && !listen && (len(tramp) == 0 || !signalsLeak(p.e.sigmask)) {
+	if s.Umask < 0 && !listen && !watchdogPid && (len(tramp) == 0 || !signalsLeak(p.e.sigmask)) {
 		return path, s.Command, nil
 	}
 	if len(tramp) == 0 {

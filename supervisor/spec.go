@@ -133,6 +133,12 @@ type Spec struct {
 	// Requires are the processes that must hold a condition before this
 	// one starts (the requires option, deps.go); stops go the other way.
 	Requires Requirements
+	// Probe is the liveness check run while RUNNING; nil = none.
+	Probe *ProbeSpec
+	// Watchdog is systemd's watchdog interval: a process with a notify
+	// ready must send WATCHDOG=1 at least this often while RUNNING; 0 =
+	// no watchdog.
+	Watchdog time.Duration
 
 	// HookTimeout bounds every Policy call for this process.
 	HookTimeout time.Duration

@@ -123,6 +123,10 @@ func exitTable(L *lua.LState, e supervisor.ExitInfo) *lua.LTable {
 		retries = lua.LNumber(math.MaxFloat64) // == math.huge in gopher-lua
 	}
 	t.RawSetString("startretries", retries)
+	if e.Reason != "" {
+		// Why tend killed the process as unhealthy (a probe, the watchdog).
+		t.RawSetString("reason", lua.LString(e.Reason))
+	}
 	return t
 }
 

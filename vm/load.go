@@ -154,11 +154,7 @@ func (v *VM) load(L *lua.LState, abs string) (*Config, error) {
 			if pol, ok := sp.Policy.(*policy); ok {
 				pol.v = v
 			}
-			if sp.Ready != nil {
-				if rc, ok := sp.Ready.Check.(*readyCheck); ok {
-					rc.v = v
-				}
-			}
+			bindChecks(&sp, v)
 			cfg.Specs = append(cfg.Specs, sp)
 		}
 	}

@@ -128,6 +128,14 @@ var programDecoders = map[string]programDecoder{
 	"sockets": {stage: perProgram, raw: true, decode: func(r *resolver, s *supervisor.Spec, name string, v lua.LValue, x *expander) error {
 		return r.decodeSockets(s, name, v, x)
 	}},
+	"probe": {decode: func(_ *resolver, s *supervisor.Spec, name string, v lua.LValue, _ *expander) (err error) {
+		s.Probe, err = decodeProbe(name, s, v)
+		return err
+	}},
+	"watchdog": {decode: func(_ *resolver, s *supervisor.Spec, name string, v lua.LValue, _ *expander) (err error) {
+		s.Watchdog, err = decodeWatchdog(name, s, v)
+		return err
+	}},
 	"serverurl": {decode: func(_ *resolver, s *supervisor.Spec, name string, v lua.LValue, x *expander) error {
 		u, err := decodeKind(supervisor.KindString, name, v, nil)
 		if err == nil {

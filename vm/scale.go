@@ -47,11 +47,7 @@ func (v *VM) Resolve(ctx context.Context, program string, numprocs int) ([]super
 			if pol, ok := specs[i].Policy.(*policy); ok {
 				pol.v = v
 			}
-			if specs[i].Ready != nil {
-				if rc, ok := specs[i].Ready.Check.(*readyCheck); ok {
-					rc.v = v
-				}
-			}
+			bindChecks(&specs[i], v)
 			if h.onStart != nil || h.onState != nil || h.onReady != nil {
 				v.observers[specs[i].Namespec()] = h
 			}

@@ -52,6 +52,7 @@ func TestOptionTablesAgree(t *testing.T) {
 		s := supervisor.NewSpec("x", "true")
 		s.Listener = &supervisor.ListenerSpec{}
 		s.Socket = &supervisor.SocketSpec{Mode: -1, Uid: -1, Gid: -1}
+		s.Ready = &supervisor.ReadySpec{Notify: true} // watchdog needs it, decoded before it
 		r := &resolver{creds: map[string]*syscall.Credential{}, environ: map[string]string{}}
 		x := &expander{r: r, d: &programDecl{name: "x"}, group: "x", numprocs: 1}
 		if err := r.decodeOption(&s, o, v, x); err != nil {

@@ -133,6 +133,14 @@ type ProcessUsage struct {
 	LimitReason    string `json:"limit_reason"`
 	StartFailures  int    `json:"start_failures"`
 	MemoryRestarts int    `json:"memory_restarts"`
+	// Probe and Watchdog are the liveness checks' state while RUNNING
+	// ("ok", "failing 2/3"; "30s, last ping 2s ago"), ProbeError the
+	// probe's last failure, KillReason why tend last killed the process
+	// as unhealthy.
+	Probe      string `json:"probe,omitempty"`
+	ProbeError string `json:"probe_error,omitempty"`
+	Watchdog   string `json:"watchdog,omitempty"`
+	KillReason string `json:"kill_reason,omitempty"`
 }
 
 // UsageReply is the body of /v1/usage.
@@ -148,6 +156,7 @@ func NewProcessUsage(i supervisor.Info, u supervisor.Usage) ProcessUsage {
 		Procs: u.Procs, CPUSeconds: u.CPUSeconds, CPUPercent: u.CPUPercent, RSS: u.RSS, FDs: u.FDs,
 		Threads: u.Threads, ReadBytes: u.ReadBytes, WriteBytes: u.WriteBytes, IOKnown: u.IOKnown,
 		LimitReason: i.LimitReason, StartFailures: i.StartFailures, MemoryRestarts: i.MemoryRestarts,
+		Probe: i.Probe, ProbeError: i.ProbeError, Watchdog: i.Watchdog, KillReason: i.KillReason,
 	}
 	if i.ExitSignal != 0 {
 		pu.ExitSignal = supervisor.SignalName(i.ExitSignal)
