@@ -163,7 +163,7 @@ func TestRun_StatusShowsWaiting(t *testing.T) {
 		t.Errorf("status web:\n%s", out)
 	}
 	out, _ = runCtl(t, c, "status", "-v", "web")
-	if !regexp.MustCompile(`(?m)^web +STOPPED .* waiting for db \(running\)$`).MatchString(out) {
+	if !regexp.MustCompile(`(?m)^web +STOPPED .* waiting for db \(running\) +-$`).MatchString(out) {
 		t.Errorf("status -v web:\n%s", out)
 	}
 }
