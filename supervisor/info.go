@@ -53,6 +53,20 @@ type Info struct {
 	NotifyRejected int
 	// Ready is set once a process with a ready option reported ready.
 	Ready bool
+	// Rolling is set while a rolling restart (Engine.Roll) covers the
+	// process; RollDone and RollTotal count the instances that roll has
+	// done and covers.
+	Rolling             bool
+	RollDone, RollTotal int
+}
+
+// RollNote is the status note of a roll in progress, "rolling (3/8)", or
+// "" when none covers the process.
+func (i Info) RollNote() string {
+	if !i.Rolling {
+		return ""
+	}
+	return fmt.Sprintf("rolling (%d/%d)", i.RollDone, i.RollTotal)
 }
 
 // Namespec returns "group:name", or "name" when both are equal.
@@ -76,6 +90,12 @@ func (i Info) Description() string {
 			d += ", "
 		}
 		d += i.StatusText
+	}
+	if n := i.RollNote(); n != "" {
+		if d != "" {
+			d += ", "
+		}
+		d += n
 	}
 	return d
 }
