@@ -20,6 +20,7 @@ var tendBin string
 
 func TestMain(m *testing.M) {
 	runBlockExecRole()
+	runServerRole()
 	dir, err := os.MkdirTemp("", "tend-e2e-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
