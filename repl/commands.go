@@ -100,7 +100,7 @@ func commandTable() []command {
 			run:  (*ctl).stop, complete: argNames},
 		{name: "restart", args: "[--rolling [--max-surge N] [--max-unavailable N]] NAME|GROUP:*|all ...", summary: "stop, then start processes; --rolling replaces them one by one without losing capacity", min: 1, max: -1,
 			need: "a process name", argsRC: exitInvalidArgs,
-			help: "restart <name>\t\tRestart a process\nrestart <gname>:*\tRestart all processes in a group\nrestart <name> <name>\tRestart multiple processes or groups\nrestart all\t\tRestart all processes\nrestart --rolling <gname>:*\tStart a replacement for each process, wait until it is\n\t\t\tRUNNING (and ready), then stop the old one\n\t\t\t--max-surge N: replacements at a time (default 1)\n\t\t\t--max-unavailable N: processes down at a time (default 0)",
+			help: "restart <name>\t\tRestart a process\nrestart <gname>:*\tRestart all processes in a group\nrestart <name> <name>\tRestart multiple processes or groups\nrestart all\t\tRestart all processes",
 			run:  (*ctl).restart, flags: rollFlags, complete: argNames},
 		{name: "signal", args: "SIG NAME|GROUP:*|all ...", summary: "send a signal to processes", min: 2, max: -1,
 			need: "a signal name and a process name", argsRC: exitInvalidArgs,

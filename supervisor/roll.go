@@ -304,6 +304,14 @@ func (r *roll) surge(ctx context.Context, p *process) error {
 		// Not bounded by ctx: the old run is being stopped whatever
 		// happens, and the slot is held until it is gone.
 		e.waitFor(context.Background(), s, State.IsStopped)
+		// A new run that passed its check and died at once would let
+		// the roll go through the whole pool: it must still be up.
+		e.mu.Lock()
+		why := p.goneSinceLocked(step.NewPid)
+		e.mu.Unlock()
+		if why != "" {
+			return r.failure(p, fmt.Sprintf("took over as pid %d, then %s", step.NewPid, why))
+		}
 		r.finish(step)
 		return nil
 	}
@@ -312,6 +320,26 @@ func (r *roll) surge(ctx context.Context, p *process) error {
 	e.mu.Unlock()
 	e.waitFor(context.Background(), s, State.IsStopped)
 	return r.failure(p, reason)
+}
+
+// goneSinceLocked says how the run pid of p ended or left RUNNING, or ""
+// if it is still p's run and RUNNING. p then goes on by its own rules
+// (autorestart, backoff).
+func (p *process) goneSinceLocked(pid int) string {
+	switch {
+	case p.pid == pid && p.state == Running:
+		return ""
+	case p.pid == pid:
+		return "left RUNNING (" + p.spec.Namespec() + " is " + p.state.String() + ")"
+	}
+	// It may have been restarted since: its exit is in the history.
+	h := p.e.history.list()
+	for i := len(h) - 1; i >= 0; i-- {
+		if c := h[i]; c.Pid == pid && c.To == Exited && c.Reason != "" {
+			return "exited (" + c.Reason + ")"
+		}
+	}
+	return "exited"
 }
 
 // failureLocked says why the replacement s of p did not take over.

@@ -447,3 +447,34 @@ func TestRollStateFileListsBothRuns(t *testing.T) {
 	}
 	_ = os.Remove(path)
 }
+
+// TestRollStopsWhenTheNewRunDiesAfterTakingOver: a replacement that
+// passes its check and then dies stops the roll at that instance: the
+// other instances keep their old runs.
+func TestRollStopsWhenTheNewRunDiesAfterTakingOver(t *testing.T) {
+	h := newHarness(t)
+	flag := h.file("broken")
+	script := fmt.Sprintf(`if [ -f %s ]; then sleep 0.1; exit 3; fi
+trap 'sleep 0.5; kill $!; exit 0' TERM; sleep 1000 & wait`, flag)
+	specs := h.pool(2, sh(script)...)
+	for i := range specs {
+		specs[i].StartSecs = 0
+		specs[i].Ready = &ReadySpec{Exec: "true", Timeout: 10 * time.Second}
+	}
+	h.update(specs...)
+	h.waitState("web:web_00", Running, 0)
+	h.waitState("web:web_01", Running, 0)
+	before := h.pids()
+	writeFile(t, flag, "", 0o644)
+	err := h.e.Roll(context.Background(), ParseTarget("web:*"), RollOptions{MaxSurge: 1})
+	var re *RollError
+	if !errors.As(err, &re) || re.Name != "web:web_00" ||
+		!strings.Contains(re.Reason, ", then exited (exit status 3)") && !strings.Contains(re.Reason, "exited too quickly") {
+		t.Fatalf("Roll = %v", err)
+	}
+	t.Logf("reason: %s", re.Reason)
+	if pid := h.pids()["web:web_01"]; pid != before["web:web_01"] || !alive(pid) {
+		t.Errorf("web_01: pid %d, was %d", pid, before["web:web_01"])
+	}
+	os.Remove(flag)
+}

@@ -72,6 +72,8 @@ func TestRoll(t *testing.T) {
 		}
 	}
 
+	// Broken, and never ready: the replacement exits before any check.
+	os.Remove(gate)
 	if err := os.WriteFile(broken, nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -88,7 +90,6 @@ func TestRoll(t *testing.T) {
 
 	// Interrupted: the replacement never gets ready; the client leaves.
 	os.Remove(broken)
-	os.Remove(gate)
 	short, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
 	defer cancel()
 	if err := c.Roll(short, control.RollRequest{Name: "web:a"}, nil); !errors.Is(err, context.DeadlineExceeded) {
