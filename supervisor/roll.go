@@ -125,8 +125,9 @@ type roll struct {
 // replacement is stopped, replacements still starting are stopped too,
 // every instance not yet rolled keeps its old run, and Roll returns a
 // *RollError naming the instance and the reason. Ending ctx stops the roll
-// the same way. A process whose name is already being rolled, or a member
-// of an eventlistener pool, cannot be rolled.
+// the same way. A process whose name is already being rolled cannot be
+// rolled again; eventlisteners are not rolled (a group or "all" skips
+// them, naming one is an error).
 func (e *Engine) Roll(ctx context.Context, t Target, opts RollOptions) error {
 	if opts.MaxSurge < 0 || opts.MaxUnavailable < 0 || opts.MaxSurge+opts.MaxUnavailable == 0 {
 		return fault(FaultBadArguments, fmt.Sprintf("max_surge (%d) and max_unavailable (%d) must be >= 0 and not both 0",
@@ -151,6 +152,9 @@ func (e *Engine) beginRoll(t Target, progress func(RollStep)) (*roll, []*process
 	procs, err := e.targetLocked(t)
 	if err != nil {
 		return nil, nil, err
+	}
+	if !t.IsProcess() {
+		procs = slices.DeleteFunc(procs, func(p *process) bool { return p.spec.Listener != nil })
 	}
 	for _, p := range procs {
 		switch {
@@ -392,8 +396,11 @@ func (r *roll) inPlace(ctx context.Context, p *process, was State) error {
 // startSuccessorLocked spawns the replacement of p's run as p's peer, a
 // shadow record sharing p's spec and log files (see the top of roll.go).
 func (p *process) startSuccessorLocked() (*process, error) {
-	if p.e.shuttingDown {
+	switch {
+	case p.e.shuttingDown:
 		return nil, fault(FaultShutdownState, "")
+	case p.peer != nil:
+		return nil, fmt.Errorf("the previous replacement of %s (pid %d) is still stopping", p.spec.Namespec(), p.peer.pid)
 	}
 	if err := p.checkCommandLocked(); err != nil {
 		return nil, err

@@ -478,3 +478,24 @@ trap 'sleep 0.5; kill $!; exit 0' TERM; sleep 1000 & wait`, flag)
 	}
 	os.Remove(flag)
 }
+
+// TestRollSkipsEventListeners: "all" rolls every process but the
+// eventlisteners; naming a listener is refused.
+func TestRollSkipsEventListeners(t *testing.T) {
+	h := newHarness(t)
+	h.update(h.spec("api", "sleep", "1000"), h.listenerSpec(h.file("events"), "ok", 10, "PROCESS_STATE"))
+	h.waitState("api", Running, 0)
+	ev := h.waitState("ev", Running, 0).Pid
+	var steps []RollStep
+	if err := h.e.Roll(context.Background(), AllTarget, RollOptions{MaxSurge: 1,
+		Progress: func(s RollStep) { steps = append(steps, s) }}); err != nil || len(steps) != 1 || steps[0].Name != "api" {
+		t.Errorf("Roll all = %v, steps %v", err, steps)
+	}
+	if info, _ := h.e.Info("ev"); info.Pid != ev {
+		t.Errorf("the listener was restarted: pid %d, was %d", info.Pid, ev)
+	}
+	if err := h.e.Roll(context.Background(), ParseTarget("ev"), RollOptions{MaxSurge: 1}); err == nil ||
+		!strings.Contains(err.Error(), "an eventlistener cannot be rolled") {
+		t.Errorf("Roll of a listener = %v", err)
+	}
+}
