@@ -499,3 +499,27 @@ func TestRollSkipsEventListeners(t *testing.T) {
 		t.Errorf("Roll of a listener = %v", err)
 	}
 }
+
+// TestRollAdoptedProcess: a process adopted from a previous tend rolls
+// like any other: its exit, seen on its pidfd, ends the step.
+func TestRollAdoptedProcess(t *testing.T) {
+	prev := crashedInstance(t)
+	h := newHarness(t, Config{StateFile: prev.state, Orphans: OrphansAdopt})
+	specs := prevSpecs(h.dir)[:1] // plain
+	if _, err := h.e.Recover(context.Background(), specs); err != nil {
+		t.Fatal(err)
+	}
+	h.update(specs...)
+	old := prev.pids["plain"]
+	if i, _ := h.e.Info("plain"); !i.Adopted || i.Pid != old {
+		t.Fatalf("plain not adopted: %+v", i)
+	}
+	if err := h.e.Roll(context.Background(), ParseTarget("plain"), RollOptions{MaxSurge: 1}); err != nil {
+		t.Fatalf("Roll: %v", err)
+	}
+	i, _ := h.e.Info("plain")
+	if i.Adopted || i.Pid == old || i.State != Running || i.StdoutLogfile == "" {
+		t.Errorf("after the roll: %+v", i)
+	}
+	h.waitFor("the adopted run to be gone", 5*time.Second, func() bool { return !alive(old) })
+}
