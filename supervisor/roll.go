@@ -215,17 +215,14 @@ func (r *roll) run(ctx context.Context, procs []*process, opts RollOptions) erro
 		})
 	}
 	wg.Wait()
-	if first != nil {
-		var re *RollError
-		if errors.As(first, &re) && parent.Err() != nil {
-			return fmt.Errorf("roll interrupted at %s after %d of %d instances: %w", re.Name, r.doneCount(), r.total, parent.Err())
-		}
-		return first
-	}
 	if err := parent.Err(); err != nil {
-		return fmt.Errorf("roll interrupted after %d of %d instances: %w", r.doneCount(), r.total, err)
+		at := ""
+		if re := (*RollError)(nil); errors.As(first, &re) {
+			at = " at " + re.Name
+		}
+		return fmt.Errorf("roll interrupted%s after %d of %d instances: %w", at, r.doneCount(), r.total, err)
 	}
-	return nil
+	return first
 }
 
 // acquireSlot takes a surge slot if one is free, else waits for either

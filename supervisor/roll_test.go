@@ -170,6 +170,9 @@ sleep 1000 & wait`, order)
 	for i := range specs {
 		specs[i].Ready = &ReadySpec{Log: "listening", Timeout: 10 * time.Second}
 		specs[i].StartSecs = 0
+		// The shell's sleep goes with it even when the TERM comes
+		// before $! is set.
+		specs[i].StopAsGroup, specs[i].KillAsGroup = true, true
 	}
 	h.update(specs...)
 	for i := range 3 {
@@ -453,13 +456,16 @@ func TestRollStateFileListsBothRuns(t *testing.T) {
 // other instances keep their old runs.
 func TestRollStopsWhenTheNewRunDiesAfterTakingOver(t *testing.T) {
 	h := newHarness(t)
-	flag := h.file("broken")
-	script := fmt.Sprintf(`if [ -f %s ]; then sleep 0.1; exit 3; fi
-trap 'sleep 0.5; kill $!; exit 0' TERM; sleep 1000 & wait`, flag)
+	flag, termed, died := h.file("broken"), h.file("termed"), h.file("died")
+	// The broken run dies once its old run got its stop signal, and the
+	// old run takes a while to stop after that.
+	script := fmt.Sprintf(`if [ -f %[1]s ]; then until [ -f %[2]s ]; do sleep 0.02; done; touch %[3]s; exit 3; fi
+trap 'touch %[2]s; until [ -f %[3]s ]; do sleep 0.02; done; sleep 0.3; kill $!; exit 0' TERM; sleep 1000 & wait`, flag, termed, died)
 	specs := h.pool(2, sh(script)...)
 	for i := range specs {
 		specs[i].StartSecs = 0
 		specs[i].Ready = &ReadySpec{Exec: "true", Timeout: 10 * time.Second}
+		specs[i].StopAsGroup, specs[i].KillAsGroup = true, true
 	}
 	h.update(specs...)
 	h.waitState("web:web_00", Running, 0)
@@ -469,7 +475,7 @@ trap 'sleep 0.5; kill $!; exit 0' TERM; sleep 1000 & wait`, flag)
 	err := h.e.Roll(context.Background(), ParseTarget("web:*"), RollOptions{MaxSurge: 1})
 	var re *RollError
 	if !errors.As(err, &re) || re.Name != "web:web_00" ||
-		!strings.Contains(re.Reason, ", then exited (exit status 3)") && !strings.Contains(re.Reason, "exited too quickly") {
+		!strings.Contains(re.Reason, ", then exited (exit status 3)") {
 		t.Fatalf("Roll = %v", err)
 	}
 	t.Logf("reason: %s", re.Reason)
