@@ -458,9 +458,10 @@ func TestRollStopsWhenTheNewRunDiesAfterTakingOver(t *testing.T) {
 	h := newHarness(t)
 	flag, termed, died := h.file("broken"), h.file("termed"), h.file("died")
 	// The broken run dies once its old run got its stop signal, and the
-	// old run takes a while to stop after that.
-	script := fmt.Sprintf(`if [ -f %[1]s ]; then until [ -f %[2]s ]; do sleep 0.02; done; touch %[3]s; exit 3; fi
-trap 'touch %[2]s; until [ -f %[3]s ]; do sleep 0.02; done; sleep 0.3; kill $!; exit 0' TERM; sleep 1000 & wait`, flag, termed, died)
+	// old run stops only once tend has reaped the broken one.
+	script := fmt.Sprintf(`if [ -f %[1]s ]; then until [ -f %[2]s ]; do sleep 0.02; done; echo $$ > %[3]s; exit 3; fi
+trap 'touch %[2]s; until [ -s %[3]s ] && ! kill -0 $(cat %[3]s) 2>/dev/null; do sleep 0.02; done; kill $!; exit 0' TERM
+touch %[4]s.$$; sleep 1000 & wait`, flag, termed, died, h.file("trapped"))
 	specs := h.pool(2, sh(script)...)
 	for i := range specs {
 		specs[i].StartSecs = 0
@@ -471,6 +472,9 @@ trap 'touch %[2]s; until [ -f %[3]s ]; do sleep 0.02; done; sleep 0.3; kill $!; 
 	h.waitState("web:web_00", Running, 0)
 	h.waitState("web:web_01", Running, 0)
 	before := h.pids()
+	for _, pid := range before {
+		h.waitFile(fmt.Sprintf("%s.%d", h.file("trapped"), pid), "", 0)
+	}
 	writeFile(t, flag, "", 0o644)
 	err := h.e.Roll(context.Background(), ParseTarget("web:*"), RollOptions{MaxSurge: 1})
 	var re *RollError

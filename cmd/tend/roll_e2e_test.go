@@ -190,20 +190,22 @@ func load(port int, stop <-chan struct{}) func() (byPid map[string]int, failed i
 	}
 }
 
-// TestE2E_RollingRestart rolls 4 HTTP servers sharing a port through a
+// TestE2E_RollingRestart rolls 8 HTTP servers sharing a port through a
 // real daemon: each instance is done in turn with a line of progress, the
-// names stay and every pid changes, the pool never has fewer than 4
+// names stay and every pid changes, the pool never has fewer than 8
 // RUNNING, status shows the roll, and requests are answered throughout by
 // the old and the new instances. Then sv.roll does the same from Lua.
 func TestE2E_RollingRestart(t *testing.T) {
-	const n = 4
+	const n = 8
 	d, port, _ := rollDaemon(t, n, 10)
 	before := d.instancePids(n)
 	stop := make(chan struct{})
 	statusDone := watchStatus(t, d, stop)
 	loadDone := load(port, stop)
 
+	began := time.Now()
 	out, rc := d.ctl("restart", "--rolling", "web:*")
+	took := time.Since(began)
 	close(stop)
 	least, notes := statusDone()
 	byPid, failed := loadDone()
@@ -216,7 +218,7 @@ func TestE2E_RollingRestart(t *testing.T) {
 		t.Fatalf("want %d progress lines, got:\n%s", n, out)
 	}
 	for i, line := range lines {
-		m := regexp.MustCompile(`^(web:web_\d) new pid (\d+) ready, old pid (\d+) stopped \((\d)/4\)$`).FindStringSubmatch(line)
+		m := regexp.MustCompile(`^(web:web_\d) new pid (\d+) ready, old pid (\d+) stopped \((\d)/8\)$`).FindStringSubmatch(line)
 		if m == nil || m[4] != strconv.Itoa(i+1) || before[m[1]] != m[3] || after[m[1]] != m[2] {
 			t.Errorf("line %q; pids before %v, after %v", line, before, after)
 		}
@@ -239,7 +241,8 @@ func TestE2E_RollingRestart(t *testing.T) {
 	// SO_REUSEPORT drops the connections waiting in the backlog of the
 	// listener an old instance closes; a socket tend holds has no such
 	// loss. The figure is logged, not asserted.
-	t.Logf("requests during the roll: %d answered by the old and new instances, %d failed", served, failed)
+	t.Logf("roll of %d instances in %v; requests during it: %d answered by the old and new instances, %d failed",
+		n, took.Round(time.Millisecond), served, failed)
 	if served == 0 {
 		t.Errorf("no request answered during the roll: %v", byPid)
 	}
