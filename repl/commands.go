@@ -98,7 +98,7 @@ func commandTable() []command {
 			need: "a process name", argsRC: exitGeneric,
 			help: "stop <name>\t\tStop a process\nstop <gname>:*\t\tStop all processes in a group\nstop <name> <name>\tStop multiple processes or groups\nstop all\t\tStop all processes",
 			run:  (*ctl).stop, complete: argNames},
-		{name: "restart", args: "[--rolling [--max-surge N] [--max-unavailable N]] NAME|GROUP:*|all ...", summary: "stop, then start processes; --rolling replaces them one by one without losing capacity", min: 1, max: -1,
+		{name: "restart", args: "[--rolling] NAME|GROUP:*|all ...", summary: "stop, then start processes; --rolling [--max-surge N] [--max-unavailable N] replaces them one by one, each old one stopped once its replacement is up", min: 1, max: -1,
 			need: "a process name", argsRC: exitInvalidArgs,
 			help: "restart <name>\t\tRestart a process\nrestart <gname>:*\tRestart all processes in a group\nrestart <name> <name>\tRestart multiple processes or groups\nrestart all\t\tRestart all processes",
 			run:  (*ctl).restart, flags: rollFlags, complete: argNames},
