@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/tend-sh/tend/supervisor"
 )
@@ -155,4 +156,23 @@ func (c svControl) Events() ([]supervisor.StateChange, error) {
 		return nil, err
 	}
 	return eng.History(), nil
+}
+
+// Roll starts a rolling restart (tend restart --rolling) and returns once
+// it is under way: sv.roll may be called from a hook, which must never
+// wait for processes. Each instance done is logged, and so is the
+// outcome; a roll that stops logs which instance failed and why.
+func (c svControl) Roll(name string, maxSurge, maxUnavailable int) error {
+	if maxSurge < 0 || maxUnavailable < 0 || maxSurge+maxUnavailable == 0 {
+		return fmt.Errorf("max_surge (%d) and max_unavailable (%d) must be >= 0 and not both 0", maxSurge, maxUnavailable)
+	}
+	return c.async("roll", name, func(ctx context.Context, eng *supervisor.Engine, t supervisor.Target) error {
+		opts := supervisor.RollOptions{MaxSurge: maxSurge, MaxUnavailable: maxUnavailable,
+			Progress: func(s supervisor.RollStep) { c.d.log.Info("sv.roll " + name + ": " + s.String()) }}
+		if err := eng.Roll(ctx, t, opts); err != nil {
+			return err
+		}
+		c.d.log.Info("sv.roll " + name + ": done")
+		return nil
+	})
 }

@@ -162,8 +162,17 @@ func (x *ctl) stop(ctx context.Context, names []string) {
 	}
 }
 
-func (x *ctl) restart(ctx context.Context, names []string) {
-	if r, err := x.c.Restart(ctx, names...); x.answered(err) {
+func (x *ctl) restart(ctx context.Context, args []string) {
+	ra, bad := parseRollArgs(args)
+	switch {
+	case bad != "":
+		x.fail(exitInvalidArgs, "%s", bad)
+		return
+	case ra.rolling:
+		x.roll(ctx, ra)
+		return
+	}
+	if r, err := x.c.Restart(ctx, ra.names...); x.answered(err) {
 		x.printResults(r.Stopped, stopText)
 		x.printResults(r.Started, startText)
 	}

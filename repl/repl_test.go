@@ -159,6 +159,7 @@ func TestCtlWords(t *testing.T) {
 	}{
 		{"status", []string{"status"}},
 		{"restart web:*", []string{"restart", "web:*"}},
+		{"restart --rolling --max-surge 2 web:*", []string{"restart", "--rolling", "--max-surge", "2", "web:*"}},
 		{"tail -f web:web_01 stderr", []string{"tail", "-f", "web:web_01", "stderr"}},
 		{"signal HUP all", []string{"signal", "HUP", "all"}},
 		{"help", []string{"help"}},

@@ -26,4 +26,8 @@ type Control interface {
 	Update() error
 	// Events returns the daemon's last state changes, oldest first.
 	Events() ([]supervisor.StateChange, error)
+	// Roll starts a rolling restart of the named processes (or "group:*",
+	// or "all") with these limits and returns at once; the daemon logs
+	// its steps and its outcome.
+	Roll(name string, maxSurge, maxUnavailable int) error
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"os"
@@ -326,6 +327,10 @@ func (f *fakeControl) Scale(p string, n int) error {
 	return nil
 }
 func (f *fakeControl) Update() error { f.calls = append(f.calls, "update"); return nil }
+func (f *fakeControl) Roll(n string, surge, down int) error {
+	f.calls = append(f.calls, fmt.Sprintf("roll %s %d %d", n, surge, down))
+	return nil
+}
 func (f *fakeControl) Events() ([]supervisor.StateChange, error) {
 	f.calls = append(f.calls, "events")
 	return []supervisor.StateChange{
@@ -369,6 +374,28 @@ return st[1].name .. " " .. st[1].state .. " " .. st[1].pid .. " " .. tostring(n
 	L2 := newState(t, Options{})
 	if msg := fails(t, L2, `require("sv").start("web")`); !strings.Contains(msg, "sv.start: not attached to a running daemon") {
 		t.Errorf("detached: %s", msg)
+	}
+}
+
+// sv.roll passes its limits (max_surge 1 and max_unavailable 0 by
+// default) and refuses unknown or bad options.
+func TestSVRoll(t *testing.T) {
+	fc := &fakeControl{}
+	L := newState(t, Options{Control: fc})
+	run(t, L, `local sv = require "sv"
+sv.roll("web:*"); sv.roll("api", {max_surge = 2}); sv.roll("all", {max_surge = 0, max_unavailable = 1})`)
+	want := []string{"roll web:* 1 0", "roll api 2 0", "roll all 0 1"}
+	if !reflect.DeepEqual(fc.calls, want) {
+		t.Errorf("calls = %q", fc.calls)
+	}
+	for chunk, msg := range map[string]string{
+		`require("sv").roll("web", {surge = 2})`:       "unknown option surge",
+		`require("sv").roll("web", {max_surge = -1})`:  "max_surge must be a whole number >= 0",
+		`require("sv").roll("web", {max_surge = 1.5})`: "max_surge must be a whole number >= 0",
+	} {
+		if got := fails(t, L, chunk); !strings.Contains(got, msg) {
+			t.Errorf("%s: %s, want %q", chunk, got, msg)
+		}
 	}
 }
 

@@ -2,6 +2,7 @@ package stdlib
 
 import (
 	"context"
+	"fmt"
 	"strings"
 
 	lua "github.com/yuin/gopher-lua"
@@ -81,6 +82,12 @@ func loadSV(g *guard, c Control) lua.LGFunction {
 				attached(L, "scale")
 				return check(L, "scale", func() error { return c.Scale(prog, n) })
 			},
+			"roll": func(L *lua.LState) int {
+				name := L.CheckString(1)
+				surge, down := rollOptions(L, L.OptTable(2, nil))
+				attached(L, "roll")
+				return check(L, "roll", func() error { return c.Roll(name, surge, down) })
+			},
 			// update applies the config anew, as tend update. reload is
 			// its older name, kept so configs written for it still run;
 			// supervisord's reload (restart the daemon) is not offered to Lua.
@@ -89,6 +96,31 @@ func loadSV(g *guard, c Control) lua.LGFunction {
 		}))
 		return 1
 	}
+}
+
+// rollOptions reads sv.roll's options table: max_surge (default 1) and
+// max_unavailable (default 0), whole numbers >= 0; any other key is an
+// error, as an unknown program option is.
+func rollOptions(L *lua.LState, t *lua.LTable) (surge, down int) {
+	surge = 1
+	if t == nil {
+		return surge, down
+	}
+	t.ForEach(func(k, v lua.LValue) {
+		n, ok := v.(lua.LNumber)
+		if !ok || float64(n) != float64(int(n)) || n < 0 {
+			L.ArgError(2, fmt.Sprintf("%s must be a whole number >= 0, got %s", k.String(), v.String()))
+		}
+		switch k.String() {
+		case "max_surge":
+			surge = int(n)
+		case "max_unavailable":
+			down = int(n)
+		default:
+			L.ArgError(2, "unknown option "+k.String()+" (max_surge, max_unavailable)")
+		}
+	})
+	return surge, down
 }
 
 // InfoTable renders a process snapshot as the table sv.status returns and
@@ -129,6 +161,8 @@ func InfoTable(L *lua.LState, in supervisor.Info) *lua.LTable {
 	t.RawSetString("probe_error", lua.LString(in.ProbeError))
 	t.RawSetString("watchdog", lua.LString(in.Watchdog))
 	t.RawSetString("kill_reason", lua.LString(in.KillReason))
+	// Whether a rolling restart covers the process now.
+	t.RawSetString("rolling", lua.LBool(in.Rolling))
 	return t
 }
 

@@ -72,6 +72,20 @@ type Info struct {
 	// unhealthy (a probe, the watchdog); "" if it did not since it was
 	// last started by request.
 	KillReason string
+	// Rolling is set while a rolling restart (Engine.Roll) covers the
+	// process; RollDone and RollTotal count the instances that roll has
+	// done and covers.
+	Rolling             bool
+	RollDone, RollTotal int
+}
+
+// RollNote is the status note of a roll in progress, "rolling (3/8)", or
+// "" when none covers the process.
+func (i Info) RollNote() string {
+	if !i.Rolling {
+		return ""
+	}
+	return fmt.Sprintf("rolling (%d/%d)", i.RollDone, i.RollTotal)
 }
 
 // Namespec returns "group:name", or "name" when both are equal.
@@ -101,6 +115,12 @@ func (i Info) Description() string {
 			d += ", "
 		}
 		d += "waiting for " + i.Waiting
+	}
+	if n := i.RollNote(); n != "" {
+		if d != "" {
+			d += ", "
+		}
+		d += n
 	}
 	return d
 }

@@ -21,7 +21,7 @@ func (p *process) memoryStep() time.Duration {
 // process. The sample reads /proc without Engine.mu; its answer is applied
 // only if the same run is still RUNNING.
 func (p *process) watchMemoryLocked() {
-	if p.spec.MaxMemory <= 0 || p.state != Running || p.pid == 0 {
+	if p.spec.MaxMemory <= 0 || p.state != Running || p.pid == 0 || p.shadowOf != nil {
 		return
 	}
 	gen, pid := p.gen, p.pid

@@ -407,7 +407,7 @@ func (e *Engine) ShutdownWith(ctx context.Context, opts ShutdownOptions) Shutdow
 		}
 		e.mu.Unlock()
 		for _, p := range batch {
-			e.waitFor(ctx, p, State.IsStopped)
+			e.waitFor(ctx, p, func(st State) bool { return st.IsStopped() && p.peer == nil })
 		}
 	}
 	stopReport()
@@ -415,9 +415,11 @@ func (e *Engine) ShutdownWith(ctx context.Context, opts ShutdownOptions) Shutdow
 	e.mu.Lock()
 	var left []string
 	for _, p := range e.orderedLocked() {
-		if p.pid != 0 {
-			left = append(left, p.spec.Namespec())
-			p.sendLocked(syscall.SIGKILL, true)
+		for _, q := range []*process{p, p.peer} {
+			if q != nil && q.pid != 0 {
+				left = mergeNames(left, []string{p.spec.Namespec()})
+				q.sendLocked(syscall.SIGKILL, true)
+			}
 		}
 	}
 	if len(left) > 0 {

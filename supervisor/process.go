@@ -103,6 +103,14 @@ type process struct {
 	wd         *watchdogRun
 	dying      unhealthyKill
 	killReason string
+	// peer is the instance's other run during a step of a rolling
+	// restart: the replacement starting next to the serving run, then,
+	// after the takeover, the old run being stopped. shadowOf is set on
+	// such a peer, pointing to the record under the name; a shadow's state
+	// is private (roll.go). roll is the roll covering the instance.
+	peer     *process
+	shadowOf *process
+	roll     *roll
 }
 
 func (p *process) infoLocked(now time.Time) Info {
@@ -120,6 +128,9 @@ func (p *process) infoLocked(now time.Time) Info {
 		i.Requires, i.Waiting = p.e.requiresInfoLocked(p)
 	}
 	p.healthInfoLocked(&i, now)
+	if p.roll != nil {
+		i.Rolling, i.RollDone, i.RollTotal = true, p.roll.done, p.roll.total
+	}
 	if p.stdout != nil {
 		i.StdoutLogfile = p.stdout.Path()
 	}
@@ -132,6 +143,15 @@ func (p *process) infoLocked(now time.Time) Info {
 // setStateLocked moves p to state to, publishes the PROCESS_STATE event and
 // wakes waiters. Every pending timer or policy answer becomes stale.
 func (p *process) setStateLocked(to State, expected bool) {
+	if p.shadowOf != nil {
+		// A roll's peer: its state is private (roll.go). Its owner's
+		// waiters are woken too, as they may wait for the peer to go.
+		p.state = to
+		p.bumpLocked()
+		p.wakeLocked()
+		p.shadowOf.wakeLocked()
+		return
+	}
 	from := p.state
 	p.state = to
 	p.bumpLocked()
@@ -273,6 +293,10 @@ func (p *process) exitedLocked(ws syscall.WaitStatus) {
 	}
 	p.exitStatus = max(ei.Code, 0)
 	p.lastExit = ei
+	if p.shadowOf != nil {
+		p.shadowExitedLocked(ei, how, dying.cause == causeReady)
+		return
+	}
 	if p.state == Stopping {
 		level := slog.LevelWarn
 		if !ws.Signaled() && p.spec.expectedExit(ei.Code) {
@@ -515,6 +539,11 @@ func safeCall(ctx context.Context, call func(context.Context) (func(), error)) (
 
 // requestStopLocked begins stopping p as a stop request does.
 func (p *process) requestStopLocked() error {
+	if p.peer != nil {
+		// A replacement a roll is starting goes with the instance (an old
+		// run already stopping just carries on).
+		p.peer.requestStopLocked()
+	}
 	switch p.state {
 	case Backoff:
 		p.setStateLocked(Stopped, false)

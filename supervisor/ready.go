@@ -420,6 +420,9 @@ func (p *process) notifyAllowedLocked(pid int) bool {
 // notifyLocked applies one sd_notify datagram.
 func (p *process) notifyLocked(rr *readyRun, pid int, msg string) {
 	p.e.mu.Lock()
+	if p.rd != rr && p.shadowOf != nil && p.shadowOf.rd == rr {
+		p = p.shadowOf // a roll's replacement took over its name (roll.go)
+	}
 	if p.rd != rr {
 		p.e.mu.Unlock()
 		return

@@ -350,6 +350,10 @@ func (p *process) adoptedExitLocked() {
 	p.pid, p.startTicks, p.lastPid, p.stop = 0, 0, pid, now
 	defer func() { p.lastPid = 0 }()
 	p.e.stateChangedLocked()
+	if p.shadowOf != nil {
+		p.shadowExitedLocked(ExitInfo{Pid: pid, Code: -1}, "exit status unknown: adopted", false)
+		return
+	}
 	dying := p.dying
 	p.dying = unhealthyKill{}
 	p.stopHealthLocked()

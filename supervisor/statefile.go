@@ -122,7 +122,16 @@ func (e *Engine) flushState() {
 
 func (e *Engine) stateSnapshotLocked() stateFile {
 	s := e.state.header
+	var procs []*process
 	for _, p := range e.orderedLocked() {
+		// A roll's peer comes after its instance: Recover adopts the
+		// first run of a name and stops the others.
+		procs = append(procs, p)
+		if p.peer != nil {
+			procs = append(procs, p.peer)
+		}
+	}
+	for _, p := range procs {
 		if p.pid == 0 || p.startTicks == 0 {
 			continue
 		}

@@ -21,6 +21,7 @@ var tendBin string
 func TestMain(m *testing.M) {
 	runBlockExecRole()
 	runListenRole()
+	runServerRole()
 	dir, err := os.MkdirTemp("", "tend-e2e-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

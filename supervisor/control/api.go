@@ -33,6 +33,7 @@ import (
 //	GET  /v1/complete                    CompleteReply
 //	POST /v1/add, /v1/remove             NamesRequest (group names) → NamesReply
 //	POST /v1/stdin                       StdinRequest → OKReply
+//	POST /v1/roll                        RollRequest → RollLine per line (streamed)
 
 // maxRequestBody bounds a JSON request (an eval chunk is the largest).
 const maxRequestBody = 4 << 20
@@ -62,6 +63,7 @@ func (s *Server) routesAPI() {
 	s.mux.HandleFunc(RouteStdin, s.apiStdin)
 	s.mux.HandleFunc(RouteUsage, s.apiUsage)
 	s.mux.HandleFunc(RouteEvents, s.apiEvents)
+	s.mux.HandleFunc(RouteRoll, s.apiRoll)
 	s.mux.HandleFunc(APIPrefix, func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, &APIError{Code: int(supervisor.FaultUnknownMethod),
 			Name: supervisor.FaultUnknownMethod.String(), Message: "no such endpoint: " + r.Method + " " + r.URL.Path})

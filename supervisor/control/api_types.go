@@ -40,6 +40,8 @@ const (
 	RouteUsage = "GET /v1/usage"
 	// RouteEvents is the daemon's history of state changes.
 	RouteEvents = "GET /v1/events"
+	// RouteRoll is a rolling restart (RollRequest), streamed as RollLine.
+	RouteRoll = "POST /v1/roll"
 )
 
 // APIPrefix is the path every route starts with; the server answers
@@ -351,4 +353,55 @@ type CompleteReply struct {
 // shutdown).
 type OKReply struct {
 	OK bool `json:"ok"`
+}
+
+// RollRequest asks for a rolling restart of the processes Name designates
+// (supervisor.Engine.Roll). A limit left out takes its default: max_surge
+// 1, max_unavailable 0.
+type RollRequest struct {
+	Name           string `json:"name"`
+	MaxSurge       *int   `json:"max_surge,omitempty"`
+	MaxUnavailable *int   `json:"max_unavailable,omitempty"`
+}
+
+// Options returns the engine's options for r, with the defaults applied.
+func (r RollRequest) Options() supervisor.RollOptions {
+	o := supervisor.RollOptions{MaxSurge: 1}
+	if r.MaxSurge != nil {
+		o.MaxSurge = *r.MaxSurge
+	}
+	if r.MaxUnavailable != nil {
+		o.MaxUnavailable = *r.MaxUnavailable
+	}
+	return o
+}
+
+// RollStep is one instance done by a roll, in wire form; Text is how tend
+// prints it ("web:web_03 new pid 1234 ready, old pid 1200 stopped (3/8)").
+type RollStep struct {
+	Name    string `json:"name"`
+	OldPid  int    `json:"old_pid"`
+	NewPid  int    `json:"new_pid"`
+	Ready   bool   `json:"ready"`
+	InPlace bool   `json:"in_place"`
+	Was     string `json:"was"`
+	Done    int    `json:"done"`
+	Total   int    `json:"total"`
+	Text    string `json:"text"`
+}
+
+// NewRollStep converts an engine step to its wire form.
+func NewRollStep(s supervisor.RollStep) RollStep {
+	return RollStep{Name: s.Name, OldPid: s.OldPid, NewPid: s.NewPid, Ready: s.Ready, InPlace: s.InPlace,
+		Was: s.Was.String(), Done: s.Done, Total: s.Total, Text: s.String()}
+}
+
+// RollLine is one line of the /v1/roll stream (application/x-ndjson): a
+// Step as each instance is done, then one last line that is either Done
+// (every instance rolled) or Error (why the roll stopped). A stream that
+// ends without that last line was cut.
+type RollLine struct {
+	Step  *RollStep `json:"step,omitempty"`
+	Done  bool      `json:"done,omitempty"`
+	Error *APIError `json:"error,omitempty"`
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/url"
 	"slices"
@@ -340,4 +341,35 @@ func (c *Client) Remove(ctx context.Context, groups ...string) ([]control.NameRe
 func (c *Client) SendStdin(ctx context.Context, name, chars string) error {
 	var r control.OKReply
 	return c.call(ctx, control.RouteStdin, control.StdinRequest{Name: name, Chars: chars}, &r)
+}
+
+// Roll runs a rolling restart of the processes name designates and calls
+// progress (if not nil) with each instance as it is done. It returns nil
+// once every instance is rolled; a roll that stopped gives a
+// *control.APIError whose message says which instance failed and why.
+// Ending ctx interrupts the roll in the daemon.
+func (c *Client) Roll(ctx context.Context, req control.RollRequest, progress func(control.RollStep)) error {
+	resp, err := c.request(ctx, control.RouteRoll, nil, req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	dec := json.NewDecoder(resp.Body)
+	for {
+		var l control.RollLine
+		if err := dec.Decode(&l); err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return fmt.Errorf("roll of %s: the daemon's answer ended early: %w", req.Name, err)
+		}
+		switch {
+		case l.Error != nil:
+			return l.Error
+		case l.Done:
+			return nil
+		case l.Step != nil && progress != nil:
+			progress(*l.Step)
+		}
+	}
 }

@@ -29,7 +29,7 @@
   function describe(p) {
     if (p.statename === "RUNNING" && p.start) {
       const now = snapshot.now + (Date.now() - received) / 1000;
-      return "pid " + p.pid + ", uptime " + uptime(now - p.start);
+      return p.description.replace(/uptime (\d+ days?, )?\d+:\d\d:\d\d/, "uptime " + uptime(now - p.start));
     }
     return p.description;
   }
