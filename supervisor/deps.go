@@ -416,7 +416,17 @@ func (e *Engine) requiresInfoLocked(p *process) ([]Requirement, string) {
 	if !p.waiting {
 		return out, ""
 	}
-	return out, e.waitingForLocked(p)
+	if w := e.waitingForLocked(p); w != "" {
+		return out, w
+	}
+	// Every requirement holds and the start is queued (settleDepsLocked
+	// runs on its own goroutine): still waiting, so Waiting must not be
+	// empty, or exit_when_done would take the moment for the end.
+	parts := make([]string, len(out))
+	for i, r := range out {
+		parts[i] = fmt.Sprintf("%s (%s)", r.Name, r.Condition)
+	}
+	return out, strings.Join(parts, ", ")
 }
 
 // waitingForLocked says what p waits for: "db (ready), migrate
