@@ -19,17 +19,21 @@ func (p *process) memoryStep() time.Duration {
 
 // watchMemoryLocked arms the next max_memory sample of the running
 // process. The sample reads /proc without Engine.mu; its answer is applied
-// only if the same run is still RUNNING.
+// only if the same run is still RUNNING, and feeds the process's resource
+// history as any other sample does: a limit is someone looking.
 func (p *process) watchMemoryLocked() {
 	if p.spec.MaxMemory <= 0 || p.state != Running || p.pid == 0 {
 		return
 	}
 	gen, pid := p.gen, p.pid
 	p.e.clock.AfterFunc(p.memoryStep(), func() {
-		rss := treeRSS(pid)
+		rss, cpu := treeSample(pid)
 		p.e.mu.Lock()
 		defer p.e.mu.Unlock()
 		if p.gen == gen && p.pid == pid && p.state == Running {
+			p.e.usage.mu.Lock()
+			p.e.usage.recordLocked(p.spec.Namespec(), p.e.clock.Now(), pid, p.start, cpu, rss)
+			p.e.usage.mu.Unlock()
 			p.checkMemoryLocked(rss)
 		}
 	})
@@ -77,11 +81,12 @@ func (p *process) afterMemoryStopLocked() {
 	p.startLocked()
 }
 
-// treeRSS sums the resident memory of root and its descendants, found
-// through /proc/PID/task/TID/children: it reads only the tree, not every
-// process of the machine.
-func treeRSS(root int) int64 {
+// treeSample sums the resident memory and the CPU seconds of root and its
+// descendants, found through /proc/PID/task/TID/children: it reads only
+// the tree, not every process of the machine.
+func treeSample(root int) (rss int64, cpu float64) {
 	var total int64
+	var ticks uint64
 	page := int64(os.Getpagesize())
 	stack := []int{root}
 	for seen := 0; len(stack) > 0 && seen < 100000; seen++ {
@@ -92,6 +97,7 @@ func treeRSS(root int) int64 {
 			continue
 		}
 		total += pe.rssPg * page
+		ticks += pe.cpu
 		tasks, _ := filepath.Glob("/proc/" + strconv.Itoa(pid) + "/task/*/children")
 		for _, t := range tasks {
 			b, err := os.ReadFile(t)
@@ -105,5 +111,5 @@ func treeRSS(root int) int64 {
 			}
 		}
 	}
-	return total
+	return total, float64(ticks) / clockTicks
 }
