@@ -83,12 +83,15 @@ func (p *process) afterMemoryStopLocked() {
 
 // treeSample sums the resident memory and the CPU seconds of root and its
 // descendants, found through /proc/PID/task/TID/children: it reads only
-// the tree, not every process of the machine.
+// the tree, not every process of the machine. A single-threaded process
+// (most of them) has its children read from its one task without listing
+// the task folder.
 func treeSample(root int) (rss int64, cpu float64) {
 	var total int64
 	var ticks uint64
 	page := int64(os.Getpagesize())
 	stack := []int{root}
+	var buf [4096]byte
 	for seen := 0; len(stack) > 0 && seen < 100000; seen++ {
 		pid := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
@@ -98,18 +101,39 @@ func treeSample(root int) (rss int64, cpu float64) {
 		}
 		total += pe.rssPg * page
 		ticks += pe.cpu
-		tasks, _ := filepath.Glob("/proc/" + strconv.Itoa(pid) + "/task/*/children")
+		dir := "/proc/" + strconv.Itoa(pid) + "/task/"
+		tasks := []string{dir + strconv.Itoa(pid) + "/children"}
+		if pe.threads != 1 {
+			tasks, _ = filepath.Glob(dir + "*/children")
+		}
 		for _, t := range tasks {
-			b, err := os.ReadFile(t)
-			if err != nil {
-				continue
-			}
-			for _, f := range strings.Fields(string(b)) {
-				if c, err := strconv.Atoi(f); err == nil {
-					stack = append(stack, c)
-				}
-			}
+			stack = appendChildren(stack, t, buf[:])
 		}
 	}
 	return total, float64(ticks) / clockTicks
+}
+
+// appendChildren appends the pids listed in a /proc children file to
+// stack, reading the file into buf (a longer list is read in several
+// reads).
+func appendChildren(stack []int, path string, buf []byte) []int {
+	f, err := os.Open(path)
+	if err != nil {
+		return stack
+	}
+	defer f.Close()
+	var rest []byte
+	for {
+		n, err := f.Read(buf)
+		rest = append(rest, buf[:n]...)
+		if err != nil || n == 0 {
+			break
+		}
+	}
+	for _, w := range strings.Fields(string(rest)) {
+		if c, err := strconv.Atoi(w); err == nil {
+			stack = append(stack, c)
+		}
+	}
+	return stack
 }

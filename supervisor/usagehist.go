@@ -133,3 +133,57 @@ func (e *Engine) UsageHistory(infos []Info, since time.Time) [][]UsagePoint {
 	}
 	return out
 }
+
+// SampleHistory samples the running processes of infos for their history
+// and returns the newest point of each, in the order of infos (the zero
+// point for a process not running or not yet measured in its current
+// run). It reads only each process's own tree, CPU and memory (the web
+// page's sample, once per step): far less than Usage, which reads every
+// process of the machine and each one's descriptors and I/O. A process
+// that already has a point in this step is not read again, so several
+// pages open cost what one does.
+func (e *Engine) SampleHistory(infos []Info) []UsagePoint {
+	now := e.clock.Now()
+	slot := floorDiv(now.UnixMilli(), UsageStep.Milliseconds())
+	need := make([]bool, len(infos))
+	e.usage.mu.Lock()
+	for n, i := range infos {
+		r := e.usage.hist[i.Namespec()]
+		need[n] = i.Pid != 0 && (r == nil || r.pid != i.Pid || floorDiv(r.newest().Time.UnixMilli(), UsageStep.Milliseconds()) < slot)
+	}
+	e.usage.mu.Unlock()
+	type sample struct {
+		rss int64
+		cpu float64
+	}
+	samples := make([]sample, len(infos))
+	for n, i := range infos {
+		if need[n] {
+			samples[n].rss, samples[n].cpu = treeSample(i.Pid)
+		}
+	}
+	out := make([]UsagePoint, len(infos))
+	e.usage.mu.Lock()
+	defer e.usage.mu.Unlock()
+	for n, i := range infos {
+		if i.Pid == 0 {
+			continue
+		}
+		key := i.Namespec()
+		// No memory means no measurement: the process was gone, or not
+		// yet exec'd.
+		if need[n] && samples[n].rss != 0 {
+			e.usage.recordLocked(key, now, i.Pid, i.Start, samples[n].cpu, samples[n].rss)
+		}
+		if r := e.usage.hist[key]; r != nil && r.n > 0 && r.pid == i.Pid {
+			out[n] = r.newest()
+		}
+	}
+	return out
+}
+
+// newest returns the newest point; the ring must hold one.
+func (r *usageRing) newest() UsagePoint {
+	s := r.slots[(r.next+UsageHistoryPoints-1)%UsageHistoryPoints]
+	return UsagePoint{Time: time.UnixMilli(s.ms), CPUPercent: float64(s.cpu), RSS: int64(s.kib) << 10}
+}

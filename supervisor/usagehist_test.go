@@ -172,3 +172,35 @@ func TestUsageHistoryFedByMaxMemory(t *testing.T) {
 		}
 	}
 }
+
+// SampleHistory records a point for each running process from its own
+// tree and answers the newest one; a process that is not running gets
+// none.
+func TestSampleHistory(t *testing.T) {
+	h := newFakeHarness(t)
+	a, off := h.spec("a", "sleep", "1000"), h.spec("off", "sleep", "1000")
+	a.StartSecs, off.AutoStart = 0, false
+	h.update(a, off)
+	h.waitState("a", Running, 0)
+	infos := h.e.Status() // a, off
+	h.waitFor("sleep to be exec'd and resident", 10*time.Second, func() bool {
+		rss, _ := treeSample(infos[0].Pid)
+		return rss > 0
+	})
+	first := h.e.SampleHistory(infos)
+	if first[0].RSS <= 0 || !first[0].Time.Equal(h.clock.Now()) || first[1] != (UsagePoint{}) {
+		t.Fatalf("first sample %+v, want a point for a at now and none for off", first)
+	}
+	if again := h.e.SampleHistory(infos); again[0] != first[0] {
+		t.Fatalf("a second sample in the same step answered %+v, want the step's point %+v", again[0], first[0])
+	}
+	h.clock.Advance(UsageStep)
+	next := h.e.SampleHistory(infos)
+	if !next[0].Time.Equal(first[0].Time.Add(UsageStep)) {
+		t.Fatalf("a step later: %+v", next[0])
+	}
+	hist := h.e.UsageHistory(infos, time.Time{})
+	if len(hist[0]) != 2 || hist[0][1] != next[0] || hist[1] != nil {
+		t.Fatalf("history %+v, want a's two points and nothing for off", hist)
+	}
+}

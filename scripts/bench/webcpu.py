@@ -66,7 +66,7 @@ program "w" {{
         browser = subprocess.Popen([a.chromium, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
                                     "--user-data-dir=" + os.path.join(d, "profile"), f"http://127.0.0.1:{port}/"],
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(8)  # the page loads, connects and starts polling
+        time.sleep(15)  # the page loads (slowly on a busy machine), connects and starts polling
         opened = window(tend.pid, a.window)
         browser.send_signal(signal.SIGTERM)
         browser.wait(timeout=30)
