@@ -1,6 +1,12 @@
 package supervisor
 
 import (
+	"bufio"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -202,5 +208,54 @@ func TestSampleHistory(t *testing.T) {
 	hist := h.e.UsageHistory(infos, time.Time{})
 	if len(hist[0]) != 2 || hist[0][1] != next[0] || hist[1] != nil {
 		t.Fatalf("history %+v, want a's two points and nothing for off", hist)
+	}
+}
+
+// treeSample finds a child forked by a thread other than the main one
+// (listed only in that thread's children file) as well as the children of
+// a single-threaded process.
+func TestTreeSampleThreads(t *testing.T) {
+	py := testkit.RequireTool(t, "python3")
+	dir := t.TempDir()
+	for _, tt := range []struct {
+		name, script string
+	}{
+		{"single thread", `import subprocess, time, sys
+subprocess.Popen(["sleep", "1000"]); print("up", flush=True); time.sleep(1000)`},
+		{"from a second thread", `import subprocess, threading, time
+def f():
+    subprocess.Popen(["sleep", "1000"]); print("up", flush=True); time.sleep(1000)
+threading.Thread(target=f, daemon=True).start(); time.sleep(1000)`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			cmd := exec.Command(py, "-c", tt.script)
+			cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+			cmd.Dir = dir
+			out, err := cmd.StdoutPipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL); cmd.Wait() })
+			if _, err := bufio.NewReader(out).ReadString('\n'); err != nil {
+				t.Fatal(err)
+			}
+			var kids []string
+			testkit.WaitFor(t, "the sleep child", testkit.DefaultWait, func() bool {
+				b, _ := exec.Command("pgrep", "-P", strconv.Itoa(cmd.Process.Pid)).Output()
+				kids = strings.Fields(string(b))
+				return len(kids) == 1
+			})
+			child, _ := strconv.Atoi(kids[0])
+			testkit.WaitFor(t, "the tree's memory to include the child", testkit.DefaultWait, func() bool {
+				own, _ := readProcEntry(cmd.Process.Pid)
+				kid, _ := readProcEntry(child)
+				rss, _ := treeSample(cmd.Process.Pid)
+				page := int64(os.Getpagesize())
+				return kid.rssPg > 0 && rss >= (own.rssPg+kid.rssPg)*page
+			})
+		})
 	}
 }
