@@ -2,6 +2,7 @@ package control
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -58,7 +59,7 @@ func TestWebPageChromium1000(t *testing.T) {
 
 	// Sparklines: the page polls /ui/usage once a step, so within two
 	// steps every running process has two points and a drawn line.
-	s.waitJSFor("a drawn CPU and memory line in every row", 30*time.Second, fmt.Sprintf(`
+	s.waitJSFor("a drawn CPU and memory line in every row", time.Minute, fmt.Sprintf(`
 		const drawn = [...document.querySelectorAll("#rows tr")].filter(tr =>
 			[...tr.querySelectorAll("svg.spark path")].filter(p => /^M[\d.]+ [\d.]+L[\d.]+ [\d.]+/.test(p.getAttribute("d") || "")).length === 2);
 		return drawn.length === %d`, n+1))
@@ -122,7 +123,12 @@ func (s *wdSession) waitJSFor(what string, d time.Duration, script string) {
 			return
 		}
 		if time.Now().After(deadline) {
-			s.t.Fatalf("timed out after %v waiting for %s (last error %v)", d, what, err)
+			// What the first rows show, to tell a missing point from an
+			// undrawn one.
+			var rows []string
+			s.exec(`return [...document.querySelectorAll("#rows tr")].slice(0, 3).map(tr => tr.dataset.name + ": " +
+				[...tr.querySelectorAll("td.cpu, td.mem")].map(td => td.textContent + " d=" + td.querySelector("path").getAttribute("d")).join(" | "))`, &rows)
+			s.t.Fatalf("timed out after %v waiting for %s (last error %v); first rows:\n%s", d, what, err, strings.Join(rows, "\n"))
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
