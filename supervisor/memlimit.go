@@ -19,17 +19,21 @@ func (p *process) memoryStep() time.Duration {
 
 // watchMemoryLocked arms the next max_memory sample of the running
 // process. The sample reads /proc without Engine.mu; its answer is applied
-// only if the same run is still RUNNING.
+// only if the same run is still RUNNING, and feeds the process's resource
+// history as any other sample does: a limit is someone looking.
 func (p *process) watchMemoryLocked() {
 	if p.spec.MaxMemory <= 0 || p.state != Running || p.pid == 0 || p.shadowOf != nil {
 		return
 	}
 	gen, pid := p.gen, p.pid
 	p.e.clock.AfterFunc(p.memoryStep(), func() {
-		rss := treeRSS(pid)
+		rss, cpu := treeSample(pid)
 		p.e.mu.Lock()
 		defer p.e.mu.Unlock()
 		if p.gen == gen && p.pid == pid && p.state == Running {
+			p.e.usage.mu.Lock()
+			p.e.usage.recordLocked(p.spec.Namespec(), p.e.clock.Now(), pid, p.start, cpu, rss)
+			p.e.usage.mu.Unlock()
 			p.checkMemoryLocked(rss)
 		}
 	})
@@ -77,13 +81,17 @@ func (p *process) afterMemoryStopLocked() {
 	p.startLocked()
 }
 
-// treeRSS sums the resident memory of root and its descendants, found
-// through /proc/PID/task/TID/children: it reads only the tree, not every
-// process of the machine.
-func treeRSS(root int) int64 {
+// treeSample sums the resident memory and the CPU seconds of root and its
+// descendants, found through /proc/PID/task/TID/children: it reads only
+// the tree, not every process of the machine. A single-threaded process
+// (most of them) has its children read from its one task without listing
+// the task folder.
+func treeSample(root int) (rss int64, cpu float64) {
 	var total int64
+	var ticks uint64
 	page := int64(os.Getpagesize())
 	stack := []int{root}
+	var buf [4096]byte
 	for seen := 0; len(stack) > 0 && seen < 100000; seen++ {
 		pid := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
@@ -92,18 +100,40 @@ func treeRSS(root int) int64 {
 			continue
 		}
 		total += pe.rssPg * page
-		tasks, _ := filepath.Glob("/proc/" + strconv.Itoa(pid) + "/task/*/children")
+		ticks += pe.cpu
+		dir := "/proc/" + strconv.Itoa(pid) + "/task/"
+		tasks := []string{dir + strconv.Itoa(pid) + "/children"}
+		if pe.threads != 1 {
+			tasks, _ = filepath.Glob(dir + "*/children")
+		}
 		for _, t := range tasks {
-			b, err := os.ReadFile(t)
-			if err != nil {
-				continue
-			}
-			for _, f := range strings.Fields(string(b)) {
-				if c, err := strconv.Atoi(f); err == nil {
-					stack = append(stack, c)
-				}
-			}
+			stack = appendChildren(stack, t, buf[:])
 		}
 	}
-	return total
+	return total, float64(ticks) / clockTicks
+}
+
+// appendChildren appends the pids listed in a /proc children file to
+// stack, reading the file into buf (a longer list is read in several
+// reads).
+func appendChildren(stack []int, path string, buf []byte) []int {
+	f, err := os.Open(path)
+	if err != nil {
+		return stack
+	}
+	defer f.Close()
+	var rest []byte
+	for {
+		n, err := f.Read(buf)
+		rest = append(rest, buf[:n]...)
+		if err != nil || n == 0 {
+			break
+		}
+	}
+	for _, w := range strings.Fields(string(rest)) {
+		if c, err := strconv.Atoi(w); err == nil {
+			stack = append(stack, c)
+		}
+	}
+	return stack
 }

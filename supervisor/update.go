@@ -293,6 +293,7 @@ func (e *Engine) forgetLocked(p *process) {
 	key := p.spec.Namespec()
 	if e.procs[key] == p {
 		delete(e.procs, key)
+		e.usage.forget(key)
 	}
 	p.bumpLocked()
 	p.closeLogsLocked()

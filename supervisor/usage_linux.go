@@ -41,9 +41,12 @@ type procEntry struct {
 
 // usageCache remembers the last sample of each supervised pid so that the
 // next sample can give CPU % over the interval between the two.
+// It also holds each process's resource history (usagehist.go), which
+// every sample feeds: the cache is the one owner of both.
 type usageCache struct {
 	mu   sync.Mutex
-	last map[int]usageMark // by pid
+	last map[int]usageMark     // by pid
+	hist map[string]*usageRing // by namespec
 }
 
 type usageMark struct {
@@ -81,6 +84,7 @@ func (e *Engine) Usage(infos []Info) []Usage {
 			u.CPUPercent = max(0, (u.CPUSeconds-base)/d*100)
 		}
 		seen[i.Pid] = usageMark{at: now, cpu: u.CPUSeconds}
+		e.usage.recordLocked(i.Namespec(), now, i.Pid, i.Start, u.CPUSeconds, u.RSS)
 		out[n] = u
 	}
 	// Only the pids of this sample are kept: the cache never grows past the

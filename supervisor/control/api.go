@@ -34,6 +34,10 @@ import (
 //	POST /v1/add, /v1/remove             NamesRequest (group names) → NamesReply
 //	POST /v1/stdin                       StdinRequest → OKReply
 //	POST /v1/roll                        RollRequest → RollLine per line (streamed)
+//	GET  /v1/usage                       UsageReply (samples every process tree)
+//	GET  /v1/usage/history?name=&since=  UsageHistoryReply
+//	GET  /v1/events?name=&follow=1       EventsReply (NDJSON StateChange lines when following)
+//	GET  /v1/config?name=                ProcessConfig
 
 // maxRequestBody bounds a JSON request (an eval chunk is the largest).
 const maxRequestBody = 4 << 20
@@ -64,6 +68,8 @@ func (s *Server) routesAPI() {
 	s.mux.HandleFunc(RouteUsage, s.apiUsage)
 	s.mux.HandleFunc(RouteEvents, s.apiEvents)
 	s.mux.HandleFunc(RouteRoll, s.apiRoll)
+	s.mux.HandleFunc(RouteUsageHistory, s.apiUsageHistory)
+	s.mux.HandleFunc(RouteConfig, s.apiConfig)
 	s.mux.HandleFunc(APIPrefix, func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, &APIError{Code: int(supervisor.FaultUnknownMethod),
 			Name: supervisor.FaultUnknownMethod.String(), Message: "no such endpoint: " + r.Method + " " + r.URL.Path})
@@ -173,9 +179,12 @@ func (s *Server) apiEvents(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h := s.eng.History()
+	name := r.URL.Query().Get("name")
 	out := EventsReply{Events: make([]StateChange, 0, len(h))}
 	for _, c := range h {
-		out.Events = append(out.Events, NewStateChange(c))
+		if name == "" || supervisor.Namespec(c.Group, c.Process) == name {
+			out.Events = append(out.Events, NewStateChange(c))
+		}
 	}
 	writeJSON(w, http.StatusOK, out)
 }

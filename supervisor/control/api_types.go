@@ -38,10 +38,17 @@ const (
 	// RouteUsage is status with the resource figures of each process tree,
 	// sampled from /proc by the request (tend status -v, tend ps).
 	RouteUsage = "GET /v1/usage"
-	// RouteEvents is the daemon's history of state changes.
+	// RouteEvents is the daemon's history of state changes (?name= keeps
+	// one process's).
 	RouteEvents = "GET /v1/events"
 	// RouteRoll is a rolling restart (RollRequest), streamed as RollLine.
 	RouteRoll = "POST /v1/roll"
+	// RouteUsageHistory is the resource history of each process: the
+	// points recorded while something sampled it (?name= repeated selects
+	// processes, ?since= keeps the points after a Unix time).
+	RouteUsageHistory = "GET /v1/usage/history"
+	// RouteConfig is the resolved config of one process in use (?name=).
+	RouteConfig = "GET /v1/config"
 )
 
 // APIPrefix is the path every route starts with; the server answers
@@ -164,6 +171,48 @@ func NewProcessUsage(i supervisor.Info, u supervisor.Usage) ProcessUsage {
 		pu.ExitSignal = supervisor.SignalName(i.ExitSignal)
 	}
 	return pu
+}
+
+// UsagePoint is one point of a resource history. Time is Unix seconds
+// with fractions.
+type UsagePoint struct {
+	Time       float64 `json:"time"`
+	CPUPercent float64 `json:"cpu_percent"` // since the previous point of the same run, 100 = one core
+	RSS        int64   `json:"rss"`         // bytes
+}
+
+// ProcessHistory is the resource history of one process, oldest first.
+type ProcessHistory struct {
+	Name   string       `json:"name"`
+	Group  string       `json:"group"`
+	Points []UsagePoint `json:"points"`
+}
+
+// UsageHistoryReply is the body of /v1/usage/history.
+type UsageHistoryReply struct {
+	// Step is the spacing of the points in seconds: at most one point per
+	// step, and none while nothing sampled the process.
+	Step      float64          `json:"step"`
+	Processes []ProcessHistory `json:"processes"`
+}
+
+// ConfigOption is one option of a resolved config: its value as a config
+// would write it ("" when unset) and its default.
+type ConfigOption struct {
+	Name    string `json:"name"`
+	Value   string `json:"value"`
+	Default string `json:"default,omitempty"`
+	Tend    bool   `json:"tend,omitempty"` // tend's own option, not supervisord's
+}
+
+// ProcessConfig is the body of /v1/config: the options of one process as
+// the engine runs it, in ProgramOptions order.
+type ProcessConfig struct {
+	Name    string         `json:"name"`
+	Group   string         `json:"group"`
+	Program string         `json:"program"`
+	Source  string         `json:"source"` // where it was declared ("tend.lua:12")
+	Options []ConfigOption `json:"options"`
 }
 
 // StateChange is one entry of /v1/events: a process moved from one state

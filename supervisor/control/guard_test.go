@@ -210,6 +210,12 @@ func TestCrossSiteReads(t *testing.T) {
 		{"/logtail/sleeper", map[string]string{"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "no-cors", "Sec-Fetch-Dest": "image"}, 403},
 		{"/metrics", nil, 200},
 		{"/v1/status", nil, 200},
+		// The figures: a request samples /proc, so no other site may drive it.
+		{"/ui/usage", map[string]string{"Sec-Fetch-Site": "same-origin", "Sec-Fetch-Mode": "cors"}, 200},
+		{"/ui/usage", map[string]string{"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "no-cors"}, 403},
+		{"/v1/usage/history", map[string]string{"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "cors"}, 403},
+		{"/v1/config?name=sleeper", map[string]string{"Sec-Fetch-Site": "same-site", "Sec-Fetch-Mode": "no-cors"}, 403},
+		{"/v1/config?name=sleeper", map[string]string{"Sec-Fetch-Site": "same-origin", "Sec-Fetch-Mode": "cors"}, 200},
 	}
 	for _, c := range cases {
 		t.Run(c.path+"/"+c.hdr["Sec-Fetch-Site"]+"/"+c.hdr["Sec-Fetch-Mode"], func(t *testing.T) {

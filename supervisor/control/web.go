@@ -53,6 +53,7 @@ func (s *Server) routesWeb() {
 	s.mux.HandleFunc("GET /stylesheets/supervisor.css", webAsset("webui/style.css", "text/css; charset=utf-8"))
 	s.mux.HandleFunc("GET /ui/status", p.serveStatus)
 	s.mux.HandleFunc("GET /ui/events", p.serveEvents)
+	s.mux.HandleFunc("GET /ui/usage", p.serveUsage)
 	s.mux.HandleFunc("POST /ui/action", p.serveAction)
 	s.mux.HandleFunc("GET /tail.html", p.serveTail)
 }
@@ -89,6 +90,16 @@ type webRow struct {
 	Description string `json:"description"`
 	Pid         int    `json:"pid"`
 	Start       int64  `json:"start"`
+	Restarts    int    `json:"restarts"`
+	// Exit is how the last run ended ("exit 1", "SIGTERM"), ExitTime
+	// when (epoch seconds); both unset before the first end.
+	Exit     string `json:"exit"`
+	ExitTime int64  `json:"exit_time"`
+	// Limit is why a limit (max_memory, start_limit, permanent_exitcodes)
+	// last acted; StartFailures and MemoryRestarts are what they count.
+	Limit          string `json:"limit,omitempty"`
+	StartFailures  int    `json:"start_failures,omitempty"`
+	MemoryRestarts int    `json:"memory_restarts,omitempty"`
 }
 
 // webSnapshot is the body of /ui/status and of each status event.
@@ -108,8 +119,20 @@ func webStateClass(st supervisor.State) string {
 	return "statusnominal"
 }
 
-func (p *webPage) snapshot() webSnapshot {
-	infos := p.s.eng.Status()
+func (p *webPage) snapshot() webSnapshot { return webSnapshotOf(p.s.eng.Status()) }
+
+// webExit says how a process's last run ended, "" before the first end.
+func webExit(i supervisor.Info) string {
+	switch {
+	case i.Stop.IsZero():
+		return ""
+	case i.ExitSignal != 0:
+		return "SIG" + supervisor.SignalName(i.ExitSignal)
+	}
+	return "exit " + strconv.Itoa(i.ExitStatus)
+}
+
+func webSnapshotOf(infos []supervisor.Info) webSnapshot {
 	out := webSnapshot{Processes: make([]webRow, 0, len(infos)), Now: float64(time.Now().UnixMilli()) / 1000}
 	for _, i := range infos {
 		name := i.State.String()
@@ -117,6 +140,8 @@ func (p *webPage) snapshot() webSnapshot {
 			Namespec: i.Namespec(), Name: i.Name, Group: i.Group,
 			State: webLower(name), StateName: name, Class: webStateClass(i.State),
 			Description: i.Description(), Pid: i.Pid, Start: xrEpoch(i.Start),
+			Restarts: i.Restarts, Exit: webExit(i), ExitTime: xrEpoch(i.Stop),
+			Limit: i.LimitReason, StartFailures: i.StartFailures, MemoryRestarts: i.MemoryRestarts,
 		})
 	}
 	return out
@@ -137,7 +162,9 @@ func webLower(s string) string {
 // name; blank shows everything) pick the rows, and every action is a form
 // posting to ui/action with the CSRF token. app.js then keeps it live.
 func (p *webPage) serveIndex(w http.ResponseWriter, r *http.Request) {
-	snap := p.snapshot()
+	infos := p.s.eng.Status()
+	us := p.s.eng.Usage(infos)
+	snap := webSnapshotOf(infos)
 	q := r.URL.Query()
 	group := q.Get("group")
 	filter := strings.TrimSpace(q.Get("filter"))
@@ -161,9 +188,9 @@ func (p *webPage) serveIndex(w http.ResponseWriter, r *http.Request) {
 		opts.WriteString(`<option value="` + e(g) + `"` + sel + ">" + e(g) + "</option>")
 	}
 	i := 0
-	for _, row := range snap.Processes {
+	for n, row := range snap.Processes {
 		if webShown(row, group, filter) {
-			webWriteRow(&rows, i, row, p.token)
+			webWriteRow(&rows, i, row, us[n], p.token)
 			i++
 		}
 	}
@@ -295,7 +322,7 @@ func (p *webPage) serveTail(w http.ResponseWriter, r *http.Request) {
 // escaped for its HTML context; odd rows get supervisord's "shade" class.
 // Its actions are one form whose buttons post to ui/action with the CSRF
 // token, and a Tail link, as app.js renders them too.
-func webWriteRow(b *strings.Builder, i int, row webRow, token string) {
+func webWriteRow(b *strings.Builder, i int, row webRow, u supervisor.Usage, token string) {
 	e := html.EscapeString
 	shade := ""
 	if i%2 == 1 {
@@ -307,6 +334,10 @@ func webWriteRow(b *strings.Builder, i int, row webRow, token string) {
     <td class="state"><span class="` + e(row.Class) + `">` + e(row.State) + `</span></td>
     <td class="desc">` + e(row.Description) + `</td>
     <td class="name"><a href="` + tail + `" target="_blank">` + name + `</a></td>
+    <td class="cpu">` + webCPU(u) + `</td>
+    <td class="mem">` + webMem(u) + `</td>
+    <td class="restarts">` + strconv.Itoa(row.Restarts) + `</td>
+    <td class="exit">` + e(row.Exit) + `</td>
     <td class="actions"><form class="act" method="post" action="ui/action"><input type="hidden" name="csrf" value="` + token +
 		`"><input type="hidden" name="name" value="` + name + `">`)
 	for _, a := range webActions(row.StateName) {
@@ -314,6 +345,22 @@ func webWriteRow(b *strings.Builder, i int, row webRow, token string) {
 	}
 	b.WriteString(`</form><a class="button" href="` + tail + `" data-action="tail" data-name="` + name + `">Tail</a></td>
   </tr>`)
+}
+
+// webCPU and webMem are a row's figures as app.js writes them too; blank
+// for a process that is not running.
+func webCPU(u supervisor.Usage) string {
+	if u.Pid == 0 {
+		return ""
+	}
+	return strconv.FormatFloat(u.CPUPercent, 'f', 1, 64) + "%"
+}
+
+func webMem(u supervisor.Usage) string {
+	if u.Pid == 0 {
+		return ""
+	}
+	return supervisor.FormatSize(u.RSS)
 }
 
 // webAction is one button of a process row.

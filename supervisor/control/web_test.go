@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"fmt"
 	"html"
 	"io"
 	"net/http"
@@ -308,5 +309,68 @@ func TestWebPageWithoutJS(t *testing.T) {
 		if shown != c.groupForm {
 			t.Errorf("GET /%s: group actions shown %v, want %v", c.query, shown, c.groupForm)
 		}
+	}
+}
+
+// /ui/usage samples every process and answers its figures and the
+// history points after since=, in one reply; the page rendered without
+// JavaScript shows the same figures, restarts and last exit.
+func TestWebUsage(t *testing.T) {
+	inUse, avail := xrtSpecs()
+	env := xrtStart(t, inUse, avail, "", "")
+	env.eng.WaitState("sleeper", supervisor.Running)
+	var u webUsage
+	get := func(query string) {
+		t.Helper()
+		resp, body := env.webDo(t, "GET", "/ui/usage"+query, nil, nil)
+		if resp.StatusCode != 200 {
+			t.Fatalf("GET /ui/usage%s: %s %s", query, resp.Status, body)
+		}
+		u = webUsage{}
+		if err := json.Unmarshal([]byte(body), &u); err != nil {
+			t.Fatal(err)
+		}
+	}
+	get("")
+	if len(u.Procs) != 5 || u.Step != 5 || u.Now == 0 {
+		t.Fatalf("usage %+v", u)
+	}
+	s, idle := u.Procs["sleeper"], u.Procs["idle"]
+	if !s.Run || s.RSS <= 0 || len(s.T) != 1 || len(s.C) != 1 || len(s.M) != 1 || s.M[0] <= 0 {
+		t.Errorf("sleeper %+v: want running, with memory and the one point this request recorded", s)
+	}
+	if idle.Run || idle.RSS != 0 || len(idle.T) != 0 {
+		t.Errorf("idle (not started) %+v: want no figures and no points", idle)
+	}
+	get(fmt.Sprintf("?since=%.3f", float64(s.T[0])/1000))
+	for name, p := range u.Procs {
+		for _, at := range p.T {
+			if at <= s.T[0] {
+				t.Errorf("%s: point at %d not after since=%d", name, at, s.T[0])
+			}
+		}
+	}
+	if resp, _ := env.webDo(t, "GET", "/ui/usage?since=yesterday", nil, nil); resp.StatusCode != 400 {
+		t.Errorf("since=yesterday: %s, want 400", resp.Status)
+	}
+
+	if err := env.eng.StopProcess(context.Background(), "talker", true); err != nil {
+		t.Fatal(err)
+	}
+	_, page := env.webDo(t, "GET", "/", nil, nil)
+	cell := func(name, class string) string {
+		_, row, _ := strings.Cut(page, `<tr data-name="`+name+`"`)
+		_, c, _ := strings.Cut(row, `<td class="`+class+`">`)
+		c, _, _ = strings.Cut(c, "</td>")
+		return c
+	}
+	if c := cell("sleeper", "cpu"); !strings.HasSuffix(c, "%") {
+		t.Errorf("sleeper's CPU cell %q", c)
+	}
+	if c := cell("sleeper", "mem"); !strings.HasSuffix(c, "iB") {
+		t.Errorf("sleeper's memory cell %q", c)
+	}
+	if c, r, e := cell("talker", "cpu"), cell("talker", "restarts"), cell("talker", "exit"); c != "" || r != "0" || e != "SIGTERM" {
+		t.Errorf("stopped talker: cpu %q restarts %q exit %q", c, r, e)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/tend-sh/tend/supervisor"
 	"github.com/tend-sh/tend/supervisor/control"
@@ -47,6 +48,41 @@ func (c *Client) Events(ctx context.Context) ([]control.StateChange, error) {
 		return nil, err
 	}
 	return r.Events, nil
+}
+
+// ProcessEvents returns the state changes of one process ("web" or
+// "grp:web_00") that the daemon's history holds, oldest first.
+func (c *Client) ProcessEvents(ctx context.Context, name string) ([]control.StateChange, error) {
+	var r control.EventsReply
+	if err := c.callQuery(ctx, control.RouteEvents, url.Values{"name": {name}}, nil, &r); err != nil {
+		return nil, err
+	}
+	return r.Events, nil
+}
+
+// UsageHistory returns the resource history of the processes the names
+// select (all for none), the points after since (all for the zero time).
+// The daemon records points only while something samples the process
+// (Usage, a scrape, the web page, a max_memory limit), one per
+// UsageHistoryReply.Step; an unknown name is a BAD_NAME fault.
+func (c *Client) UsageHistory(ctx context.Context, since time.Time, names ...string) (control.UsageHistoryReply, error) {
+	q := url.Values{}
+	for _, n := range names {
+		q.Add("name", n)
+	}
+	if !since.IsZero() {
+		q.Set("since", strconv.FormatFloat(float64(since.UnixMilli())/1000, 'f', 3, 64))
+	}
+	var r control.UsageHistoryReply
+	err := c.callQuery(ctx, control.RouteUsageHistory, q, nil, &r)
+	return r, err
+}
+
+// Config returns the resolved config of one process in use.
+func (c *Client) Config(ctx context.Context, name string) (control.ProcessConfig, error) {
+	var r control.ProcessConfig
+	err := c.callQuery(ctx, control.RouteConfig, url.Values{"name": {name}}, nil, &r)
+	return r, err
 }
 
 // EventStream is a stream of state changes from FollowEvents.
