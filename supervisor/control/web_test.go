@@ -331,13 +331,20 @@ func TestWebUsage(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	get("")
+	// A child just exec'd may not have run yet and have no memory to
+	// show: ask again until the sleeper has its point.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		get("")
+		if len(u.Procs["sleeper"].T) > 0 || time.Now().After(deadline) {
+			break
+		}
+	}
 	if len(u.Procs) != 5 || u.Step != 5 || u.Now == 0 {
 		t.Fatalf("usage %+v", u)
 	}
 	s, idle := u.Procs["sleeper"], u.Procs["idle"]
 	if !s.Run || s.RSS <= 0 || len(s.T) != 1 || len(s.C) != 1 || len(s.M) != 1 || s.M[0] <= 0 {
-		t.Errorf("sleeper %+v: want running, with memory and the one point this request recorded", s)
+		t.Fatalf("sleeper %+v: want running, with memory and the one point this request recorded", s)
 	}
 	if idle.Run || idle.RSS != 0 || len(idle.T) != 0 {
 		t.Errorf("idle (not started) %+v: want no figures and no points", idle)

@@ -135,7 +135,7 @@ func TestConfig(t *testing.T) {
 		}
 		var want []string
 		for _, o := range supervisor.ProgramOptions {
-			if !o.Listener {
+			if o.Accepts("program") {
 				want = append(want, o.Name)
 			}
 		}
