@@ -45,13 +45,51 @@ type procEntry struct {
 // every sample feeds: the cache is the one owner of both.
 type usageCache struct {
 	mu   sync.Mutex
-	last map[int]usageMark     // by pid
+	last map[int]usageMarks    // by pid
 	hist map[string]*usageRing // by namespec
 }
 
 type usageMark struct {
 	at  time.Time
 	cpu float64
+}
+
+// usageMarks are a pid's two newest samples. Several viewers (a top, the
+// web page, a scrape) sample on their own clocks: CPU % is measured from
+// the newest mark at least minCPUWindow old, so a viewer sampling just
+// after another still gets a figure over a useful interval, not 0 or noise
+// over a few milliseconds.
+type usageMarks struct{ older, newer usageMark }
+
+// minCPUWindow is the shortest interval a CPU % is measured over when an
+// older mark allows it.
+const minCPUWindow = time.Second
+
+// baseline returns the time and CPU seconds that the CPU % of a sample
+// taken at now is measured from, for a run started at start.
+func (m usageMarks) baseline(now, start time.Time) (time.Time, float64) {
+	for _, k := range []usageMark{m.newer, m.older} {
+		if k.at.After(start) && now.Sub(k.at) >= minCPUWindow {
+			return k.at, k.cpu
+		}
+	}
+	// Both are younger: the older of this run gives the longest interval.
+	for _, k := range []usageMark{m.older, m.newer} {
+		if k.at.After(start) {
+			return k.at, k.cpu
+		}
+	}
+	return start, 0
+}
+
+// add records the sample taken at now, keeping the previous newest as the
+// older mark once it is minCPUWindow old.
+func (m usageMarks) add(now time.Time, cpu float64) usageMarks {
+	if m.newer.at.IsZero() || now.Sub(m.newer.at) >= minCPUWindow {
+		m.older = m.newer
+	}
+	m.newer = usageMark{at: now, cpu: cpu}
+	return m
 }
 
 // Usage samples /proc for every process of infos that has a pid, in one
@@ -67,7 +105,7 @@ func (e *Engine) Usage(infos []Info) []Usage {
 	now := e.clock.Now()
 	e.usage.mu.Lock()
 	defer e.usage.mu.Unlock()
-	seen := map[int]usageMark{}
+	seen := map[int]usageMarks{}
 	for n, i := range infos {
 		if i.Pid == 0 {
 			continue
@@ -76,14 +114,12 @@ func (e *Engine) Usage(infos []Info) []Usage {
 			continue
 		}
 		u := treeUsage(i.Pid, table, kids)
-		since, base := i.Start, 0.0
-		if m, ok := e.usage.last[i.Pid]; ok && m.at.After(i.Start) {
-			since, base = m.at, m.cpu
-		}
+		marks := e.usage.last[i.Pid]
+		since, base := marks.baseline(now, i.Start)
 		if d := now.Sub(since).Seconds(); d > 0 && !since.IsZero() {
 			u.CPUPercent = max(0, (u.CPUSeconds-base)/d*100)
 		}
-		seen[i.Pid] = usageMark{at: now, cpu: u.CPUSeconds}
+		seen[i.Pid] = marks.add(now, u.CPUSeconds)
 		e.usage.recordLocked(i.Namespec(), now, i.Pid, i.Start, u.CPUSeconds, u.RSS)
 		out[n] = u
 	}

@@ -85,3 +85,36 @@ func TestUsageCPU(t *testing.T) {
 		t.Errorf("idle sleeper at %.1f%% CPU, %.2f s: %+v", i.CPUPercent, i.CPUSeconds, i)
 	}
 }
+
+// CPU % is measured from the newest mark at least a second old, so two
+// viewers sampling a few milliseconds apart both get a figure over a
+// useful interval; a mark of an earlier run (pid reuse) is never used.
+func TestUsageBaseline(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
+	var m usageMarks
+	type step struct {
+		now       int     // ms since t0 of this sample
+		cpu       float64 // CPU seconds it reads
+		wantSince int     // ms since t0 of the baseline
+	}
+	for i, st := range []step{
+		{100, 0.1, 0},     // first sample: since the start
+		{150, 0.15, 100},  // 50 ms later, no older mark: the only one
+		{2000, 2.0, 150},  // the newer mark is old enough
+		{2050, 2.05, 150}, // another viewer 50 ms later: the older mark
+		{4000, 4.0, 2050}, // the newer is old enough again
+	} {
+		since, base := m.baseline(at(st.now), t0)
+		if !since.Equal(at(st.wantSince)) {
+			t.Errorf("step %d: measured from %v, want %v", i, since.Sub(t0), at(st.wantSince).Sub(t0))
+		}
+		if st.wantSince == 0 && base != 0 {
+			t.Errorf("step %d: base %v from the start, want 0", i, base)
+		}
+		m = m.add(at(st.now), st.cpu)
+	}
+	if since, _ := m.baseline(at(5000), at(4500)); !since.Equal(at(4500)) {
+		t.Errorf("a new run started after every mark is measured from %v, want its start", since.Sub(t0))
+	}
+}
