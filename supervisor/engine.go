@@ -9,6 +9,7 @@ import (
 	"os"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"syscall"
 )
 
@@ -96,6 +97,9 @@ type Engine struct {
 	history    history     // the last state changes (history.go), under mu
 	state      *stateWriter
 	adoptable  map[string]*orphan // by namespec: kept by Recover for the next Update
+	// logUsers counts the open logs of each path, under mu (logs.go): the
+	// pump splices into a log only while it is the file's one writer.
+	logUsers map[string]*atomic.Int32
 }
 
 type group struct {

@@ -187,9 +187,15 @@ func (p *process) openLogsLocked() error {
 		if err != nil {
 			return err
 		}
+		if p.stdout != nil {
+			p.e.logWriters(p.stdout.Path()).Add(1)
+		}
 	}
 	if p.stderr == nil && !p.spec.RedirectStderr {
 		p.stderr, err = p.e.openLog(&p.spec, p.spec.Stderr, "stderr")
+		if p.stderr != nil {
+			p.e.logWriters(p.stderr.Path()).Add(1)
+		}
 	}
 	return err
 }
