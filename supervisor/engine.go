@@ -11,6 +11,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"time"
 )
 
 // Config configures an Engine.
@@ -71,7 +72,7 @@ type Engine struct {
 
 	updateMu sync.Mutex // serializes Update and friends
 
-	mu           sync.Mutex
+	mu           genMutex
 	procs        map[string]*process // by namespec
 	groups       map[string]*group
 	pools        map[string]*pool // eventlistener pools by program name
@@ -162,7 +163,7 @@ func (e *Engine) Publish(ev Event) {
 // ShuttingDown reports whether Shutdown has begun.
 func (e *Engine) ShuttingDown() bool {
 	e.mu.Lock()
-	defer e.mu.Unlock()
+	defer e.mu.unlockUnchanged()
 	return e.shuttingDown
 }
 
@@ -213,17 +214,56 @@ func (e *Engine) Groups() []string {
 // Status returns a snapshot of every process, sorted by group then name as
 // supervisorctl lists them.
 func (e *Engine) Status() []Info {
+	out, _ := e.StatusAt()
+	return out
+}
+
+// StatusGen returns the engine's generation and the time now. The
+// generation changes whenever something under the engine's lock may have
+// changed, so a reply built from Status at one generation (see
+// StatusAt) still holds while it and the second of the clock are the
+// same.
+func (e *Engine) StatusGen() (uint64, time.Time) {
+	return e.mu.gen.Load(), e.clock.Now()
+}
+
+// StatusAt is Status with the generation it reflects: any change made
+// since gives a different StatusGen.
+func (e *Engine) StatusAt() ([]Info, uint64) {
 	e.mu.Lock()
 	now := e.clock.Now()
 	out := make([]Info, 0, len(e.procs))
 	for _, p := range e.procs {
 		out = append(out, p.infoLocked(now))
 	}
-	e.mu.Unlock()
+	gen := e.mu.gen.Load()
+	e.mu.unlockUnchanged()
 	slices.SortFunc(out, func(a, b Info) int {
 		return cmp.Or(cmp.Compare(a.Group, b.Group), cmp.Compare(a.Name, b.Name))
 	})
-	return out
+	return out, gen
+}
+
+// genMutex is Engine.mu: a mutex that counts the critical sections that
+// ended, so a reader can tell, with one atomic load, that nothing guarded
+// by it changed since it last looked (StatusGen). Counting every section,
+// rather than marking each change, cannot miss one.
+type genMutex struct {
+	sync.Mutex
+	gen atomic.Uint64
+}
+
+// Unlock ends a critical section.
+func (m *genMutex) Unlock() {
+	m.gen.Add(1)
+	m.Mutex.Unlock()
+}
+
+// unlockUnchanged ends a critical section that only read: the generation
+// stays, so polling (status, the XML-RPC shutdown check) does not make
+// the status replies it polls look stale. Never after a change.
+func (m *genMutex) unlockUnchanged() {
+	m.Mutex.Unlock()
 }
 
 // Info returns a snapshot of one process.
@@ -240,7 +280,7 @@ func (e *Engine) Info(name string) (Info, error) {
 // Specs returns the spec of every process in start order.
 func (e *Engine) Specs() []Spec {
 	e.mu.Lock()
-	defer e.mu.Unlock()
+	defer e.mu.unlockUnchanged()
 	var out []Spec
 	for _, p := range e.orderedLocked() {
 		out = append(out, p.spec)

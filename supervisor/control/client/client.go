@@ -187,7 +187,12 @@ func replyError(method, path string, resp *http.Response) error {
 
 // call sends a JSON request to route and decodes the JSON reply into out.
 func (c *Client) call(ctx context.Context, route string, body, out any) error {
-	resp, err := c.request(ctx, route, nil, body)
+	return c.callQuery(ctx, route, nil, body, out)
+}
+
+// callQuery is call with a query string.
+func (c *Client) callQuery(ctx context.Context, route string, query url.Values, body, out any) error {
+	resp, err := c.request(ctx, route, query, body)
 	if err != nil {
 		return err
 	}
