@@ -101,6 +101,10 @@ type Engine struct {
 	// logUsers counts the open logs of each path, under mu (logs.go): the
 	// pump splices into a log only while it is the file's one writer.
 	logUsers map[string]*atomic.Int32
+	// noPidfd says children get no pidfd (exits are reaped through
+	// SIGCHLD alone): the config needs more descriptors than the limit
+	// allows with them (fdbudget_linux.go).
+	noPidfd, fdsLogged bool
 }
 
 type group struct {

@@ -161,6 +161,26 @@ func (f *File) openLocked(extra int) error {
 	return nil
 }
 
+// Release closes the descriptor of a log on a regular file until the next
+// Write (or rotation, Clear, Reopen) opens it again; reads go through the
+// path meanwhile. A daemon with thousands of quiet children then holds no
+// descriptor for their logs, which exist all the same (Open created
+// them). A pass-through keeps its descriptor: reopening a FIFO would
+// block.
+func (f *File) Release() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.closed || f.pass || f.fp == nil {
+		return nil
+	}
+	err := f.fp.Close()
+	f.fp = nil
+	if err != nil {
+		return fmt.Errorf("release %s: %w", f.path, err)
+	}
+	return nil
+}
+
 // Path returns the path the File was opened with.
 func (f *File) Path() string { return f.path }
 
