@@ -11,7 +11,7 @@ import (
 
 // ErrNoSplice reports that SpliceFrom moved nothing and the caller must
 // copy the bytes through user space with Write instead: the File is a
-// pass-through, closed or waiting to be reopened, owes a dropped-output
+// pass-through, closed or cannot be reopened, owes a dropped-output
 // marker, needs a rotation retried, or its file system cannot splice.
 // Write then does what it always does (including counting what a full disk
 // drops), after which splicing may work again.
@@ -30,7 +30,7 @@ var ErrNoSplice = errors.New("cannot splice into this log now")
 // It returns the bytes moved; 0 and io.EOF when every writer of the pipe
 // is gone and it is empty; 0 and unix.EAGAIN when the pipe is empty;
 // 0 and ErrNoSplice when the caller must use Write for what the pipe
-// holds (see ErrNoSplice). After bytes were moved, a non-nil error is a
+// holds (see ErrNoSplice). A released File (Release) is opened again. After bytes were moved, a non-nil error is a
 // failed rotation, retried as after Write.
 //
 // splice(2) refuses a file opened O_APPEND, so the descriptor loses
@@ -43,8 +43,15 @@ var ErrNoSplice = errors.New("cannot splice into this log now")
 func (f *File) SpliceFrom(src int, max int) (int, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.closed || f.fp == nil || f.pass || f.noSplice || f.lost.bytes > 0 {
+	if f.closed || f.pass || f.noSplice || f.lost.bytes > 0 {
 		return 0, ErrNoSplice
+	}
+	if f.fp == nil {
+		// Released (or a reopen failed): open it again; if that fails,
+		// Write tries too and counts what is lost.
+		if err := f.openLocked(0); err != nil || f.pass {
+			return 0, ErrNoSplice
+		}
 	}
 	if f.maxBytes > 0 && f.size >= f.maxBytes {
 		return 0, ErrNoSplice // a rotation failed: Write retries it
