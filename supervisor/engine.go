@@ -9,7 +9,9 @@ import (
 	"os"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"syscall"
+	"time"
 )
 
 // Config configures an Engine.
@@ -75,7 +77,7 @@ type Engine struct {
 
 	updateMu sync.Mutex // serializes Update and friends
 
-	mu           sync.Mutex
+	mu           genMutex
 	procs        map[string]*process // by namespec
 	groups       map[string]*group
 	pools        map[string]*pool // eventlistener pools by program name
@@ -106,6 +108,13 @@ type Engine struct {
 	deps       *depIndex
 	depsQueued bool
 	sockets    socketTable // the listening sockets held for programs (sockets_linux.go)
+	// logUsers counts the open logs of each path, under mu (logs.go): the
+	// pump splices into a log only while it is the file's one writer.
+	logUsers map[string]*atomic.Int32
+	// noPidfd says children get no pidfd (exits are reaped through
+	// SIGCHLD alone): the config needs more descriptors than the limit
+	// allows with them (fdbudget_linux.go).
+	noPidfd, fdsLogged bool
 }
 
 type group struct {
@@ -174,7 +183,7 @@ func (e *Engine) Publish(ev Event) {
 // ShuttingDown reports whether Shutdown has begun.
 func (e *Engine) ShuttingDown() bool {
 	e.mu.Lock()
-	defer e.mu.Unlock()
+	defer e.mu.unlockUnchanged()
 	return e.shuttingDown
 }
 
@@ -225,17 +234,56 @@ func (e *Engine) Groups() []string {
 // Status returns a snapshot of every process, sorted by group then name as
 // supervisorctl lists them.
 func (e *Engine) Status() []Info {
+	out, _ := e.StatusAt()
+	return out
+}
+
+// StatusGen returns the engine's generation and the time now. The
+// generation changes whenever something under the engine's lock may have
+// changed, so a reply built from Status at one generation (see
+// StatusAt) still holds while it and the second of the clock are the
+// same.
+func (e *Engine) StatusGen() (uint64, time.Time) {
+	return e.mu.gen.Load(), e.clock.Now()
+}
+
+// StatusAt is Status with the generation it reflects: any change made
+// since gives a different StatusGen.
+func (e *Engine) StatusAt() ([]Info, uint64) {
 	e.mu.Lock()
 	now := e.clock.Now()
 	out := make([]Info, 0, len(e.procs))
 	for _, p := range e.procs {
 		out = append(out, p.infoLocked(now))
 	}
-	e.mu.Unlock()
+	gen := e.mu.gen.Load()
+	e.mu.unlockUnchanged()
 	slices.SortFunc(out, func(a, b Info) int {
 		return cmp.Or(cmp.Compare(a.Group, b.Group), cmp.Compare(a.Name, b.Name))
 	})
-	return out
+	return out, gen
+}
+
+// genMutex is Engine.mu: a mutex that counts the critical sections that
+// ended, so a reader can tell, with one atomic load, that nothing guarded
+// by it changed since it last looked (StatusGen). Counting every section,
+// rather than marking each change, cannot miss one.
+type genMutex struct {
+	sync.Mutex
+	gen atomic.Uint64
+}
+
+// Unlock ends a critical section.
+func (m *genMutex) Unlock() {
+	m.gen.Add(1)
+	m.Mutex.Unlock()
+}
+
+// unlockUnchanged ends a critical section that only read: the generation
+// stays, so polling (status, the XML-RPC shutdown check) does not make
+// the status replies it polls look stale. Never after a change.
+func (m *genMutex) unlockUnchanged() {
+	m.Mutex.Unlock()
 }
 
 // Info returns a snapshot of one process.
@@ -252,7 +300,7 @@ func (e *Engine) Info(name string) (Info, error) {
 // Specs returns the spec of every process in start order.
 func (e *Engine) Specs() []Spec {
 	e.mu.Lock()
-	defer e.mu.Unlock()
+	defer e.mu.unlockUnchanged()
 	var out []Spec
 	for _, p := range e.orderedLocked() {
 		out = append(out, p.spec)

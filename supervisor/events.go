@@ -128,6 +128,27 @@ func (s *Subscription) Dropped() int {
 	return s.dropped
 }
 
+// wants reports whether an event of type t would reach anyone: a
+// subscriber (they take every event) or a listener pool subscribed to it.
+// The log pump asks before splicing output whose PROCESS_LOG events are
+// enabled, so that a listener that subscribes later gets them.
+func (b *Bus) wants(t EventType) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if len(b.subs) > 0 {
+		return true
+	}
+	for _, pl := range b.pools {
+		pl.mu.Lock()
+		yes := subscribes(pl.events, string(t))
+		pl.mu.Unlock()
+		if yes {
+			return true
+		}
+	}
+	return false
+}
+
 // Publish delivers e to every subscriber without blocking.
 func (b *Bus) Publish(e Event) {
 	b.mu.Lock()

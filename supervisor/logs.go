@@ -2,6 +2,7 @@ package supervisor
 
 import (
 	"errors"
+	"sync/atomic"
 
 	"github.com/tend-sh/tend/supervisor/logfile"
 )
@@ -9,10 +10,26 @@ import (
 func (p *process) closeLogsLocked() {
 	for _, f := range []*logfile.File{p.stdout, p.stderr} {
 		if f != nil {
+			p.e.logWriters(f.Path()).Add(-1)
 			f.Close()
 		}
 	}
 	p.stdout, p.stderr = nil, nil
+}
+
+// logWriters returns the count of the process logs open on path (every
+// log is counted from openLogsLocked to closeLogsLocked). Called with
+// e.mu held; the counter itself is read without it.
+func (e *Engine) logWriters(path string) *atomic.Int32 {
+	if e.logUsers == nil {
+		e.logUsers = make(map[string]*atomic.Int32)
+	}
+	n := e.logUsers[path]
+	if n == nil {
+		n = new(atomic.Int32)
+		e.logUsers[path] = n
+	}
+	return n
 }
 
 // logLocked returns the open log of a channel ("stdout" or "stderr"), or

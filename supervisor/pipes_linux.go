@@ -85,11 +85,39 @@ func (p *process) captureLocked(pp *pipes) {
 			pl.feed(l, chunk)
 		}
 	}
-	p.e.capture(pp.stdoutR, p.readyLogSink(sink), "stdout of "+src.Process, outLines)
+	var outDirect *directLog
+	if pl == nil {
+		outDirect = p.directLocked(p.stdout, ls, "stdout", &p.drops[0])
+	}
+	p.e.capture(pp.stdoutR, p.readyLogSink(sink), "stdout of "+src.Process, outLines, outDirect)
 	if pp.stderrR != nil {
 		errLines := p.framerLocked(p.stderr, p.spec.Stderr, "stderr", &p.drops[1])
 		p.e.capture(pp.stderrR, p.readyLogSink(p.e.outputSink(src, p.stderr, p.spec.Stderr, "stderr", &p.drops[1], errLines)),
-			"stderr of "+src.Process, errLines)
+			"stderr of "+src.Process, errLines, p.directLocked(p.stderr, p.spec.Stderr, "stderr", &p.drops[1]))
+	}
+}
+
+// directLocked returns how the pump may splice one stream of the child
+// straight into its log file (see directLog), or nil when something
+// always needs its bytes in user space: capture mode, syslog, a
+// log_prefix, a ready log pattern, the daemon's debug echo, or a log that
+// is not a regular file. PROCESS_LOG events and a second writer of the
+// same file can come and go, so they are asked chunk by chunk.
+func (p *process) directLocked(dst *logfile.File, ls LogSpec, channel string, drops *logDrops) *directLog {
+	if dst == nil || dst.PassThrough() || ls.CaptureMaxBytes > 0 || ls.Syslog || p.spec.LogPrefix != "" ||
+		p.spec.Ready != nil && p.spec.Ready.Log != "" || p.e.log.Enabled(context.Background(), slog.LevelDebug) {
+		return nil
+	}
+	typ := EventProcessLogStdout
+	if channel == "stderr" {
+		typ = EventProcessLogStderr
+	}
+	events, bus, writers := ls.EventsEnabled, &p.e.bus, p.e.logWriters(dst.Path())
+	what := channel + " log of " + p.spec.Name
+	return &directLog{
+		dst:     dst,
+		needed:  func() bool { return writers.Load() > 1 || events && bus.wants(typ) },
+		written: func(err error) { p.e.logWritten(err, 0, what, drops) },
 	}
 }
 
@@ -113,9 +141,9 @@ func (p *process) framerLocked(dst *logfile.File, ls LogSpec, stream string, dro
 // A framed stream (lines not nil) always gets a goroutine: its writes may
 // block on a reader of tend's stdout, and must then hold up only that
 // stream, whose child in turn blocks writing to its full pipe.
-func (e *Engine) capture(r *os.File, sink func([]byte), what string, lines *lineWriter) {
+func (e *Engine) capture(r *os.File, sink func([]byte), what string, lines *lineWriter, direct *directLog) {
 	if e.pump != nil && lines == nil {
-		if err := e.pump.add(r, sink, nil); err == nil {
+		if err := e.pump.add(r, sink, nil, direct); err == nil {
 			return
 		} else {
 			e.log.Warn("pump " + what + ": " + err.Error())
@@ -193,13 +221,19 @@ func (e *Engine) outputSink(src Event, dst *logfile.File, ls LogSpec, channel st
 // works again.
 func (e *Engine) writeLog(dst *logfile.File, chunk []byte, what string, drops *logDrops) {
 	n, err := dst.Write(chunk)
+	e.logWritten(err, len(chunk)-n, what, drops)
+}
+
+// logWritten accounts for one write (or splice) to a log: err is its
+// error, lost the bytes it dropped.
+func (e *Engine) logWritten(err error, lost int, what string, drops *logDrops) {
 	if err == nil {
 		if msg := drops.ok(what); msg != "" {
 			e.log.Info(msg)
 		}
 		return
 	}
-	if msg := drops.failed(e.clock.Now(), what, err, len(chunk)-n); msg != "" {
+	if msg := drops.failed(e.clock.Now(), what, err, lost); msg != "" {
 		e.log.Error(msg)
 	}
 }

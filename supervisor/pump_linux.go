@@ -2,12 +2,16 @@ package supervisor
 
 import (
 	"errors"
+	"io"
 	"os"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/tend-sh/tend/supervisor/logfile"
 )
 
 // pumpBufSize is the pump's read size: supervisord's (it reads 2<<16 bytes
@@ -48,12 +52,19 @@ type pump struct {
 	mu   sync.Mutex
 	srcs map[int32]*pumpSource
 	done chan struct{}
+
+	// spliced and copied count the bytes moved by splice(2) and through
+	// user space, for tests.
+	spliced, copied atomic.Int64
 }
 
 type pumpSource struct {
 	f    *os.File
 	sink func([]byte)
 	eof  func()
+	// direct, when not nil, lets the pump splice the pipe straight into a
+	// log file while nothing needs the bytes in user space.
+	direct *directLog
 	// ready, for a watched descriptor (a child's pidfd), runs once when it
 	// becomes readable; it owns and closes the descriptor.
 	ready func()
@@ -96,9 +107,25 @@ func newPump() (*pump, error) {
 	return p, nil
 }
 
+// directLog is a log file the pump may splice a pipe into instead of
+// reading the bytes and handing them to the sink.
+type directLog struct {
+	dst *logfile.File
+	// needed reports whether something needs the bytes in user space right
+	// now (a PROCESS_LOG listener subscribed, another writer shares the
+	// file); nil means never. It is asked before every splice, so a switch
+	// takes effect at the next chunk: both paths take bytes from the head
+	// of the same pipe on the pump's one goroutine, in order.
+	needed func() bool
+	// written reports the outcome of a splice that moved bytes (a failed
+	// rotation, or the end of a failure), as the sink does for a write.
+	written func(error)
+}
+
 // add starts copying from f (a pipe's non-blocking read end, which the
 // pump now owns and closes at EOF) to sink; eof runs after the last chunk.
-func (p *pump) add(f *os.File, sink func([]byte), eof func()) error {
+// direct, if not nil, is spliced into when it can be (see directLog).
+func (p *pump) add(f *os.File, sink func([]byte), eof func(), direct *directLog) error {
 	var fd int
 	rc, err := f.SyscallConn()
 	if err != nil {
@@ -108,7 +135,7 @@ func (p *pump) add(f *os.File, sink func([]byte), eof func()) error {
 		return err
 	}
 	p.mu.Lock()
-	p.srcs[int32(fd)] = &pumpSource{f: f, sink: sink, eof: eof}
+	p.srcs[int32(fd)] = &pumpSource{f: f, sink: sink, eof: eof, direct: direct}
 	p.mu.Unlock()
 	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLRDHUP, Fd: int32(fd)}
 	if err := unix.EpollCtl(p.epfd, unix.EPOLL_CTL_ADD, fd, &ev); err != nil {
@@ -203,11 +230,32 @@ func (p *pump) service(fd int32, buf []byte, drain bool) (moved int) {
 		budget = 16 * pumpBurst
 	}
 	for budget > 0 {
+		if d := src.direct; d != nil && (d.needed == nil || !d.needed()) {
+			// One splice moves at most a read's worth, so rotated files
+			// overshoot maxbytes by no more than through read.
+			n, err := d.dst.SpliceFrom(int(fd), min(budget, len(buf)))
+			if n > 0 {
+				p.spliced.Add(int64(n))
+				d.written(err)
+				budget -= n
+				moved += n
+				continue
+			}
+			switch {
+			case errors.Is(err, unix.EAGAIN):
+				return moved
+			case err == io.EOF:
+				p.retire(fd, src)
+				return moved
+			}
+			// ErrNoSplice: this chunk goes through user space.
+		}
 		n, err := unix.Read(int(fd), buf)
 		if errors.Is(err, unix.EINTR) {
 			continue
 		}
 		if n > 0 {
+			p.copied.Add(int64(n))
 			src.sink(buf[:n])
 			budget -= n
 			moved += n
@@ -217,17 +265,22 @@ func (p *pump) service(fd int32, buf []byte, drain bool) (moved int) {
 			return moved
 		}
 		// EOF: every writer (the child and anything it forked) is gone.
-		unix.EpollCtl(p.epfd, unix.EPOLL_CTL_DEL, int(fd), nil)
-		p.mu.Lock()
-		delete(p.srcs, fd)
-		p.mu.Unlock()
-		src.f.Close()
-		if src.eof != nil {
-			src.eof()
-		}
+		p.retire(fd, src)
 		return moved
 	}
 	return moved
+}
+
+// retire stops watching a pipe at EOF (or after a read error) and closes it.
+func (p *pump) retire(fd int32, src *pumpSource) {
+	unix.EpollCtl(p.epfd, unix.EPOLL_CTL_DEL, int(fd), nil)
+	p.mu.Lock()
+	delete(p.srcs, fd)
+	p.mu.Unlock()
+	src.f.Close()
+	if src.eof != nil {
+		src.eof()
+	}
 }
 
 // drainAll copies what is left in every pipe and closes them all.

@@ -262,9 +262,15 @@ func (p *process) openLogsLocked() error {
 		if err != nil {
 			return err
 		}
+		if p.stdout != nil {
+			p.e.logWriters(p.stdout.Path()).Add(1)
+		}
 	}
 	if p.stderr == nil && !p.spec.RedirectStderr {
 		p.stderr, err = p.e.openLog(&p.spec, p.spec.Stderr, "stderr")
+		if p.stderr != nil {
+			p.e.logWriters(p.stderr.Path()).Add(1)
+		}
 	}
 	return err
 }
@@ -289,13 +295,21 @@ func (e *Engine) openLog(s *Spec, ls LogSpec, channel string) (*logfile.File, er
 		if err != nil {
 			return nil, fmt.Errorf("couldn't open %s log %s: %s", channel, name, errnoName(err))
 		}
-		return f, nil
+		return released(f), nil
 	}
 	f, err := logfile.Open(ls.Path, ls.MaxBytes, ls.Backups)
 	if err != nil {
 		return nil, fmt.Errorf("couldn't open %s log %s: %s", channel, ls.Path, errnoName(err))
 	}
-	return f, nil
+	return released(f), nil
+}
+
+// released lets go of a log's descriptor until the child writes: quiet
+// processes then hold none (see FDsFor). Opening it first still creates
+// the file, and reports a bad path at spawn, as supervisord does.
+func released(f *logfile.File) *logfile.File {
+	f.Release() // the descriptor is gone even when close reports an error
+	return f
 }
 
 // spawnLocked forks and execs the child. On success p.pid is set and the
@@ -345,7 +359,7 @@ func (p *process) spawnLocked() error {
 	}
 	pidfd := -1
 	sys := &syscall.SysProcAttr{Setpgid: true, Credential: cred}
-	if p.e.pump != nil {
+	if p.e.pump != nil && !p.e.noPidfd {
 		sys.PidFD = &pidfd
 	}
 	attr := &syscall.ProcAttr{Dir: s.Directory, Env: p.env, Files: pp.childFiles(), Sys: sys}

@@ -258,6 +258,7 @@ func (e *Engine) update(ctx context.Context, specs []Spec, scope func(string) bo
 	}
 	e.rebuildGroupsLocked()
 	e.sweepSocketsLocked()
+	e.budgetFDsLocked()
 	slices.SortFunc(toAdopt, startOrder)
 	for _, p := range toAdopt {
 		e.claimOrphanLocked(p)

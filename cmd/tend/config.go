@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/tend-sh/tend/repl"
+	"github.com/tend-sh/tend/supervisor"
 	"github.com/tend-sh/tend/supervisor/control/client"
 	"github.com/tend-sh/tend/version"
 	"github.com/tend-sh/tend/vm"
@@ -109,6 +110,9 @@ func runCheck(ctx context.Context, g globals, args []string, stdout, stderr io.W
 	}
 	for _, w := range cfg.Warnings {
 		fmt.Fprintf(stderr, "Warning: %s\n", w)
+	}
+	if b := supervisor.BudgetFDs(cfg.Specs); !b.Fits() {
+		fmt.Fprintf(stderr, "Warning: file descriptors: %s\n", b)
 	}
 	if err := vm.FormatCheck(stdout, cfg); err != nil {
 		fmt.Fprintf(stderr, "Error: %v\n", err)

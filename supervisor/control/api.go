@@ -152,13 +152,54 @@ func (s *Server) daemon(w http.ResponseWriter) Daemon {
 	return s.opts.Daemon
 }
 
+// apiStatus answers from the cached encoding while nothing has changed
+// (see replyCache). With name=NAME|GROUP:* parameters it carries only the
+// processes they designate (in status order; a name that designates
+// nothing is left for the client to report).
 func (s *Server) apiStatus(w http.ResponseWriter, r *http.Request) {
-	infos := s.eng.Status()
-	out := StatusReply{Processes: make([]ProcessInfo, 0, len(infos))}
-	for _, i := range infos {
-		out.Processes = append(out.Processes, NewProcessInfo(i))
+	if names := r.URL.Query()["name"]; len(names) > 0 {
+		out := StatusReply{Processes: []ProcessInfo{}}
+		for _, i := range s.eng.Status() {
+			if designated(i, names) {
+				out.Processes = append(out.Processes, NewProcessInfo(i))
+			}
+		}
+		writeJSON(w, http.StatusOK, out)
+		return
 	}
-	writeJSON(w, http.StatusOK, out)
+	body := s.statusJSON.get(s.eng, func(infos []supervisor.Info) []byte {
+		out := StatusReply{Processes: make([]ProcessInfo, 0, len(infos))}
+		for _, i := range infos {
+			out.Processes = append(out.Processes, NewProcessInfo(i))
+		}
+		data, err := json.Marshal(out)
+		if err != nil {
+			return nil // not cached: writeJSON reports the error
+		}
+		return append(data, '\n')
+	})
+	if body == nil {
+		writeJSON(w, http.StatusOK, StatusReply{})
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(http.StatusOK)
+	w.Write(body)
+}
+
+// designated reports whether one of names ("all", "NAME", "GROUP:NAME" or
+// "GROUP:*") designates the process i.
+func designated(i supervisor.Info, names []string) bool {
+	for _, name := range names {
+		if name == "all" {
+			return true
+		}
+		if t := supervisor.ParseTarget(name); i.Group == t.Group && (t.Process == "" || i.Name == t.Process) {
+			return true
+		}
+	}
+	return false
 }
 
 // apiUsage samples every process tree now: the request is what asks for

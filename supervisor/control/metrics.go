@@ -77,6 +77,9 @@ func (m metricsWriter) sample(name string, labels []string, v float64) {
 
 // metricsEscape escapes a label value: backslash, double quote, newline.
 func metricsEscape(s string) string {
+	if !strings.ContainsAny(s, "\\\"\n") {
+		return s // almost every label: no copy, no replacer
+	}
 	return strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`).Replace(s)
 }
 

@@ -88,6 +88,9 @@ type Server struct {
 	opts Options
 	eng  *supervisor.Engine
 	mux  *http.ServeMux
+
+	// The status replies, encoded once per change (status.go).
+	statusJSON, xrAllInfo replyCache
 }
 
 // New returns a server with every route registered.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strconv"
 
@@ -61,6 +62,15 @@ func (s *Server) serveXMLRPC(w http.ResponseWriter, r *http.Request, methods xrM
 		body = xrEncodeFault(supervisor.FaultIncorrectParameters, "INCORRECT_PARAMETERS: malformed request: "+err.Error())
 	default:
 		v, err := s.callXMLRPC(r.Context(), methods, call.Method, call.Params)
+		if raw, ok := v.(xrEncoded); ok && err == nil {
+			// A cached reply goes out as it is, not copied.
+			w.Header().Set("Content-Type", "text/xml")
+			w.Header().Set("Content-Length", strconv.Itoa(len(xrResponseHead)+len(raw)+len(xrResponseTail)))
+			io.WriteString(w, xrResponseHead)
+			w.Write(raw)
+			io.WriteString(w, xrResponseTail)
+			return
+		}
 		if err != nil {
 			code, msg := xrFaultOf(err)
 			body = xrEncodeFault(code, msg)

@@ -409,14 +409,24 @@ func xrParseStruct(d *xml.Decoder, depth int) (any, error) {
 	}
 }
 
+// xrEncoded is a value already encoded, <value> element included: a
+// cached reply (getAllProcessInfo) is written as it is.
+type xrEncoded []byte
+
 // xrEncodeResponse returns a methodResponse document carrying v.
 func xrEncodeResponse(v any) []byte {
 	var b bytes.Buffer
-	b.WriteString("<?xml version='1.0'?>\n<methodResponse>\n<params>\n<param>\n")
+	b.WriteString(xrResponseHead)
 	xrEncodeValue(&b, v)
-	b.WriteString("</param>\n</params>\n</methodResponse>\n")
+	b.WriteString(xrResponseTail)
 	return b.Bytes()
 }
+
+// The document around the value of a methodResponse.
+const (
+	xrResponseHead = "<?xml version='1.0'?>\n<methodResponse>\n<params>\n<param>\n"
+	xrResponseTail = "</param>\n</params>\n</methodResponse>\n"
+)
 
 // xrEncodeFault returns a methodResponse document carrying a fault.
 func xrEncodeFault(code supervisor.Fault, msg string) []byte {
@@ -435,6 +445,10 @@ func xrFaultStruct(code supervisor.Fault, msg string) xrStruct {
 // 32-bit range are clamped to it: Python accepts bigger ones, but other
 // clients reject them.
 func xrEncodeValue(b *bytes.Buffer, v any) {
+	if raw, ok := v.(xrEncoded); ok {
+		b.Write(raw)
+		return
+	}
 	b.WriteString("<value>")
 	switch t := v.(type) {
 	case nil:

@@ -1,6 +1,7 @@
 package control
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"fmt"
@@ -190,14 +191,20 @@ func (s *Server) xrGetProcessInfo(_ context.Context, args []any) (any, error) {
 	return xrProcessStruct(info, s.xrSpecIndex()[info.Namespec()]), nil
 }
 
+// xrGetAllProcessInfo answers from the cached encoding while nothing has
+// changed (see replyCache): supervisorctl status polled by many clients
+// costs one encoding per change or second, not one per request.
 func (s *Server) xrGetAllProcessInfo(context.Context, []any) (any, error) {
-	idx := s.xrSpecIndex()
-	infos := s.eng.Status()
-	out := make([]xrStruct, 0, len(infos))
-	for _, i := range infos {
-		out = append(out, xrProcessStruct(i, idx[i.Namespec()]))
-	}
-	return out, nil
+	return xrEncoded(s.xrAllInfo.get(s.eng, func(infos []supervisor.Info) []byte {
+		idx := s.xrSpecIndex()
+		out := make([]xrStruct, 0, len(infos))
+		for _, i := range infos {
+			out = append(out, xrProcessStruct(i, idx[i.Namespec()]))
+		}
+		var b bytes.Buffer
+		xrEncodeValue(&b, out)
+		return b.Bytes()
+	})), nil
 }
 
 // xrOrNone is supervisord's rendering of an unset option.

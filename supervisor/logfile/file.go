@@ -59,6 +59,11 @@ type File struct {
 	// resumes; midLine says the last byte written was not a newline.
 	lost    lost
 	midLine bool
+
+	// Splicing (SpliceFrom): appendOff says the descriptor's O_APPEND is
+	// cleared (splice(2) refuses it), noSplice that the file system cannot
+	// splice, and midUnknown that spliced bytes left midLine unknown.
+	appendOff, noSplice, midUnknown bool
 }
 
 // lost is output a File could not write.
@@ -127,7 +132,7 @@ func (f *File) openLocked(extra int) error {
 		if err != nil {
 			return fmt.Errorf("open %s: %w", f.path, err)
 		}
-		f.fp, f.pass, f.readable, f.size = fp, true, false, 0
+		f.fp, f.pass, f.readable, f.size, f.appendOff = fp, true, false, 0, false
 		return nil
 	}
 	readable := true
@@ -149,9 +154,29 @@ func (f *File) openLocked(extra int) error {
 		readable = false
 		f.pass = true
 	}
-	f.fp, f.readable, f.size = fp, readable, st.Size()
+	f.fp, f.readable, f.size, f.appendOff = fp, readable, st.Size(), false
 	if f.pass {
 		f.size = 0
+	}
+	return nil
+}
+
+// Release closes the descriptor of a log on a regular file until the next
+// Write (or rotation, Clear, Reopen) opens it again; reads go through the
+// path meanwhile. A daemon with thousands of quiet children then holds no
+// descriptor for their logs, which exist all the same (Open created
+// them). A pass-through keeps its descriptor: reopening a FIFO would
+// block.
+func (f *File) Release() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.closed || f.pass || f.fp == nil {
+		return nil
+	}
+	err := f.fp.Close()
+	f.fp = nil
+	if err != nil {
+		return fmt.Errorf("release %s: %w", f.path, err)
 	}
 	return nil
 }
@@ -204,6 +229,10 @@ func (f *File) Write(p []byte) (int, error) {
 			return 0, fmt.Errorf("write %s: %w", f.path, err)
 		}
 	}
+	if err := f.restoreAppendLocked(); err != nil {
+		f.loseLocked(p, err)
+		return 0, err
+	}
 	if f.lost.bytes > 0 {
 		if err := f.writeMarkerLocked(); err != nil {
 			f.loseLocked(p, err)
@@ -236,7 +265,7 @@ func (f *File) rawWriteLocked(b []byte) (int, error) {
 	}
 	f.notifyLocked()
 	if n > 0 {
-		f.midLine = b[n-1] != '\n'
+		f.midLine, f.midUnknown = b[n-1] != '\n', false
 	}
 	if !f.pass {
 		f.size += int64(n)
@@ -266,6 +295,9 @@ func (f *File) writeMarkerLocked() error {
 		why = "because the log could not be written (" + errText(f.lost.err) + ")"
 	}
 	marker := fmt.Sprintf("[tend: %d lines (%d bytes) dropped %s]\n", f.lost.lines, f.lost.bytes, why)
+	if f.midUnknown {
+		f.midLine, f.midUnknown = f.endsMidLineLocked(), false
+	}
 	if f.midLine {
 		marker = "\n" + marker
 	}

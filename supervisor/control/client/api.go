@@ -23,7 +23,13 @@ import (
 // supervisorctl status reports them and goes on.
 func (c *Client) Status(ctx context.Context, names ...string) ([]control.ProcessInfo, error) {
 	var r control.StatusReply
-	if err := c.call(ctx, control.RouteStatus, nil, &r); err != nil {
+	var query url.Values
+	if len(names) > 0 && !slices.Contains(names, "all") {
+		// Only the processes asked for travel; selectNames still orders
+		// them and names the unknown ones.
+		query = url.Values{"name": names}
+	}
+	if err := c.callQuery(ctx, control.RouteStatus, query, nil, &r); err != nil {
 		return nil, err
 	}
 	return selectNames(r.Processes, names, func(i control.ProcessInfo) (string, string) { return i.Group, i.Name })
