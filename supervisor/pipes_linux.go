@@ -66,6 +66,7 @@ func (pp *pipes) closeParentEnds() {
 
 // captureLocked starts copying the child's output to its logs.
 func (p *process) captureLocked(pp *pipes) {
+	p.outR, p.errR = pp.stdoutR, pp.stderrR
 	src := Event{Process: p.spec.Name, Group: p.spec.Group, Pid: p.pid}
 	ls := p.spec.Stdout
 	var pl *pool

@@ -112,6 +112,9 @@ type readyRun struct {
 	childFile *os.File
 	fd        int
 	env       string // NOTIFY_SOCKET=… for this run
+	// notify is the run's sd_notify socket (nil unless ready.notify), kept
+	// for a re-exec to carry.
+	notify *net.UnixConn
 	// logHit is signalled (never blocking) by the output path.
 	logHit chan struct{}
 	once   sync.Once
@@ -134,7 +137,7 @@ func (p *process) prepareReadyLocked() (*readyRun, error) {
 			rr.end()
 			return nil, fmt.Errorf("notify socket for %s: %w", p.spec.Name, err)
 		}
-		rr.env = "NOTIFY_SOCKET=" + name
+		rr.env, rr.notify = "NOTIFY_SOCKET="+name, conn
 		rr.closers = append(rr.closers, func() { conn.Close() })
 		go p.readNotify(ctx, conn, rr)
 	case r.FD != 0:
