@@ -269,6 +269,11 @@ func (d *Daemon) newEngine(childLogDir string) (*supervisor.Engine, error) {
 // and the event subscriptions come first: exits during the re-exec are
 // handled as Resume reaps them.
 func (d *Daemon) startResumed(ctx context.Context, childLogDir string) error {
+	// Whatever can fail comes before the engine exists: a subreaper's
+	// reaper could otherwise collect a child the fallback then misses.
+	if err := testResumeFail(); err != nil {
+		return err
+	}
 	eng, err := d.newEngine(childLogDir)
 	if err != nil {
 		return err

@@ -90,7 +90,10 @@ func (d *Daemon) inheritDoors() (Listeners, error) {
 		}
 		d.resume.files = append(d.resume.files, f)
 		if ul, ok := ln.(*net.UnixListener); ok {
-			ul.SetUnlinkOnClose(true) // as ListenUnix's: shutdown removes the socket
+			// As ListenUnix's, shutdown removes the socket, but only once
+			// the resume is committed: a fallback still serves on it.
+			ul.SetUnlinkOnClose(false)
+			d.resume.unlink = append(d.resume.unlink, ul)
 		}
 		switch fd.Name {
 		case doorControl:

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -156,6 +157,9 @@ type Resume struct {
 	stateFD int
 	failed  string     // why the new binary gave up (we are the old one again)
 	files   []*os.File // inherited descriptors to close once committed
+	// unlink are the unix listeners whose socket file goes with them
+	// once committed.
+	unlink []*net.UnixListener
 }
 
 // CarryFDs registers what lists the extra descriptors a re-exec must carry
@@ -250,6 +254,13 @@ func (d *Daemon) prepareReexec(ctx context.Context, binary string) (*reexec, err
 		return nil, fmt.Errorf("the config on disk differs from the running one (%s): apply it with tend update first, or undo the edit",
 			strings.Join(groups, ", "))
 	}
+	// The check runs before the door closes, on a state of the same
+	// format made now: it costs a start of the new binary and a load of
+	// the config, which the window need not include.
+	preview, err := eng.Describe()
+	if err != nil {
+		return nil, err
+	}
 	x := &reexec{d: d, memfd: -1}
 	ok := false
 	defer func() {
@@ -257,27 +268,34 @@ func (d *Daemon) prepareReexec(ctx context.Context, binary string) (*reexec, err
 			x.abort()
 		}
 	}()
+	x.state = d.handoffState(path, 0, preview, nil)
+	if x.memfd, err = writeHandoff(x.state); err != nil {
+		return nil, err
+	}
+	newVersion, err := checkResume(ctx, path, x.memfd)
+	unix.Close(x.memfd)
+	if err != nil {
+		return nil, err
+	}
+	x.newVersion = newVersion
 	d.txMu.Lock()
 	x.undo = append(x.undo, d.txMu.Unlock)
 	if err := d.closeDoor(ctx, x); err != nil {
 		return nil, err
 	}
 	frozenAt := monoNow()
-	d.log.Info("re-exec: door closed, freezing the engine")
 	frozen, err := eng.Freeze()
 	if err != nil {
 		return nil, err
 	}
 	x.frozen = frozen
 	x.undo = append(x.undo, frozen.Thaw)
-	x.state = d.handoffState(path, frozenAt, frozen, x.doorFDs)
+	x.state = d.handoffState(path, frozenAt, frozen.State(), x.doorFDs)
 	if x.memfd, err = writeHandoff(x.state); err != nil {
 		return nil, err
 	}
 	x.undo = append(x.undo, func() { unix.Close(x.memfd) })
-	if x.newVersion, err = checkResume(ctx, path, x.memfd); err != nil {
-		return nil, err
-	}
+	testHold()
 	ok = true
 	return x, nil
 }
@@ -336,22 +354,22 @@ func (d *Daemon) closeDoor(ctx context.Context, x *reexec) error {
 }
 
 // handoffState gathers the state to hand over (step 5).
-func (d *Daemon) handoffState(path string, frozenAt int64, frozen *supervisor.Frozen, doorFDs []int) handoffState {
+func (d *Daemon) handoffState(path string, frozenAt int64, engine supervisor.Handoff, doorFDs []int) handoffState {
 	d.rxMu.Lock()
 	gen := d.rxStatus.Generation + 1
 	carry := d.carry
 	d.rxMu.Unlock()
 	o := d.opts
 	st := handoffState{Version: handoffVersion, Generation: gen, Binary: path, FromVersion: version.String(),
-		FrozenAt: frozenAt, Pidfile: d.pidfile, SetUID: d.setUID, ExeFD: d.exeFD, Engine: frozen.State(),
+		FrozenAt: frozenAt, Pidfile: d.pidfile, SetUID: d.setUID, ExeFD: d.exeFD, Engine: engine,
 		Options: handoffOptions{Path: cmp.Or(d.absPath, d.path), Echo: o.Echo != nil, Detached: o.Detached, Supervisord: o.Supervisord,
 			Main: o.Main, Container: o.Container, Trampoline: o.Trampoline}}
 	d.doorsMu.Lock()
-	for i, l := range d.doors {
-		st.Doors = append(st.Doors, ExtraFD{Name: l.name, FD: doorFDs[i]})
+	for i, fd := range doorFDs {
+		st.Doors = append(st.Doors, ExtraFD{Name: d.doors[i].name, FD: fd})
 	}
 	d.doorsMu.Unlock()
-	if carry != nil {
+	if carry != nil && doorFDs != nil {
 		st.Extra = carry()
 	}
 	return st
@@ -598,7 +616,10 @@ func (d *Daemon) resumed() {
 	for _, f := range r.files {
 		f.Close()
 	}
-	r.files = nil
+	for _, ul := range r.unlink {
+		ul.SetUnlinkOnClose(true)
+	}
+	r.files, r.unlink = nil, nil
 	unix.Close(r.stateFD)
 	if r.state.ExeFD >= 0 {
 		unix.Close(r.state.ExeFD)

@@ -142,6 +142,22 @@ func (e *Engine) Freeze() (*Frozen, error) {
 	return f, nil
 }
 
+// Describe returns the engine's state as Freeze would hand it over, without
+// freezing and without descriptors: what a new binary is checked against
+// before the daemon stops serving.
+func (e *Engine) Describe() (Handoff, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if err := e.handoffableLocked(); err != nil {
+		return Handoff{}, err
+	}
+	h := Handoff{BootID: bootID(), History: e.history.list(), HistorySeq: e.history.seq}
+	for _, p := range e.orderedLocked() {
+		h.Processes = append(h.Processes, p.handoffLocked())
+	}
+	return h, nil
+}
+
 // handoffableLocked refuses what a re-exec cannot carry yet.
 func (e *Engine) handoffableLocked() error {
 	if e.shuttingDown {
