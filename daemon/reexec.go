@@ -34,25 +34,27 @@ import (
 //     disk loads and has no change pending (reread shows nothing): the new
 //     binary loads it again, and a pending change would mix an update
 //     into the re-exec.
-//  2. Take the config transaction lock (no update, reload or scale runs).
-//  3. Close the door: every listener stops accepting (new connections wait
+//  2. Check the new binary can resume: describe the engine (a state of the
+//     handoff's format, without descriptors), write it to a memfd and run
+//     NEW daemon --check-resume 3 with it as descriptor 3. The new binary
+//     parses the state and loads the config, touching nothing, and prints
+//     its version. If it fails (not a tend, too old to resume, the config
+//     does not load for it), the client gets the reason; the daemon never
+//     paused. This runs before the window: it costs a Go start and a load.
+//  3. Take the config transaction lock (no update, reload or scale runs).
+//  4. Close the door: every listener stops accepting (new connections wait
 //     in the kernel's backlog for whichever binary serves next), requests
 //     on open connections are refused with "re-exec in progress", and the
 //     requests in progress are let finish (up to reexecDrain). The window
 //     starts here.
-//  4. Freeze the engine (supervisor.Engine.Freeze): the output pump parks
+//  5. Freeze the engine (supervisor.Engine.Freeze): the output pump parks
 //     between two reads, and the engine lock is held from then on, so no
 //     state changes, no timer fires, no hook answer lands and no child is
 //     reaped. A child that exits now stays a zombie holding its status.
-//  5. Write the handoff state (JSON with a version) to a memfd: the
-//     engine's processes, the daemon's flags and config path, the
-//     listening sockets, the extra descriptors (held sockets), a
-//     descriptor of this binary's own executable.
-//  6. Run NEW daemon --check-resume 3 with the memfd as descriptor 3: the
-//     new binary parses the state and loads the config, touching nothing,
-//     and prints its version. If it fails (not a tend, too old to resume,
-//     the config does not load for it), everything is undone in reverse
-//     and the client gets the reason: nothing was lost.
+//  6. Write the handoff state (JSON with a version) to a new memfd: the
+//     engine's processes and their descriptors, the daemon's flags and
+//     config path, the listening sockets, the extra descriptors (held
+//     sockets), a descriptor of this binary's own executable.
 //  7. Answer the client (the new version) and flush the answer.
 //  8. Under syscall.ForkLock (no fork may inherit them), clear close-on-exec
 //     on the descriptors to keep: the children's output pipe read ends and
@@ -60,8 +62,8 @@ import (
 //     descriptors, the memfd and the old executable. Then execve(NEW,
 //     [NEW daemon --resume STATE:EXE]). Every other descriptor (client
 //     connections, log files, epoll) closes. If execve fails, close-on-exec
-//     is set again, the engine thaws, the door opens, and the failure is
-//     recorded for GET /v1/reexec.
+//     is set again, the engine thaws, the door opens, the lock is released
+//     and the failure is recorded for GET /v1/reexec.
 //
 // In the new binary (tend daemon --resume STATE:EXE):
 //
@@ -325,7 +327,7 @@ func (d *Daemon) reexecBinary(binary string) (string, error) {
 }
 
 // closeDoor stops every listener accepting, refuses new requests and
-// waits for those in progress (step 3).
+// waits for those in progress (step 4).
 func (d *Daemon) closeDoor(ctx context.Context, x *reexec) error {
 	d.doorsMu.Lock()
 	doors := append([]*pausableListener(nil), d.doors...)
@@ -353,7 +355,7 @@ func (d *Daemon) closeDoor(ctx context.Context, x *reexec) error {
 	return nil
 }
 
-// handoffState gathers the state to hand over (step 5).
+// handoffState gathers the state to hand over (steps 2 and 6).
 func (d *Daemon) handoffState(path string, frozenAt int64, engine supervisor.Handoff, doorFDs []int) handoffState {
 	d.rxMu.Lock()
 	gen := d.rxStatus.Generation + 1
@@ -438,7 +440,7 @@ func readHandoff(fd int) (handoffState, error) {
 	return st, nil
 }
 
-// checkResume runs the new binary's --check-resume on the state (step 6)
+// checkResume runs the new binary's --check-resume on the state (step 2)
 // and returns the version it reports.
 func checkResume(ctx context.Context, path string, memfd int) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, reexecCheckTimeout)
