@@ -69,6 +69,13 @@ func (s *Server) reexecer(w http.ResponseWriter) Reexecer {
 }
 
 func (s *Server) apiReexec(w http.ResponseWriter, r *http.Request) {
+	if s.opts.NoEval {
+		// Exec'ing a binary as the daemon's user is offered where eval
+		// is, never to whoever can reach an unauthenticated port.
+		writeJSON(w, http.StatusForbidden, ErrorReply{Error: NewAPIError(&supervisor.Error{
+			Fault: supervisor.FaultFailed, Detail: "re-exec is disabled on a door without authentication"})})
+		return
+	}
 	var req ReexecRequest
 	if !decode(w, r, &req) {
 		return
