@@ -47,8 +47,10 @@ import (
 //     on open connections are refused with "re-exec in progress", and the
 //     requests in progress are let finish (up to reexecDrain). The window
 //     starts here.
-//  5. Freeze the engine (supervisor.Engine.Freeze): the output pump parks
-//     between two reads, and the engine lock is held from then on, so no
+//  5. Freeze the engine (supervisor.Engine.Freeze): the output pump and
+//     the readers of framed streams (log_prefix, /dev/stdout logs) park
+//     between two reads, an unfinished line they hold goes with the state,
+//     and the engine lock is held from then on, so no
 //     state changes, no timer fires, no hook answer lands and no child is
 //     reaped. A child that exits now stays a zombie holding its status.
 //  6. Write the handoff state (JSON with a version) to a new memfd: the
@@ -91,10 +93,8 @@ import (
 // (daemon{ orphans }).
 //
 // What is not carried: the Lua state (hooks and globals are rebuilt by
-// loading the config; globals set at run time are lost), the lines an
-// event listener pool had queued (re-exec refuses while one runs), and
-// log_prefix and /dev/stdout logs (refused too: their readers are
-// goroutines the pump cannot park, for now).
+// loading the config; globals set at run time are lost) and the events an
+// event listener pool had queued (re-exec refuses while a listener runs).
 
 // Flags of tend daemon for a re-exec.
 const (

@@ -85,6 +85,7 @@ type Engine struct {
 	// framed counts the goroutines copying framed (line-prefixed) output,
 	// which a shutdown lets drain to EOF so that no line is lost.
 	framed     sync.WaitGroup
+	framedCaps framedCaps // the framed readers, for a re-exec to park (framed_linux.go)
 	closed     chan struct{}
 	pump       *pump           // nil if epoll was unavailable: one goroutine per pipe then
 	syslog     *logfile.Syslog // for *_syslog output; connects on first use

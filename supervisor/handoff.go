@@ -77,6 +77,10 @@ type HandoffProcess struct {
 	Stdout int `json:"stdout_fd"`
 	Stderr int `json:"stderr_fd"`
 	Stdin  int `json:"stdin_fd"`
+	// Partial is the unfinished last line of a framed stdout (0) and
+	// stderr (1) (log_prefix, logs on tend's stdout): read, not yet
+	// written.
+	Partial [2][]byte `json:"partial,omitzero"`
 
 	Ready          bool   `json:"ready,omitempty"`
 	NotifyFD       int    `json:"notify_fd"`
@@ -92,6 +96,7 @@ type Frozen struct {
 	resume func()
 	state  Handoff
 	fds    []int
+	held   []*lineWriter // framers whose partial-line timer is stopped
 	thawed bool
 }
 
@@ -120,20 +125,34 @@ func (f *Frozen) Thaw() {
 // binary to read), and holds the engine's lock, which stops every state
 // change, timer, hook answer and reap until Thaw. It refuses (and leaves
 // the engine running) what a re-exec cannot carry yet: event listener
-// pools, log_prefix and logs to tend's own stdout/stderr (read by
-// goroutines of their own, not the pump), and a process still waiting to
-// become ready.
+// pools and a process still waiting to become ready. The readers of
+// framed streams (log_prefix, logs on tend's own stdout/stderr) are parked
+// too; one that cannot park (blocked writing to a stdout nobody reads)
+// makes Freeze fail.
 func (e *Engine) Freeze() (*Frozen, error) {
 	if e.pump == nil {
 		return nil, errors.New("re-exec needs the output pump (epoll), which is unavailable in this daemon")
 	}
 	e.updateMu.Lock()
-	resume := e.pump.pause()
+	resumePump := e.pump.pause()
+	resumeFramed, err := e.pauseFramed()
+	if err != nil {
+		resumePump()
+		e.updateMu.Unlock()
+		return nil, err
+	}
 	e.mu.Lock()
-	f := &Frozen{e: e, resume: resume}
-	err := e.handoffableLocked()
+	f := &Frozen{e: e}
+	f.resume = func() {
+		for _, w := range f.held {
+			w.releasePartial()
+		}
+		resumeFramed()
+		resumePump()
+	}
+	err = e.handoffableLocked()
 	if err == nil {
-		f.state, f.fds = e.handoffLocked()
+		f.state, f.fds, f.held = e.handoffLocked()
 	}
 	if err != nil {
 		f.Thaw()
@@ -169,8 +188,6 @@ func (e *Engine) handoffableLocked() error {
 		case p.pid == 0:
 		case p.spec.Listener != nil:
 			return fmt.Errorf("'%s' is an event listener: re-exec does not carry event listener pools yet", name)
-		case p.framedLocked():
-			return fmt.Errorf("'%s' logs with log_prefix or to tend's own stdout/stderr: re-exec does not carry those logs yet", name)
 		case p.state == Starting && p.rd != nil && !p.rd.ready:
 			return fmt.Errorf("'%s' is STARTING and not ready yet: try again once it is RUNNING", name)
 		}
@@ -178,19 +195,11 @@ func (e *Engine) handoffableLocked() error {
 	return nil
 }
 
-// framedLocked reports whether p's output is framed into lines by a
-// goroutine of its own (see framerLocked).
-func (p *process) framedLocked() bool {
-	framed := func(ls LogSpec) bool {
-		return p.spec.LogPrefix != "" && ls.Path != LogNone || ls.Path == "/dev/stdout" || ls.Path == "/dev/stderr"
-	}
-	return framed(p.spec.Stdout) || !p.spec.RedirectStderr && framed(p.spec.Stderr)
-}
-
 // handoffLocked describes every process and lists the descriptors to keep.
-func (e *Engine) handoffLocked() (Handoff, []int) {
+func (e *Engine) handoffLocked() (Handoff, []int, []*lineWriter) {
 	h := Handoff{BootID: bootID(), History: e.history.list(), HistorySeq: e.history.seq}
 	var fds []int
+	var held []*lineWriter
 	keep := func(fd int, ok bool) int {
 		if !ok {
 			return -1
@@ -198,11 +207,22 @@ func (e *Engine) handoffLocked() (Handoff, []int) {
 		fds = append(fds, fd)
 		return fd
 	}
+	// pipe keeps a run's output pipe if its reader still reads it: the
+	// pump, or a framed reader (parked), whose unfinished line goes too.
+	pipe := func(r *os.File, partial *[]byte) int {
+		if fc := e.framedCaps.get(r); fc != nil {
+			held = append(held, fc.lines)
+			*partial = fc.lines.holdPartial()
+			fd := fileFd(r)
+			return keep(fd, fd >= 0)
+		}
+		return keep(e.pump.holds(r))
+	}
 	for _, p := range e.orderedLocked() {
 		hp := p.handoffLocked()
 		if p.pid != 0 && p.adopted == nil {
-			hp.Stdout = keep(e.pump.holds(p.outR))
-			hp.Stderr = keep(e.pump.holds(p.errR))
+			hp.Stdout = pipe(p.outR, &hp.Partial[0])
+			hp.Stderr = pipe(p.errR, &hp.Partial[1])
 			if p.stdin != nil {
 				fd := fileFd(p.stdin)
 				hp.Stdin = keep(fd, fd >= 0)
@@ -213,7 +233,7 @@ func (e *Engine) handoffLocked() (Handoff, []int) {
 		}
 		h.Processes = append(h.Processes, hp)
 	}
-	return h, fds
+	return h, fds, held
 }
 
 // connFd returns a socket's descriptor.
@@ -421,7 +441,9 @@ func (p *process) resumeRunLocked(hp HandoffProcess) bool {
 		notify.Close()
 	}
 	if pp.stdoutR != nil {
+		p.resumePartial = hp.Partial
 		p.captureLocked(pp)
+		p.resumePartial = [2][]byte{}
 	}
 	p.e.byPid[p.pid] = p
 	if pidfd, err := unix.PidfdOpen(p.pid, 0); err == nil {

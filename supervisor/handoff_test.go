@@ -59,10 +59,6 @@ func TestFreezeHoldsOutputAndExitsUntilThaw(t *testing.T) {
 // running.
 func TestFreezeRefuses(t *testing.T) {
 	h := newHarness(t)
-	framed := h.spec("framed", "sleep", "1000")
-	framed.StartSecs = 0
-	framed.LogPrefix = "[framed] "
-	framed.Stdout.Path = h.file("framed.log")
 	starting := h.spec("starting", "sleep", "1000")
 	starting.StartSecs = 0
 	starting.Ready = &ReadySpec{TCP: "127.0.0.1:1", Timeout: time.Minute}
@@ -71,7 +67,6 @@ func TestFreezeRefuses(t *testing.T) {
 		want State
 		err  string
 	}{
-		{framed, Running, "'framed' logs with log_prefix"},
 		{starting, Starting, "'starting' is STARTING and not ready yet"},
 	} {
 		h.update(tt.spec)

@@ -84,7 +84,9 @@ type process struct {
 	stdin          *os.File
 	// outR and errR are the read ends of the current run's output pipes,
 	// owned by the pump (or a capture goroutine); kept for a re-exec.
-	outR, errR *os.File
+	// resumePartial seeds the framers of a run a re-exec carried.
+	outR, errR    *os.File
+	resumePartial [2][]byte
 	// pool is the eventlistener pool of a listener program, and listener
 	// the protocol side of its current run (nil when not running).
 	pool      *pool

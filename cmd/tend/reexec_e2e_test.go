@@ -47,15 +47,19 @@ func reexecBuilds(t *testing.T) (a, b string) {
 }
 
 // counters is a config of n programs, each writing numbered lines (one
-// number a line, from 1) to its own log, which rotates every few KB.
+// number a line, from 1) to its own log, which rotates every few KB. The
+// last two go through log_prefix (a framed stream, read by a goroutine of
+// its own rather than the pump), their lines prefixed "[NAME] ".
 func counters(dir string, n int) string {
+	const loop = `'i=0; j=0; while :; do i=$((i+1)); echo $i; j=$((j+1)); if [ $j -ge 25 ]; then j=0; sleep 0.02; fi; done'`
 	return fmt.Sprintf(`
 program "count" {
-  command = { "/bin/sh", "-c", 'i=0; j=0; while :; do i=$((i+1)); echo $i; j=$((j+1)); if [ $j -ge 25 ]; then j=0; sleep 0.02; fi; done' },
-  numprocs = %d, process_name = "count_%%(process_num)02d", startsecs = 0,
-  stdout_logfile = %q, stdout_logfile_maxbytes = "16KB", stdout_logfile_backups = 1000,
+  command = { "/bin/sh", "-c", %[1]s },
+  numprocs = %[2]d, process_name = "count_%%(process_num)02d", startsecs = 0,
+  stdout_logfile = %[3]q, stdout_logfile_maxbytes = "16KB", stdout_logfile_backups = 1000,
+  log_prefix = function(p) if p.num >= %[4]d then return "[" .. p.name .. "] " end return "" end,
 }
-`, n, filepath.Join(dir, "count_%(process_num)02d.log"))
+`, loop, n, filepath.Join(dir, "count_%(process_num)02d.log"), n-2)
 }
 
 // logOf is the log file of a counters process ("count:count_00").
@@ -122,7 +126,11 @@ func checkSequence(t *testing.T, path string, rotated bool) int {
 		}
 		sc := bufio.NewScanner(fh)
 		for sc.Scan() {
-			if sc.Text() != strconv.Itoa(want) {
+			line := sc.Text()
+			if _, rest, ok := strings.Cut(line, "] "); ok && strings.HasPrefix(line, "[count_") {
+				line = rest // a log_prefix program's line
+			}
+			if line != strconv.Itoa(want) {
 				fh.Close()
 				t.Fatalf("%s: got %q where %d was due (a line lost or written twice)", f, sc.Text(), want)
 			}
