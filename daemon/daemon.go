@@ -148,8 +148,9 @@ func Open(ctx context.Context, opts Options) (*Daemon, error) {
 	d.logWarnings(cfg)
 	d.vm, d.cfg, d.running = v, cfg, dc
 	if r := d.resume; r != nil {
+		// The re-exec's status is set once serving (reexecServing): a
+		// client polling it must not see this generation done earlier.
 		d.pidfile, d.setUID = r.state.Pidfile, r.state.SetUID
-		d.rxStatus.Generation = r.state.Generation
 	}
 	if cfg.INI != nil {
 		d.log.Info(fmt.Sprintf("%s is a supervisord config: tend runs it through the conversion of tend import; "+
