@@ -104,6 +104,9 @@ func (d *testDaemon) reexec(bin, want string) float64 {
 		d.t.Fatalf("version after reexec: %q, want %s", v, want)
 	}
 	ms, _ := strconv.ParseFloat(m[3], 64)
+	if ms <= 0 {
+		d.t.Fatalf("reexec reported a window of %q ms: the status was read before the new binary served", m[3])
+	}
 	return ms
 }
 
