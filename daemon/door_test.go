@@ -64,7 +64,7 @@ func TestGate(t *testing.T) {
 	}))
 	srv := httptest.NewServer(h)
 	defer srv.Close()
-	go http.Get(srv.URL + "/v1/status")
+	go http.Get(srv.URL + "/any")
 	<-started
 
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
@@ -80,7 +80,7 @@ func TestGate(t *testing.T) {
 		defer d.gate.mu.Unlock()
 		return d.gate.closed
 	})
-	resp, err := http.Get(srv.URL + "/v1/status")
+	resp, err := http.Get(srv.URL + "/any")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -456,21 +456,26 @@ func checkResume(ctx context.Context, path string, memfd int) (string, error) {
 	cmd.ExtraFiles = []*os.File{f}
 	cmd.Stdout, cmd.Stderr = &out, &errOut
 	cmd.WaitDelay = time.Second
-	if err := cmd.Run(); err != nil {
-		why := strings.TrimSpace(errOut.String())
-		if why == "" {
-			why = strings.TrimSpace(out.String())
-		}
-		if why != "" {
-			why = ": " + why
-		}
-		return "", fmt.Errorf("%s cannot resume this daemon (%v)%s", path, err, why)
-	}
+	// The check succeeds when it prints its answer (it does so only on
+	// success, as it exits 0). Its exit status alone cannot be trusted:
+	// a subreaper engine, running meanwhile, may reap it first (ECHILD).
+	runErr := cmd.Run()
 	var r checkReply
-	if err := json.Unmarshal(out.Bytes(), &r); err != nil || r.Version == "" {
-		return "", fmt.Errorf("%s cannot resume this daemon: it answered %q to %s", path, strings.TrimSpace(out.String()), CheckResumeFlag)
+	if json.Unmarshal(out.Bytes(), &r) == nil && r.Version != "" && (runErr == nil || errors.Is(runErr, syscall.ECHILD)) {
+		return r.Version, nil
 	}
-	return r.Version, nil
+	why := strings.TrimSpace(errOut.String())
+	if why == "" {
+		why = strings.TrimSpace(out.String())
+	}
+	if why != "" {
+		why = ": " + why
+	}
+	status := "it gave no answer to " + CheckResumeFlag
+	if runErr != nil && !errors.Is(runErr, syscall.ECHILD) {
+		status = runErr.Error()
+	}
+	return "", fmt.Errorf("%s cannot resume this daemon (%s)%s", path, status, why)
 }
 
 // checkReply is what --check-resume prints.

@@ -90,8 +90,11 @@ func TestFreezeRefuses(t *testing.T) {
 // same pid, state and counters, the pipe read on into the same log with
 // no line lost or written twice, and a pending timer fired when due.
 func TestResumeTakesOverAFrozenEngine(t *testing.T) {
-	old := New(Config{ChildLogDir: t.TempDir()}) // never thawed nor shut down: it is the old binary
-	h := newHarness(t)
+	// Never thawed nor shut down: it is the old binary. Both engines run
+	// on fake clocks that start at the same time, so slow's startsecs
+	// passes only when the test advances the new one.
+	old := New(Config{ChildLogDir: t.TempDir(), Clock: testkit.NewFakeClock()})
+	h := newHarness(t, Config{Clock: testkit.NewFakeClock()})
 	count := h.spec("count", sh(`i=0; while :; do i=$((i+1)); echo $i; sleep 0.005; done`)...)
 	count.StartSecs = 0
 	count.Stdout.Path = h.file("count.log")
@@ -129,10 +132,15 @@ func TestResumeTakesOverAFrozenEngine(t *testing.T) {
 			t.Errorf("%s after resume: %+v (%v), want %s as pid %d", name, i, err, want, pids[name])
 		}
 	}
+	h.clock.Advance(2 * time.Second)
 	h.waitState("slow", Running, 5*time.Second)
 	size := len(readFile(t, count.Stdout.Path))
 	h.waitFor("count writing on", 5*time.Second, func() bool { return len(readFile(t, count.Stdout.Path)) > size+50 })
-	if _, err := h.e.Stop(t.Context(), AllTarget, true); err != nil {
+	done := make(chan struct{})
+	go h.clock.RunUntil(done, 5*time.Millisecond) // the stop timers
+	_, err = h.e.Stop(t.Context(), AllTarget, true)
+	close(done)
+	if err != nil {
 		t.Fatal(err)
 	}
 	lines := strings.Split(strings.TrimSuffix(readFile(t, count.Stdout.Path), "\n"), "\n")
