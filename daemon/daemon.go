@@ -259,7 +259,7 @@ func (d *Daemon) newEngine(childLogDir string) (*supervisor.Engine, error) {
 	return supervisor.New(supervisor.Config{
 		Logger: d.log, ChildLogDir: childLogDir, ServerURL: "unix://" + dc.Socket.Path,
 		Environ: environ(dc.Environment), Subreaper: subreaper, Trampoline: tramp,
-		StateFile: stateFile(dc), Orphans: dc.Orphans,
+		StateFile: stateFile(dc), Orphans: dc.Orphans, Resuming: d.resume != nil,
 	}), nil
 }
 

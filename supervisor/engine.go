@@ -46,6 +46,11 @@ type Config struct {
 	// Clock is the engine's time source for every timer and timestamp;
 	// nil means the real clock.
 	Clock Clock
+	// Resuming says the engine is made to Resume a re-exec's handoff: its
+	// reaper starts only once Resume has registered the children handed
+	// over, so that a subreaper cannot collect an exit before it knows
+	// whose it is.
+	Resuming bool
 }
 
 // Result is the outcome of an operation on one process, as supervisord's
@@ -140,7 +145,9 @@ func New(cfg Config) *Engine {
 	} else {
 		e.log.Warn("output pump unavailable, using a goroutine per pipe: " + err.Error())
 	}
-	e.startReaper()
+	if !cfg.Resuming {
+		e.startReaper()
+	}
 	return e
 }
 

@@ -321,6 +321,11 @@ func (e *Engine) Resume(h Handoff, specs []Spec) error {
 	if len(e.procs) > 0 {
 		return errors.New("resume: the engine already has processes")
 	}
+	if e.reaperDone == nil {
+		// Started now (Config.Resuming), under mu: it reaps only once the
+		// children below are known.
+		defer e.startReaper()
+	}
 	if len(h.History) > 0 {
 		e.history = history{seq: h.History[0].Seq - 1}
 		for _, c := range h.History {

@@ -94,7 +94,7 @@ func TestResumeTakesOverAFrozenEngine(t *testing.T) {
 	// on fake clocks that start at the same time, so slow's startsecs
 	// passes only when the test advances the new one.
 	old := New(Config{ChildLogDir: t.TempDir(), Clock: testkit.NewFakeClock()})
-	h := newHarness(t, Config{Clock: testkit.NewFakeClock()})
+	h := newHarness(t, Config{Clock: testkit.NewFakeClock(), Resuming: true})
 	count := h.spec("count", sh(`i=0; while :; do i=$((i+1)); echo $i; sleep 0.005; done`)...)
 	count.StartSecs = 0
 	count.Stdout.Path = h.file("count.log")
