@@ -453,6 +453,7 @@ func checkResume(ctx context.Context, path string, memfd int) (string, error) {
 	defer f.Close()
 	var out, errOut bytes.Buffer
 	cmd := exec.CommandContext(ctx, path, "daemon", CheckResumeFlag, "3")
+	cmd.Args[0] = "tend" // argv[0] picks the personality: a supervisord link would not take these flags
 	cmd.ExtraFiles = []*os.File{f}
 	cmd.Stdout, cmd.Stderr = &out, &errOut
 	cmd.WaitDelay = time.Second
@@ -507,7 +508,7 @@ func CheckResume(ctx context.Context, fd int) ([]byte, error) {
 func (x *reexec) exec() {
 	d := x.d
 	fds := x.state.fds(x.memfd, x.frozen.Fds())
-	argv := []string{x.state.Binary, "daemon", ResumeFlag, strconv.Itoa(x.memfd) + ":" + strconv.Itoa(x.state.ExeFD)}
+	argv := []string{"tend", "daemon", ResumeFlag, strconv.Itoa(x.memfd) + ":" + strconv.Itoa(x.state.ExeFD)}
 	d.log.Info(fmt.Sprintf("re-exec: executing %s (pid %d, %d processes)", x.state.Binary, os.Getpid(), len(x.state.Engine.Processes)))
 	syscall.ForkLock.Lock()
 	err := inherit(fds, true)
