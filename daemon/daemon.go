@@ -7,12 +7,15 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"runtime/debug"
 	"slices"
 	"strconv"
 	"sync"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/tend-sh/tend/supervisor"
 	"github.com/tend-sh/tend/supervisor/control"
@@ -45,6 +48,10 @@ type Options struct {
 	// Container asks for PID 1 duties (reaping every orphan) when tend is
 	// not PID 1 (`tend daemon --container`); PID 1 has them anyway.
 	Container bool
+	// Resume, if not nil, is the handoff of a re-exec (ReadResume): the
+	// daemon takes over the processes, listeners and descriptors of the
+	// binary that exec'd it instead of starting afresh.
+	Resume *Resume
 }
 
 // Daemon is the running daemon. Open loads the config; Start creates the
@@ -83,6 +90,25 @@ type Daemon struct {
 
 	exitMu sync.Mutex
 	exit   *Exit // what the exit policy decided; nil when it did not
+
+	// exitSub feeds the exit policy; subscribed in Start, before any
+	// process can end (a resumed daemon reaps there).
+	exitSub *supervisor.Subscription
+
+	// Re-exec (reexec.go): the doors to pause, the gate of control
+	// requests, this binary (its path and a descriptor of it, for the
+	// fallback of the next one), the handoff this daemon resumed from.
+	doorsMu  sync.Mutex
+	doors    []*pausableListener
+	gate     gate
+	absPath  string
+	exePath  string
+	exeFD    int
+	resume   *Resume
+	rxMu     sync.Mutex
+	rxBusy   bool
+	rxStatus control.ReexecStatus
+	carry    func() []ExtraFD
 }
 
 // Open loads the config at opts.Path, applies the daemon{} settings that
@@ -97,8 +123,10 @@ func Open(ctx context.Context, opts Options) (*Daemon, error) {
 	d := &Daemon{path: opts.Path, opts: opts, sw: newSwitchHandler(boot),
 		owner: map[string]*vm.VM{}, shutdownCh: make(chan struct{}), reloadCh: make(chan struct{}, 1),
 		sd:       newSDNotifier(os.Getenv),
-		observed: make(chan struct{})}
+		observed: make(chan struct{}), resume: opts.Resume, exeFD: -1}
 	d.log = slog.New(d.sw)
+	d.absPath, _ = filepath.Abs(opts.Path)
+	d.findSelf()
 	// The VM is loaded with sv attached; sv calls made while the config
 	// loads find no engine yet and say so.
 	v, cfg, err := d.load(ctx, true)
@@ -119,6 +147,11 @@ func Open(ctx context.Context, opts Options) (*Daemon, error) {
 	d.ml = ml
 	d.logWarnings(cfg)
 	d.vm, d.cfg, d.running = v, cfg, dc
+	if r := d.resume; r != nil {
+		// The re-exec's status is set once serving (reexecServing): a
+		// client polling it must not see this generation done earlier.
+		d.pidfile, d.setUID = r.state.Pidfile, r.state.SetUID
+	}
 	if cfg.INI != nil {
 		d.log.Info(fmt.Sprintf("%s is a supervisord config: tend runs it through the conversion of tend import; "+
 			"`tend import %s > tend.lua` writes the Lua config to grow from", opts.Path, opts.Path))
@@ -156,6 +189,9 @@ func (d *Daemon) Start(ctx context.Context) error {
 	if childLogDir == "" {
 		childLogDir = os.TempDir()
 	}
+	if d.resume != nil {
+		return d.startResumed(ctx, childLogDir)
+	}
 	if !dc.Nocleanup {
 		if err := logfile.CleanAutoIdent(childLogDir, dc.Identifier); err != nil {
 			d.log.Warn("cleaning up AUTO child logs: " + err.Error())
@@ -180,11 +216,32 @@ func (d *Daemon) Start(ctx context.Context) error {
 		}
 		d.setUID = msg
 	}
+	eng, err := d.newEngine(childLogDir)
+	if err != nil {
+		return err
+	}
+	if _, err := eng.Recover(ctx, d.cfg.Specs); err != nil {
+		d.log.Error("recover processes of a previous tend: " + err.Error())
+	}
+	d.mu.Lock()
+	d.eng = eng
+	d.mu.Unlock()
+	// Subscribed here, not in the goroutine: the first processes' events
+	// (their first on_start) must not be published before anyone listens.
+	go d.observe(eng.Subscribe(1024))
+	d.exitSub = eng.Subscribe(4096)
+	return nil
+}
+
+// newEngine creates the engine as daemon{} says, becoming a subreaper
+// when asked.
+func (d *Daemon) newEngine(childLogDir string) (*supervisor.Engine, error) {
+	dc := d.running
 	tramp := d.opts.Trampoline
 	if tramp == nil {
 		exe, err := os.Executable()
 		if err != nil {
-			return fmt.Errorf("find own executable: %w", err)
+			return nil, fmt.Errorf("find own executable: %w", err)
 		}
 		tramp = []string{exe, supervisor.TrampolineArg}
 	}
@@ -199,21 +256,60 @@ func (d *Daemon) Start(ctx context.Context) error {
 			subreaper = false
 		}
 	}
-	eng := supervisor.New(supervisor.Config{
+	var sockets []supervisor.HeldSocket
+	if d.resume != nil {
+		// The held sockets the previous binary carried across the exec.
+		for _, s := range d.resume.state.Engine.Sockets {
+			sockets = append(sockets, supervisor.HeldSocket{URL: s.URL, File: os.NewFile(uintptr(s.FD), s.URL)})
+		}
+	}
+	return supervisor.New(supervisor.Config{
 		Logger: d.log, ChildLogDir: childLogDir, ServerURL: "unix://" + dc.Socket.Path,
 		Environ: environ(dc.Environment), Subreaper: subreaper, Trampoline: tramp,
-		StateFile: stateFile(dc), Orphans: dc.Orphans,
-	})
-	if _, err := eng.Recover(ctx, d.cfg.Specs); err != nil {
-		d.log.Error("recover processes of a previous tend: " + err.Error())
+		StateFile: stateFile(dc), Orphans: dc.Orphans, Resuming: d.resume != nil, Sockets: sockets,
+	}), nil
+}
+
+// startResumed is Start for a daemon resumed by a re-exec: the pidfile,
+// the privileges and the AUTO logs are as the previous binary left them
+// (its children still write to those logs), and instead of recovering
+// orphans the engine resumes the processes handed over. The hooks' owner
+// and the event subscriptions come first: exits during the re-exec are
+// handled as Resume reaps them.
+func (d *Daemon) startResumed(ctx context.Context, childLogDir string) error {
+	// Whatever can fail comes before the engine exists: a subreaper's
+	// reaper could otherwise collect a child the fallback then misses.
+	if err := testResumeFail(); err != nil {
+		return err
+	}
+	eng, err := d.newEngine(childLogDir)
+	if err != nil {
+		return err
 	}
 	d.mu.Lock()
 	d.eng = eng
+	v, cfg := d.vm, d.cfg
 	d.mu.Unlock()
-	// Subscribed here, not in the goroutine: the first processes' events
-	// (their first on_start) must not be published before anyone listens.
+	d.adopt(v, cfg, nil)
 	go d.observe(eng.Subscribe(1024))
+	d.exitSub = eng.Subscribe(4096)
+	if err := eng.Resume(d.resume.state.Engine, cfg.Specs); err != nil {
+		return err
+	}
+	d.resumed()
 	return nil
+}
+
+// findSelf records this daemon's executable, the default binary of a
+// re-exec, and opens it so that the next binary can fall back to this one
+// even if the file on disk is replaced meanwhile.
+func (d *Daemon) findSelf() {
+	if exe, err := os.Executable(); err == nil {
+		d.exePath = exe
+	}
+	if fd, err := unix.Open("/proc/self/exe", unix.O_RDONLY|unix.O_CLOEXEC, 0); err == nil {
+		d.exeFD = fd
+	}
 }
 
 // ContainerMode reports whether the daemon has PID 1 duties: it is PID 1,
@@ -247,12 +343,16 @@ func (d *Daemon) Run(ctx context.Context, sigs <-chan os.Signal, ready func()) E
 	if d.pidfile != "" {
 		defer os.Remove(d.pidfile)
 	}
-	d.startupLog()
+	if d.resume != nil {
+		d.reexecServing()
+	} else {
+		d.startupLog()
+	}
 	d.mu.Lock()
 	eng, v, cfg := d.eng, d.vm, d.cfg
 	d.mu.Unlock()
 	d.adopt(v, cfg, nil)
-	go d.watchExits(eng, eng.Subscribe(4096))
+	go d.watchExits(eng, d.exitSub)
 	if _, err := eng.Update(ctx, cfg.Specs); err != nil {
 		d.log.Error("start processes: " + err.Error())
 	}

@@ -139,6 +139,9 @@ func commandTable() []command {
 			help: "reload \t\tRestart the remote supervisord.", run: (*ctl).reload},
 		{name: "shutdown", summary: "stop every process and the daemon", argsRC: exitGeneric,
 			help: "shutdown \tShut the remote supervisord down.", run: (*ctl).shutdown},
+		{name: "reexec", args: "[--binary PATH]", summary: "replace the daemon's binary in place (same pid): its processes, pipes and logs carry on untouched", max: 2,
+			argsRC: exitInvalidArgs, help: "reexec\t\t\tExec the daemon's own binary again in place\nreexec --binary <path>\tExec another tend binary in place (an upgrade)",
+			run: (*ctl).reexec, flags: []string{"--binary"}, complete: argFile},
 		{name: "version", summary: "print the daemon's tend version (tend --version: this binary's)", argsRC: exitGeneric,
 			help: "version\t\t\tShow the version of the remote tend daemon", run: (*ctl).version},
 

@@ -84,7 +84,7 @@ func TestHelp(t *testing.T) {
 		topic, want string
 	}{
 		{"", "\ndefault commands (type help <topic>):\n=====================================\n" +
-			"add avail clear eval events fg maintail pid ps reload remove reread restart scale shutdown signal start status stop tail top update version\n\n"},
+			"add avail clear eval events fg maintail pid ps reexec reload remove reread restart scale shutdown signal start status stop tail top update version\n\n"},
 		{"stop", "stop <name>\t\tStop a process\nstop <gname>:*\t\tStop all processes in a group\nstop <name> <name>\tStop multiple processes or groups\nstop all\t\tStop all processes\n"},
 		{"help", "help\t\tPrint a list of available actions\nhelp <action>\tPrint help for <action>\n"},
 		{"daemon", "daemon [--detach] [--container] [-- CMD ARGS...]\trun the daemon (foreground unless --detach); after --, a main command whose end ends it\n"},

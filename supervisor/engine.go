@@ -53,6 +53,11 @@ type Config struct {
 	// socket instead of a new bind. The engine owns the files from New
 	// on; those no spec names are closed after the first Update.
 	Sockets []HeldSocket
+	// Resuming says the engine is made to Resume a re-exec's handoff: its
+	// reaper starts only once Resume has registered the children handed
+	// over, so that a subreaper cannot collect an exit before it knows
+	// whose it is.
+	Resuming bool
 }
 
 // Result is the outcome of an operation on one process, as supervisord's
@@ -92,6 +97,7 @@ type Engine struct {
 	// framed counts the goroutines copying framed (line-prefixed) output,
 	// which a shutdown lets drain to EOF so that no line is lost.
 	framed     sync.WaitGroup
+	framedCaps framedCaps // the framed readers, for a re-exec to park (framed_linux.go)
 	closed     chan struct{}
 	pump       *pump           // nil if epoll was unavailable: one goroutine per pipe then
 	syslog     *logfile.Syslog // for *_syslog output; connects on first use
@@ -164,7 +170,9 @@ func New(cfg Config) *Engine {
 	} else {
 		e.log.Warn("output pump unavailable, using a goroutine per pipe: " + err.Error())
 	}
-	e.startReaper()
+	if !cfg.Resuming {
+		e.startReaper()
+	}
 	return e
 }
 

@@ -430,8 +430,10 @@ func (e *Engine) ShutdownWith(ctx context.Context, opts ShutdownOptions) Shutdow
 	e.drain(200 * time.Millisecond)
 	_, hasDeadline := ctx.Deadline()
 	e.drainFramed(ctx, opts.Budget > 0 || hasDeadline)
-	e.stopReaper()
-	<-e.reaperDone
+	if e.stopReaper != nil { // nil: made to Resume, which never ran
+		e.stopReaper()
+		<-e.reaperDone
+	}
 	if e.pump != nil {
 		e.pump.close()
 	}

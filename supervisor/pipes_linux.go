@@ -66,6 +66,7 @@ func (pp *pipes) closeParentEnds() {
 
 // captureLocked starts copying the child's output to its logs.
 func (p *process) captureLocked(pp *pipes) {
+	p.outR, p.errR = pp.stdoutR, pp.stderrR
 	src := Event{Process: p.spec.Name, Group: p.spec.Group, Pid: p.pid}
 	ls := p.spec.Stdout
 	var pl *pool
@@ -77,6 +78,9 @@ func (p *process) captureLocked(pp *pipes) {
 		p.listener = pl.attach(p.spec.Name, pp.stdinW)
 	}
 	outLines := p.framerLocked(p.stdout, ls, "stdout", &p.drops[0])
+	if outLines != nil && p.resumePartial[0] != nil {
+		outLines.putPartial(p.resumePartial[0])
+	}
 	sink := p.e.outputSink(src, p.stdout, ls, "stdout", &p.drops[0], outLines)
 	if pl != nil {
 		logSink, l := sink, p.listener
@@ -92,6 +96,9 @@ func (p *process) captureLocked(pp *pipes) {
 	p.e.capture(pp.stdoutR, p.readyLogSink(sink), "stdout of "+src.Process, outLines, outDirect)
 	if pp.stderrR != nil {
 		errLines := p.framerLocked(p.stderr, p.spec.Stderr, "stderr", &p.drops[1])
+		if errLines != nil && p.resumePartial[1] != nil {
+			errLines.putPartial(p.resumePartial[1])
+		}
 		p.e.capture(pp.stderrR, p.readyLogSink(p.e.outputSink(src, p.stderr, p.spec.Stderr, "stderr", &p.drops[1], errLines)),
 			"stderr of "+src.Process, errLines, p.directLocked(p.stderr, p.spec.Stderr, "stderr", &p.drops[1]))
 	}
@@ -149,16 +156,26 @@ func (e *Engine) capture(r *os.File, sink func([]byte), what string, lines *line
 			e.log.Warn("pump " + what + ": " + err.Error())
 		}
 	}
+	var fc *framedCapture
 	if lines != nil {
 		e.framed.Add(1)
+		fc = e.framedCaps.add(r, lines)
 	}
 	go func() {
 		defer r.Close()
 		if lines != nil {
 			defer e.framed.Done()
+			defer e.framedCaps.remove(r)
 		}
-		if err := logfile.Capture(r, sink); err != nil {
-			e.log.Error("read " + what + ": " + err.Error())
+		for {
+			err := logfile.Capture(r, sink)
+			if fc != nil && errors.Is(err, os.ErrDeadlineExceeded) && fc.park() {
+				continue // parked for a re-exec that did not happen
+			}
+			if err != nil {
+				e.log.Error("read " + what + ": " + err.Error())
+			}
+			break
 		}
 		if lines != nil {
 			lines.close() // the last, unfinished line

@@ -68,14 +68,25 @@ type process struct {
 	// and a callback carrying an older gen does nothing.
 	gen uint64
 	// stopTimer cancels the pending timer (startsecs, backoff, stopwaitsecs
-	// or a delayed restart); nil when none is armed.
+	// or a delayed restart); nil when none is armed. timerAt is when it
+	// fires, for a re-exec to arm it again (handoff.go).
 	stopTimer func() bool
+	timerAt   time.Time
+	// askGen is the gen of the last policy call, and asking says its
+	// answer has not come yet: a re-exec asks again in the new binary.
+	askGen uint64
+	asking bool
 	// changed is closed (and replaced) at every state change when someone
 	// waits on it; nil when nobody does.
 	changed chan struct{}
 
 	stdout, stderr *logfile.File
 	stdin          *os.File
+	// outR and errR are the read ends of the current run's output pipes,
+	// owned by the pump (or a capture goroutine); kept for a re-exec.
+	// resumePartial seeds the framers of a run a re-exec carried.
+	outR, errR    *os.File
+	resumePartial [2][]byte
 	// pool is the eventlistener pool of a listener program, and listener
 	// the protocol side of its current run (nil when not running).
 	pool      *pool
@@ -193,6 +204,7 @@ func (p *process) afterLocked(d time.Duration, f func()) {
 	if p.stopTimer != nil {
 		p.stopTimer()
 	}
+	p.timerAt = p.e.clock.Now().Add(d)
 	p.stopTimer = p.e.clock.AfterFunc(d, func() {
 		p.e.mu.Lock()
 		defer p.e.mu.Unlock()
@@ -381,6 +393,12 @@ func (p *process) failedStartLocked(ei ExitInfo) {
 		p.giveUpLocked()
 		return
 	}
+	p.scheduleRetryLocked(ei)
+}
+
+// scheduleRetryLocked arms the next try of a process in BACKOFF, after the
+// delay its on_backoff policy chooses (or supervisord's linear one).
+func (p *process) scheduleRetryLocked(ei ExitInfo) {
 	def := time.Duration(p.backoff) * time.Second
 	if p.spec.Policy == nil {
 		p.afterLocked(def, p.retryLocked)
@@ -488,6 +506,7 @@ func (p *process) restartLocked() {
 // timer covers the deadline even if the policy ignores its context.
 func (p *process) askLocked(call func(context.Context) (func(), error), fallback func()) {
 	gen := p.gen
+	p.askGen, p.asking = gen, true
 	timeout := p.spec.HookTimeout
 	if timeout <= 0 {
 		timeout = DefaultHookTimeout
@@ -502,6 +521,9 @@ func (p *process) askLocked(call func(context.Context) (func(), error), fallback
 			return
 		}
 		settled = true
+		if p.askGen == gen {
+			p.asking = false
+		}
 		stopCover() // an answered hook leaves no timer behind
 		if p.gen != gen {
 			return // p moved on: the answer is stale

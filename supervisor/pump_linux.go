@@ -56,6 +56,10 @@ type pump struct {
 	// spliced and copied count the bytes moved by splice(2) and through
 	// user space, for tests.
 	spliced, copied atomic.Int64
+	// closing tells a wake-up to drain and stop; otherwise a wake-up is a
+	// pause request (see pause), answered on paused.
+	closing atomic.Bool
+	paused  chan chan struct{}
 }
 
 type pumpSource struct {
@@ -96,7 +100,7 @@ func newPump() (*pump, error) {
 		return nil, err
 	}
 	p := &pump{epfd: epfd, ep: os.NewFile(uintptr(epfd), "pump"), wake: wake,
-		srcs: make(map[int32]*pumpSource), done: make(chan struct{})}
+		srcs: make(map[int32]*pumpSource), done: make(chan struct{}), paused: make(chan chan struct{})}
 	rc, err := p.ep.SyscallConn()
 	if err != nil {
 		p.ep.Close()
@@ -169,9 +173,17 @@ func (p *pump) loop(rc syscall.RawConn) {
 	defer close(p.done)
 	buf := make([]byte, pumpBufSize)
 	events := make([]unix.EpollEvent, 64)
-	stop := false
+	stop, pause := false, false
 	moved := 0
 	for !stop {
+		if pause {
+			// Parked between two reads: no chunk is half copied, so the
+			// pipes hold every byte not yet in a log.
+			pause = false
+			resume := make(chan struct{})
+			p.paused <- resume
+			<-resume
+		}
 		if moved >= pumpBatchMin {
 			time.Sleep(pumpBatchDelay)
 		}
@@ -188,6 +200,12 @@ func (p *pump) loop(rc syscall.RawConn) {
 			}
 			for _, ev := range events[:n] {
 				if int(ev.Fd) == p.wake {
+					if !p.closing.Load() {
+						var b [8]byte
+						unix.Read(p.wake, b[:]) // reset the counter
+						pause = true
+						continue
+					}
 					p.drainAll(buf)
 					stop = true
 					return true
@@ -303,8 +321,44 @@ func (p *pump) drainAll(buf []byte) {
 	}
 }
 
+// holds returns the descriptor of f if the pump still reads from it (it
+// has not reached EOF and been closed).
+func (p *pump) holds(f *os.File) (int, bool) {
+	if f == nil {
+		return -1, false
+	}
+	fd := fileFd(f)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if src := p.srcs[int32(fd)]; fd >= 0 && src != nil && src.f == f {
+		return fd, true
+	}
+	return -1, false
+}
+
+// fileFd returns f's descriptor without putting it in blocking mode (as
+// f.Fd would), or -1 once f is closed.
+func fileFd(f *os.File) int {
+	fd := -1
+	if rc, err := f.SyscallConn(); err == nil {
+		rc.Control(func(u uintptr) { fd = int(u) })
+	}
+	return fd
+}
+
+// pause stops the pump between two reads and returns once it is parked;
+// calling the returned resume lets it go on. While it is paused no chunk
+// is read, so what the children write stays in their pipes (for a re-exec,
+// whose new process reads it). Only one pause at a time.
+func (p *pump) pause() (resume func()) {
+	unix.Write(p.wake, []byte{1, 0, 0, 0, 0, 0, 0, 0})
+	r := <-p.paused
+	return func() { close(r) }
+}
+
 // close stops the pump after copying what the pipes still hold.
 func (p *pump) close() {
+	p.closing.Store(true)
 	unix.Write(p.wake, []byte{1, 0, 0, 0, 0, 0, 0, 0})
 	<-p.done
 	p.ep.Close()

@@ -115,6 +115,9 @@ type readyRun struct {
 	// with WATCHDOG_USEC=; nil when it did not.
 	watchdogUsec *time.Duration
 	watchdogEnv  []string // WATCHDOG_USEC=… (and WATCHDOG_PID=…) for the child
+	// notify is the run's sd_notify socket (nil unless ready.notify), kept
+	// for a re-exec to carry.
+	notify *net.UnixConn
 	// logHit is signalled (never blocking) by the output path.
 	logHit chan struct{}
 	once   sync.Once
@@ -137,7 +140,7 @@ func (p *process) prepareReadyLocked() (*readyRun, error) {
 			rr.end()
 			return nil, fmt.Errorf("notify socket for %s: %w", p.spec.Name, err)
 		}
-		rr.env = "NOTIFY_SOCKET=" + name
+		rr.env, rr.notify = "NOTIFY_SOCKET="+name, conn
 		if w := p.spec.Watchdog; w > 0 {
 			rr.watchdogEnv = []string{"WATCHDOG_USEC=" + strconv.FormatInt(w.Microseconds(), 10)}
 		}

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strconv"
 	"time"
 
 	"github.com/tend-sh/tend/daemon"
@@ -22,6 +23,9 @@ import (
 func runDaemon(ctx context.Context, g globals, args []string, stderr io.Writer) int {
 	detached := false
 	opts := daemon.Options{}
+	if len(args) > 0 && (args[0] == daemon.ResumeFlag || args[0] == daemon.CheckResumeFlag) {
+		return runResume(ctx, args, stderr)
+	}
 	for i, a := range args {
 		if a == "--" {
 			opts.Main = args[i+1:]
@@ -43,6 +47,51 @@ func runDaemon(ctx context.Context, g globals, args []string, stderr io.Writer) 
 		}
 	}
 	return launchDaemon(ctx, g, daemonRun{detach: detached, opts: opts}, stderr)
+}
+
+// runResume runs the daemon side of tend reexec: `daemon --check-resume
+// FD` (the check the running daemon makes of this binary) or `daemon
+// --resume STATE:EXE [--resume-failed REASON]` (this binary taking over).
+// A resume that fails before it changed anything falls back to the
+// previous binary (daemon.FallBack).
+func runResume(ctx context.Context, args []string, stderr io.Writer) int {
+	if args[0] == daemon.CheckResumeFlag {
+		fd := -1
+		if len(args) == 2 {
+			fd, _ = strconv.Atoi(args[1])
+		}
+		if fd < 3 {
+			fmt.Fprintf(stderr, "Error: daemon: %s wants a descriptor number >= 3\n", daemon.CheckResumeFlag)
+			return 2
+		}
+		out, err := daemon.CheckResume(ctx, fd)
+		if err != nil {
+			fmt.Fprintf(stderr, "Error: %v\n", err)
+			return 1
+		}
+		os.Stdout.Write(out)
+		return 0
+	}
+	var arg, failed string
+	switch {
+	case len(args) == 2:
+		arg = args[1]
+	case len(args) == 4 && args[2] == daemon.ResumeFailedFlag:
+		arg, failed = args[1], args[3]
+	default:
+		fmt.Fprintf(stderr, "Error: daemon: %s STATE:EXE [%s REASON]\n", daemon.ResumeFlag, daemon.ResumeFailedFlag)
+		return 2
+	}
+	opts, err := daemon.ReadResume(arg, failed)
+	if err == nil {
+		var code int
+		if code, err = serve(ctx, opts, nil); err == nil {
+			return code
+		}
+	}
+	err = daemon.FallBack(arg, failed, err)
+	fmt.Fprintf(stderr, "Error: resume: %v\n", err)
+	return 1
 }
 
 // daemonRun is how to run the daemon: tend daemon's flags, or
@@ -90,26 +139,9 @@ func serve(ctx context.Context, opts daemon.Options, ready *os.File) (int, error
 	}
 	defer d.Close()
 	dc := d.Settings()
-	ln, err := control.ListenUnix(dc.Socket.Path, dc.Socket.Mode, dc.Socket.Owner)
+	ls, err := d.Listen()
 	if err != nil {
 		return 1, err
-	}
-	var tcp net.Listener
-	if dc.HTTP != nil {
-		if tcp, err = net.Listen("tcp", dc.HTTP.Listen); err != nil {
-			ln.Close()
-			return 1, fmt.Errorf("listen on %s: %w", dc.HTTP.Listen, err)
-		}
-	}
-	var health net.Listener
-	if dc.Health != nil {
-		if health, err = net.Listen("tcp", dc.Health.Listen); err != nil {
-			ln.Close()
-			if tcp != nil {
-				tcp.Close()
-			}
-			return 1, fmt.Errorf("health: listen on %s: %w", dc.Health.Listen, err)
-		}
 	}
 	// Caught before the first spawn: a SIGHUP or SIGINT that tend
 	// inherited ignored (nohup, `&`) is then not passed on to programs.
@@ -117,7 +149,7 @@ func serve(ctx context.Context, opts daemon.Options, ready *os.File) (int, error
 	signal.Notify(sigs, d.Signals()...)
 	defer signal.Stop(sigs)
 	if err := d.Start(ctx); err != nil {
-		for _, l := range []net.Listener{ln, tcp, health} {
+		for _, l := range []net.Listener{ls.Control, ls.HTTP, ls.Health} {
 			if l != nil {
 				l.Close()
 			}
@@ -127,14 +159,14 @@ func serve(ctx context.Context, opts daemon.Options, ready *os.File) (int, error
 	log := d.Logger()
 	door := control.Options{Engine: d.Engine(), Daemon: d, MainLog: d.MainLog(), Identification: dc.Identifier,
 		Version: version.String()}
-	servers := []*http.Server{serveOn(ln, control.New(door), log)}
-	if tcp != nil {
+	servers := []*http.Server{serveOn(ls.Control, d.Door(control.New(door)), log)}
+	if ls.HTTP != nil {
 		door.Username, door.Password = dc.HTTP.Username, dc.HTTP.Password
 		door.NoEval = dc.HTTP.Username == ""
-		servers = append(servers, serveOn(tcp, control.New(door), log))
+		servers = append(servers, serveOn(ls.HTTP, d.Door(control.New(door)), log))
 	}
-	if health != nil {
-		servers = append(servers, serveOn(health, control.NewHealth(d.Engine()), log))
+	if ls.Health != nil {
+		servers = append(servers, serveOn(ls.Health, control.NewHealth(d.Engine()), log))
 	}
 
 	x := d.Run(ctx, sigs, func() { daemon.Report(ready, nil) })

@@ -85,43 +85,8 @@ func TestE2E_HeldSocketsAcrossRestartAndReload(t *testing.T) {
 	d.waitStatus("web:web_0", "RUNNING")
 	d.waitStatus("web:web_1", "RUNNING")
 
-	var mu sync.Mutex
-	served, waited := map[string]int{}, 0
-	var failed []error
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	for range 4 {
-		wg.Go(func() {
-			for range 3000 {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				t0 := time.Now()
-				line, err := askLine(addr)
-				mu.Lock()
-				if err != nil {
-					failed = append(failed, err)
-				} else {
-					served[strings.Fields(line)[0]]++
-				}
-				if time.Since(t0) > 100*time.Millisecond {
-					waited++
-				}
-				mu.Unlock()
-			}
-		})
-	}
-	total := func() int {
-		mu.Lock()
-		defer mu.Unlock()
-		n := 0
-		for _, c := range served {
-			n += c
-		}
-		return n
-	}
+	l := startSocketLoad(addr)
+	total := l.total
 	waitFor(t, "clients served", func() bool { return total() > 20 })
 	for _, args := range [][]string{{"restart", "web:*"}, {"reload"}} {
 		if out, rc := d.ctl(args...); rc != 0 {
@@ -132,11 +97,68 @@ func TestE2E_HeldSocketsAcrossRestartAndReload(t *testing.T) {
 		now := total()
 		waitFor(t, "clients served after "+args[0], func() bool { return total() > now+20 })
 	}
-	close(stop)
-	wg.Wait()
-	t.Logf("served %d connections by %d instances, %d waited > 100 ms in the backlog, %d failed", total(), len(served), waited, len(failed))
-	if len(failed) > 0 {
-		t.Errorf("%d connections failed, first: %v", len(failed), failed[0])
+	l.finish(t)
+}
+
+// socketLoad is four clients connecting to a held socket over and over
+// (at most 3000 times each), counting the connections each pid served,
+// those that waited over 100 ms in the backlog, and the failures.
+type socketLoad struct {
+	mu     sync.Mutex
+	served map[string]int
+	waited int
+	failed []error
+	stop   chan struct{}
+	wg     sync.WaitGroup
+}
+
+func startSocketLoad(addr string) *socketLoad {
+	l := &socketLoad{served: map[string]int{}, stop: make(chan struct{})}
+	for range 4 {
+		l.wg.Go(func() {
+			for range 3000 {
+				select {
+				case <-l.stop:
+					return
+				default:
+				}
+				t0 := time.Now()
+				line, err := askLine(addr)
+				l.mu.Lock()
+				if err != nil {
+					l.failed = append(l.failed, err)
+				} else {
+					l.served[strings.Fields(line)[0]]++
+				}
+				if time.Since(t0) > 100*time.Millisecond {
+					l.waited++
+				}
+				l.mu.Unlock()
+			}
+		})
+	}
+	return l
+}
+
+// total is the number of connections served so far.
+func (l *socketLoad) total() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := 0
+	for _, c := range l.served {
+		n += c
+	}
+	return n
+}
+
+// finish stops the clients and fails t if any connection failed.
+func (l *socketLoad) finish(t *testing.T) {
+	t.Helper()
+	close(l.stop)
+	l.wg.Wait()
+	t.Logf("served %d connections by %d instances, %d waited > 100 ms in the backlog, %d failed", l.total(), len(l.served), l.waited, len(l.failed))
+	if len(l.failed) > 0 {
+		t.Errorf("%d connections failed, first: %v", len(l.failed), l.failed[0])
 	}
 }
 

@@ -28,12 +28,23 @@ func RequireTool(tb testing.TB, name string) string {
 // BuildTend builds the tend command into dir and returns the binary's
 // path, for end-to-end tests (call it from TestMain, once per package).
 func BuildTend(dir string) (string, error) {
+	return buildTend(filepath.Join(dir, "tend"))
+}
+
+// BuildTendVersion builds the tend command as bin with its version stamped
+// (go build -ldflags -X, as a release is), for tests that need two tends
+// that differ in version.
+func BuildTendVersion(bin, version string) (string, error) {
+	return buildTend(bin, "-ldflags", "-X github.com/tend-sh/tend/version.stamped="+version)
+}
+
+func buildTend(bin string, flags ...string) (string, error) {
 	gomod, err := exec.Command("go", "env", "GOMOD").Output()
 	if err != nil {
 		return "", fmt.Errorf("go env GOMOD: %w", err)
 	}
-	bin := filepath.Join(dir, "tend")
-	cmd := exec.Command("go", "build", "-o", bin, "./cmd/tend")
+	args := append(append([]string{"build", "-o", bin}, flags...), "./cmd/tend")
+	cmd := exec.Command("go", args...)
 	cmd.Dir = filepath.Dir(strings.TrimSpace(string(gomod)))
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("go build ./cmd/tend: %w\n%s", err, out)

@@ -38,6 +38,8 @@ import (
 //	GET  /v1/usage/history?name=&since=  UsageHistoryReply
 //	GET  /v1/events?name=&follow=1       EventsReply (NDJSON StateChange lines when following)
 //	GET  /v1/config?name=                ProcessConfig
+//	POST /v1/reexec                      ReexecRequest → ReexecReply (then the exec)
+//	GET  /v1/reexec                      ReexecStatus
 
 // maxRequestBody bounds a JSON request (an eval chunk is the largest).
 const maxRequestBody = 4 << 20
@@ -70,6 +72,8 @@ func (s *Server) routesAPI() {
 	s.mux.HandleFunc(RouteRoll, s.apiRoll)
 	s.mux.HandleFunc(RouteUsageHistory, s.apiUsageHistory)
 	s.mux.HandleFunc(RouteConfig, s.apiConfig)
+	s.mux.HandleFunc(RouteReexec, s.apiReexec)
+	s.mux.HandleFunc(RouteReexecStatus, s.apiReexecStatus)
 	s.mux.HandleFunc(APIPrefix, func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, &APIError{Code: int(supervisor.FaultUnknownMethod),
 			Name: supervisor.FaultUnknownMethod.String(), Message: "no such endpoint: " + r.Method + " " + r.URL.Path})

@@ -415,3 +415,43 @@ func (c *Client) Roll(ctx context.Context, req control.RollRequest, progress fun
 		}
 	}
 }
+
+// Reexec asks the daemon to exec binary ("" = its own) in place. It returns
+// once the daemon has checked the binary and is about to exec it; Reexecd
+// then says how it went.
+func (c *Client) Reexec(ctx context.Context, binary string) (control.ReexecReply, error) {
+	var r control.ReexecReply
+	err := c.call(ctx, control.RouteReexec, control.ReexecRequest{Binary: binary}, &r)
+	return r, err
+}
+
+// ReexecStatus returns the daemon's version and the outcome of its last
+// re-exec.
+func (c *Client) ReexecStatus(ctx context.Context) (control.ReexecStatus, error) {
+	var r control.ReexecStatus
+	err := c.call(ctx, control.RouteReexecStatus, nil, &r)
+	return r, err
+}
+
+// WaitReexec waits until the daemon serves again after the re-exec
+// numbered gen and returns its status: connections made meanwhile wait in
+// the socket's backlog, and a connection cut by the exec is retried, until
+// ctx ends.
+func (c *Client) WaitReexec(ctx context.Context, gen int) (control.ReexecStatus, error) {
+	for {
+		st, err := c.ReexecStatus(ctx)
+		if err == nil && st.Generation >= gen {
+			return st, nil
+		}
+		if ctx.Err() != nil {
+			if err == nil {
+				err = ctx.Err()
+			}
+			return st, err
+		}
+		select {
+		case <-time.After(10 * time.Millisecond):
+		case <-ctx.Done():
+		}
+	}
+}
