@@ -49,15 +49,7 @@ func runServerRole() {
 			select {}
 		}
 	}
-	lc := net.ListenConfig{Control: func(_, _ string, c syscall.RawConn) error {
-		var serr error
-		err := c.Control(func(fd uintptr) { serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEPORT, 1) })
-		if err != nil {
-			return err
-		}
-		return serr
-	}}
-	ln, err := lc.Listen(context.Background(), "tcp", "127.0.0.1:"+port)
+	ln, err := serverListener(port)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "listen:", err)
 		os.Exit(1)
@@ -78,9 +70,26 @@ func runServerRole() {
 	os.Exit(0)
 }
 
+// serverListener is the socket tend holds for the instances (LISTEN_FDS,
+// descriptor 3), or else one of the port's SO_REUSEPORT listeners.
+func serverListener(port string) (net.Listener, error) {
+	if os.Getenv("LISTEN_FDS") == "1" {
+		return net.FileListener(os.NewFile(3, "http"))
+	}
+	lc := net.ListenConfig{Control: func(_, _ string, c syscall.RawConn) error {
+		var serr error
+		err := c.Control(func(fd uintptr) { serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEPORT, 1) })
+		if err != nil {
+			return err
+		}
+		return serr
+	}}
+	return lc.Listen(context.Background(), "tcp", "127.0.0.1:"+port)
+}
+
 // rollDaemon starts a daemon running n instances of the server role on a
 // free port, each ready once it printed "listening".
-func rollDaemon(t *testing.T, n int, readyTimeout int) (d *testDaemon, port int, broken string) {
+func rollDaemon(t *testing.T, n int, readyTimeout int, held bool) (d *testDaemon, port int, broken string) {
 	t.Helper()
 	exe, err := os.Executable()
 	if err != nil {
@@ -89,11 +98,15 @@ func rollDaemon(t *testing.T, n int, readyTimeout int) (d *testDaemon, port int,
 	dir := testkit.ShortTempDir(t)
 	port = testkit.FreePort(t)
 	broken = filepath.Join(dir, "broken")
+	sockets := ""
+	if held {
+		sockets = fmt.Sprintf(`sockets = { http = "tcp://127.0.0.1:%d" },`, port)
+	}
 	d = startDaemonIn(t, dir, "", fmt.Sprintf(`program "web" {
   command = %q, numprocs = %d, process_name = "web_%%(process_num)d", startsecs = 0, stopwaitsecs = 5,
   environment = { %s = "%d", %s = %q },
-  ready = { log = "listening", timeout = %d },
-}`, exe, n, serverEnv, port, brokenEnv, broken, readyTimeout))
+  ready = { log = "listening", timeout = %d }, %s
+}`, exe, n, serverEnv, port, brokenEnv, broken, readyTimeout, sockets))
 	for i := range n {
 		d.waitStatus(fmt.Sprintf("web:web_%d", i), "RUNNING")
 	}
@@ -196,8 +209,16 @@ func load(port int, stop <-chan struct{}) func() (byPid map[string]int, failed i
 // RUNNING, status shows the roll, and requests are answered throughout by
 // the old and the new instances. Then sv.roll does the same from Lua.
 func TestE2E_RollingRestart(t *testing.T) {
+	for _, held := range []bool{true, false} {
+		t.Run(map[bool]string{true: "held socket", false: "SO_REUSEPORT"}[held], func(t *testing.T) {
+			testRollingRestart(t, held)
+		})
+	}
+}
+
+func testRollingRestart(t *testing.T, held bool) {
 	const n = 8
-	d, port, _ := rollDaemon(t, n, 10)
+	d, port, _ := rollDaemon(t, n, 10, held)
 	before := d.instancePids(n)
 	stop := make(chan struct{})
 	statusDone := watchStatus(t, d, stop)
@@ -239,12 +260,15 @@ func TestE2E_RollingRestart(t *testing.T) {
 		served += byPid[pid]
 	}
 	// SO_REUSEPORT drops the connections waiting in the backlog of the
-	// listener an old instance closes; a socket tend holds has no such
-	// loss. The figure is logged, not asserted.
+	// listener an old instance closes, so there the figure is logged, not
+	// asserted; a socket tend holds has no such loss: none may fail.
 	t.Logf("roll of %d instances in %v; requests during it: %d answered by the old and new instances, %d failed",
 		n, took.Round(time.Millisecond), served, failed)
-	if served == 0 {
-		t.Errorf("no request answered during the roll: %v", byPid)
+	if served == 0 || (held && failed > 0) {
+		t.Errorf("during the roll %d requests answered, %d failed: %v", served, failed, byPid)
+	}
+	if !held {
+		return
 	}
 
 	// sv.roll starts a roll from Lua and returns at once; the daemon logs it.
@@ -273,7 +297,7 @@ func TestE2E_RollingRestartBrokenVersion(t *testing.T) {
 	} {
 		t.Run(c.mode, func(t *testing.T) {
 			const n = 3
-			d, _, broken := rollDaemon(t, n, 2)
+			d, _, broken := rollDaemon(t, n, 2, true)
 			before := d.instancePids(n)
 			if err := os.WriteFile(broken, []byte(c.mode), 0o644); err != nil {
 				t.Fatal(err)
