@@ -108,7 +108,6 @@ type Daemon struct {
 	rxMu     sync.Mutex
 	rxBusy   bool
 	rxStatus control.ReexecStatus
-	carry    func() []ExtraFD
 }
 
 // Open loads the config at opts.Path, applies the daemon{} settings that

@@ -118,9 +118,8 @@ const reexecDrain = 10 * time.Second
 // reexecCheckTimeout bounds the new binary's --check-resume run.
 const reexecCheckTimeout = 30 * time.Second
 
-// ExtraFD is a descriptor a re-exec carries for another part of the
-// daemon (the sockets it holds for programs): Name says what it is to the
-// part that registered it (CarryFDs) and takes it back (InheritedFDs).
+// ExtraFD is a named descriptor a re-exec carries: one of the daemon's
+// listening sockets (its door's name).
 type ExtraFD struct {
 	Name string `json:"name"`
 	FD   int    `json:"fd"`
@@ -138,7 +137,6 @@ type handoffState struct {
 	SetUID      string         `json:"setuid,omitempty"`
 	ExeFD       int            `json:"exe_fd"`
 	Doors       []ExtraFD      `json:"doors"`
-	Extra       []ExtraFD      `json:"extra,omitempty"`
 	Engine      supervisor.Handoff
 }
 
@@ -162,25 +160,6 @@ type Resume struct {
 	// unlink are the unix listeners whose socket file goes with them
 	// once committed.
 	unlink []*net.UnixListener
-}
-
-// CarryFDs registers what lists the extra descriptors a re-exec must carry
-// (called while the daemon is frozen for it). In the new binary,
-// InheritedFDs returns them under the same names.
-func (d *Daemon) CarryFDs(list func() []ExtraFD) {
-	d.rxMu.Lock()
-	d.carry = list
-	d.rxMu.Unlock()
-}
-
-// InheritedFDs returns the extra descriptors the previous binary carried
-// (nil unless this daemon was resumed). They are open, close-on-exec, and
-// belong to the caller.
-func (d *Daemon) InheritedFDs() []ExtraFD {
-	if d.resume == nil {
-		return nil
-	}
-	return d.resume.state.Extra
 }
 
 // ReexecStatus reports the daemon's version and its last re-exec.
@@ -359,7 +338,6 @@ func (d *Daemon) closeDoor(ctx context.Context, x *reexec) error {
 func (d *Daemon) handoffState(path string, frozenAt int64, engine supervisor.Handoff, doorFDs []int) handoffState {
 	d.rxMu.Lock()
 	gen := d.rxStatus.Generation + 1
-	carry := d.carry
 	d.rxMu.Unlock()
 	o := d.opts
 	st := handoffState{Version: handoffVersion, Generation: gen, Binary: path, FromVersion: version.String(),
@@ -371,9 +349,6 @@ func (d *Daemon) handoffState(path string, frozenAt int64, engine supervisor.Han
 		st.Doors = append(st.Doors, ExtraFD{Name: d.doors[i].name, FD: fd})
 	}
 	d.doorsMu.Unlock()
-	if carry != nil && doorFDs != nil {
-		st.Extra = carry()
-	}
 	return st
 }
 
@@ -383,7 +358,7 @@ func (st *handoffState) fds(stateFD int, engine []int) []int {
 	if st.ExeFD >= 0 {
 		out = append(out, st.ExeFD)
 	}
-	for _, f := range append(append([]ExtraFD(nil), st.Doors...), st.Extra...) {
+	for _, f := range st.Doors {
 		out = append(out, f.FD)
 	}
 	return out
