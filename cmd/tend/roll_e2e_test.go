@@ -59,14 +59,19 @@ func runServerRole() {
 	})}
 	term := make(chan os.Signal, 1)
 	signal.Notify(term, syscall.SIGTERM)
+	drained := make(chan struct{})
 	go func() {
 		<-term
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		srv.Shutdown(ctx)
+		close(drained)
 	}()
 	fmt.Printf("listening on %s as pid %d\n", port, os.Getpid())
 	srv.Serve(ln)
+	// Serve returns as soon as Shutdown begins: exit only once the
+	// requests accepted so far are answered.
+	<-drained
 	os.Exit(0)
 }
 
