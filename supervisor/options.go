@@ -1,8 +1,11 @@
 package supervisor
 
 import (
+	"fmt"
+	"math"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -327,4 +330,29 @@ func sameValue(a, b any) bool {
 		}
 	}
 	return reflect.DeepEqual(a, b)
+}
+
+// FormatIntOption writes an int option's value as a config would: an
+// octal option (umask, socket_mode) in three digits, math.MaxInt as
+// "unlimited". ok is false for an unset octal option (negative), which
+// each door shows its own way.
+func FormatIntOption(k Kind, x int) (text string, ok bool) {
+	switch {
+	case k == KindOctal && x < 0:
+		return "", false
+	case k == KindOctal:
+		return fmt.Sprintf("%03o", x), true
+	case x == math.MaxInt:
+		return "unlimited", true
+	}
+	return strconv.Itoa(x), true
+}
+
+// FormatCodes writes a list of exit codes as a config would: "0,2".
+func FormatCodes(codes []int) string {
+	out := make([]string, len(codes))
+	for i, c := range codes {
+		out[i] = strconv.Itoa(c)
+	}
+	return strings.Join(out, ",")
 }

@@ -73,30 +73,9 @@ func runSockServeRole() {
 	// connections still queued wait for the next instance.
 	term := make(chan os.Signal, 1)
 	signal.Notify(term, syscall.SIGTERM)
-	var lns []net.Listener
-	var wg sync.WaitGroup
-	for i, f := range files {
-		ln, err := net.FileListener(f)
-		if err != nil {
-			fail("listener %s: %v", names[i], err)
-		}
-		lns = append(lns, ln)
-		wg.Go(func() {
-			for {
-				c, err := ln.Accept()
-				if err != nil {
-					return
-				}
-				fmt.Fprintf(c, "%s name=%s\n", line, names[i])
-				c.Close()
-			}
-		})
+	if err := testkit.ServeSockets(files, term, func(i int) string { return fmt.Sprintf("%s name=%s\n", line, names[i]) }); err != nil {
+		fail("%v", err)
 	}
-	<-term
-	for _, ln := range lns {
-		ln.Close()
-	}
-	wg.Wait()
 	os.Exit(0)
 }
 

@@ -3,7 +3,6 @@ package vm
 import (
 	"fmt"
 	"io"
-	"math"
 	"os"
 	"slices"
 	"strconv"
@@ -106,21 +105,12 @@ func checkValue(k supervisor.Kind, v any, base map[string]string) string {
 		}
 		return strings.Join(x, ",")
 	case []int:
-		codes := make([]string, len(x))
-		for i, c := range x {
-			codes[i] = strconv.Itoa(c)
-		}
-		return strings.Join(codes, ",")
+		return supervisor.FormatCodes(x)
 	case int:
-		switch {
-		case k == supervisor.KindOctal && x < 0:
-			return "-"
-		case k == supervisor.KindOctal:
-			return fmt.Sprintf("%03o", x)
-		case x == math.MaxInt:
-			return "unlimited"
+		if text, ok := supervisor.FormatIntOption(k, x); ok {
+			return text
 		}
-		return strconv.Itoa(x)
+		return "-"
 	case int64:
 		return size(x)
 	case time.Duration:

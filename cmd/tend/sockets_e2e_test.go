@@ -43,31 +43,15 @@ func runListenRole() {
 	if ms, _ := strconv.Atoi(os.Getenv("TEND_E2E_LISTEN_DELAY")); ms > 0 {
 		time.Sleep(time.Duration(ms) * time.Millisecond)
 	}
-	var lns []net.Listener
-	var wg sync.WaitGroup
+	files := make([]*os.File, n)
 	for i := range n {
-		ln, err := net.FileListener(os.NewFile(uintptr(3+i), names[i]))
-		if err != nil {
-			fmt.Println("listener:", err)
-			os.Exit(3)
-		}
-		lns = append(lns, ln)
-		wg.Go(func() {
-			for {
-				c, err := ln.Accept()
-				if err != nil {
-					return
-				}
-				fmt.Fprintf(c, "%d %s\n", os.Getpid(), names[i])
-				c.Close()
-			}
-		})
+		files[i] = os.NewFile(uintptr(3+i), names[i])
 	}
-	<-term
-	for _, ln := range lns {
-		ln.Close()
+	err := testkit.ServeSockets(files, term, func(i int) string { return fmt.Sprintf("%d %s\n", os.Getpid(), names[i]) })
+	if err != nil {
+		fmt.Println(err)
+		os.Exit(3)
 	}
-	wg.Wait()
 	os.Exit(0)
 }
 

@@ -1,10 +1,13 @@
 package testkit
 
 import (
+	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 )
 
@@ -45,4 +48,37 @@ func ServeUnix(tb testing.TB, h http.Handler) string {
 	go srv.Serve(ln)
 	tb.Cleanup(func() { srv.Close() })
 	return sock
+}
+
+// ServeSockets is the accept loop of the test servers that tend hands
+// listening sockets (fd 0 of fcgi_program, LISTEN_FDS): it answers every
+// connection on files[i] with reply(i) and closes it. On term it stops
+// accepting and returns once the connections it accepted are answered,
+// so the ones still queued wait for the next instance.
+func ServeSockets(files []*os.File, term <-chan os.Signal, reply func(i int) string) error {
+	var lns []net.Listener
+	var wg sync.WaitGroup
+	for i, f := range files {
+		ln, err := net.FileListener(f)
+		if err != nil {
+			return fmt.Errorf("listener %s: %w", f.Name(), err)
+		}
+		lns = append(lns, ln)
+		wg.Go(func() {
+			for {
+				c, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				io.WriteString(c, reply(i))
+				c.Close()
+			}
+		})
+	}
+	<-term
+	for _, ln := range lns {
+		ln.Close()
+	}
+	wg.Wait()
+	return nil
 }

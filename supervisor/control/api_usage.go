@@ -138,21 +138,10 @@ func optionText(k supervisor.Kind, v any, redact bool) string {
 		}
 		return strings.Join(x, ",")
 	case []int:
-		codes := make([]string, len(x))
-		for n, c := range x {
-			codes[n] = strconv.Itoa(c)
-		}
-		return strings.Join(codes, ",")
+		return supervisor.FormatCodes(x)
 	case int:
-		switch {
-		case k == supervisor.KindOctal && x < 0:
-			return ""
-		case k == supervisor.KindOctal:
-			return fmt.Sprintf("%03o", x)
-		case x == math.MaxInt:
-			return "unlimited"
-		}
-		return strconv.Itoa(x)
+		text, _ := supervisor.FormatIntOption(k, x)
+		return text
 	case int64:
 		if x == 0 {
 			return "0"
