@@ -111,9 +111,12 @@ func (v *VM) watchMemory(ctx context.Context, cancel context.CancelCauseFunc) (s
 	return func() {
 		close(done)
 		wg.Wait()
-		if killed {
-			// The Lua stack is unwound by now: what the call built is
-			// garbage unless it stored it in a global.
+		// The Lua stack is unwound by now: what the call built is garbage
+		// unless it stored it in a global. A call stopped otherwise (its
+		// deadline, on a machine so loaded that the watch above did not
+		// get to run) may have grown the heap past the budget too: hand
+		// that back as well, or the daemon keeps the RSS.
+		if killed || heapBytes()-base > limit {
 			debug.FreeOSMemory()
 		}
 	}
