@@ -141,20 +141,33 @@ type deadliner interface{ SetDeadline(time.Time) error }
 // Accept waits while the listener is paused, then accepts.
 func (l *pausableListener) Accept() (net.Conn, error) {
 	for {
-		l.mu.Lock()
-		for l.paused {
-			w := l.wake
-			l.mu.Unlock()
-			<-w
-			l.mu.Lock()
-		}
-		l.mu.Unlock()
+		l.waitResumed()
 		c, err := l.Listener.Accept()
 		if err != nil && errors.Is(err, os.ErrDeadlineExceeded) {
 			continue // paused meanwhile (or just resumed): wait again
 		}
+		if err == nil {
+			// A connection that arrived just as pause set its deadline
+			// (the poller may report it ready first) waits here until
+			// resume, as it would have in the backlog. Were the daemon to
+			// exec meanwhile, that one connection is cut: the window is
+			// the moment between the two.
+			l.waitResumed()
+		}
 		return c, err
 	}
+}
+
+// waitResumed waits while the listener is paused.
+func (l *pausableListener) waitResumed() {
+	l.mu.Lock()
+	for l.paused {
+		w := l.wake
+		l.mu.Unlock()
+		<-w
+		l.mu.Lock()
+	}
+	l.mu.Unlock()
 }
 
 // pause stops accepting: an Accept in progress is interrupted by a
