@@ -59,19 +59,19 @@ func runServerRole() {
 	})}
 	term := make(chan os.Signal, 1)
 	signal.Notify(term, syscall.SIGTERM)
-	drained := make(chan struct{})
 	go func() {
 		<-term
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		srv.Shutdown(ctx)
-		close(drained)
+		ln.Close()
 	}()
 	fmt.Printf("listening on %s as pid %d\n", port, os.Getpid())
+	// Serve returns once the listener is closed, and by then it tracks
+	// every connection it accepted: Shutdown then answers them all. (Shutdown
+	// first could miss a connection accepted at that very moment, and the
+	// exit would cut it.)
 	srv.Serve(ln)
-	// Serve returns as soon as Shutdown begins: exit only once the
-	// requests accepted so far are answered.
-	<-drained
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	srv.Shutdown(ctx)
+	cancel()
 	os.Exit(0)
 }
 
@@ -172,9 +172,10 @@ func watchStatus(t *testing.T, d *testDaemon, stop <-chan struct{}) func() (int,
 
 // load sends requests to the shared port, each on a new connection, until
 // stop is closed, and counts the answers by pid and the failures.
-func load(port int, stop <-chan struct{}) func() (byPid map[string]int, failed int) {
+func load(port int, stop <-chan struct{}) func() (byPid map[string]int, failed int, first error) {
 	byPid := map[string]int{}
 	var mu sync.Mutex
+	var firstErr error
 	done := make(chan struct{})
 	hc := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 5 * time.Second}
 	go func() {
@@ -194,17 +195,20 @@ func load(port int, stop <-chan struct{}) func() (byPid map[string]int, failed i
 			mu.Lock()
 			if err != nil {
 				byPid["failed"]++
+				if firstErr == nil {
+					firstErr = err
+				}
 			} else {
 				byPid[strings.TrimSpace(strings.TrimPrefix(string(body), "pid "))]++
 			}
 			mu.Unlock()
 		}
 	}()
-	return func() (map[string]int, int) {
+	return func() (map[string]int, int, error) {
 		<-done
 		f := byPid["failed"]
 		delete(byPid, "failed")
-		return byPid, f
+		return byPid, f, firstErr
 	}
 }
 
@@ -234,7 +238,7 @@ func testRollingRestart(t *testing.T, held bool) {
 	took := time.Since(began)
 	close(stop)
 	least, notes := statusDone()
-	byPid, failed := loadDone()
+	byPid, failed, firstErr := loadDone()
 	if rc != 0 {
 		t.Fatalf("restart --rolling: rc %d\n%s", rc, out)
 	}
@@ -267,8 +271,8 @@ func testRollingRestart(t *testing.T, held bool) {
 	// SO_REUSEPORT drops the connections waiting in the backlog of the
 	// listener an old instance closes, so there the figure is logged, not
 	// asserted; a socket tend holds has no such loss: none may fail.
-	t.Logf("roll of %d instances in %v; requests during it: %d answered by the old and new instances, %d failed",
-		n, took.Round(time.Millisecond), served, failed)
+	t.Logf("roll of %d instances in %v; requests during it: %d answered by the old and new instances, %d failed (first: %v)",
+		n, took.Round(time.Millisecond), served, failed, firstErr)
 	if served == 0 || (held && failed > 0) {
 		t.Errorf("during the roll %d requests answered, %d failed: %v", served, failed, byPid)
 	}
