@@ -17,7 +17,9 @@ import (
 // would wait out long timeouts or set off a memory bomb). Delete a number
 // here when its fix lands: its figures then fail the suite if it regresses.
 // TEND_SOAK_ALL=1 runs the slow scenarios anyway.
-var openDefects = map[int]bool{}
+// 2 is open again: under CI load the hook-memory scenario has seen the
+// budget not fire and the RSS kept (2026-12-03).
+var openDefects = map[int]bool{2: true}
 
 func TestMain(m *testing.M) {
 	// The harness runs its own binary as a supervised child (the log
