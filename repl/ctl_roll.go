@@ -45,12 +45,9 @@ func parseRollArgs(args []string) (rollArgs, string) {
 		default:
 			return r, "Error: unknown option " + name
 		}
-		if !hasVal {
-			if i+1 >= len(args) {
-				return r, "Error: " + name + " requires a number"
-			}
-			i++
-			val = args[i]
+		val, ok := takeValue(args, &i, val, hasVal)
+		if !ok {
+			return r, "Error: " + name + " requires a number"
 		}
 		n, err := strconv.Atoi(val)
 		if err != nil || n < 0 {

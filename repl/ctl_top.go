@@ -52,14 +52,10 @@ func parseTopArgs(args []string) (topArgs, error) {
 		}
 		name, val, hasVal := strings.Cut(a, "=")
 		value := func() (string, error) {
-			if hasVal {
-				return val, nil
+			if v, ok := takeValue(args, &i, val, hasVal); ok {
+				return v, nil
 			}
-			if i+1 == len(args) {
-				return "", fmt.Errorf("%s needs a value", name)
-			}
-			i++
-			return args[i], nil
+			return "", fmt.Errorf("%s needs a value", name)
 		}
 		var err error
 		switch name {
