@@ -2,7 +2,6 @@ package supervisor
 
 import (
 	"fmt"
-	"os"
 	"os/signal"
 	"runtime"
 	"syscall"
@@ -61,20 +60,46 @@ func signalsLeak(mask uint64) bool {
 }
 
 // resetSignalsForExec is the trampoline's last step before exec: the
-// signals Go left ignored get a handler (exec turns a handler into the
-// default disposition) and the calling thread's mask is emptied (exec
-// keeps it). The caller has locked its OS thread.
+// signals Go left ignored go back to their default disposition and the
+// calling thread's mask is emptied (exec keeps both). The caller has
+// locked its OS thread.
+//
+// The disposition is set with rt_sigaction rather than by giving the
+// signal a Go handler (exec would turn that into the default too): a stop
+// signal arriving between this call and exec then ends the trampoline as
+// it would end the program, instead of landing in a handler nobody reads.
 func resetSignalsForExec() error {
-	sigs := make([]os.Signal, len(leakedSignals))
-	for i, s := range leakedSignals {
-		sigs[i] = s
+	for _, s := range leakedSignals {
+		if err := defaultDisposition(s); err != nil {
+			return err
+		}
 	}
-	signal.Notify(make(chan os.Signal, 1), sigs...)
 	var empty uint64
 	_, _, errno := syscall.RawSyscall6(syscall.SYS_RT_SIGPROCMASK, sigSetmask,
 		uintptr(unsafe.Pointer(&empty)), 0, unsafe.Sizeof(empty), 0, 0)
 	if errno != 0 {
 		return fmt.Errorf("clear signal mask: %w", errno)
+	}
+	return nil
+}
+
+// kernelSigaction is the kernel's struct sigaction on Linux; all zero is
+// SIG_DFL with no flags and an empty mask.
+type kernelSigaction struct {
+	handler  uintptr
+	flags    uint64
+	restorer uintptr
+	mask     uint64
+}
+
+// defaultDisposition sets sig to SIG_DFL behind the Go runtime's back; only
+// for a process about to exec.
+func defaultDisposition(sig syscall.Signal) error {
+	var act kernelSigaction
+	_, _, errno := syscall.RawSyscall6(syscall.SYS_RT_SIGACTION, uintptr(sig),
+		uintptr(unsafe.Pointer(&act)), 0, unsafe.Sizeof(act.mask), 0, 0)
+	if errno != 0 {
+		return fmt.Errorf("default disposition of %v: %w", sig, errno)
 	}
 	return nil
 }

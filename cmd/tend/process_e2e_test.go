@@ -29,6 +29,27 @@ func procStatus(t *testing.T, pid, field string) string {
 	return strings.Join(strings.Fields(string(m[1])), " ")
 }
 
+// waitExeced waits until pid runs prog. RUNNING with startsecs 0 can come
+// while the pid is still the trampoline, whose leader thread shows the Go
+// runtime's mask until it execs the program from its cleared thread.
+func waitExeced(t *testing.T, pid, prog string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		b, err := os.ReadFile("/proc/" + pid + "/cmdline")
+		if err != nil {
+			t.Fatalf("cmdline of pid %s: %v", pid, err)
+		}
+		if arg0, _, _ := strings.Cut(string(b), "\x00"); filepath.Base(arg0) == prog {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("pid %s still runs %q, not %s", pid, b, prog)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
 // blockExecEnv makes this test binary a wrapper that blocks signals and
 // execs the rest of its command line (runBlockExecRole).
 const blockExecEnv = "TEND_TEST_BLOCKEXEC"
@@ -60,6 +81,7 @@ func TestE2E_ChildSignalsDefault(t *testing.T) {
 		`program "web" { command = "sleep 1000", startsecs = 0, stopsignal = "INT", stopwaitsecs = 30 }`)
 	d.waitStatus("web", "RUNNING")
 	pid := d.pidOf("web")
+	waitExeced(t, pid, "sleep")
 	if got := procStatus(t, pid, "SigIgn"); got != "0000000000000000" {
 		t.Errorf("the program ignores signals %s", got)
 	}
