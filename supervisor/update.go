@@ -146,9 +146,18 @@ func (e *Engine) planLocked(specs []Spec, scope func(string) bool) []Change {
 				c.Kept++
 			}
 		}
-		for pname := range next {
-			if !slices.ContainsFunc(g.procs, func(p *process) bool { return p.spec.Name == pname }) {
-				c.Added = append(c.Added, pname)
+		// Each process kept or changed matched one name of next: any
+		// other name is added. (The common update adds nothing, and the
+		// search is then skipped.)
+		if len(next) > c.Kept+len(c.Changed) {
+			running := make(map[string]bool, len(g.procs))
+			for _, p := range g.procs {
+				running[p.spec.Name] = true
+			}
+			for pname := range next {
+				if !running[pname] {
+					c.Added = append(c.Added, pname)
+				}
 			}
 		}
 		if len(c.Added)+len(c.Removed)+len(c.Changed) > 0 {
@@ -180,10 +189,12 @@ func (e *Engine) update(ctx context.Context, specs []Spec, scope func(string) bo
 	e.updateMu.Lock()
 	defer e.updateMu.Unlock()
 	in := func(g string) bool { return scope == nil || scope(g) }
-	next := map[string]Spec{}
+	next := make(map[string]Spec, len(specs))
+	scoped := make([]Spec, 0, len(specs))
 	for _, s := range specs {
 		if in(s.Group) {
 			next[s.Namespec()] = s
+			scoped = append(scoped, s)
 		}
 	}
 
@@ -194,18 +205,20 @@ func (e *Engine) update(ctx context.Context, specs []Spec, scope func(string) bo
 		return nil, fault(FaultShutdownState, "")
 	}
 	changes := e.planLocked(specs, scope)
-	if err := e.openSocketsLocked(slices.Collect(maps.Values(next))); err != nil {
+	if err := e.openSocketsLocked(scoped); err != nil {
 		e.mu.Unlock()
 		return nil, err
 	}
 	var waiting []*process
 	wasRunning := map[*process]bool{}
+	same := make(map[*process]bool, len(e.procs)) // phase 2 needs not compare again
 	for key, p := range e.procs {
 		if !in(p.spec.Group) {
 			continue
 		}
 		s, ok := next[key]
 		if ok && p.spec.Equal(s) {
+			same[p] = true
 			continue
 		}
 		wasRunning[p] = p.state.IsRunning() || p.state == Stopping || p.waiting
@@ -229,7 +242,7 @@ func (e *Engine) update(ctx context.Context, specs []Spec, scope func(string) bo
 		switch {
 		case !ok:
 			e.removeLocked(p)
-		case p.spec.Equal(s):
+		case same[p] || p.spec.Equal(s):
 			p.spec.copyLive(&s)
 		default:
 			if p.spec.Stdout != s.Stdout || p.spec.Stderr != s.Stderr || p.spec.RedirectStderr != s.RedirectStderr {
