@@ -106,13 +106,16 @@ func validateSpecs(specs []Spec) error {
 
 func (e *Engine) planLocked(specs []Spec, scope func(string) bool) []Change {
 	in := func(g string) bool { return scope == nil || scope(g) }
-	byGroup := map[string]map[string]Spec{}
-	for _, s := range specs {
+	// Pointers into specs: a Spec is large, and copying 5000 of them in
+	// and out of maps was most of an update's own time.
+	byGroup := map[string]map[string]*Spec{}
+	for i := range specs {
+		s := &specs[i]
 		if !in(s.Group) {
 			continue
 		}
 		if byGroup[s.Group] == nil {
-			byGroup[s.Group] = map[string]Spec{}
+			byGroup[s.Group] = map[string]*Spec{}
 		}
 		byGroup[s.Group][s.Name] = s
 	}
@@ -137,9 +140,9 @@ func (e *Engine) planLocked(specs []Spec, scope func(string) bool) []Change {
 			switch {
 			case !ok:
 				c.Removed = append(c.Removed, p.spec.Name)
-			case !p.spec.Equal(s):
+			case !p.spec.equal(s):
 				c.Changed = append(c.Changed, p.spec.Name)
-				for _, f := range specDiff(p.spec, s) {
+				for _, f := range specDiff(p.spec, *s) {
 					fields[f] = true
 				}
 			default:
@@ -189,12 +192,17 @@ func (e *Engine) update(ctx context.Context, specs []Spec, scope func(string) bo
 	e.updateMu.Lock()
 	defer e.updateMu.Unlock()
 	in := func(g string) bool { return scope == nil || scope(g) }
-	next := make(map[string]Spec, len(specs))
-	scoped := make([]Spec, 0, len(specs))
-	for _, s := range specs {
-		if in(s.Group) {
+	next := make(map[string]*Spec, len(specs)) // into specs, as in planLocked
+	scoped := specs
+	if scope != nil {
+		scoped = nil
+	}
+	for i := range specs {
+		if s := &specs[i]; in(s.Group) {
 			next[s.Namespec()] = s
-			scoped = append(scoped, s)
+			if scope != nil {
+				scoped = append(scoped, *s)
+			}
 		}
 	}
 
@@ -217,7 +225,7 @@ func (e *Engine) update(ctx context.Context, specs []Spec, scope func(string) bo
 			continue
 		}
 		s, ok := next[key]
-		if ok && p.spec.Equal(s) {
+		if ok && p.spec.equal(s) {
 			same[p] = true
 			continue
 		}
@@ -242,13 +250,13 @@ func (e *Engine) update(ctx context.Context, specs []Spec, scope func(string) bo
 		switch {
 		case !ok:
 			e.removeLocked(p)
-		case same[p] || p.spec.Equal(s):
-			p.spec.copyLive(&s)
+		case same[p] || p.spec.equal(s):
+			p.spec.copyLive(s)
 		default:
 			if p.spec.Stdout != s.Stdout || p.spec.Stderr != s.Stderr || p.spec.RedirectStderr != s.RedirectStderr {
 				p.closeLogsLocked()
 			}
-			p.spec = s
+			p.spec = *s
 			p.env = e.buildEnv(&p.spec)
 			p.cmdPath = ""
 			if !p.userStopped && (wasRunning[p] || s.AutoStart) {
@@ -258,7 +266,7 @@ func (e *Engine) update(ctx context.Context, specs []Spec, scope func(string) bo
 	}
 	for key, s := range next {
 		if e.procs[key] == nil {
-			p := &process{e: e, spec: s}
+			p := &process{e: e, spec: *s}
 			p.env = e.buildEnv(&p.spec)
 			e.procs[key] = p
 			switch {
