@@ -80,3 +80,45 @@ func BenchmarkRespawn(b *testing.B) {
 		pid = waitPid(pid)
 	}
 }
+
+// benchSpecs5000 returns 5000 specs of one group, as numprocs = 5000 gives,
+// none started (the update's plan and diff are what is measured).
+func benchSpecs5000(group string) []Spec {
+	specs := make([]Spec, 0, 5000)
+	for i := range 5000 {
+		s := NewSpec(fmt.Sprintf("w_%d", i), "sleep", "1000")
+		s.Group, s.Program, s.Num, s.NumProcs = group, group, i, 5000
+		s.AutoStart = false
+		s.Stdout.Path, s.Stderr.Path = LogNone, LogNone
+		specs = append(specs, s)
+	}
+	return specs
+}
+
+// BenchmarkUpdateUnchanged5000 measures an update that changes nothing on
+// 5000 processes: one group of 5000 (numprocs) and 5000 groups of one.
+func BenchmarkUpdateUnchanged5000(b *testing.B) {
+	oneGroup := benchSpecs5000("w")
+	manyGroups := benchSpecs5000("w")
+	for i := range manyGroups {
+		manyGroups[i].Group = manyGroups[i].Name
+		manyGroups[i].Program = manyGroups[i].Name
+	}
+	for name, specs := range map[string][]Spec{"numprocs": oneGroup, "literal": manyGroups} {
+		b.Run(name, func(b *testing.B) {
+			e := New(Config{ChildLogDir: b.TempDir()})
+			b.Cleanup(func() { e.Shutdown(context.Background()) })
+			if _, err := e.Update(context.Background(), specs); err != nil {
+				b.Fatal(err)
+			}
+			for b.Loop() {
+				if _, err := e.Plan(specs); err != nil {
+					b.Fatal(err)
+				}
+				if _, err := e.Update(context.Background(), specs); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

@@ -150,6 +150,24 @@ func (e *RequireError) Error() string {
 	return fmt.Sprintf("requires: %q is no program, group or process", e.Name)
 }
 
+// RequireErrors reports what StartLevels does, without building the
+// levels: a config check needs only the errors, and copying and sorting
+// thousands of specs into levels cost a load more than the check itself.
+func RequireErrors(specs []Spec) []*RequireError {
+	has := false
+	for i := range specs {
+		has = has || len(specs[i].Requires) > 0
+	}
+	if !has {
+		return nil // the common config: nothing requires anything
+	}
+	ptrs := make([]*Spec, len(specs))
+	for i := range specs {
+		ptrs[i] = &specs[i]
+	}
+	return newDepGraph(ptrs).errs
+}
+
 // StartLevels sorts specs by their requirements: level 0 requires
 // nothing, and a process is one level above the highest of what it
 // requires. Each level is in start order (group priority, group,
@@ -253,11 +271,7 @@ func specOrder(a, b *Spec) int {
 // requireCycle reports the first cycle among specs (unknown names are not
 // the engine's concern: a partial update may name what it does not hold).
 func requireCycle(specs []Spec) error {
-	ptrs := make([]*Spec, len(specs))
-	for i := range specs {
-		ptrs[i] = &specs[i]
-	}
-	for _, err := range newDepGraph(ptrs).errs {
+	for _, err := range RequireErrors(specs) {
 		if err.Cycle != nil {
 			return fmt.Errorf("process %q: %w", err.Process, err)
 		}

@@ -6,7 +6,6 @@ import (
 	"net"
 	"os/user"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -95,13 +94,25 @@ func ParseSocketURL(url string) (SocketSpec, error) {
 	return s, nil
 }
 
-// fdNameRE is what systemd accepts as a FileDescriptorName: printable
-// ASCII without ':' (the LISTEN_FDNAMES separator), at most 255 bytes.
-var fdNameRE = regexp.MustCompile(`^[!-9;-~]{1,255}$`)
+// validFDName reports what systemd accepts as a FileDescriptorName:
+// 1-255 bytes of printable ASCII without ':' (the LISTEN_FDNAMES
+// separator) or space. (A regexp with {1,255} compiled at every start of
+// the binary, a twentieth of a CLI command's time.)
+func validFDName(name string) bool {
+	if len(name) == 0 || len(name) > 255 {
+		return false
+	}
+	for i := range len(name) {
+		if c := name[i]; c < '!' || c > '~' || c == ':' {
+			return false
+		}
+	}
+	return true
+}
 
 // CheckSocketName reports whether name can be a LISTEN_FDNAMES entry.
 func CheckSocketName(name string) error {
-	if !fdNameRE.MatchString(name) {
+	if !validFDName(name) {
 		return fmt.Errorf("socket name %q must be 1-255 printable characters without ':' or spaces", name)
 	}
 	return nil

@@ -106,13 +106,16 @@ func validateSpecs(specs []Spec) error {
 
 func (e *Engine) planLocked(specs []Spec, scope func(string) bool) []Change {
 	in := func(g string) bool { return scope == nil || scope(g) }
-	byGroup := map[string]map[string]Spec{}
-	for _, s := range specs {
+	// Pointers into specs: a Spec is large, and copying 5000 of them in
+	// and out of maps was most of an update's own time.
+	byGroup := map[string]map[string]*Spec{}
+	for i := range specs {
+		s := &specs[i]
 		if !in(s.Group) {
 			continue
 		}
 		if byGroup[s.Group] == nil {
-			byGroup[s.Group] = map[string]Spec{}
+			byGroup[s.Group] = map[string]*Spec{}
 		}
 		byGroup[s.Group][s.Name] = s
 	}
@@ -137,18 +140,27 @@ func (e *Engine) planLocked(specs []Spec, scope func(string) bool) []Change {
 			switch {
 			case !ok:
 				c.Removed = append(c.Removed, p.spec.Name)
-			case !p.spec.Equal(s):
+			case !p.spec.equal(s):
 				c.Changed = append(c.Changed, p.spec.Name)
-				for _, f := range specDiff(p.spec, s) {
+				for _, f := range specDiff(p.spec, *s) {
 					fields[f] = true
 				}
 			default:
 				c.Kept++
 			}
 		}
-		for pname := range next {
-			if !slices.ContainsFunc(g.procs, func(p *process) bool { return p.spec.Name == pname }) {
-				c.Added = append(c.Added, pname)
+		// Each process kept or changed matched one name of next: any
+		// other name is added. (The common update adds nothing, and the
+		// search is then skipped.)
+		if len(next) > c.Kept+len(c.Changed) {
+			running := make(map[string]bool, len(g.procs))
+			for _, p := range g.procs {
+				running[p.spec.Name] = true
+			}
+			for pname := range next {
+				if !running[pname] {
+					c.Added = append(c.Added, pname)
+				}
 			}
 		}
 		if len(c.Added)+len(c.Removed)+len(c.Changed) > 0 {
@@ -180,10 +192,17 @@ func (e *Engine) update(ctx context.Context, specs []Spec, scope func(string) bo
 	e.updateMu.Lock()
 	defer e.updateMu.Unlock()
 	in := func(g string) bool { return scope == nil || scope(g) }
-	next := map[string]Spec{}
-	for _, s := range specs {
-		if in(s.Group) {
+	next := make(map[string]*Spec, len(specs)) // into specs, as in planLocked
+	scoped := specs
+	if scope != nil {
+		scoped = nil
+	}
+	for i := range specs {
+		if s := &specs[i]; in(s.Group) {
 			next[s.Namespec()] = s
+			if scope != nil {
+				scoped = append(scoped, *s)
+			}
 		}
 	}
 
@@ -194,18 +213,20 @@ func (e *Engine) update(ctx context.Context, specs []Spec, scope func(string) bo
 		return nil, fault(FaultShutdownState, "")
 	}
 	changes := e.planLocked(specs, scope)
-	if err := e.openSocketsLocked(slices.Collect(maps.Values(next))); err != nil {
+	if err := e.openSocketsLocked(scoped); err != nil {
 		e.mu.Unlock()
 		return nil, err
 	}
 	var waiting []*process
 	wasRunning := map[*process]bool{}
+	same := make(map[*process]bool, len(e.procs)) // phase 2 needs not compare again
 	for key, p := range e.procs {
 		if !in(p.spec.Group) {
 			continue
 		}
 		s, ok := next[key]
-		if ok && p.spec.Equal(s) {
+		if ok && p.spec.equal(s) {
+			same[p] = true
 			continue
 		}
 		wasRunning[p] = p.state.IsRunning() || p.state == Stopping || p.waiting
@@ -229,13 +250,13 @@ func (e *Engine) update(ctx context.Context, specs []Spec, scope func(string) bo
 		switch {
 		case !ok:
 			e.removeLocked(p)
-		case p.spec.Equal(s):
-			p.spec.copyLive(&s)
+		case same[p] || p.spec.equal(s):
+			p.spec.copyLive(s)
 		default:
 			if p.spec.Stdout != s.Stdout || p.spec.Stderr != s.Stderr || p.spec.RedirectStderr != s.RedirectStderr {
 				p.closeLogsLocked()
 			}
-			p.spec = s
+			p.spec = *s
 			p.env = e.buildEnv(&p.spec)
 			p.cmdPath = ""
 			if !p.userStopped && (wasRunning[p] || s.AutoStart) {
@@ -245,7 +266,7 @@ func (e *Engine) update(ctx context.Context, specs []Spec, scope func(string) bo
 	}
 	for key, s := range next {
 		if e.procs[key] == nil {
-			p := &process{e: e, spec: s}
+			p := &process{e: e, spec: *s}
 			p.env = e.buildEnv(&p.spec)
 			e.procs[key] = p
 			switch {

@@ -110,3 +110,35 @@ group "g" { programs = { "p0", "p1" }, priority = 5 }
 		})
 	}
 }
+
+// BenchmarkLoad5000 loads 5000 programs written two ways: numprocs (one
+// program "w" with numprocs = 5000) and literal (5000 program blocks).
+func BenchmarkLoad5000(b *testing.B) {
+	var literal strings.Builder
+	for i := range 5000 {
+		fmt.Fprintf(&literal, "program \"w%d\" { command = \"sleep 1000\" }\n", i)
+	}
+	layouts := map[string]string{
+		"numprocs": `program "w" { command = "sleep 1000", numprocs = 5000, process_name = "w_%(process_num)d" }` + "\n",
+		"literal":  literal.String(),
+	}
+	for _, name := range []string{"numprocs", "literal"} {
+		b.Run(name, func(b *testing.B) {
+			path := filepath.Join(b.TempDir(), "tend.lua")
+			if err := os.WriteFile(path, []byte(layouts[name]), 0o644); err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				v, cfg, err := Load(context.Background(), path, Options{})
+				if err != nil {
+					b.Fatal(err)
+				}
+				if len(cfg.Specs) != 5000 {
+					b.Fatalf("%d specs", len(cfg.Specs))
+				}
+				v.Close()
+			}
+		})
+	}
+}

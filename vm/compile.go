@@ -61,7 +61,7 @@ func compileSource(src []byte, chunkname string) (*lua.FunctionProto, error) {
 		}
 		return nil, err
 	}
-	return lua.Compile(chunk, chunkname)
+	return lua.Compile(splitChunk(chunk, src), chunkname)
 }
 
 // compileProtos compiles files concurrently, at most one per CPU the

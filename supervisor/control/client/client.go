@@ -197,8 +197,11 @@ func (c *Client) callQuery(ctx context.Context, route string, query url.Values, 
 		return err
 	}
 	defer resp.Body.Close()
-	data, err := io.ReadAll(resp.Body)
+	data, err := readBody(resp)
 	if err == nil {
+		if p, ok := out.(presizer); ok {
+			p.presize(data)
+		}
 		err = json.Unmarshal(data, out)
 	}
 	if err != nil {
@@ -217,9 +220,33 @@ func (c *Client) text(ctx context.Context, route string, query url.Values) ([]by
 		return nil, err
 	}
 	defer resp.Body.Close()
-	data, err := io.ReadAll(resp.Body)
+	data, err := readBody(resp)
 	if err != nil {
 		return nil, fmt.Errorf("read %s reply: %w", route, err)
 	}
 	return data, nil
+}
+
+// presizer is a reply that sizes its slices from the encoded reply
+// before it is decoded into (Unmarshal appends to a slice's capacity).
+type presizer interface{ presize(data []byte) }
+
+// maxPresize bounds the buffer readBody allocates from a Content-Length
+// before any byte arrives.
+const maxPresize = 64 << 20
+
+// readBody reads a reply's body. With a Content-Length (the status reply
+// of 5000 processes is 1-2 MB) the buffer is allocated once: io.ReadAll
+// grows from 512 bytes by copying, and zeroing and copying the growth was
+// a tenth of tend status's time.
+func readBody(resp *http.Response) ([]byte, error) {
+	n := resp.ContentLength
+	if n <= 0 || n > maxPresize {
+		return io.ReadAll(resp.Body)
+	}
+	buf := make([]byte, n)
+	if _, err := io.ReadFull(resp.Body, buf); err != nil {
+		return nil, err
+	}
+	return buf, nil
 }
