@@ -370,6 +370,11 @@ func (d *Daemon) Run(ctx context.Context, sigs <-chan os.Signal, ready func()) E
 	// biggest allocation burst; hand that memory back now rather than
 	// whenever the background scavenger gets to it.
 	debug.FreeOSMemory()
+	// Likewise the pages of tend's own binary that startup touched (see
+	// pageOutImage): at 200 programs they were 9.5 of the daemon's 16 MB.
+	if _, err := pageOutImage(); err != nil {
+		d.log.Debug("page out the executable's startup pages: " + err.Error())
+	}
 
 	sig := d.loop(ctx, sigs)
 	d.sdNotify("STOPPING=1", "STATUS=stopping")

@@ -436,7 +436,7 @@ func (p *process) resumeRunLocked(hp HandoffProcess) bool {
 	}
 	what := p.spec.Namespec()
 	pp := &pipes{stdoutR: file(hp.Stdout, "stdout of "+what), stderrR: file(hp.Stderr, "stderr of "+what),
-		stdinW: file(hp.Stdin, "stdin of "+what)}
+		stdinW: file(hp.Stdin, "stdin of "+what), stdinR: -1, stdoutW: -1, stderrW: -1}
 	notify := file(hp.NotifyFD, "notify socket of "+what)
 	if hp.Adopted {
 		o, _ := p.e.findOrphan(stateProcess{Name: what, Pid: hp.Pid, Start: hp.StartTicks}, os.Getpid())

@@ -10,27 +10,32 @@ import (
 	"github.com/tend-sh/tend/supervisor/logfile"
 )
 
-// pipes are the three standard streams of one child.
+// pipes are the three standard streams of one child. The child's ends
+// are plain descriptors: wrapping them in *os.File would register each
+// with Go's netpoller and switch it to non-blocking and back, a dozen
+// system calls per spawn for descriptors that are closed right after the
+// fork (see BenchmarkRespawn).
 type pipes struct {
-	stdinR, stdinW   *os.File
-	stdoutR, stdoutW *os.File
-	stderrR, stderrW *os.File // nil with redirect_stderr
+	stdinW           *os.File
+	stdoutR, stderrR *os.File // stderrR is nil with redirect_stderr
+	stdinR, stdoutW  int
+	stderrW          int // -1 with redirect_stderr
 }
 
 func newPipes(redirect bool) (*pipes, error) {
-	pp := &pipes{}
+	pp := &pipes{stdinR: -1, stdoutW: -1, stderrW: -1}
 	var err error
-	if pp.stdinR, pp.stdinW, err = os.Pipe(); err != nil {
+	if pp.stdinW, pp.stdinR, err = pipePair(false, "stdin"); err != nil {
 		return nil, err
 	}
-	if pp.stdoutR, pp.stdoutW, err = os.Pipe(); err != nil {
+	if pp.stdoutR, pp.stdoutW, err = pipePair(true, "stdout"); err != nil {
 		pp.closeParentEnds()
 		pp.closeChildEnds()
 		return nil, err
 	}
 	growPipe(pp.stdoutW)
 	if !redirect {
-		if pp.stderrR, pp.stderrW, err = os.Pipe(); err != nil {
+		if pp.stderrR, pp.stderrW, err = pipePair(true, "stderr"); err != nil {
 			pp.closeParentEnds()
 			pp.closeChildEnds()
 			return nil, err
@@ -40,18 +45,38 @@ func newPipes(redirect bool) (*pipes, error) {
 	return pp, nil
 }
 
+// pipePair makes a close-on-exec pipe and returns tend's end, non-blocking
+// and in the netpoller as os.Pipe makes it, and the child's end, blocking.
+func pipePair(parentReads bool, name string) (*os.File, int, error) {
+	var fds [2]int
+	if err := unix.Pipe2(fds[:], unix.O_CLOEXEC); err != nil {
+		return nil, -1, os.NewSyscallError("pipe2", err)
+	}
+	parent, child := fds[1], fds[0]
+	if parentReads {
+		parent, child = fds[0], fds[1]
+	}
+	if err := unix.SetNonblock(parent, true); err != nil {
+		unix.Close(fds[0])
+		unix.Close(fds[1])
+		return nil, -1, os.NewSyscallError("fcntl", err)
+	}
+	return os.NewFile(uintptr(parent), "|"+name), child, nil
+}
+
 func (pp *pipes) childFiles() []uintptr {
 	errW := pp.stderrW
-	if errW == nil {
+	if errW < 0 {
 		errW = pp.stdoutW
 	}
-	return []uintptr{pp.stdinR.Fd(), pp.stdoutW.Fd(), errW.Fd()}
+	return []uintptr{uintptr(pp.stdinR), uintptr(pp.stdoutW), uintptr(errW)}
 }
 
 func (pp *pipes) closeChildEnds() {
-	for _, f := range []*os.File{pp.stdinR, pp.stdoutW, pp.stderrW} {
-		if f != nil {
-			f.Close()
+	for _, fd := range []*int{&pp.stdinR, &pp.stdoutW, &pp.stderrW} {
+		if *fd >= 0 {
+			unix.Close(*fd)
+			*fd = -1
 		}
 	}
 }
@@ -273,6 +298,6 @@ const outputPipeSize = 1 << 20
 
 // growPipe enlarges a pipe's buffer; failure (a per-user pipe memory limit)
 // only costs throughput, so it is ignored.
-func growPipe(f *os.File) {
-	unix.FcntlInt(f.Fd(), unix.F_SETPIPE_SZ, outputPipeSize)
+func growPipe(fd int) {
+	unix.FcntlInt(uintptr(fd), unix.F_SETPIPE_SZ, outputPipeSize)
 }
