@@ -22,6 +22,13 @@ const DefaultMemoryLimit = 64 << 20
 // by at most a few tens of MB before it is stopped.
 const memCheckEvery = 5 * time.Millisecond
 
+// returnAfterGrowth is how much a call may grow the heap before the memory
+// is handed back to the OS when it ends, whatever ended it: a hook that
+// built a large table and was stopped by its deadline (or finished) leaves
+// that much garbage, which Go's background scavenger would return only
+// slowly, keeping the daemon's RSS up for minutes.
+const returnAfterGrowth = 32 << 20
+
 // heapMetric is the bytes held by heap objects, live or not yet swept.
 const heapMetric = "/memory/classes/heap/objects:bytes"
 
@@ -112,11 +119,11 @@ func (v *VM) watchMemory(ctx context.Context, cancel context.CancelCauseFunc) (s
 		close(done)
 		wg.Wait()
 		// The Lua stack is unwound by now: what the call built is garbage
-		// unless it stored it in a global. A call stopped otherwise (its
+		// unless it stored it in a global. A call that ended otherwise (its
 		// deadline, on a machine so loaded that the watch above did not
-		// get to run) may have grown the heap past the budget too: hand
+		// get to run, or success) may have grown the heap a lot too: hand
 		// that back as well, or the daemon keeps the RSS.
-		if killed || heapBytes()-base > limit {
+		if killed || heapBytes()-base > min(limit, returnAfterGrowth) {
 			debug.FreeOSMemory()
 		}
 	}

@@ -15,9 +15,9 @@ import (
 // hookBody is a config with a program whose on_exit hook is hook (a Lua
 // function expression on line 3 of the body, after the daemon line), and a
 // victim program without hooks.
-func hookBody(prelude, hook string) string {
+func hookBody(prelude, hook, bombOpts string) string {
 	return prelude + `
-program "bomb" { command = { "sh", "-c", "sleep 0.3; exit 1" }, startsecs = 0, autorestart = true, startretries = 1000,
+program "bomb" { command = { "sh", "-c", "sleep 0.3; exit 1" }, startsecs = 0, autorestart = true, startretries = 1000,` + bombOpts + `
   on_exit = ` + hook + ` }
 program "victim" { command = "sleep 100000", startsecs = 0, autorestart = true }
 `
@@ -26,7 +26,7 @@ program "victim" { command = "sleep 100000", startsecs = 0, autorestart = true }
 // hookErrorScenario: an on_exit hook that errors is logged with its
 // file:line and the supervisord rule restarts the program.
 func hookErrorScenario(ctx context.Context, r *run) {
-	d := hookDaemon(ctx, r, "hook-error", "", `function(p, e) error("soak hook boom") end`)
+	d := hookDaemon(ctx, r, "hook-error", "", `function(p, e) error("soak hook boom") end`, "")
 	if d == nil {
 		return
 	}
@@ -38,7 +38,7 @@ func hookErrorScenario(ctx context.Context, r *run) {
 
 // hookLoopScenario: on_exit hooks that never return.
 func hookLoopScenario(ctx context.Context, r *run) {
-	d := hookDaemon(ctx, r, "hook-loop", "", `function(p, e) while true do end end`)
+	d := hookDaemon(ctx, r, "hook-loop", "", `function(p, e) while true do end end`, "")
 	if d == nil {
 		return
 	}
@@ -51,8 +51,10 @@ func hookLoopScenario(ctx context.Context, r *run) {
 // hookMemoryScenario: on_exit hooks that allocate a megabyte per step
 // until their deadline. The daemon's RSS must stay bounded and come back.
 func hookMemoryScenario(ctx context.Context, r *run) {
+	// The hook's deadline is long enough that on a loaded machine the
+	// memory budget, not the deadline, is what stops the bombs.
 	d := hookDaemon(ctx, r, "hook-memory", "",
-		`function(p, e) local t = {} for i = 1, 1e6 do t[#t + 1] = string.rep("x", 1e6) end end`)
+		`function(p, e) local t = {} for i = 1, 1e6 do t[#t + 1] = string.rep("x", 1e6) end end`, " hook_timeout = 10,")
 	if d == nil {
 		return
 	}
@@ -157,7 +159,7 @@ func hookBlockScenario(ctx context.Context, r *run) {
 			syscall.Close(fd)
 		}
 	}()
-	d := hookDaemon(ctx, r, "hook-block", `local fs = require "fs"`, fmt.Sprintf(`function(p, e) fs.read(%q) end`, fifo))
+	d := hookDaemon(ctx, r, "hook-block", `local fs = require "fs"`, fmt.Sprintf(`function(p, e) fs.read(%q) end`, fifo), "")
 	if d == nil {
 		return
 	}
@@ -166,8 +168,8 @@ func hookBlockScenario(ctx context.Context, r *run) {
 }
 
 // hookDaemon starts a daemon on hookBody and waits for the victim.
-func hookDaemon(ctx context.Context, r *run, name, prelude, hook string) *Daemon {
-	d, err := r.startDaemon(ctx, name, daemonOpts{body: hookBody(prelude, hook)})
+func hookDaemon(ctx context.Context, r *run, name, prelude, hook, bombOpts string) *Daemon {
+	d, err := r.startDaemon(ctx, name, daemonOpts{body: hookBody(prelude, hook, bombOpts)})
 	if err != nil {
 		r.errFig("start daemon", err)
 		return nil
