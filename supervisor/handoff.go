@@ -364,7 +364,6 @@ func (e *Engine) Resume(h Handoff, specs []Spec) error {
 			s.Command = slices.Clone(hp.Command)
 		}
 		p := &process{e: e, spec: s}
-		p.env = e.buildEnv(&p.spec)
 		e.procs[key] = p
 		ps = append(ps, p)
 	}

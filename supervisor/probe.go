@@ -134,7 +134,7 @@ func (p *process) startProbeLocked() {
 	ctx, cancel := context.WithCancel(context.Background())
 	pr := &probeRun{cancel: cancel, probeCounter: probeCounter{failureThreshold: r.failures(), successThreshold: r.successes()}}
 	p.probe = pr
-	go p.runProbe(ctx, pr, *r, p.env)
+	go p.runProbe(ctx, pr, *r, p.childEnv())
 }
 
 // stopProbeLocked ends the current run's probe: the run stopped, exited

@@ -17,7 +17,6 @@ const tooQuick = "Exited too quickly (process log may have details)"
 type process struct {
 	e    *Engine
 	spec Spec
-	env  []string // final child environment, computed from spec once
 	// cmdPath caches where Command[0] was found; reset with the spec.
 	cmdPath string
 	// startTicks is the start time of the running process in /proc (clock

@@ -183,7 +183,7 @@ func (p *process) startReadyLocked(rr *readyRun) {
 		ctx, cancel := context.WithCancel(context.Background())
 		prev := rr.cancel
 		rr.cancel = func() { cancel(); prev() }
-		go p.pollReady(ctx, rr, *r, p.env)
+		go p.pollReady(ctx, rr, *r, p.childEnv())
 	}
 }
 

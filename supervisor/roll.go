@@ -407,7 +407,7 @@ func (p *process) startSuccessorLocked() (*process, error) {
 	if err := p.openLogsLocked(); err != nil {
 		return nil, err
 	}
-	s := &process{e: p.e, spec: p.spec, env: p.env, cmdPath: p.cmdPath, stdout: p.stdout, stderr: p.stderr, shadowOf: p}
+	s := &process{e: p.e, spec: p.spec, cmdPath: p.cmdPath, stdout: p.stdout, stderr: p.stderr, shadowOf: p}
 	p.peer = s
 	s.everStart = true
 	s.setStateLocked(Starting, false)

@@ -257,7 +257,6 @@ func (e *Engine) update(ctx context.Context, specs []Spec, scope func(string) bo
 				p.closeLogsLocked()
 			}
 			p.spec = *s
-			p.env = e.buildEnv(&p.spec)
 			p.cmdPath = ""
 			if !p.userStopped && (wasRunning[p] || s.AutoStart) {
 				toStart = append(toStart, p)
@@ -267,7 +266,6 @@ func (e *Engine) update(ctx context.Context, specs []Spec, scope func(string) bo
 	for key, s := range next {
 		if e.procs[key] == nil {
 			p := &process{e: e, spec: *s}
-			p.env = e.buildEnv(&p.spec)
 			e.procs[key] = p
 			switch {
 			case e.adoptable[key] != nil:
