@@ -169,13 +169,21 @@ func TestSpliceDiskFull(t *testing.T) {
 			s.Stdout.Path = filepath.Join(dir, "full.log")
 			s.Stdout.MaxBytes = 0
 			s.Stdout.EventsEnabled = events
+			if h.e.pump == nil {
+				t.Skip("no epoll pump")
+			}
+			spliced := h.e.pump.spliced.Load()
 			h.update(s)
 			h.waitFor("output logged", 10*time.Second, func() bool {
 				st, err := os.Stat(s.Stdout.Path)
 				return err == nil && st.Size() > 20000
 			})
+			if got := h.e.pump.spliced.Load() - spliced; (got > 0) == events {
+				t.Fatalf("spliced %d bytes before the disk filled: want splicing exactly when no PROCESS_LOG event needs the bytes", got)
+			}
 			free := testkit.FillDisk(t, dir)
 			h.waitFor("writes failing", 10*time.Second, func() bool { return h.e.procs["full"].drops[0].total.Load() > 0 })
+			spliced = h.e.pump.spliced.Load()
 			free()
 			h.waitState("full", Exited, 60*time.Second)
 			h.waitFor("the last line logged", 10*time.Second, func() bool {
@@ -183,6 +191,9 @@ func TestSpliceDiskFull(t *testing.T) {
 				return bytes.HasSuffix(b, []byte(fmt.Sprintf("line %09d\n", bursts*per)))
 			})
 			checkMarked(t, readFile(t, s.Stdout.Path), want)
+			if got := h.e.pump.spliced.Load() - spliced; !events && got == 0 {
+				t.Error("nothing spliced once the disk had room again: after the marker, splicing must resume")
+			}
 		})
 	}
 }
