@@ -1,6 +1,7 @@
 // Command bareloop is the floor compare.py measures supervisors against:
 // one Go program that forks and execs N children (sleep, each with its
-// own output pipe, in its own process group, as a supervisor spawns them)
+// own output pipe, in its own process group and with the environment, as
+// a supervisor spawns them)
 // as fast as it can, replaces a child that dies as soon as it reaps it
 // (the floor of kill -9 → replacement), then on SIGTERM kills them all.
 // compare.py times it with the same poller as the supervisors.
@@ -25,6 +26,7 @@ type children struct {
 	stopping bool
 	sleep    string
 	devnull  *os.File
+	environ  []string
 }
 
 func (c *children) spawn() error {
@@ -32,7 +34,11 @@ func (c *children) spawn() error {
 	if err != nil {
 		return err
 	}
+	// The children get this process's environment, as a supervisor's do:
+	// with none (ForkExec's nil Env), sleep skips loading the locale that
+	// LANG names, some 30 system calls fewer than any supervised child.
 	pid, err := syscall.ForkExec(c.sleep, []string{"sleep", "1000000"}, &syscall.ProcAttr{
+		Env:   c.environ,
 		Files: []uintptr{c.devnull.Fd(), w.Fd(), w.Fd()},
 		Sys:   &syscall.SysProcAttr{Setpgid: true},
 	})
@@ -77,7 +83,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "usage: bareloop N")
 		os.Exit(2)
 	}
-	c := &children{held: make(map[int]*os.File, n), sleep: "/bin/sleep"}
+	c := &children{held: make(map[int]*os.File, n), sleep: "/bin/sleep", environ: os.Environ()}
 	if _, err := os.Stat(c.sleep); err != nil {
 		c.sleep = "/usr/bin/sleep"
 	}
