@@ -74,7 +74,9 @@ type Result struct {
 // with Update, and stop it with Shutdown. All methods are safe for
 // concurrent use.
 type Engine struct {
-	cfg     Config
+	cfg Config
+	// lookups caches recent PATH searches (commandPathLocked); under mu.
+	lookups map[lookupKey]lookup
 	log     *slog.Logger
 	clock   Clock
 	bus     Bus
