@@ -1,7 +1,6 @@
 package client
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -36,15 +35,13 @@ func (c *Client) Status(ctx context.Context, names ...string) ([]control.Process
 	return selectNames(r.Processes, names, func(i control.ProcessInfo) (string, string) { return i.Group, i.Name })
 }
 
-// statusReply is the status reply, decoded into a slice sized up front:
-// decoding 5000 processes into a growing slice copied them over and over,
-// a fifth of tend status's time.
+// statusReply is the status reply, decoded by decodeStatus.
 type statusReply control.StatusReply
 
-func (r *statusReply) presize(data []byte) {
-	// Each process has one "statename" key; an overcount only costs room.
-	n := bytes.Count(data, []byte(`"statename":`))
-	r.Processes = make([]control.ProcessInfo, 0, n)
+func (r *statusReply) decodeFast(s string) bool {
+	procs, ok := decodeStatus(s)
+	r.Processes = procs
+	return ok
 }
 
 // Usage is Status with the resource figures of each process tree (CPU,

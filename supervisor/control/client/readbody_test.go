@@ -1,16 +1,13 @@
 package client
 
 import (
-	"encoding/json"
 	"io"
 	"net/http"
 	"strings"
 	"testing"
-
-	"github.com/tend-sh/tend/supervisor/control"
 )
 
-// TestReadBody: a reply is read whole with or without a Content-Length,
+// TestReadBody: a reply (as bytes or as a string) is read whole with or without a Content-Length,
 // and one that ends before its Content-Length is an error, not a shorter
 // reply.
 func TestReadBody(t *testing.T) {
@@ -32,27 +29,11 @@ func TestReadBody(t *testing.T) {
 			if (err != nil) != tc.wantErr || string(got) != tc.want {
 				t.Fatalf("readBody = %q, %v; want %q (error %v)", got, err, tc.want, tc.wantErr)
 			}
+			resp.Body = io.NopCloser(strings.NewReader(tc.body))
+			str, err := readBodyString(resp)
+			if (err != nil) != tc.wantErr || str != tc.want {
+				t.Fatalf("readBodyString = %q, %v; want %q (error %v)", str, err, tc.want, tc.wantErr)
+			}
 		})
-	}
-}
-
-// TestStatusReplyPresize: the presized status reply decodes to what the
-// plain one does, with room for every process.
-func TestStatusReplyPresize(t *testing.T) {
-	in := control.StatusReply{Processes: []control.ProcessInfo{{Name: "a", Group: "a", StateName: "RUNNING"}, {Name: "b", Group: "g"}}}
-	data, err := json.Marshal(in)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var r statusReply
-	r.presize(data)
-	if cap(r.Processes) != 2 {
-		t.Fatalf("capacity %d, want 2", cap(r.Processes))
-	}
-	if err := json.Unmarshal(data, &r); err != nil {
-		t.Fatal(err)
-	}
-	if len(r.Processes) != 2 || r.Processes[0].StateName != "RUNNING" || r.Processes[1].Group != "g" {
-		t.Fatalf("decoded %+v", r.Processes)
 	}
 }

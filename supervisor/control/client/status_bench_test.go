@@ -59,18 +59,16 @@ func BenchmarkStatus(b *testing.B) {
 }
 
 // BenchmarkDecodeStatus is the decoding of a status reply of n processes
-// alone, as callQuery does it.
+// alone.
 func BenchmarkDecodeStatus(b *testing.B) {
 	for _, n := range []int{200, 5000} {
 		b.Run(strconv.Itoa(n), func(b *testing.B) {
-			data := statusFixture(b, n)
+			data := string(statusFixture(b, n))
 			b.SetBytes(int64(len(data)))
 			b.ReportAllocs()
 			for b.Loop() {
-				var r statusReply
-				r.presize(data)
-				if err := json.Unmarshal(data, &r); err != nil || len(r.Processes) != n {
-					b.Fatalf("decode: %d processes, %v", len(r.Processes), err)
+				if procs, ok := decodeStatus(data); !ok || len(procs) != n {
+					b.Fatalf("decode: %d processes, ok %v", len(procs), ok)
 				}
 			}
 		})
