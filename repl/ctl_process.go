@@ -3,9 +3,8 @@ package repl
 import (
 	"context"
 	"errors"
-	"fmt"
 	"strconv"
-	"strings"
+	"unicode/utf8"
 
 	"github.com/tend-sh/tend/supervisor"
 	"github.com/tend-sh/tend/supervisor/control"
@@ -50,20 +49,49 @@ func (x *ctl) status(ctx context.Context, names []string) {
 }
 
 // printStatuses prints the status lines with supervisorctl's template
-// '%(namespec)-<maxlen+3>s%(state)-10s%(desc)s', maxlen at least 30.
+// '%(namespec)-<maxlen+3>s%(state)-10s%(desc)s', maxlen at least 30, in
+// one write. The lines are appended by hand: fmt's padding and a string
+// per namespec were most of the formatting of 5000 lines.
 func (x *ctl) printStatuses(infos []control.ProcessInfo) {
 	maxlen := 30
-	specs := make([]string, len(infos))
-	for i, info := range infos {
-		specs[i] = supervisor.Namespec(info.Group, info.Name)
-		maxlen = max(maxlen, len(specs[i]))
+	size := 0
+	for _, info := range infos {
+		n := namespecLen(info.Group, info.Name)
+		maxlen = max(maxlen, n)
+		size += n + len(info.StateName) + len(info.Description)
 	}
-	var b strings.Builder
-	b.Grow(len(infos) * 80)
-	for i, info := range infos {
-		fmt.Fprintf(&b, "%-*s%-10s%s\n", maxlen+3, specs[i], info.StateName, info.Description)
+	width := maxlen + 3
+	b := make([]byte, 0, size+len(infos)*(width+10))
+	for _, info := range infos {
+		start := len(b)
+		if info.Group != info.Name {
+			b = append(append(b, info.Group...), ':')
+		}
+		b = append(b, info.Name...)
+		b = appendPad(b, width-utf8.RuneCount(b[start:]))
+		b = append(b, info.StateName...)
+		b = appendPad(b, 10-utf8.RuneCountInString(info.StateName))
+		b = append(append(b, info.Description...), '\n')
 	}
-	fmt.Fprint(x.out, b.String())
+	x.out.Write(b)
+}
+
+// namespecLen is len(supervisor.Namespec(group, name)) without building
+// it.
+func namespecLen(group, name string) int {
+	if group == name {
+		return len(name)
+	}
+	return len(group) + 1 + len(name)
+}
+
+// appendPad appends n spaces (none when n <= 0), as fmt pads a field to
+// its width in runes.
+func appendPad(b []byte, n int) []byte {
+	for ; n > 0; n-- {
+		b = append(b, ' ')
+	}
+	return b
 }
 
 // answered reports err unless it is nil; a fault of the whole request
