@@ -17,15 +17,15 @@ import (
 func BenchmarkPrintStatuses(b *testing.B) {
 	for _, n := range []int{200, 5000} {
 		b.Run(strconv.Itoa(n), func(b *testing.B) {
-			infos := make([]control.ProcessInfo, n)
-			for i := range infos {
-				infos[i] = control.ProcessInfo{Name: "w_" + strconv.Itoa(i), Group: "w", State: 20, StateName: "RUNNING",
-					Description: fmt.Sprintf("pid %d, uptime 0:01:38", 18100+i)}
+			var rows statusRows
+			for i := range n {
+				rows.add(control.ProcessInfo{Name: "w_" + strconv.Itoa(i), Group: "w", State: 20, StateName: "RUNNING",
+					Description: fmt.Sprintf("pid %d, uptime 0:01:38", 18100+i)})
 			}
 			x := &ctl{out: io.Discard}
 			b.ReportAllocs()
 			for b.Loop() {
-				x.printStatuses(infos)
+				x.printStatuses(&rows)
 			}
 		})
 	}
@@ -49,6 +49,12 @@ func TestPrintStatuses(t *testing.T) {
 			{Name: "a_very_long_process_name_of_the_group", Group: "g", StateName: "BACKOFF", Description: "Exited too quickly"},
 			{Name: "b", Group: "g", StateName: "RUNNING"},
 		}},
+		{"more than one write", func() (infos []control.ProcessInfo) {
+			for i := range 3000 {
+				infos = append(infos, control.ProcessInfo{Name: "p" + strconv.Itoa(i), Group: "g", StateName: "RUNNING", Description: "pid 1, uptime 0:00:01"})
+			}
+			return infos
+		}()},
 		{"beyond ASCII", []control.ProcessInfo{
 			{Name: "café", Group: "café", StateName: "FATAL", Description: "can't find command 'é'"},
 			{Name: "ünïcödé_ünïcödé_ünïcödé_ünïcödé", Group: "g", StateName: "ÉTAT", Description: "✓"},
@@ -63,8 +69,12 @@ func TestPrintStatuses(t *testing.T) {
 			for _, i := range tc.infos {
 				fmt.Fprintf(&want, "%-*s%-10s%s\n", maxlen+3, supervisor.Namespec(i.Group, i.Name), i.StateName, i.Description)
 			}
+			var rows statusRows
+			for _, i := range tc.infos {
+				rows.add(i)
+			}
 			var got bytes.Buffer
-			(&ctl{out: &got}).printStatuses(tc.infos)
+			(&ctl{out: &got}).printStatuses(&rows)
 			if got.String() != want.String() {
 				t.Fatalf("got\n%q\nwant\n%q", got.String(), want.String())
 			}

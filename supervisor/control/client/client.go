@@ -197,13 +197,9 @@ func (c *Client) callQuery(ctx context.Context, route string, query url.Values, 
 		return err
 	}
 	defer resp.Body.Close()
-	if f, ok := out.(fastDecoder); ok {
-		err = decodeFast(resp, f)
-	} else {
-		var data []byte
-		if data, err = readBody(resp); err == nil {
-			err = json.Unmarshal(data, out)
-		}
+	data, err := readBody(resp)
+	if err == nil {
+		err = json.Unmarshal(data, out)
 	}
 	if err != nil {
 		if ctx.Err() != nil {
@@ -228,27 +224,12 @@ func (c *Client) text(ctx context.Context, route string, query url.Values) ([]by
 	return data, nil
 }
 
-// fastDecoder is a reply with a decoder of its own for the daemon's
-// encoding of it, faster than json.Unmarshal. decodeFast reports false
-// for a reply it does not handle, which json.Unmarshal then decodes.
-type fastDecoder interface{ decodeFast(s string) bool }
-
-// decodeFast reads the reply as one string (the fast decoder's strings
-// are substrings of it) and decodes it into f.
-func decodeFast(resp *http.Response, f fastDecoder) error {
-	s, err := readBodyString(resp)
-	if err != nil || f.decodeFast(s) {
-		return err
-	}
-	return json.Unmarshal([]byte(s), f)
-}
-
 // maxPresize bounds the buffer readBody allocates from a Content-Length
 // before any byte arrives.
 const maxPresize = 64 << 20
 
-// readBody reads a reply's body. With a Content-Length (the status reply
-// of 5000 processes is 1-2 MB) the buffer is allocated once: io.ReadAll
+// readBody reads a reply's body. With a Content-Length (the usage reply
+// of 5000 processes is megabytes) the buffer is allocated once: io.ReadAll
 // grows from 512 bytes by copying, and zeroing and copying the growth was
 // a tenth of tend status's time.
 func readBody(resp *http.Response) ([]byte, error) {
@@ -261,22 +242,4 @@ func readBody(resp *http.Response) ([]byte, error) {
 		return nil, err
 	}
 	return buf, nil
-}
-
-// readBodyString is readBody into a string, allocated once from the
-// Content-Length.
-func readBodyString(resp *http.Response) (string, error) {
-	var b strings.Builder
-	n := resp.ContentLength
-	sized := n > 0 && n <= maxPresize
-	if sized {
-		b.Grow(int(n))
-	}
-	if _, err := io.Copy(&b, resp.Body); err != nil {
-		return "", err
-	}
-	if sized && int64(b.Len()) < n {
-		return "", io.ErrUnexpectedEOF
-	}
-	return b.String(), nil
 }

@@ -1,6 +1,7 @@
 package client
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -63,12 +64,13 @@ func BenchmarkStatus(b *testing.B) {
 func BenchmarkDecodeStatus(b *testing.B) {
 	for _, n := range []int{200, 5000} {
 		b.Run(strconv.Itoa(n), func(b *testing.B) {
-			data := string(statusFixture(b, n))
+			data := statusFixture(b, n)
 			b.SetBytes(int64(len(data)))
 			b.ReportAllocs()
 			for b.Loop() {
-				if procs, ok := decodeStatus(data); !ok || len(procs) != n {
-					b.Fatalf("decode: %d processes, ok %v", len(procs), ok)
+				count := 0
+				if err := decodeStatus(bytes.NewReader(data), func(control.ProcessInfo) { count++ }); err != nil || count != n {
+					b.Fatalf("decode: %d processes, %v", count, err)
 				}
 			}
 		})

@@ -1,61 +1,198 @@
 package client
 
 import (
+	"bytes"
 	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
 	"strconv"
-	"strings"
 	"unicode/utf8"
 
 	"github.com/tend-sh/tend/supervisor/control"
 )
 
-// decodeStatus decodes a status reply (control.StatusReply) the way
-// json.Unmarshal does, without reflection and without a copy of each
-// string: a string with no escape is a substring of s. Decoding 5000
-// processes with encoding/json was most of tend status's time (its
-// validating pre-scan, reflection and 40,000 small strings).
+// statusWindow is how much of a status reply is held at once.
+const statusWindow = 32 << 10
+
+// maxSkipDepth bounds the nesting of a value decodeStatus skips.
+const maxSkipDepth = 64
+
+// errStatusReply is a status reply decodeStatus cannot read.
+var errStatusReply = errors.New("not a status reply")
+
+// decodeStatus decodes a status reply (control.StatusReply) from r as it
+// arrives and calls fn with each process, in order. It holds a window of
+// the reply, not the reply: at 5000 processes the reply is 1.3 MB, and on
+// a VM where each fresh page costs tens of microseconds, reading it whole
+// and then decoding it with encoding/json (its reflection and its
+// validating pre-scan) was most of tend status's time.
 //
-// It handles the reply as the daemon writes it: one object holding the
-// processes, each an object of strings and integers. Anything else (a
-// nested value where a scalar is expected, a fraction, a key that differs
-// from a field's only by case, invalid JSON) makes it return ok false, for
-// json.Unmarshal to decode or to report.
-func decodeStatus(s string) (procs []control.ProcessInfo, ok bool) {
-	d := statusDecoder{s: s}
-	if !d.byte('{') {
-		return nil, false
-	}
-	for more := !d.byte('}'); more; more = !d.byte('}') {
-		key, ok := d.key()
-		if !ok {
-			return nil, false
-		}
-		switch {
-		case key == "processes":
-			if procs, ok = d.processes(); !ok {
-				return nil, false
-			}
-		case strings.EqualFold(key, "processes") || !d.skipScalar():
-			return nil, false
-		}
-		if !d.comma('}') {
-			return nil, false
-		}
-	}
-	d.space()
-	return procs, d.i == len(s)
+// It reads what json.Unmarshal reads, and never reads a reply otherwise:
+// whatever it cannot take as Unmarshal would (invalid JSON, a value of
+// the wrong type, a fraction for an integer, a key differing from a
+// field's only by case, "processes" twice) is an error. Keys of no field
+// are skipped whatever their value, as Unmarshal skips them.
+func decodeStatus(r io.Reader, fn func(control.ProcessInfo)) error {
+	return decodeStatusWindow(r, statusWindow, fn)
 }
 
-// statusDecoder reads JSON values from s at i.
+// decodeStatusWindow is decodeStatus through a window of size bytes at
+// first (tests make it end everywhere).
+func decodeStatusWindow(r io.Reader, size int, fn func(control.ProcessInfo)) error {
+	d := statusDecoder{r: r, buf: make([]byte, 0, size)}
+	err := d.reply(fn)
+	if d.err != nil {
+		return d.err // the reply did not arrive whole
+	}
+	if err != nil {
+		return fmt.Errorf("%w: %w at byte %d", errStatusReply, err, d.off+d.i)
+	}
+	return nil
+}
+
+// statusDecoder reads a status reply through a window: buf[i:] is what is
+// read and not yet decoded. Each step (a brace, a key, a process) is
+// decoded from the window and, when the window ends inside it, decoded
+// again once the window holds more.
 type statusDecoder struct {
-	s string
-	i int
+	r   io.Reader
+	buf []byte
+	i   int
+	off int   // the offset in the reply of buf[0], for messages
+	eof bool  // r is exhausted
+	err error // reading r failed
+
+	group string // the last group decoded: processes share it
+}
+
+// step runs f from the current position until it succeeds, reading more
+// of the reply after each failure; it fails once the reply has no more.
+func (d *statusDecoder) step(f func() bool) bool {
+	for {
+		start := d.i
+		if f() {
+			return true
+		}
+		d.i = start
+		if !d.more() {
+			return false
+		}
+	}
+}
+
+// more moves the undecoded rest of the window to its front and fills the
+// window behind it, growing it when one step does not fit it (filling it,
+// a step is decoded again once per window, not once per read). It reports
+// whether it read anything.
+func (d *statusDecoder) more() bool {
+	if d.eof {
+		return false
+	}
+	n := copy(d.buf, d.buf[d.i:])
+	d.off += d.i
+	d.buf, d.i = d.buf[:n], 0
+	if n == cap(d.buf) {
+		d.buf = append(d.buf, make([]byte, n)...)[:n]
+	}
+	m, err := io.ReadFull(d.r, d.buf[n:cap(d.buf)])
+	d.buf = d.buf[:n+m]
+	switch {
+	case err == io.EOF || err == io.ErrUnexpectedEOF:
+		d.eof = true
+	case err != nil:
+		d.err, d.eof = err, true
+	}
+	return m > 0
+}
+
+// reply decodes the top-level object.
+func (d *statusDecoder) reply(fn func(control.ProcessInfo)) error {
+	if !d.step(func() bool { return d.byte('{') }) {
+		return errors.New("want an object")
+	}
+	seen := false
+	for first := true; ; first = false {
+		closed, err := d.next('}', first)
+		if err != nil {
+			return err
+		}
+		if closed {
+			break
+		}
+		var key []byte
+		if !d.step(func() (ok bool) { key, ok = d.key(); return ok }) {
+			return errors.New("want a key")
+		}
+		switch {
+		case string(key) == "processes" && !seen:
+			seen = true
+			if err := d.processes(fn); err != nil {
+				return err
+			}
+		case bytes.EqualFold(key, []byte("processes")):
+			return fmt.Errorf("key %q", key)
+		case !d.step(func() bool { return d.skip(0) }):
+			return fmt.Errorf("bad value of %q", key)
+		}
+	}
+	for {
+		d.space()
+		if d.i < len(d.buf) {
+			return errors.New("text after the reply")
+		}
+		if !d.more() {
+			return nil
+		}
+	}
+}
+
+// next reads what comes before the next member of an object or array: a
+// comma (none before the first), or the closing byte, reported as closed.
+func (d *statusDecoder) next(end byte, first bool) (closed bool, err error) {
+	if !d.step(func() (ok bool) { closed, ok = d.closes(end, first); return ok }) {
+		return false, fmt.Errorf("want ',' or %q", end)
+	}
+	return closed, nil
+}
+
+// processes decodes the array of processes (or null).
+func (d *statusDecoder) processes(fn func(control.ProcessInfo)) error {
+	var isNull bool
+	if !d.step(func() bool {
+		d.space()
+		isNull = d.literal("null")
+		return isNull || d.byte('[')
+	}) {
+		return errors.New("want the array of processes")
+	}
+	if isNull {
+		return nil
+	}
+	for first := true; ; first = false {
+		closed, err := d.next(']', first)
+		if err != nil {
+			return err
+		}
+		if closed {
+			return nil
+		}
+		// Not step: a closure would move p to the heap, once a process.
+		var p control.ProcessInfo
+		for start := d.i; !d.process(&p); start = d.i {
+			d.i, p = start, control.ProcessInfo{}
+			if !d.more() {
+				return errors.New("bad process")
+			}
+		}
+		fn(p)
+	}
 }
 
 // space skips JSON whitespace.
 func (d *statusDecoder) space() {
-	for d.i < len(d.s) {
-		switch d.s[d.i] {
+	for d.i < len(d.buf) {
+		switch d.buf[d.i] {
 		case ' ', '\t', '\n', '\r':
 			d.i++
 		default:
@@ -67,115 +204,75 @@ func (d *statusDecoder) space() {
 // byte skips whitespace and then c, reporting whether c was there.
 func (d *statusDecoder) byte(c byte) bool {
 	d.space()
-	if d.i < len(d.s) && d.s[d.i] == c {
+	if d.i < len(d.buf) && d.buf[d.i] == c {
 		d.i++
 		return true
 	}
 	return false
 }
 
-// comma ends a member of an object or array: a comma, or the closing byte
-// left for the loop to read.
-func (d *statusDecoder) comma(end byte) bool {
-	d.space()
-	if d.i < len(d.s) && d.s[d.i] == end {
-		return true
-	}
-	return d.byte(',') && d.peekMember()
-}
-
-// peekMember reports whether a member follows a comma: JSON has no
-// trailing comma.
-func (d *statusDecoder) peekMember() bool {
-	d.space()
-	return d.i < len(d.s) && d.s[d.i] != '}' && d.s[d.i] != ']'
-}
-
-// key reads an object's key and its colon.
-func (d *statusDecoder) key() (string, bool) {
-	d.space()
-	k, ok := d.str()
-	return k, ok && d.byte(':')
-}
-
-// null reads a null, which leaves a field as it is.
-func (d *statusDecoder) null() bool {
-	if strings.HasPrefix(d.s[d.i:], "null") {
-		d.i += len("null")
+// literal reads lit (null, true, false).
+func (d *statusDecoder) literal(lit string) bool {
+	if bytes.HasPrefix(d.buf[d.i:], []byte(lit)) {
+		d.i += len(lit)
 		return true
 	}
 	return false
 }
 
-// processes reads the array of processes (or null).
-func (d *statusDecoder) processes() ([]control.ProcessInfo, bool) {
+// key reads an object's key and its colon. The key is in the window (or
+// unescaped into a copy): compared, not kept, it needs no string.
+func (d *statusDecoder) key() ([]byte, bool) {
 	d.space()
-	if d.null() {
-		return nil, true
-	}
-	if !d.byte('[') {
+	lit, plain, ok := d.strLit()
+	if !ok || !d.byte(':') {
 		return nil, false
 	}
-	// Every process is one object: an overcount only costs room.
-	procs := make([]control.ProcessInfo, 0, strings.Count(d.s[d.i:], "{"))
-	for more := !d.byte(']'); more; more = !d.byte(']') {
-		var p control.ProcessInfo
-		if !d.process(&p) || !d.comma(']') {
-			return nil, false
-		}
-		procs = append(procs, p)
+	if plain {
+		return lit[1 : len(lit)-1], true
 	}
-	return procs, true
+	var k string
+	if json.Unmarshal(lit, &k) != nil {
+		return nil, false
+	}
+	return []byte(k), true
 }
 
-// process reads one process object into p.
+// process reads one process object into p. It is one step: a window
+// that ends inside it fails it whole, to be read again.
 func (d *statusDecoder) process(p *control.ProcessInfo) bool {
 	if !d.byte('{') {
 		return false
 	}
-	for more := !d.byte('}'); more; more = !d.byte('}') {
+	for first := true; ; first = false {
+		if closed, ok := d.closes('}', first); closed || !ok {
+			return ok
+		}
 		key, ok := d.key()
 		if !ok {
 			return false
 		}
 		d.space()
-		if !d.null() {
-			ok = d.field(p, key)
-		}
-		if !ok || !d.comma('}') {
+		if !d.literal("null") && !d.field(p, key) {
 			return false
 		}
 	}
-	return true
 }
 
-// processFields are ProcessInfo's JSON keys; json.Unmarshal would fill a
-// field from a key that differs only by case, which decodeStatus leaves
-// to it.
-var processFields = []string{"name", "group", "state", "statename", "description", "pid", "start", "stop", "now",
-	"exitstatus", "spawnerr", "stdout_logfile", "stderr_logfile", "waiting"}
-
-func foldsToField(key string) bool {
-	for _, f := range processFields {
-		if strings.EqualFold(key, f) {
-			return true
-		}
-	}
-	return false
-}
-
-// field reads the value of key into p's field of that key, or skips a
-// scalar no field takes.
-func (d *statusDecoder) field(p *control.ProcessInfo, key string) bool {
-	switch key {
+// field reads the value of key into p's field of that key, or skips the
+// value of a key no field takes.
+func (d *statusDecoder) field(p *control.ProcessInfo, key []byte) bool {
+	switch string(key) {
 	case "name":
 		return d.strInto(&p.Name)
 	case "group":
-		return d.strInto(&p.Group)
+		ok := d.strInto(&p.Group, d.group) // processes share their group's name
+		d.group = p.Group
+		return ok
 	case "state":
 		return intInto(d, &p.State)
 	case "statename":
-		return d.strInto(&p.StateName)
+		return d.strInto(&p.StateName, stateNames...)
 	case "description":
 		return d.strInto(&p.Description)
 	case "pid":
@@ -197,12 +294,30 @@ func (d *statusDecoder) field(p *control.ProcessInfo, key string) bool {
 	case "waiting":
 		return d.strInto(&p.Waiting)
 	}
-	return !foldsToField(key) && d.skipScalar()
+	return !foldsToField(key) && d.skip(0)
 }
 
-// strInto reads a string into *dst.
-func (d *statusDecoder) strInto(dst *string) bool {
-	s, ok := d.str()
+// stateNames are the state names a reply carries, not copied for each
+// process.
+var stateNames = []string{"RUNNING", "STOPPED", "STARTING", "BACKOFF", "STOPPING", "EXITED", "FATAL", "UNKNOWN"}
+
+// processFields are ProcessInfo's JSON keys; json.Unmarshal would fill a
+// field from a key that differs only by case, which decodeStatus refuses.
+var processFields = []string{"name", "group", "state", "statename", "description", "pid", "start", "stop", "now",
+	"exitstatus", "spawnerr", "stdout_logfile", "stderr_logfile", "waiting"}
+
+func foldsToField(key []byte) bool {
+	for _, f := range processFields {
+		if bytes.EqualFold(key, []byte(f)) {
+			return true
+		}
+	}
+	return false
+}
+
+// strInto reads a string into *dst, one of known kept as it is.
+func (d *statusDecoder) strInto(dst *string, known ...string) bool {
+	s, ok := d.str(known...)
 	*dst = s
 	return ok
 }
@@ -218,105 +333,165 @@ func intInto[T int | int64](d *statusDecoder, dst *T) bool {
 	if _, isInt := any(*dst).(int); isInt {
 		bits = strconv.IntSize
 	}
-	n, err := strconv.ParseInt(lit, 10, bits)
+	n, err := strconv.ParseInt(string(lit), 10, bits)
 	*dst = T(n)
 	return err == nil
 }
 
-// str reads a string. One with no escape and valid UTF-8 is a substring
-// of the reply; any other goes through json.Unmarshal, which unescapes it
-// and replaces invalid UTF-8 as it would have in the whole reply.
-func (d *statusDecoder) str() (string, bool) {
-	if d.i >= len(d.s) || d.s[d.i] != '"' {
+// str reads a string: one of known when it is one (no copy), else a
+// copy when it has no escape and is valid UTF-8; any other goes through
+// json.Unmarshal, which unescapes it and replaces invalid UTF-8 as it
+// would have in the whole reply.
+func (d *statusDecoder) str(known ...string) (string, bool) {
+	lit, plain, ok := d.strLit()
+	if !ok {
 		return "", false
 	}
-	start := d.i + 1
-	j := start
-	for j < len(d.s) && d.s[j] != '"' && d.s[j] != '\\' && d.s[j] >= 0x20 && d.s[j] < utf8.RuneSelf {
-		j++
-	}
-	if j < len(d.s) && d.s[j] == '"' {
-		d.i = j + 1
-		return d.s[start:j], true
-	}
-	plain := true
-	for ; j < len(d.s) && d.s[j] != '"'; j++ {
-		if d.s[j] == '\\' {
-			j++
-			plain = false
-		} else if d.s[j] < 0x20 {
-			return "", false
+	if plain {
+		body := lit[1 : len(lit)-1]
+		for _, k := range known {
+			if string(body) == k {
+				return k, true
+			}
 		}
-	}
-	if j >= len(d.s) {
-		return "", false
-	}
-	d.i = j + 1
-	if lit := d.s[start:j]; plain && utf8.ValidString(lit) {
-		return lit, true
+		return string(body), true
 	}
 	var v string
-	err := json.Unmarshal([]byte(d.s[start-1:j+1]), &v)
+	err := json.Unmarshal(lit, &v)
 	return v, err == nil
 }
 
-// number reads a JSON number and returns its text, and whether it is
-// an integer (no fraction, no exponent).
-func (d *statusDecoder) number() (lit string, integer, ok bool) {
+// strLit reads a string's literal, quotes included, and reports whether
+// it is plain: no escape and valid UTF-8.
+func (d *statusDecoder) strLit() (lit []byte, plain, ok bool) {
+	b := d.buf
+	if d.i >= len(b) || b[d.i] != '"' {
+		return nil, false, false
+	}
 	start := d.i
-	if d.i < len(d.s) && d.s[d.i] == '-' {
+	j := start + 1
+	for j < len(b) && b[j] != '"' && b[j] != '\\' && b[j] >= 0x20 && b[j] < utf8.RuneSelf {
+		j++
+	}
+	if j < len(b) && b[j] == '"' {
+		d.i = j + 1
+		return b[start:d.i], true, true
+	}
+	escaped := false
+	for ; j < len(b) && b[j] != '"'; j++ {
+		switch {
+		case b[j] == '\\':
+			j++
+			escaped = true
+		case b[j] < 0x20:
+			return nil, false, false
+		}
+	}
+	if j >= len(b) {
+		return nil, false, false
+	}
+	d.i = j + 1
+	lit = b[start:d.i]
+	return lit, !escaped && utf8.Valid(lit), true
+}
+
+// number reads a JSON number and returns its text, and whether it is an
+// integer (no fraction, no exponent). A number the window ends in fails:
+// it may go on.
+func (d *statusDecoder) number() (lit []byte, integer, ok bool) {
+	start := d.i
+	if d.i < len(d.buf) && d.buf[d.i] == '-' {
 		d.i++
 	}
 	switch {
-	case d.i < len(d.s) && d.s[d.i] == '0':
+	case d.i < len(d.buf) && d.buf[d.i] == '0':
 		d.i++
 	case !d.digits():
-		return "", false, false
+		return nil, false, false
 	}
 	integer = true
-	if d.i < len(d.s) && d.s[d.i] == '.' {
+	if d.i < len(d.buf) && d.buf[d.i] == '.' {
 		d.i++
 		integer = false
 		if !d.digits() {
-			return "", false, false
+			return nil, false, false
 		}
 	}
-	if d.i < len(d.s) && (d.s[d.i] == 'e' || d.s[d.i] == 'E') {
+	if d.i < len(d.buf) && (d.buf[d.i] == 'e' || d.buf[d.i] == 'E') {
 		d.i++
 		integer = false
-		if d.i < len(d.s) && (d.s[d.i] == '+' || d.s[d.i] == '-') {
+		if d.i < len(d.buf) && (d.buf[d.i] == '+' || d.buf[d.i] == '-') {
 			d.i++
 		}
 		if !d.digits() {
-			return "", false, false
+			return nil, false, false
 		}
 	}
-	return d.s[start:d.i], integer, true
+	return d.buf[start:d.i], integer, d.i < len(d.buf)
 }
 
 // digits reads one or more decimal digits.
 func (d *statusDecoder) digits() bool {
 	start := d.i
-	for d.i < len(d.s) && d.s[d.i] >= '0' && d.s[d.i] <= '9' {
+	for d.i < len(d.buf) && d.buf[d.i] >= '0' && d.buf[d.i] <= '9' {
 		d.i++
 	}
 	return d.i > start
 }
 
-// skipScalar reads a value of a key no field takes: a string, number,
-// true, false or null. An object or array is left to json.Unmarshal.
-func (d *statusDecoder) skipScalar() bool {
+// closes reads the closing byte end of an object or array (closed), or
+// else the comma before a member (none before the first); ok is false
+// when neither is there.
+func (d *statusDecoder) closes(end byte, first bool) (closed, ok bool) {
 	d.space()
-	for _, lit := range []string{"true", "false", "null"} {
-		if strings.HasPrefix(d.s[d.i:], lit) {
-			d.i += len(lit)
-			return true
-		}
+	switch {
+	case d.i >= len(d.buf):
+		return false, false
+	case d.buf[d.i] == end:
+		d.i++
+		return true, true
 	}
-	if d.i < len(d.s) && d.s[d.i] == '"' {
+	return false, first || d.byte(',')
+}
+
+// skip reads a value no field takes, whatever it is, as json.Unmarshal
+// skips it.
+func (d *statusDecoder) skip(depth int) bool {
+	d.space()
+	if d.i >= len(d.buf) || depth > maxSkipDepth {
+		return false
+	}
+	switch c := d.buf[d.i]; c {
+	case '"':
 		_, ok := d.str()
 		return ok
+	case 't', 'f', 'n':
+		return d.literal("true") || d.literal("false") || d.literal("null")
+	case '{', '[':
+		return d.skipComposite(c, depth)
 	}
 	_, _, ok := d.number()
 	return ok
+}
+
+// skipComposite skips an object or array.
+func (d *statusDecoder) skipComposite(open byte, depth int) bool {
+	end := byte(']')
+	if open == '{' {
+		end = '}'
+	}
+	d.i++
+	for first := true; ; first = false {
+		if closed, ok := d.closes(end, first); closed || !ok {
+			return ok
+		}
+		if open == '{' {
+			if _, ok := d.key(); !ok {
+				return false
+			}
+		}
+		if !d.skip(depth + 1) {
+			return false
+		}
+	}
 }

@@ -2,57 +2,80 @@ package client
 
 import (
 	"encoding/json"
+	"errors"
 	"io"
-	"net/http"
 	"reflect"
 	"slices"
 	"strings"
 	"testing"
+	"testing/iotest"
 
 	"github.com/tend-sh/tend/supervisor/control"
 )
 
-// decodeBoth decodes a status reply with decodeStatus and with
-// json.Unmarshal; t fails when decodeStatus accepts what Unmarshal does
-// not, or decodes it differently. It returns whether decodeStatus took it.
+// decodeAll decodes a status reply from r with decodeStatus through a
+// window of size bytes.
+func decodeAll(r io.Reader, size int) ([]control.ProcessInfo, error) {
+	var procs []control.ProcessInfo
+	err := decodeStatusWindow(r, size, func(p control.ProcessInfo) { procs = append(procs, p) })
+	return procs, err
+}
+
+// decodeBoth decodes a status reply with decodeStatus, through its window
+// and through windows that end everywhere, read a byte at a time, and
+// with json.Unmarshal; t fails when decodeStatus takes what Unmarshal
+// does not, decodes it differently, or decodes it differently through
+// another window. It returns whether decodeStatus took it.
 func decodeBoth(t *testing.T, s string) bool {
 	t.Helper()
-	got, ok := decodeStatus(s)
-	var want control.StatusReply
-	err := json.Unmarshal([]byte(s), &want)
-	if !ok {
-		return false
+	got, err := decodeAll(strings.NewReader(s), statusWindow)
+	for _, size := range []int{1, 2, 3, 7} {
+		other, otherErr := decodeAll(iotest.OneByteReader(strings.NewReader(s)), size)
+		if (err == nil) != (otherErr == nil) || !reflect.DeepEqual(got, other) {
+			t.Fatalf("decodeStatus(%q): %v, %v; through a window of %d: %v, %v", s, got, err, size, other, otherErr)
+		}
 	}
 	if err != nil {
+		if !errors.Is(err, errStatusReply) {
+			t.Fatalf("decodeStatus(%q): %v, not an errStatusReply", s, err)
+		}
+		return false
+	}
+	var want control.StatusReply
+	if err := json.Unmarshal([]byte(s), &want); err != nil {
 		t.Fatalf("decodeStatus took %q, which json.Unmarshal refuses: %v", s, err)
 	}
-	if !reflect.DeepEqual(got, want.Processes) {
+	if len(got) != len(want.Processes) || len(got) > 0 && !reflect.DeepEqual(got, want.Processes) {
 		t.Fatalf("decodeStatus(%q) =\n%#v\njson.Unmarshal:\n%#v", s, got, want.Processes)
 	}
 	return true
 }
 
 // statusCases are replies decodeStatus must decode as json.Unmarshal does
-// (fast true) or leave to it (fast false).
+// (ok true) or refuse (ok false).
 var statusCases = []struct {
 	name, reply string
-	fast        bool
+	ok          bool
 }{
 	{"empty object", `{}`, true},
 	{"null processes", `{"processes":null}`, true},
 	{"no processes", `{"processes":[]}`, true},
 	{"one", `{"processes":[{"name":"a","group":"g","state":20,"statename":"RUNNING","description":"pid 7, uptime 0:00:01","pid":7,"start":1796337701,"stop":0,"now":-1,"exitstatus":0,"spawnerr":"","stdout_logfile":"/l","stderr_logfile":""}]}`, true},
 	{"whitespace", " {\n \"processes\" : [ { \"name\" : \"a\" } , {\t\"pid\":\r1 } ] }\n", true},
+	{"empty process", `{"processes":[{},{ }]}`, true},
 	{"escapes", `{"processes":[{"name":"a\"b\\c\n\u00e9\ud83d\ude00"}]}`, true},
 	{"utf-8", `{"processes":[{"description":"é ✓"}]}`, true},
 	{"invalid utf-8", "{\"processes\":[{\"description\":\"a\xffb\"}]}", true},
 	{"null fields", `{"processes":[{"name":null,"pid":null}]}`, true},
-	{"unknown scalars skipped", `{"v":1,"processes":[{"x":"y","z":-1.5e3,"t":true,"f":false,"n":null,"name":"a"}],"w":"s"}`, true},
+	{"unknown values skipped", `{"v":{"a":[1,{"b":null}],"c":"}"},"processes":[{"x":"y","z":-1.5e3,"t":true,"f":false,"n":null,"o":{"p":[]},"a":[1,"]"],"name":"a"}],"w":"s"}`, true},
 	{"duplicate key: last wins", `{"processes":[{"name":"a","name":"b"}]}`, true},
+	{"shared group", `{"processes":[{"group":"g","name":"a"},{"group":"g","name":"b"},{"group":"h","name":"c"}]}`, true},
+	{"every state", `{"processes":[{"statename":"RUNNING"},{"statename":"STOPPED"},{"statename":"FATAL"},{"statename":"NEW"}]}`, true},
 	{"waiting", `{"processes":[{"name":"a","waiting":"db (ready)"}]}`, true},
+	{"number at the top", `{"v":12345,"processes":[],"w":-0.5e-7}`, true},
+	{"processes twice", `{"processes":[{"name":"a"}],"processes":[]}`, false},
 	{"key differing by case", `{"processes":[{"Name":"a"}]}`, false},
 	{"top key differing by case", `{"Processes":[{"name":"a"}]}`, false},
-	{"nested unknown", `{"processes":[{"x":{"y":1},"name":"a"}]}`, false},
 	{"fraction for int", `{"processes":[{"pid":1.5}]}`, false},
 	{"exponent for int", `{"processes":[{"pid":1e3}]}`, false},
 	{"string for int", `{"processes":[{"pid":"1"}]}`, false},
@@ -63,28 +86,41 @@ var statusCases = []struct {
 	{"bad escape", `{"processes":[{"name":"a\qb"}]}`, false},
 	{"trailing comma", `{"processes":[{"name":"a"},]}`, false},
 	{"trailing comma in object", `{"processes":[{"name":"a",}]}`, false},
+	{"trailing comma at top", `{"processes":[],}`, false},
+	{"leading comma", `{"processes":[,{"name":"a"}]}`, false},
 	{"missing comma", `{"processes":[{"name":"a"} {"name":"b"}]}`, false},
+	{"missing colon", `{"processes" []}`, false},
 	{"trailing garbage", `{"processes":[]} x`, false},
+	{"two replies", `{}{}`, false},
 	{"truncated", `{"processes":[{"name":"a"`, false},
+	{"truncated number", `{"processes":[{"pid":12`, false},
 	{"unterminated string", `{"processes":[{"name":"a`, false},
 	{"not an object", `[]`, false},
 	{"processes not an array", `{"processes":{}}`, false},
+	{"unclosed skipped value", `{"x":[1,2}`, false},
+	{"too deep", `{"x":` + strings.Repeat("[", 100) + strings.Repeat("]", 100) + `}`, false},
 	{"empty", ``, false},
 }
 
 // TestDecodeStatus: decodeStatus decodes the replies it takes exactly as
-// json.Unmarshal does, and leaves every other one to it.
+// json.Unmarshal does, wherever its window ends, and refuses the others.
 func TestDecodeStatus(t *testing.T) {
 	for _, tc := range statusCases {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := decodeBoth(t, tc.reply); got != tc.fast {
-				t.Fatalf("decodeStatus took it: %v, want %v", got, tc.fast)
+			if got := decodeBoth(t, tc.reply); got != tc.ok {
+				t.Fatalf("decodeStatus took it: %v, want %v", got, tc.ok)
 			}
 		})
 	}
-	t.Run("fixture", func(t *testing.T) {
+	t.Run("daemon's encoding", func(t *testing.T) {
 		if !decodeBoth(t, string(statusFixture(t, 300))) {
 			t.Fatal("decodeStatus refused the daemon's encoding")
+		}
+	})
+	t.Run("a process larger than the window", func(t *testing.T) {
+		big := strings.Repeat("x", 3*statusWindow)
+		if !decodeBoth(t, `{"processes":[{"name":"a"},{"description":"`+big+`","x":"`+big+`"},{"name":"b"}]}`) {
+			t.Fatal("decodeStatus refused it")
 		}
 	})
 }
@@ -116,38 +152,29 @@ func TestDecodeStatusEveryField(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, ok := decodeStatus(string(data))
-	if !ok || len(got) != 1 || got[0] != p {
-		t.Fatalf("decodeStatus(%s) = %+v, %v", data, got, ok)
+	got, err := decodeAll(strings.NewReader(string(data)), statusWindow)
+	if err != nil || len(got) != 1 || got[0] != p {
+		t.Fatalf("decodeStatus(%s) = %+v, %v", data, got, err)
 	}
 }
 
-// TestStatusFallsBack: a reply decodeStatus leaves to json.Unmarshal
-// still reaches the caller of Status, decoded.
-func TestStatusFallsBack(t *testing.T) {
-	var r statusReply
-	if err := decodeFast(replyOf(`{"processes":[{"Name":"a","pid":3}]}`), &r); err != nil {
-		t.Fatal(err)
-	}
-	if len(r.Processes) != 1 || r.Processes[0].Name != "a" || r.Processes[0].Pid != 3 {
-		t.Fatalf("decoded %+v", r.Processes)
-	}
-	if err := decodeFast(replyOf(`{"processes":[{"pid":"x"}]}`), &r); err == nil {
-		t.Fatal("a bad reply decoded without error")
+// TestDecodeStatusReadError: a reply cut short by a failed read is that
+// error, not a decoding error or a shorter list.
+func TestDecodeStatusReadError(t *testing.T) {
+	cut := errors.New("connection reset")
+	data := statusFixture(t, 50)
+	r := io.MultiReader(strings.NewReader(string(data[:len(data)/2])), iotest.ErrReader(cut))
+	if procs, err := decodeAll(r, statusWindow); !errors.Is(err, cut) {
+		t.Fatalf("decoded %d processes, %v; want %v", len(procs), err, cut)
 	}
 }
 
 // FuzzDecodeStatus: whatever decodeStatus takes, json.Unmarshal takes and
-// decodes the same.
+// decodes the same, and the window's ends change nothing.
 func FuzzDecodeStatus(f *testing.F) {
 	for _, tc := range statusCases {
 		f.Add(tc.reply)
 	}
 	f.Add(string(statusFixture(f, 3)))
 	f.Fuzz(func(t *testing.T, s string) { decodeBoth(t, s) })
-}
-
-// replyOf is a sized reply carrying body.
-func replyOf(body string) *http.Response {
-	return &http.Response{ContentLength: int64(len(body)), Body: io.NopCloser(strings.NewReader(body))}
 }
