@@ -1,15 +1,18 @@
 package client
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
+	"net/http"
 	"reflect"
 	"slices"
 	"strings"
 	"testing"
 	"testing/iotest"
 
+	"github.com/tend-sh/tend/internal/testkit"
 	"github.com/tend-sh/tend/supervisor/control"
 )
 
@@ -177,4 +180,37 @@ func FuzzDecodeStatus(f *testing.F) {
 	}
 	f.Add(string(statusFixture(f, 3)))
 	f.Fuzz(func(t *testing.T, s string) { decodeBoth(t, s) })
+}
+
+// TestEachStatus: EachStatus hands on every process of a daemon, in the
+// order and with the fields Status returns.
+func TestEachStatus(t *testing.T) {
+	c, _ := serve(t, nil, idle("a", "a"), idle("grp", "x"), idle("grp", "y"))
+	want, err := c.Status(context.Background())
+	if err != nil || len(want) != 3 {
+		t.Fatalf("Status = %v, %v", want, err)
+	}
+	var got []control.ProcessInfo
+	if err := c.EachStatus(context.Background(), func(p control.ProcessInfo) { got = append(got, p) }); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("EachStatus gave %+v, Status %+v", got, want)
+	}
+}
+
+// TestStatusBadReply: a reply that is not a status reply is an error of
+// Status that says so, not an empty list.
+func TestStatusBadReply(t *testing.T) {
+	sock := testkit.ServeUnix(t, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"processes":[{"name":1}]}`)
+	}))
+	c, err := New("unix://"+sock, "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if infos, err := c.Status(context.Background()); !errors.Is(err, errStatusReply) || infos != nil {
+		t.Fatalf("Status = %v, %v; want errStatusReply", infos, err)
+	}
 }
