@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/tend-sh/tend/supervisor/control"
@@ -120,17 +121,18 @@ func (d *statusDecoder) reply(fn func(control.ProcessInfo)) error {
 		if closed {
 			break
 		}
-		var key []byte
-		if !d.step(func() (ok bool) { key, ok = d.key(); return ok }) {
+		var k []byte
+		if !d.step(func() (ok bool) { k, ok = d.key(); return ok }) {
 			return errors.New("want a key")
 		}
+		key := string(k) // k is in the window, which moves on
 		switch {
-		case string(key) == "processes" && !seen:
+		case key == "processes" && !seen:
 			seen = true
 			if err := d.processes(fn); err != nil {
 				return err
 			}
-		case bytes.EqualFold(key, []byte("processes")):
+		case strings.EqualFold(key, "processes"):
 			return fmt.Errorf("key %q", key)
 		case !d.step(func() bool { return d.skip(0) }):
 			return fmt.Errorf("bad value of %q", key)
