@@ -3,9 +3,10 @@ package repl
 import (
 	"context"
 	"errors"
-	"fmt"
+	"iter"
+	"slices"
 	"strconv"
-	"strings"
+	"unicode/utf8"
 
 	"github.com/tend-sh/tend/supervisor"
 	"github.com/tend-sh/tend/supervisor/control"
@@ -32,7 +33,20 @@ func (x *ctl) reportUnknown(err error) (error, bool) {
 // status prints supervisorctl's status table for all processes or the
 // named ones.
 func (x *ctl) status(ctx context.Context, names []string) {
-	infos, err := x.c.Status(ctx, names...)
+	var rows statusRows
+	var err error
+	if len(names) == 0 || slices.Contains(names, "all") {
+		// Every process: the lines are kept as they arrive, not the reply
+		// nor its list (at 5000 processes, the fresh memory of those was
+		// most of tend status's time).
+		err = x.c.EachStatus(ctx, rows.add)
+	} else {
+		var infos []control.ProcessInfo
+		infos, err = x.c.Status(ctx, names...)
+		for _, i := range infos {
+			rows.add(i)
+		}
+	}
 	err, missing := x.reportUnknown(err)
 	if x.transport(err) {
 		x.rc = statusUnknown
@@ -41,29 +55,102 @@ func (x *ctl) status(ctx context.Context, names []string) {
 	if missing {
 		x.rc = statusUnknown
 	}
-	x.printStatuses(infos)
-	for _, i := range infos {
-		if supervisor.State(i.State).IsStopped() {
+	x.printStatuses(&rows)
+	for r := range rows.all() {
+		if r.stopped {
 			x.rc = statusStopped
 		}
 	}
 }
 
+// statusRow is what a status line shows of a process.
+type statusRow struct {
+	group, name, state, desc string
+	stopped                  bool
+}
+
+// statusRows are the rows of a status table, kept in chunks: a slice
+// grown by append would leave copies of itself behind, several times the
+// rows' memory at thousands of them.
+type statusRows struct{ chunks [][]statusRow }
+
+// statusRowChunk is how many rows a chunk holds.
+const statusRowChunk = 512
+
+// add keeps the row of i.
+func (r *statusRows) add(i control.ProcessInfo) {
+	if n := len(r.chunks); n == 0 || len(r.chunks[n-1]) == statusRowChunk {
+		r.chunks = append(r.chunks, make([]statusRow, 0, statusRowChunk))
+	}
+	last := &r.chunks[len(r.chunks)-1]
+	*last = append(*last, statusRow{group: i.Group, name: i.Name, state: i.StateName, desc: i.Description,
+		stopped: supervisor.State(i.State).IsStopped()})
+}
+
+// all yields the rows in order.
+func (r *statusRows) all() iter.Seq[*statusRow] {
+	return func(yield func(*statusRow) bool) {
+		for _, c := range r.chunks {
+			for i := range c {
+				if !yield(&c[i]) {
+					return
+				}
+			}
+		}
+	}
+}
+
+// statusChunk is how much of the status table is written at once.
+const statusChunk = 32 << 10
+
 // printStatuses prints the status lines with supervisorctl's template
-// '%(namespec)-<maxlen+3>s%(state)-10s%(desc)s', maxlen at least 30.
-func (x *ctl) printStatuses(infos []control.ProcessInfo) {
+// '%(namespec)-<maxlen+3>s%(state)-10s%(desc)s', maxlen at least 30. The
+// lines are appended by hand into one buffer written as it fills: fmt's
+// padding, a string per namespec and a buffer of the whole table were
+// most of the formatting of 5000 lines.
+func (x *ctl) printStatuses(rows *statusRows) {
 	maxlen := 30
-	specs := make([]string, len(infos))
-	for i, info := range infos {
-		specs[i] = supervisor.Namespec(info.Group, info.Name)
-		maxlen = max(maxlen, len(specs[i]))
+	for r := range rows.all() {
+		maxlen = max(maxlen, namespecLen(r.group, r.name))
 	}
-	var b strings.Builder
-	b.Grow(len(infos) * 80)
-	for i, info := range infos {
-		fmt.Fprintf(&b, "%-*s%-10s%s\n", maxlen+3, specs[i], info.StateName, info.Description)
+	width := maxlen + 3
+	b := make([]byte, 0, statusChunk)
+	for r := range rows.all() {
+		start := len(b)
+		if r.group != r.name {
+			b = append(append(b, r.group...), ':')
+		}
+		b = append(b, r.name...)
+		b = appendPad(b, width-utf8.RuneCount(b[start:]))
+		b = append(b, r.state...)
+		b = appendPad(b, 10-utf8.RuneCountInString(r.state))
+		b = append(append(b, r.desc...), '\n')
+		if len(b) >= statusChunk-256 {
+			x.out.Write(b)
+			b = b[:0]
+		}
 	}
-	fmt.Fprint(x.out, b.String())
+	if len(b) > 0 {
+		x.out.Write(b)
+	}
+}
+
+// namespecLen is len(supervisor.Namespec(group, name)) without building
+// it.
+func namespecLen(group, name string) int {
+	if group == name {
+		return len(name)
+	}
+	return len(group) + 1 + len(name)
+}
+
+// appendPad appends n spaces (none when n <= 0), as fmt pads a field to
+// its width in runes.
+func appendPad(b []byte, n int) []byte {
+	for ; n > 0; n-- {
+		b = append(b, ' ')
+	}
+	return b
 }
 
 // answered reports err unless it is nil; a fault of the whole request

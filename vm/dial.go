@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 
 	"github.com/yuin/gopher-lua/ast"
 	"github.com/yuin/gopher-lua/parse"
@@ -21,7 +22,9 @@ import (
 var ErrUnparsed = errors.New("config does not parse")
 
 // socketText finds a literal socket path in a config's text.
-var socketText = regexp.MustCompile(`socket\s*=\s*\{[^}]*\bpath\s*=\s*["']([^"']+)["']`)
+var socketText = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`socket\s*=\s*\{[^}]*\bpath\s*=\s*["']([^"']+)["']`)
+})
 
 func readAll(path string) []byte {
 	data, _ := os.ReadFile(path) // the file was just opened; failing now finds nothing
@@ -74,7 +77,7 @@ func ReadDialInfo(path string) (DialInfo, error) {
 		// A config being edited must not keep the CLI from its daemon
 		// (reread is how the error gets reported): find a literal socket
 		// path by its text.
-		if m := socketText.FindSubmatch(readAll(abs)); m != nil {
+		if m := socketText().FindSubmatch(readAll(abs)); m != nil {
 			info.Socket = string(m[1])
 		}
 		return info, fmt.Errorf("%w: %s: %v", ErrUnparsed, path, err)

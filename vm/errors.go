@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 
 	lua "github.com/yuin/gopher-lua"
 	"github.com/yuin/gopher-lua/parse"
@@ -48,10 +49,10 @@ func luaMessage(err error) string {
 		}
 		if ae.Object != nil {
 			msg := strings.TrimSpace(ae.Object.String())
-			if !leadingPos.MatchString(msg) {
+			if !leadingPos().MatchString(msg) {
 				// error(x, 0), error(nil), error({}): no position in the
 				// message; take the innermost Lua frame of the traceback.
-				if m := traceLine.FindStringSubmatch(ae.StackTrace); m != nil {
+				if m := traceLine().FindStringSubmatch(ae.StackTrace); m != nil {
 					msg = m[1] + ": " + msg
 				}
 			}
@@ -63,7 +64,7 @@ func luaMessage(err error) string {
 
 // traceLine matches the first Lua frame ("\ttend.lua:3: in ...") of a
 // gopher-lua traceback; Go frames are "[G]".
-var traceLine = regexp.MustCompile(`(?m)^\t([^\s\[][^:\n]*:\d+):`)
+var traceLine = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`(?m)^\t([^\s\[][^:\n]*:\d+):`) })
 
 func syntaxMessage(pe *parse.Error) string {
 	if pe.Pos.Line == parse.EOF {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"sync"
 	"time"
 
 	lua "github.com/yuin/gopher-lua"
@@ -127,7 +128,7 @@ func (v *VM) busyWith() string {
 func (e *Interrupted) Unwrap() error { return e.Cause }
 
 // leadingPos matches the "file:line:" gopher-lua puts before a message.
-var leadingPos = regexp.MustCompile(`^([^\s:][^:\n]*:\d+):`)
+var leadingPos = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^([^\s:][^:\n]*:\d+):`) })
 
 // interrupted builds the error of a call stopped by ctx; err is what the
 // Lua code raised when it noticed, which starts with where it was.
@@ -138,7 +139,7 @@ func interrupted(ctx context.Context, err error) *Interrupted {
 		return prev
 	}
 	if err != nil {
-		if m := leadingPos.FindStringSubmatch(luaMessage(err)); m != nil {
+		if m := leadingPos().FindStringSubmatch(luaMessage(err)); m != nil {
 			ie.At = m[1]
 		}
 	}
@@ -186,7 +187,7 @@ func (v *VM) runJob(L *lua.LState, ctx context.Context, what string, fn func(L *
 // loop, after its deadline.
 func errorHandler(L *lua.LState) int {
 	v := L.Get(1)
-	if s, ok := v.(lua.LString); ok && leadingPos.MatchString(string(s)) {
+	if s, ok := v.(lua.LString); ok && leadingPos().MatchString(string(s)) {
 		L.Push(v)
 		return 1
 	}

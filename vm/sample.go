@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/tend-sh/tend/scripts"
 	"github.com/tend-sh/tend/supervisor"
@@ -42,7 +43,7 @@ func sampleEntries(decl string) []sampleEntry {
 	return out
 }
 
-var declRE = regexp.MustCompile(`^(daemon|program|eventlistener)\b`)
+var declRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^(daemon|program|eventlistener)\b`) })
 
 // renderSample expands the "-- @options" lines of a sample template.
 func renderSample(tmpl string) string {
@@ -50,7 +51,7 @@ func renderSample(tmpl string) string {
 	var b strings.Builder
 	decl, start := "", 0
 	for i, ln := range lines {
-		if m := declRE.FindString(ln); m != "" {
+		if m := declRE().FindString(ln); m != "" {
 			decl, start = m, i
 		}
 		if !strings.HasPrefix(strings.TrimSpace(ln), "-- @options") {

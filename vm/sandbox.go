@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 
 	lua "github.com/yuin/gopher-lua"
 
@@ -24,7 +25,7 @@ const (
 
 // moduleName is what require accepts for a file of the config folder:
 // "x" is x.lua, "lib.x" is lib/x.lua.
-var moduleName = regexp.MustCompile(`^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$`)
+var moduleName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$`) })
 
 // newState builds the sandboxed Lua state: base, package, table, string,
 // math, coroutine and a reduced os; no io or debug.
@@ -164,7 +165,7 @@ func (v *VM) restrictRequire(L *lua.LState) {
 // requireFromDir is the loader for require "x": <config dir>/x.lua.
 func (v *VM) requireFromDir(L *lua.LState) int {
 	name := L.CheckString(1)
-	if !moduleName.MatchString(name) {
+	if !moduleName().MatchString(name) {
 		L.Push(lua.LString(fmt.Sprintf("\n\tno stdlib module '%s' and not a valid file module name", name)))
 		return 1
 	}

@@ -33,8 +33,10 @@ func main() {
 }
 
 // usage is what tend prints for -h and for a missing command; the
-// command lines come from the command table.
-var usage = `usage: tend [-c FILE] [-s URL] [-u USER] [-p PASS] COMMAND [ARGS]
+// command lines come from the command table (built when printed, not at
+// the start of every command).
+func usage() string {
+	return `usage: tend [-c FILE] [-s URL] [-u USER] [-p PASS] COMMAND [ARGS]
 
 commands:
 ` + repl.Usage() + `
@@ -45,6 +47,7 @@ options (before or after the command):
   -p PASS    password for HTTP authentication
   --version  print tend's version and exit
 `
+}
 
 // run dispatches a command line and returns the exit code.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -53,7 +56,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	g, rest, err := parseGlobals(args)
 	if err != nil {
-		fmt.Fprintf(stderr, "Error: %v\n%s", err, usage)
+		fmt.Fprintf(stderr, "Error: %v\n%s", err, usage())
 		return 2
 	}
 	if g.version {
@@ -61,7 +64,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 0
 	}
 	if g.help || len(rest) == 0 {
-		fmt.Fprint(stdout, usage)
+		fmt.Fprint(stdout, usage())
 		if g.help {
 			return 0
 		}

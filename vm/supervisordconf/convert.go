@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/tend-sh/tend/supervisor"
 )
@@ -506,8 +507,8 @@ func (c *converter) expandHere(o *option) string {
 
 // intRE and sizeRE are the numbers supervisord's integer and byte_size accept.
 var (
-	intRE  = regexp.MustCompile(`^[-+]?[0-9]+$`)
-	sizeRE = regexp.MustCompile(`(?i)^[0-9]+(kb|mb|gb)$`)
+	intRE  = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[-+]?[0-9]+$`) })
+	sizeRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`(?i)^[0-9]+(kb|mb|gb)$`) })
 )
 
 // value returns o's value as Lua source for an option of kind k. A value
@@ -548,16 +549,16 @@ func typed(v string, k supervisor.Kind) (string, bool) {
 	case supervisor.KindString, supervisor.KindCommand, supervisor.KindLogFile, supervisor.KindSignal, supervisor.KindOctal:
 		return quote(v), true
 	case supervisor.KindInt, supervisor.KindSeconds:
-		if intRE.MatchString(v) {
+		if intRE().MatchString(v) {
 			n, err := strconv.Atoi(v)
 			return strconv.Itoa(n), err == nil
 		}
 	case supervisor.KindSize:
-		if intRE.MatchString(v) && !strings.HasPrefix(v, "-") {
+		if intRE().MatchString(v) && !strings.HasPrefix(v, "-") {
 			n, err := strconv.ParseInt(v, 10, 64)
 			return strconv.FormatInt(n, 10), err == nil
 		}
-		if sizeRE.MatchString(v) {
+		if sizeRE().MatchString(v) {
 			return quote(v), true
 		}
 	case supervisor.KindBool:

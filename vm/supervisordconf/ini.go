@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 )
 
 // SyntaxError is a line of a supervisord config that is neither a section
@@ -62,7 +63,7 @@ func (f *iniFile) defaults() *section {
 }
 
 // sectionRE is configparser's section header: '[' anything ']'.
-var sectionRE = regexp.MustCompile(`^\[(.+)\]`)
+var sectionRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^\[(.+)\]`) })
 
 // parseINI parses src the way supervisord's RawConfigParser subclass
 // does: '=' or ':' separates a key from its value; lines starting with
@@ -112,7 +113,7 @@ func (p *iniParser) line(n int, line string) error {
 		return nil
 	}
 	p.indent = indent
-	if m := sectionRE.FindStringSubmatch(value); m != nil {
+	if m := sectionRE().FindStringSubmatch(value); m != nil {
 		p.section(n, m[1], line)
 		return nil
 	}

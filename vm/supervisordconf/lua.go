@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 )
 
 // quote returns s as a Lua string literal. Bytes are kept as they are
@@ -38,7 +39,7 @@ func quote(s string) string {
 }
 
 // identRE matches names that can be written bare as Lua table keys.
-var identRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+var identRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`) })
 
 var luaKeywords = map[string]bool{
 	"and": true, "break": true, "do": true, "else": true, "elseif": true, "end": true,
@@ -49,7 +50,7 @@ var luaKeywords = map[string]bool{
 
 // key returns k as a Lua table key: bare when it is a name, ["k"] otherwise.
 func key(k string) string {
-	if identRE.MatchString(k) && !luaKeywords[k] {
+	if identRE().MatchString(k) && !luaKeywords[k] {
 		return k
 	}
 	return "[" + quote(k) + "]"

@@ -1,7 +1,6 @@
 package client
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -23,28 +22,52 @@ import (
 // *UnknownNamesError beside the processes the others selected, as
 // supervisorctl status reports them and goes on.
 func (c *Client) Status(ctx context.Context, names ...string) ([]control.ProcessInfo, error) {
-	var r statusReply
+	var procs []control.ProcessInfo
+	presize := func(n int) { procs = make([]control.ProcessInfo, 0, n) }
+	if err := c.status(ctx, names, presize, func(p control.ProcessInfo) { procs = append(procs, p) }); err != nil {
+		return nil, err
+	}
+	return selectNames(procs, names, func(i control.ProcessInfo) (string, string) { return i.Group, i.Name })
+}
+
+// EachStatus calls fn with the status of every process, in the daemon's
+// order, as the reply arrives. Unlike Status it holds neither the reply
+// nor a list: the caller keeps what it needs, which at thousands of
+// processes is much less.
+func (c *Client) EachStatus(ctx context.Context, fn func(control.ProcessInfo)) error {
+	return c.status(ctx, nil, nil, fn)
+}
+
+// minProcessJSON is the least a process takes in a status reply as the
+// daemon encodes it: every key but waiting is always there.
+const minProcessJSON = len(`{"name":"","group":"","state":0,"statename":"","description":"","pid":0,"start":0,"stop":0,` +
+	`"now":0,"exitstatus":0,"spawnerr":"","stdout_logfile":"","stderr_logfile":""},`)
+
+// status requests the status of the processes the names select and
+// decodes the reply into fn, calling presize (if set) first with at least
+// the number of processes the reply's length can hold.
+func (c *Client) status(ctx context.Context, names []string, presize func(n int), fn func(control.ProcessInfo)) error {
 	var query url.Values
 	if len(names) > 0 && !slices.Contains(names, "all") {
 		// Only the processes asked for travel; selectNames still orders
 		// them and names the unknown ones.
 		query = url.Values{"name": names}
 	}
-	if err := c.callQuery(ctx, control.RouteStatus, query, nil, &r); err != nil {
-		return nil, err
+	resp, err := c.request(ctx, control.RouteStatus, query, nil)
+	if err != nil {
+		return err
 	}
-	return selectNames(r.Processes, names, func(i control.ProcessInfo) (string, string) { return i.Group, i.Name })
-}
-
-// statusReply is the status reply, decoded into a slice sized up front:
-// decoding 5000 processes into a growing slice copied them over and over,
-// a fifth of tend status's time.
-type statusReply control.StatusReply
-
-func (r *statusReply) presize(data []byte) {
-	// Each process has one "statename" key; an overcount only costs room.
-	n := bytes.Count(data, []byte(`"statename":`))
-	r.Processes = make([]control.ProcessInfo, 0, n)
+	defer resp.Body.Close()
+	if n := resp.ContentLength; presize != nil && n > 0 && n <= maxPresize {
+		presize(int(n) / minProcessJSON)
+	}
+	if err := decodeStatus(resp.Body, fn); err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return fmt.Errorf("decode %s reply: %w", control.RouteStatus, err)
+	}
+	return nil
 }
 
 // Usage is Status with the resource figures of each process tree (CPU,

@@ -199,9 +199,6 @@ func (c *Client) callQuery(ctx context.Context, route string, query url.Values, 
 	defer resp.Body.Close()
 	data, err := readBody(resp)
 	if err == nil {
-		if p, ok := out.(presizer); ok {
-			p.presize(data)
-		}
 		err = json.Unmarshal(data, out)
 	}
 	if err != nil {
@@ -227,16 +224,12 @@ func (c *Client) text(ctx context.Context, route string, query url.Values) ([]by
 	return data, nil
 }
 
-// presizer is a reply that sizes its slices from the encoded reply
-// before it is decoded into (Unmarshal appends to a slice's capacity).
-type presizer interface{ presize(data []byte) }
-
 // maxPresize bounds the buffer readBody allocates from a Content-Length
 // before any byte arrives.
 const maxPresize = 64 << 20
 
-// readBody reads a reply's body. With a Content-Length (the status reply
-// of 5000 processes is 1-2 MB) the buffer is allocated once: io.ReadAll
+// readBody reads a reply's body. With a Content-Length (the usage reply
+// of 5000 processes is megabytes) the buffer is allocated once: io.ReadAll
 // grows from 512 bytes by copying, and zeroing and copying the growth was
 // a tenth of tend status's time.
 func readBody(resp *http.Response) ([]byte, error) {
