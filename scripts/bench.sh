@@ -4,8 +4,12 @@
 # an interleaved log-throughput run against cat > file, and the Go
 # benchmarks of the hot paths.
 #
-#   scripts/bench.sh            # -n 200 and -n 1000
+#   scripts/bench.sh            # -n 200, -n 1000 and -n 5000
 #   scripts/bench.sh 200        # one size
+#
+# Every size runs the bare fork/exec loop (scripts/bench/bareloop) as the
+# machine's floor. At 5000 only tend and the floor run: supervisord needs
+# minutes to start that many (at 1000 it takes ~40 s).
 #
 # Needs: Go, python3, and Debian's supervisor package (installed if missing
 # when run as root).
@@ -21,14 +25,18 @@ fi
 out=tmp/bench
 mkdir -p "$out"
 CGO_ENABLED=0 go build -o "$out/tend" ./cmd/tend
+CGO_ENABLED=0 go build -o "$out/bareloop" ./scripts/bench/bareloop
 
 sizes=("$@")
-[ ${#sizes[@]} -gt 0 ] || sizes=(200 1000)
+[ ${#sizes[@]} -gt 0 ] || sizes=(200 1000 5000)
 for n in "${sizes[@]}"; do
   echo "== compare.py -n $n ($(nproc) cores, $(uname -r))"
   only="spawn,restart,logs"
+  systems="tend,supervisord,bare loop"
   [ "$n" -gt 200 ] && only="spawn"
-  python3 scripts/bench/compare.py --tend "$PWD/$out/tend" -n "$n" --only "$only" --json "$out/compare-$n.json" | tail -n +1
+  [ "$n" -gt 1000 ] && systems="tend,bare loop"
+  python3 scripts/bench/compare.py --tend "$PWD/$out/tend" --bare "$PWD/$out/bareloop" -n "$n" \
+    --only "$only" --systems "$systems" --json "$out/compare-$n.json" | tail -n +1
 done
 
 echo "== log throughput, tend and cat > file interleaved (scripts/bench/logs_ab.py)"
