@@ -129,3 +129,31 @@ func TestPumpRearmsQuietAndFlooding(t *testing.T) {
 		t.Fatal("no EOF")
 	}
 }
+
+// A child whose output the pump reads has its pipes out of the
+// netpoller; one read by a goroutine of its own (a log_prefix frames its
+// lines) has them in, since that reader parks on the pipe and takes
+// deadlines. Both logs get the child's line.
+func TestCapturePipesPolledOnlyForGoroutines(t *testing.T) {
+	h := newHarness(t)
+	plain := h.spec("plain", sh(`echo plain; exec sleep 60`)...)
+	plain.Stdout.Path = h.file("plain.log")
+	framed := h.spec("framed", sh(`echo framed; exec sleep 60`)...)
+	framed.Stdout.Path = h.file("framed.log")
+	framed.LogPrefix = "[f] "
+	h.update(plain, framed)
+	h.waitFile(h.file("plain.log"), "plain\n", 10*time.Second)
+	h.waitFile(h.file("framed.log"), "[f] framed\n", 10*time.Second)
+	for name, want := range map[string]bool{"plain": false, "framed": true} {
+		h.e.mu.Lock()
+		p := h.e.procs[name]
+		out, errR := p.outR, p.errR
+		h.e.mu.Unlock()
+		if out == nil || errR == nil {
+			t.Fatalf("%s: no output pipes", name)
+		}
+		if polled(out) != want || polled(errR) != want {
+			t.Errorf("%s: stdout in the netpoller %v, stderr %v; want %v", name, polled(out), polled(errR), want)
+		}
+	}
+}
