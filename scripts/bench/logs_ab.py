@@ -11,7 +11,9 @@ as there), and reports the medians and their ratio.
 
 With --base, a second tend binary (the build before a change) joins the
 rotation, so a change is measured against the same moments as cat.
-The daemon's CPU seconds per GB logged are reported for each binary.
+The daemon's CPU seconds per GB logged are reported for each binary, and
+the load average before and after (other work on a shared machine skews
+every figure; above the core count, say so).
 """
 import argparse, os, statistics, sys, types
 
@@ -35,6 +37,7 @@ def main():
         ns = types.SimpleNamespace(tend=os.path.abspath(path), gosupervisord=None)
         [runs[name]] = [s for s in compare.systems(ns) if s.name == "tend"]
     cat, speed, cpu = [], {n: [] for n in bins}, {n: [] for n in bins}
+    load0 = os.getloadavg()
     for i in range(a.reps):
         cat.append(compare.raw_log_throughput(a.log_mb)["log_mb_per_s"])
         line = f"rep {i + 1}: cat {cat[-1]} MB/s"
@@ -53,6 +56,9 @@ def main():
         ratios = statistics.median(x / y for x, y in zip(speed[name], cat))
         out += (f"; {name} {t:.1f} MB/s, ratio {t / c:.2f} (median of per-rep ratios {ratios:.2f}),"
                 f" daemon CPU {statistics.median(cpu[name]):.2f} s/GB")
+    load1 = os.getloadavg()
+    out += (f"; load average {load0[0]:.2f} before, {load1[0]:.2f} after"
+            f" ({os.cpu_count()} cores)")
     print(out)
 
 
