@@ -1,6 +1,7 @@
 package vm
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -8,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/yuin/gopher-lua/parse"
 )
 
 const (
@@ -141,4 +144,27 @@ func BenchmarkLoad5000(b *testing.B) {
 			}
 		})
 	}
+}
+
+// BenchmarkCompile1000 is the part of BenchmarkLoad1000/literal spent in
+// gopher-lua's parser and compiler alone (split: as tend compiles it; as
+// is: one function for the whole file), to read the load time against.
+func BenchmarkCompile1000(b *testing.B) {
+	src := []byte(config1000(1000))
+	b.Run("split", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := compileSource(src, "tend.lua"); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("parse-only", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := parse.Parse(bytes.NewReader(src), "tend.lua"); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }
