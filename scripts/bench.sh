@@ -42,6 +42,12 @@ done
 echo "== log throughput, tend and cat > file interleaved (scripts/bench/logs_ab.py)"
 python3 scripts/bench/logs_ab.py --tend "$out/tend" --reps 9 2>/dev/null
 
+echo "== status under load: 1000 programs, 50 clients, 20 s, beside a server answering the same bytes (scripts/bench/statusload)"
+go build -o "$out/statusload" ./scripts/bench/statusload
+"$out/statusload" -tend "$PWD/$out/tend" -n 1000 -clients 50 -for 20s -floor
+
 echo "== Go benchmarks (engine hot paths)"
 go test -run '^$' -bench 'Spawn200|BareForkExec200|Respawn' -benchtime 5x ./supervisor/
 go test -run '^$' -bench . -benchtime 3x ./supervisor/logfile/
+go test -run '^$' -bench 'Load1000|Load5000|Compile1000' -benchtime 20x ./vm/
+go test -run '^$' -bench 'DecodeStatus|PrintStatuses' ./supervisor/control/client/ ./repl/
