@@ -40,8 +40,14 @@ func (e *Engine) Start(ctx context.Context, t Target, wait bool) ([]Result, erro
 	for i, p := range procs {
 		index[p] = i
 	}
+	held := time.Now()
 	for _, p := range e.byLevelLocked(procs, false) { // what others require first
+		down := e.yieldLocked(&held) || e.shuttingDown // `start all` of thousands lets others in
 		switch i := index[p]; {
+		case down:
+			b.done(i, fault(FaultShutdownState, ""))
+		case p.removed:
+			b.done(i, fault(FaultBadName, p.spec.Namespec()))
 		case !t.IsProcess() && (p.state.IsRunning() || p.waiting):
 			b.skip(i)
 		default:

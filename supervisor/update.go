@@ -7,6 +7,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"time"
 )
 
 // Change describes what an update does to one group.
@@ -283,12 +284,7 @@ func (e *Engine) update(ctx context.Context, specs []Spec, scope func(string) bo
 		e.claimOrphanLocked(p)
 	}
 	slices.SortFunc(toStart, startOrder)
-	toStart = e.byLevelLocked(toStart, false)
-	for _, p := range toStart {
-		if !p.state.IsRunning() && p.state != Stopping {
-			e.launchLocked(p)
-		}
-	}
+	e.launchAllLocked(e.byLevelLocked(toStart, false))
 	e.depsChangedLocked() // requirements may have changed under a waiting process
 	if left := e.unclaimedOrphansLocked(); len(left) > 0 {
 		go e.stopOrphans(context.Background(), left)
@@ -297,6 +293,43 @@ func (e *Engine) update(ctx context.Context, specs []Spec, scope func(string) bo
 }
 
 func startOrder(a, b *process) int { return specOrder(&a.spec, &b.spec) }
+
+// launchYield is how long a batch of starts holds mu before letting
+// waiting requests in: spawning is a few milliseconds per child, and
+// thousands started in one hold kept `tend status` waiting for all of
+// them (5 s at 2000 programs).
+const launchYield = 5 * time.Millisecond
+
+// launchAllLocked launches ps in order, letting waiting requests in every
+// launchYield (yieldLocked). What happened meanwhile is checked before
+// each launch: a process already started, or removed, is left alone, and
+// a shutdown ends the batch.
+func (e *Engine) launchAllLocked(ps []*process) {
+	held := time.Now()
+	for _, p := range ps {
+		if e.yieldLocked(&held) {
+			return
+		}
+		if !p.removed && !p.state.IsRunning() && p.state != Stopping {
+			e.launchLocked(p)
+		}
+	}
+}
+
+// yieldLocked releases mu and takes it again when it has been held since
+// *held for more than launchYield, so that a long batch of starts does
+// not keep every other request waiting; it reports whether the engine
+// began shutting down meanwhile. A Go mutex hands itself to a goroutine
+// that has waited over a millisecond, so the waiters do get in.
+func (e *Engine) yieldLocked(held *time.Time) (shuttingDown bool) {
+	if time.Since(*held) <= launchYield {
+		return false
+	}
+	e.mu.Unlock()
+	e.mu.Lock()
+	*held = time.Now()
+	return e.shuttingDown
+}
 
 // removeLocked drops a stopped process from the tables. If it is somehow
 // still running (a stop that outlived ctx) it is dropped once stopped.
