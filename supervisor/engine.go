@@ -74,9 +74,7 @@ type Result struct {
 // with Update, and stop it with Shutdown. All methods are safe for
 // concurrent use.
 type Engine struct {
-	cfg Config
-	// lookups caches recent PATH searches (commandPathLocked); under mu.
-	lookups map[lookupKey]lookup
+	cfg     Config
 	log     *slog.Logger
 	clock   Clock
 	bus     Bus
@@ -123,6 +121,8 @@ type Engine struct {
 	// SIGCHLD alone): the config needs more descriptors than the limit
 	// allows with them (fdbudget_linux.go).
 	noPidfd, fdsLogged bool
+	// lookups keeps recent PATH searches (findCommandLocked), under mu.
+	lookups map[lookupKey]lookup
 }
 
 type group struct {

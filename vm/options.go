@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"sync"
 
 	lua "github.com/yuin/gopher-lua"
 
@@ -151,7 +152,7 @@ var programDecoders = map[string]programDecoder{
 // "eventlistener" with its pool options, "fcgi_program" with its socket
 // options) decoded at stage st, in ProgramOptions order.
 func optionsAt(st stage, decl string) []supervisor.Option {
-	if opts, ok := stageOptions[stageDecl{st, decl}]; ok {
+	if opts, ok := stageOptions()[stageDecl{st, decl}]; ok {
 		return opts
 	}
 	return filterOptions(st, decl)
@@ -163,9 +164,10 @@ type stageDecl struct {
 	decl string
 }
 
-// stageOptions holds optionsAt's answers, computed once: a load asks for
-// each instance, and 5000 instances made the filtering a tenth of the load.
-var stageOptions = func() map[stageDecl][]supervisor.Option {
+// stageOptions holds optionsAt's answers, computed once, at the first
+// load (not at every start of the binary): a load asks for each
+// instance, and 5000 instances made the filtering a tenth of the load.
+var stageOptions = sync.OnceValue(func() map[stageDecl][]supervisor.Option {
 	out := map[stageDecl][]supervisor.Option{}
 	for _, st := range []stage{perInstance, perProgram} {
 		for _, decl := range []string{"program", "eventlistener", "fcgi_program"} {
@@ -173,7 +175,7 @@ var stageOptions = func() map[stageDecl][]supervisor.Option {
 		}
 	}
 	return out
-}()
+})
 
 // filterOptions is optionsAt computed from the option tables.
 func filterOptions(st stage, decl string) []supervisor.Option {
